@@ -1,0 +1,3 @@
+from kubedeck.cli import main
+
+raise SystemExit(main())
