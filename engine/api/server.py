@@ -1,0 +1,241 @@
+"""The engine API: Kubernetes-shaped REST over aiohttp, bound to 127.0.0.1.
+
+Handlers stay thin: parse the path into a Target, call the store, map StoreError to a
+Kubernetes `Status`. Watches are chunked JSON lines, one `{"type", "object"}` per line,
+exactly as the Kubernetes API streams them, so kubectl-style clients can follow them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ..manifests.kinds import KINDS
+from ..selectors import matches_selector, parse_selector_string
+from ..store import StoreError
+from .merge import merge_patch
+from .paths import BadPath, Target, parse_path
+
+if TYPE_CHECKING:
+    from ..cluster import Cluster
+
+VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubedeck", "platform": "linux/amd64"}
+
+
+def status_body(code: int, reason: str, message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+def fail(code: int, reason: str, message: str) -> web.Response:
+    return web.json_response(status_body(code, reason, message), status=code)
+
+
+def build_app(cluster: "Cluster", token: str) -> web.Application:
+    @web.middleware
+    async def auth(request: web.Request, handler):
+        if request.path in ("/healthz", "/livez", "/readyz"):
+            return await handler(request)
+        got = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
+            return fail(401, "Unauthorized", "Unauthorized")
+        try:
+            return await handler(request)
+        except StoreError as e:
+            return fail(e.code, e.reason, e.message)
+        except BadPath:
+            return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
+        except (ValueError, json.JSONDecodeError) as e:
+            return fail(400, "BadRequest", str(e))
+
+    app = web.Application(middlewares=[auth], client_max_size=3 * 1024 * 1024)
+    h = Handlers(cluster)
+    app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
+    app.router.add_get("/version", lambda r: web.json_response(VERSION))
+    app.router.add_get("/kubedeck/v1/status", h.kubedeck_status)
+    for prefix in ("/api/{rest:.*}", "/apis/{rest:.*}"):
+        app.router.add_route("*", prefix, h.dispatch)
+    return app
+
+
+class Handlers:
+    def __init__(self, cluster: "Cluster"):
+        self.c = cluster
+        self.store = cluster.store
+
+    async def kubedeck_status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.c.status())
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        t = parse_path(request.path)
+        ns = t.namespace if t.namespaced else ""
+        if t.kind == "Namespace" and t.namespace and not t.name:
+            raise BadPath(request.path)
+        m = request.method
+        if t.subresource == "log" and t.kind == "Pod" and m == "GET":
+            return await self.logs(request, t)
+        if t.subresource == "scale" and m in ("GET", "PATCH", "PUT"):
+            return await self.scale(request, t)
+        if t.subresource not in (None, "status"):
+            raise BadPath(request.path)
+        if t.name is None:
+            if m == "GET":
+                if request.query.get("watch") in ("1", "true"):
+                    return await self.watch(request, t)
+                return self.list(request, t)
+            if m == "POST":
+                return await self.create(request, t)
+            raise BadPath(request.path)
+        if m == "GET":
+            obj = self.store.get(t.kind, ns, t.name)
+            if obj is None:
+                raise StoreError(404, "NotFound", f'{KINDS[t.kind][1]} "{t.name}" not found')
+            return web.json_response(obj)
+        if m == "PUT":
+            body = await request.json()
+            self._check_target(t, body)
+            if t.subresource == "status":
+                out = self.store.update_status(t.kind, ns, t.name, body.get("status") or {})
+                return web.json_response(out or self.store.get(t.kind, ns, t.name))
+            self.c.admit(body)
+            return web.json_response(self.store.update(body))
+        if m == "PATCH":
+            return await self.patch(request, t, ns)
+        if m == "DELETE":
+            grace = request.query.get("gracePeriodSeconds")
+            out = self.c.delete_object(t.kind, ns, t.name,
+                                       grace=int(grace) if grace is not None else None,
+                                       propagation=request.query.get("propagationPolicy"))
+            return web.json_response(out)
+        raise BadPath(request.path)
+
+    def _check_target(self, t: Target, body: dict) -> None:
+        if not isinstance(body, dict):
+            raise ValueError("request body must be a JSON object")
+        body.setdefault("kind", t.kind)
+        body.setdefault("apiVersion", t.group_version)
+        meta = body.setdefault("metadata", {})
+        if t.namespaced:
+            meta.setdefault("namespace", t.namespace or "default")
+        if t.name:
+            meta.setdefault("name", t.name)
+
+    def _filter(self, request: web.Request):
+        sel = request.query.get("labelSelector")
+        sel_d = parse_selector_string(sel) if sel else None
+        field = request.query.get("fieldSelector", "")
+        fname = None
+        for part in filter(None, field.split(",")):
+            k, _, v = part.partition("=")
+            if k.strip() == "metadata.name":
+                fname = v.strip().lstrip("=")
+        return sel_d, fname
+
+    def list(self, request: web.Request, t: Target) -> web.Response:
+        sel, fname = self._filter(request)
+        items = self.store.list(t.kind, t.namespace if t.namespaced else None, sel,
+                                where=(lambda o: o["metadata"]["name"] == fname) if fname else None)
+        return web.json_response({"kind": f"{t.kind}List", "apiVersion": KINDS[t.kind][0],
+                                  "metadata": {"resourceVersion": str(self.store.rv)}, "items": items})
+
+    async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+        sel, fname = self._filter(request)
+        rv = request.query.get("resourceVersion")
+        since = int(rv) if rv not in (None, "", "0") else None
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            if since is None:  # Kubernetes semantics: synthetic ADDED for what exists now
+                for obj in self.store.list(t.kind, t.namespace if t.namespaced else None, sel):
+                    await resp.write(_line("ADDED", obj))
+                since = self.store.rv
+            async for ev in self.store.watch(since):
+                o = ev.object
+                if o.get("kind") != t.kind:
+                    continue
+                if t.namespaced and t.namespace and o["metadata"].get("namespace") != t.namespace:
+                    continue
+                if fname and o["metadata"]["name"] != fname:
+                    continue
+                if sel and not matches_selector(sel, o["metadata"].get("labels") or {}):
+                    continue
+                await resp.write(_line(ev.type, o))
+        except StoreError as e:
+            await resp.write(_line("ERROR", status_body(e.code, e.reason, e.message)))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        return resp
+
+    async def create(self, request: web.Request, t: Target) -> web.Response:
+        body = await request.json()
+        self._check_target(t, body)
+        self.c.admit(body)
+        return web.json_response(self.store.create(body), status=201)
+
+    async def patch(self, request: web.Request, t: Target, ns: str) -> web.Response:
+        ctype = request.headers.get("Content-Type", "")
+        if "json-patch+json" in ctype:
+            return fail(415, "UnsupportedMediaType", "use application/merge-patch+json")
+        patch = await request.json()
+        obj = self.store.get(t.kind, ns, t.name)
+        if obj is None:
+            raise StoreError(404, "NotFound", f'{KINDS[t.kind][1]} "{t.name}" not found')
+        new = merge_patch(obj, patch)
+        if t.subresource == "status":
+            out = self.store.update_status(t.kind, ns, t.name, new.get("status") or {})
+            return web.json_response(out or self.store.get(t.kind, ns, t.name))
+        self.c.admit(new)
+        return web.json_response(self.store.update(new, check_rv=False))
+
+    async def scale(self, request: web.Request, t: Target) -> web.Response:
+        obj = self.store.get(t.kind, t.namespace or "default", t.name)
+        if obj is None:
+            raise StoreError(404, "NotFound", f'{KINDS[t.kind][1]} "{t.name}" not found')
+        if request.method != "GET":
+            body = await request.json()
+            obj["spec"]["replicas"] = int((body.get("spec") or {}).get("replicas", obj["spec"].get("replicas", 1)))
+            obj = self.store.update(obj, check_rv=False)
+        return web.json_response({"kind": "Scale", "apiVersion": "autoscaling/v1",
+                                  "metadata": {"name": t.name, "namespace": obj["metadata"]["namespace"]},
+                                  "spec": {"replicas": obj["spec"].get("replicas", 1)},
+                                  "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)}})
+
+    async def logs(self, request: web.Request, t: Target) -> web.StreamResponse:
+        q = request.query
+        ns = t.namespace or "default"
+        pod = self.store.get("Pod", ns, t.name)
+        if pod is None:
+            raise StoreError(404, "NotFound", f'pods "{t.name}" not found')
+        tail = q.get("tailLines")
+        stream = self.c.agent.logs(pod, container=q.get("container"),
+                                   follow=q.get("follow") in ("1", "true"),
+                                   tail=int(tail) if tail else None,
+                                   timestamps=q.get("timestamps") in ("1", "true"),
+                                   previous=q.get("previous") in ("1", "true"),
+                                   since_seconds=int(q["sinceSeconds"]) if q.get("sinceSeconds") else None)
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        resp.enable_chunked_encoding()
+        first = True
+        try:
+            async for chunk in stream:
+                if first:
+                    await resp.prepare(request)
+                    first = False
+                await resp.write(chunk)
+        except StoreError as e:
+            if first:
+                return fail(e.code, e.reason, e.message)
+        except (ConnectionResetError, asyncio.CancelledError):
+            return resp
+        if first:
+            await resp.prepare(request)
+        return resp
+
+
+def _line(etype: str, obj: dict) -> bytes:
+    return json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"

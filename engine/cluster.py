@@ -1,0 +1,238 @@
+"""One running kubedeck cluster: the store, the API, the folder, controllers, node agent
+and proxies wired together on one asyncio loop.
+
+Long-lived tasks are started through `spawn()`, which keeps a reference and logs any
+failure instead of losing it; shutdown cancels them and closes the API first so
+clients see the cluster go away cleanly. Containers keep running after the engine
+stops: stopping them is `kubedeck down`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from .api.merge import three_way
+from .folder import SOURCE, FolderSync
+from .manifests.kinds import KINDS
+from .state import clear_connection, cluster_name, write_connection
+from .store import Store, StoreError, key_of, now_iso
+
+log = logging.getLogger("kubedeck")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+@dataclass
+class Settings:
+    """How `kubedeck serve` was asked to run."""
+
+    state: Path
+    folder: Path | None = None
+    #: address the NodePort listeners bind; 127.0.0.1 unless the user opts in
+    address: str = "127.0.0.1"
+    #: API port; 0 picks a free one
+    api_port: int = 0
+    #: virtual nodes to create
+    nodes: int = 1
+    #: whether to run pods on Docker (False only for pure control-plane tests)
+    docker: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+class Cluster:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        settings.state.mkdir(parents=True, exist_ok=True)
+        self.name = cluster_name(settings.state)
+        self.store = Store(settings.state / "store.sqlite")
+        self.folder = FolderSync(self, settings.folder) if settings.folder else None
+        self.tasks: set[asyncio.Task] = set()
+        self.url = ""
+        self.docker_status = "not started"
+        self._runner: web.AppRunner | None = None
+        self.agent = None
+        self.proxy = None
+        self.stopping = asyncio.Event()
+
+    # ---- lifecycle ---------------------------------------------------------------
+    def spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self.tasks.discard(t)
+            if not t.cancelled() and t.exception():
+                log.error("task %s failed", name, exc_info=t.exception())
+        task.add_done_callback(done)
+        return task
+
+    async def start(self) -> None:
+        from .api.server import build_app
+        from .controllers.manager import ControllerManager
+        from .proxy.nodeport import NodePortProxy
+
+        self._ensure_base_objects()
+        token = _load_or_make_token(self.settings.state)
+        self._runner = web.AppRunner(build_app(self, token), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.settings.api_port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        self.controllers = ControllerManager(self)
+        self.spawn(self.controllers.run(), "controllers")
+        if self.settings.docker:
+            from .agent.agent import NodeAgent
+
+            self.agent = NodeAgent(self)
+            self.spawn(self.agent.run(), "node-agent")
+        self.proxy = NodePortProxy(self)
+        self.spawn(self.proxy.run(), "nodeport-proxy")
+        if self.folder:
+            self.spawn(self.folder.run(), "folder")
+        write_connection(self.settings.state, url=self.url, token=token, cluster=self.name,
+                         folder=str(self.settings.folder) if self.settings.folder else None)
+        log.info("kubedeck cluster %r API on %s", self.name, self.url)
+
+    async def stop(self) -> None:
+        clear_connection(self.settings.state)
+        if self._runner:
+            await self._runner.cleanup()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.agent:
+            self.agent.close()
+        if self.proxy:
+            await self.proxy.close()
+        self.store.close()
+
+    def _ensure_base_objects(self) -> None:
+        for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            if not self.store.peek("Namespace", "", ns):
+                self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns},
+                                   "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+        if not self.store.peek("IngressClass", "", "kubedeck"):
+            self.store.create({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                               "metadata": {"name": "kubedeck", "annotations": {
+                                   "ingressclass.kubernetes.io/is-default-class": "true"}},
+                               "spec": {"controller": "kubedeck.io/ingress"}})
+
+    # ---- object helpers used by the folder, API and controllers ------------------
+    def crd_kinds(self) -> set[tuple[str, str]]:
+        out = set()
+        for crd in self.store.iter_kind("CustomResourceDefinition"):
+            spec = crd.get("spec") or {}
+            out.add((spec.get("group", ""), (spec.get("names") or {}).get("kind", "")))
+        return out
+
+    def admit(self, obj: dict) -> None:
+        """Validate an object arriving through the API, as the API server would (422)."""
+        from .manifests.loader import Document
+        from .manifests.validate import validate_document
+
+        doc = Document(obj=obj, file="<api>", index=0, line=0)
+        errs = [e for e in validate_document(doc, known_kinds=self.crd_kinds()) if e.severity == "error"]
+        if errs:
+            kind, _, name = key_of(obj)
+            raise StoreError(422, "Invalid", f'{kind} "{name}" is invalid: ' +
+                             "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errs))
+
+    def apply_object(self, obj: dict, *, source: str | None = None) -> str | None:
+        """kubectl-apply one object. Returns None, "waiting" (namespace missing), or an error."""
+        obj = json.loads(json.dumps(obj))
+        meta = obj.setdefault("metadata", {})
+        ann = dict(meta.get("annotations") or {})
+        ann.pop(LAST_APPLIED, None)
+        meta["annotations"] = ann
+        applied = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+        if source:
+            ann[SOURCE] = source
+        ann[LAST_APPLIED] = applied
+        kind, ns, name = key_of(obj)
+        if ns and not self.store.peek("Namespace", "", ns):
+            return "waiting"
+        live = self.store.get(kind, ns, name)
+        try:
+            if live is None:
+                self.store.create(obj)
+            else:
+                last = json.loads((live["metadata"].get("annotations") or {}).get(LAST_APPLIED, "{}"))
+                merged = three_way(live, last, obj)
+                for f in ("uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
+                    if f in live["metadata"]:
+                        merged["metadata"][f] = live["metadata"][f]
+                self.store.update(merged, check_rv=False)
+        except StoreError as e:
+            return e.message
+        return None
+
+    def delete_object(self, kind: str, ns: str, name: str, *, grace: int | None = None,
+                      propagation: str | None = None) -> dict:
+        if propagation == "Orphan":
+            obj = self.store.peek(kind, ns, name)
+            uid = obj["metadata"]["uid"] if obj else None
+            for k in list(KINDS):
+                for dep in self.store.list(k, where=lambda o: any(
+                        r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])):
+                    dep["metadata"]["ownerReferences"] = [r for r in dep["metadata"]["ownerReferences"]
+                                                          if r.get("uid") != uid]
+                    self.store.update(dep, check_rv=False)
+        if kind == "Pod":
+            pod = self.store.peek("Pod", ns, name)
+            if pod is not None and pod["spec"].get("nodeName") and self.agent is not None:
+                if grace == 0:
+                    self.agent.force_delete(pod)
+                out = self.store.delete("Pod", ns, name, graceful=True)
+                if grace is not None:
+                    self.agent.set_grace(out, grace)
+                return out
+        return self.store.delete(kind, ns, name)
+
+    def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",
+                     component: str = "kubedeck") -> None:
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") or "default"
+        now = now_iso()
+        ev = {"apiVersion": "v1", "kind": "Event",
+              "metadata": {"name": f"{meta.get('name', 'x')}.{uuid.uuid4().hex[:16]}", "namespace": ns},
+              "involvedObject": {"kind": obj.get("kind"), "name": meta.get("name"), "namespace": ns,
+                                 "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion")},
+              "reason": reason, "message": message, "type": type, "count": 1,
+              "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
+              "source": {"component": component}, "reportingComponent": component}
+        try:
+            self.store.create(ev)
+        except StoreError:
+            pass
+
+    def manifest_errors_changed(self) -> None:
+        pass  # status() reads errors live; a hook for future notification
+
+    def status(self) -> dict:
+        errors = self.folder.errors() if self.folder else []
+        return {"cluster": self.name, "folder": str(self.settings.folder or ""),
+                "manifestErrors": [e.to_dict() for e in errors],
+                "docker": self.docker_status,
+                "nodePorts": self.proxy.describe() if self.proxy else {},
+                "address": self.settings.address}
+
+
+def _load_or_make_token(state: Path) -> str:
+    path = state / "token"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        tok = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(tok)
+        return tok

@@ -1,0 +1,198 @@
+"""Deployment controller: one ReplicaSet per pod template, rolled as Kubernetes rolls them.
+
+RollingUpdate follows pkg/controller/deployment/rolling.go: scale the new ReplicaSet up
+while all pods stay within replicas + maxSurge, and scale old ones down only as far as
+keeps replicas - maxUnavailable pods available (old pods that are not available may go
+at once). maxSurge rounds up, maxUnavailable rounds down, and if both come out 0,
+maxUnavailable becomes 1. Recreate scales old ReplicaSets to 0 and waits for their pods
+to be gone before the new one starts. Each pass does what it can and the next event
+continues: nothing here is edge-triggered.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from ..store import StoreError, now_iso
+from .podutil import (is_available, is_terminating, owned_by, owner_ref, parse_time,
+                      resolve_int_or_percent, set_condition, template_hash)
+
+REVISION = "deployment.kubernetes.io/revision"
+HASH = "pod-template-hash"
+
+
+class DeploymentController:
+    def __init__(self, cluster):
+        self.c = cluster
+        self.store = cluster.store
+
+    def reconcile(self) -> None:
+        for d in self.store.iter_kind("Deployment"):
+            if not is_terminating(d):
+                self.sync(d)
+
+    def _owned(self, d: dict) -> list[dict]:
+        uid = d["metadata"]["uid"]
+        return [rs for rs in self.store.iter_kind("ReplicaSet")
+                if rs["metadata"].get("namespace") == d["metadata"]["namespace"] and owned_by(rs, uid)]
+
+    def _pods(self, rs: dict) -> list[dict]:
+        uid = rs["metadata"]["uid"]
+        return [p for p in self.store.iter_kind("Pod") if owned_by(p, uid) and not is_terminating(p)]
+
+    def sync(self, d: dict) -> None:
+        meta, spec = d["metadata"], d["spec"]
+        replicas = int(spec.get("replicas", 1))
+        template = spec["template"]
+        h = template_hash(template, (d.get("status") or {}).get("collisionCount", 0))
+        rss = self._owned(d)
+        new = next((rs for rs in rss if rs["metadata"].get("labels", {}).get(HASH) == h), None)
+        old = [rs for rs in rss if rs is not new]
+        max_rev = max([int((rs["metadata"].get("annotations") or {}).get(REVISION, "0")) for rs in rss] or [0])
+        if new is None:
+            new = self._create_rs(d, h, max_rev + 1, 0 if old else replicas)
+            if new is None:
+                return
+        elif int((new["metadata"].get("annotations") or {}).get(REVISION, "0")) < max_rev:
+            new = copy.deepcopy(new)  # rolled back to an older template: it becomes newest
+            new["metadata"].setdefault("annotations", {})[REVISION] = str(max_rev + 1)
+            new = self.store.update(new, check_rv=False)
+        if not spec.get("paused"):
+            strategy = (spec.get("strategy") or {}).get("type", "RollingUpdate")
+            if strategy == "Recreate":
+                self._recreate(d, new, old, replicas)
+            else:
+                self._rolling(d, new, old, replicas)
+        self._cleanup(d, old)
+        self._status(d, new, old, replicas)
+
+    def _create_rs(self, d: dict, h: str, revision: int, replicas: int) -> dict | None:
+        template = copy.deepcopy(d["spec"]["template"])
+        template.setdefault("metadata", {}).setdefault("labels", {})[HASH] = h
+        selector = copy.deepcopy(d["spec"]["selector"])
+        selector.setdefault("matchLabels", {})[HASH] = h
+        name = f"{d['metadata']['name']}-{h}"
+        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+              "metadata": {"name": name, "namespace": d["metadata"]["namespace"],
+                           "labels": {**(template["metadata"].get("labels") or {})},
+                           "annotations": {REVISION: str(revision),
+                                           "deployment.kubernetes.io/desired-replicas": str(d["spec"].get("replicas", 1))},
+                           "ownerReferences": [owner_ref(d)]},
+              "spec": {"replicas": replicas, "selector": selector, "template": template,
+                       "minReadySeconds": d["spec"].get("minReadySeconds", 0)}}
+        try:
+            out = self.store.create(rs)
+        except StoreError:
+            return None
+        self.c.record_event(d, "ScalingReplicaSet", f"Scaled up replica set {name} to {replicas}")
+        return out
+
+    def _scale(self, d: dict, rs: dict, n: int) -> None:
+        if int(rs["spec"].get("replicas", 0)) == n:
+            return
+        before = int(rs["spec"].get("replicas", 0))
+        obj = copy.deepcopy(self.store.peek("ReplicaSet", rs["metadata"]["namespace"], rs["metadata"]["name"]))
+        if obj is None:
+            return
+        obj["spec"]["replicas"] = n
+        self.store.update(obj, check_rv=False)
+        word = "up" if n > before else "down"
+        self.c.record_event(d, "ScalingReplicaSet",
+                            f"Scaled {word} replica set {rs['metadata']['name']} from {before} to {n}")
+
+    def _recreate(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
+        for rs in old:
+            self._scale(d, rs, 0)
+        if any(self._pods(rs) for rs in old):
+            return  # wait until every old pod is gone
+        self._scale(d, new, replicas)
+
+    def _rolling(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
+        ru = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+        surge = resolve_int_or_percent(ru.get("maxSurge", "25%"), replicas, round_up=True)
+        unavail = resolve_int_or_percent(ru.get("maxUnavailable", "25%"), replicas, round_up=False)
+        if surge == 0 and unavail == 0:
+            unavail = 1
+        active_old = [rs for rs in old if int(rs["spec"].get("replicas", 0)) > 0]
+        if not active_old:
+            self._scale(d, new, replicas)
+            return
+        mrs = int(d["spec"].get("minReadySeconds", 0))
+        total = sum(int(rs["spec"].get("replicas", 0)) for rs in [new, *old])
+        # scale up the new ReplicaSet within maxSurge
+        new_n = int(new["spec"].get("replicas", 0))
+        if new_n < replicas and total < replicas + surge:
+            up = min(replicas - new_n, replicas + surge - total)
+            self._scale(d, new, new_n + up)
+            total += up
+            new_n += up
+        # scale down old ones, never below replicas - maxUnavailable available pods
+        min_available = replicas - unavail
+        new_pods = self._pods(new)
+        new_unavailable = new_n - sum(1 for p in new_pods if is_available(p, mrs))
+        budget = total - min_available - new_unavailable
+        for rs in sorted(active_old, key=lambda r: parse_time(r["metadata"].get("creationTimestamp"))):
+            if budget <= 0:
+                # old pods that are not available can always be removed
+                pods = self._pods(rs)
+                bad = sum(1 for p in pods if not is_available(p, mrs))
+                n = int(rs["spec"].get("replicas", 0))
+                if bad and n > 0 and len(pods) >= n:
+                    self._scale(d, rs, n - min(bad, n))
+                continue
+            n = int(rs["spec"].get("replicas", 0))
+            down = min(n, budget)
+            self._scale(d, rs, n - down)
+            budget -= down
+
+    def _cleanup(self, d: dict, old: list[dict]) -> None:
+        limit = int(d["spec"].get("revisionHistoryLimit", 10))
+        idle = [rs for rs in old if int(rs["spec"].get("replicas", 0)) == 0 and not self._pods(rs)]
+        idle.sort(key=lambda r: int((r["metadata"].get("annotations") or {}).get(REVISION, "0")))
+        for rs in idle[: max(0, len(idle) - limit)]:
+            try:
+                self.store.delete("ReplicaSet", rs["metadata"]["namespace"], rs["metadata"]["name"])
+            except StoreError:
+                pass
+
+    def _status(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
+        all_rs = [new, *old]
+        st = lambda rs, f: int((rs.get("status") or {}).get(f, 0))
+        cur = self.store.peek("ReplicaSet", new["metadata"]["namespace"], new["metadata"]["name"]) or new
+        status = dict(d.get("status") or {})
+        total = sum(st(rs, "replicas") for rs in all_rs)
+        available = sum(st(rs, "availableReplicas") for rs in all_rs)
+        updated = st(cur, "replicas")
+        ru = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+        unavail = resolve_int_or_percent(ru.get("maxUnavailable", "25%"), replicas, round_up=False)
+        conds = status.get("conditions") or []
+        conds = set_condition(conds, "Available", "True" if available >= replicas - unavail else "False",
+                              "MinimumReplicasAvailable" if available >= replicas - unavail
+                              else "MinimumReplicasUnavailable",
+                              "Deployment has minimum availability." if available >= replicas - unavail
+                              else "Deployment does not have minimum availability.")
+        complete = updated == replicas and total == replicas and available >= replicas
+        prog = next((c for c in conds if c["type"] == "Progressing"), None)
+        deadline = int(d["spec"].get("progressDeadlineSeconds", 600))
+        rs_name = new["metadata"]["name"]
+        if complete:
+            conds = set_condition(conds, "Progressing", "True", "NewReplicaSetAvailable",
+                                  f'ReplicaSet "{rs_name}" has successfully progressed.')
+        elif prog and prog.get("reason") != "ProgressDeadlineExceeded" and \
+                parse_time(prog.get("lastUpdateTime") or prog.get("lastTransitionTime")) + deadline < time.time() \
+                and prog.get("reason") == "ReplicaSetUpdated":
+            conds = set_condition(conds, "Progressing", "False", "ProgressDeadlineExceeded",
+                                  f'ReplicaSet "{rs_name}" has timed out progressing.')
+        elif not prog or prog.get("reason") == "NewReplicaSetAvailable" or prog.get("message", "").find(rs_name) < 0:
+            conds = set_condition(conds, "Progressing", "True", "ReplicaSetUpdated",
+                                  f'ReplicaSet "{rs_name}" is progressing.')
+            for c in conds:
+                if c["type"] == "Progressing":
+                    c["lastUpdateTime"] = now_iso()
+        status.update({"observedGeneration": d["metadata"].get("generation", 1), "replicas": total,
+                       "updatedReplicas": updated,
+                       "readyReplicas": sum(st(rs, "readyReplicas") for rs in all_rs),
+                       "availableReplicas": available,
+                       "unavailableReplicas": max(0, replicas - available), "conditions": conds})
+        self.store.update_status("Deployment", d["metadata"]["namespace"], d["metadata"]["name"], status)

@@ -1,0 +1,253 @@
+"""The store: kubedeck's etcd.
+
+Design: every object lives in memory (a dict keyed by kind/namespace/name) and is
+written through to SQLite in the state dir, so reads are dict lookups and a restart
+reloads everything. All mutation happens on the engine's asyncio loop, so there are no
+locks: callers in threads must hop onto the loop first.
+
+Each write bumps one global resourceVersion (persisted), stamps uid/creationTimestamp/
+generation as the API server does, and appends a watch event to a bounded history. A
+watcher that asks for a resourceVersion still in the history gets every event after it
+in order; an older one gets 410 Gone and must relist, as in Kubernetes.
+
+Objects returned to callers are deep copies: nobody may mutate the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import sqlite3
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Callable, Iterable
+
+from .selectors import matches_selector
+
+HISTORY = 10_000
+CLUSTER_SCOPED = {"Namespace", "Node", "IngressClass", "PersistentVolume", "StorageClass",
+                  "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+
+
+class StoreError(Exception):
+    """A request the store refuses; `code` and `reason` map to a Kubernetes Status."""
+
+    def __init__(self, code: int, reason: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def key_of(obj: dict) -> tuple[str, str, str]:
+    meta = obj.get("metadata") or {}
+    kind = obj.get("kind", "")
+    ns = "" if kind in CLUSTER_SCOPED else (meta.get("namespace") or "default")
+    return kind, ns, meta.get("name", "")
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED
+    object: dict
+    rv: int
+
+
+class Store:
+    def __init__(self, path: Path | None):
+        self._objects: dict[tuple[str, str, str], dict] = {}
+        self._history: deque[WatchEvent] = deque(maxlen=HISTORY)
+        self._watchers: set[asyncio.Queue] = set()
+        self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS objects (kind TEXT, ns TEXT, name TEXT,"
+                         " body TEXT, PRIMARY KEY (kind, ns, name))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
+        row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
+        self.rv = int(row[0]) if row else 0
+        for kind, ns, name, body in self._db.execute("SELECT kind, ns, name, body FROM objects"):
+            self._objects[(kind, ns, name)] = json.loads(body)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---- reads -------------------------------------------------------------------
+    def get(self, kind: str, namespace: str, name: str) -> dict | None:
+        ns = "" if kind in CLUSTER_SCOPED else (namespace or "default")
+        obj = self._objects.get((kind, ns, name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, kind: str, namespace: str | None = None, selector: dict | str | None = None,
+             where: Callable[[dict], bool] | None = None) -> list[dict]:
+        out = []
+        for (k, ns, _), obj in self._objects.items():
+            if k != kind or (namespace and ns != namespace):
+                continue
+            if selector and not matches_selector(selector, obj["metadata"].get("labels") or {}):
+                continue
+            if where and not where(obj):
+                continue
+            out.append(copy.deepcopy(obj))
+        out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return out
+
+    def kinds(self) -> set[str]:
+        return {k for k, _, _ in self._objects}
+
+    def peek(self, kind: str, namespace: str, name: str) -> dict | None:
+        """The cached object without a copy: read-only, for hot paths."""
+        ns = "" if kind in CLUSTER_SCOPED else (namespace or "default")
+        return self._objects.get((kind, ns, name))
+
+    def iter_kind(self, kind: str) -> Iterable[dict]:
+        """Cached objects of a kind without copies: read-only, for hot paths."""
+        return [o for (k, _, _), o in self._objects.items() if k == kind]
+
+    # ---- writes ------------------------------------------------------------------
+    def create(self, obj: dict) -> dict:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        key = key_of(obj)
+        if not key[2]:
+            raise StoreError(422, "Invalid", "metadata.name: Required value")
+        if key in self._objects:
+            raise StoreError(409, "AlreadyExists",
+                             f'{obj["kind"].lower()}s "{key[2]}" already exists')
+        if key[1]:
+            meta["namespace"] = key[1]
+            if obj["kind"] != "Event" and not self.peek("Namespace", "", key[1]):
+                raise StoreError(404, "NotFound", f'namespaces "{key[1]}" not found')
+        meta["uid"] = meta.get("uid") or str(uuid.uuid4())
+        meta["creationTimestamp"] = meta.get("creationTimestamp") or now_iso()
+        meta["generation"] = 1
+        meta.pop("deletionTimestamp", None)
+        return self._put(key, obj, "ADDED")
+
+    def update(self, obj: dict, *, check_rv: bool = True) -> dict:
+        """Replace an object. A stale resourceVersion is a 409 Conflict, as in Kubernetes."""
+        obj = copy.deepcopy(obj)
+        key = key_of(obj)
+        old = self._objects.get(key)
+        if old is None:
+            raise StoreError(404, "NotFound", f'{obj["kind"].lower()}s "{key[2]}" not found')
+        meta = obj.setdefault("metadata", {})
+        want_rv = meta.get("resourceVersion")
+        if check_rv and want_rv and want_rv != old["metadata"]["resourceVersion"]:
+            raise StoreError(409, "Conflict",
+                             f'Operation cannot be fulfilled on {obj["kind"].lower()}s "{key[2]}": '
+                             "the object has been modified; please apply your changes to the latest version and try again")
+        for f in ("uid", "creationTimestamp", "namespace"):
+            if f in old["metadata"]:
+                meta[f] = old["metadata"][f]
+        if "deletionTimestamp" in old["metadata"]:
+            meta["deletionTimestamp"] = old["metadata"]["deletionTimestamp"]
+        gen = old["metadata"].get("generation", 1)
+        if _spec_of(obj) != _spec_of(old):
+            gen += 1
+        meta["generation"] = gen
+        if "status" not in obj and "status" in old:
+            obj["status"] = old["status"]
+        if _same(obj, old):
+            return copy.deepcopy(old)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            return self._remove(key)
+        return self._put(key, obj, "MODIFIED")
+
+    def update_status(self, kind: str, namespace: str, name: str, status: dict) -> dict | None:
+        """Write only .status (the status subresource); a no-op if nothing changed."""
+        ns = "" if kind in CLUSTER_SCOPED else (namespace or "default")
+        old = self._objects.get((kind, ns, name))
+        if old is None or old.get("status") == status:
+            return None
+        obj = copy.copy(old)
+        obj["status"] = copy.deepcopy(status)
+        obj["metadata"] = dict(old["metadata"])
+        return self._put((kind, ns, name), obj, "MODIFIED")
+
+    def delete(self, kind: str, namespace: str, name: str, *, graceful: bool = False) -> dict:
+        """Delete an object. With finalizers or `graceful`, only mark deletionTimestamp."""
+        ns = "" if kind in CLUSTER_SCOPED else (namespace or "default")
+        old = self._objects.get((kind, ns, name))
+        if old is None:
+            raise StoreError(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+        if old["metadata"].get("finalizers") or graceful:
+            if old["metadata"].get("deletionTimestamp"):
+                return copy.deepcopy(old)
+            obj = copy.deepcopy(old)
+            obj["metadata"]["deletionTimestamp"] = now_iso()
+            return self._put((kind, ns, name), obj, "MODIFIED")
+        return self._remove((kind, ns, name))
+
+    def _remove(self, key) -> dict:
+        obj = self._objects.pop(key)
+        self.rv += 1
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        with self._db:
+            self._db.execute("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", key)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(self.rv),))
+        self._emit(WatchEvent("DELETED", obj, self.rv))
+        return obj
+
+    def _put(self, key, obj: dict, etype: str) -> dict:
+        self.rv += 1
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        self._objects[key] = obj
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                             (*key, json.dumps(obj, separators=(",", ":"))))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(self.rv),))
+        self._emit(WatchEvent(etype, obj, self.rv))
+        return copy.deepcopy(obj)
+
+    # ---- watches -----------------------------------------------------------------
+    def _emit(self, ev: WatchEvent) -> None:
+        self._history.append(ev)
+        for q in list(self._watchers):
+            q.put_nowait(ev)
+
+    def oldest_rv(self) -> int:
+        return self._history[0].rv if self._history else self.rv
+
+    async def watch(self, since_rv: int | None = None) -> AsyncIterator[WatchEvent]:
+        """Every event after since_rv (None: from now), in order, forever.
+
+        Raises StoreError(410) when since_rv is older than the kept history."""
+        q: asyncio.Queue = asyncio.Queue()
+        self._watchers.add(q)
+        try:
+            if since_rv is not None and since_rv < self.rv:
+                if self._history and since_rv < self._history[0].rv - 1:
+                    raise StoreError(410, "Expired", f"too old resource version: {since_rv} ({self.oldest_rv()})")
+                for ev in list(self._history):
+                    if ev.rv > since_rv:
+                        q.put_nowait(ev)
+            last = since_rv or self.rv
+            while True:
+                ev = await q.get()
+                if ev.rv <= last:
+                    continue
+                last = ev.rv
+                yield ev
+        finally:
+            self._watchers.discard(q)
+
+
+def _spec_of(obj: dict):
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _same(a: dict, b: dict) -> bool:
+    strip = lambda o: {**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "resourceVersion"}}
+    return strip(a) == strip(b)
