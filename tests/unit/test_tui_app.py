@@ -1,0 +1,270 @@
+"""Functional tests of the TUI against the in-process fake API (no sleeps: wait_for)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tui_fake_api import TOKEN, FakeApi  # noqa: E402
+
+from kubedeck.tui.app import KubedeckApp  # noqa: E402
+from kubedeck.tui.format import MASK  # noqa: E402
+from kubedeck.tui.widgets.resource_table import ResourceTable  # noqa: E402
+from kubedeck.tui.widgets.status_bar import StatusBar  # noqa: E402
+
+NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
+CREATED = "2026-01-02T11:00:00Z"
+
+
+def pod(name: str, *, ns: str = "default", phase: str = "Running", ready: bool = True,
+        waiting: str | None = None, node: str = "node-1", labels: dict | None = None) -> dict:
+    state = {"waiting": {"reason": waiting}} if waiting else {"running": {"startedAt": CREATED}}
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "uid": f"uid-{ns}-{name}",
+                     "creationTimestamp": CREATED, "labels": labels or {"app": name.split("-")[0]}},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox:1.36",
+                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+        "status": {"phase": phase, "podIP": "10.0.0.5",
+                   "containerStatuses": [{"name": "main", "ready": ready, "restartCount": 0, "state": state}]},
+    }
+
+
+def dataset(api: FakeApi) -> None:
+    api.add("nodes", {"metadata": {"name": "node-1", "uid": "uid-node-1", "creationTimestamp": CREATED},
+                      "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                                 "allocatable": {"cpu": "4", "memory": "8Gi"}}})
+    api.add("pods", pod("web-1", labels={"app": "web"}))
+    api.add("pods", pod("web-2", labels={"app": "web"}))
+    api.add("pods", pod("db-0", labels={"app": "db"}, phase="Pending", ready=False, waiting="ContainerCreating"))
+    api.add("pods", pod("job-x", ns="batch", phase="Succeeded", ready=False))
+    api.add("services", {"metadata": {"name": "web", "namespace": "default", "uid": "uid-svc-web", "creationTimestamp": CREATED},
+                         "spec": {"type": "NodePort", "clusterIP": "10.96.0.10",
+                                  "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}]}})
+    api.add("deployments", {"metadata": {"name": "web", "namespace": "default", "uid": "uid-deploy-web", "creationTimestamp": CREATED},
+                            "spec": {"replicas": 2}, "status": {"readyReplicas": 2}})
+    api.add("secrets", {"metadata": {"name": "creds", "namespace": "default", "uid": "uid-secret-creds", "creationTimestamp": CREATED},
+                        "type": "Opaque", "data": {"password": "aHVudGVyMg=="}})  # hunter2
+    api.add("namespaces", {"metadata": {"name": "default", "uid": "uid-ns-default", "creationTimestamp": CREATED}})
+    api.add("namespaces", {"metadata": {"name": "batch", "uid": "uid-ns-batch", "creationTimestamp": CREATED}})
+    api.logs[("default", "web-1")] = ["hello from web-1", "second line"]
+
+
+@pytest.fixture
+async def fake_api():
+    api = FakeApi()
+    dataset(api)
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+def make_app(fake_api, tmp_path):
+    def make(**kwargs) -> KubedeckApp:
+        kwargs.setdefault("config_dir", tmp_path / "config")
+        return KubedeckApp(api_url=fake_api.url, token=TOKEN, now=lambda: NOW,
+                           status_interval=0.2, retry_delay=0.05, **kwargs)
+    return make
+
+
+async def wait_for(pilot, predicate, timeout: float = 5.0, message: str = "condition") -> None:
+    """Let the app run until `predicate()` is true (no fixed sleeps)."""
+    loop = __import__("asyncio").get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        await pilot.pause(0.02)
+
+
+def cell(table: ResourceTable, uid: str, column: str) -> str:
+    return str(table.get_cell(uid, column))
+
+
+def main(app: KubedeckApp) -> ResourceTable:
+    return app.query_one("#main", ResourceTable)
+
+
+async def test_pods_appear_with_kubectl_columns(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4, message="4 pods")
+        assert cell(table, "uid-default-db-0", "STATUS") == "ContainerCreating"
+        assert cell(table, "uid-default-web-1", "READY") == "1/1"
+        assert cell(table, "uid-default-web-1", "AGE") == "60m"
+        services = app.query_one("#services", ResourceTable)
+        await wait_for(pilot, lambda: services.row_count == 1)
+        assert cell(services, "uid-svc-web", "URL") == "http://127.0.0.1:30080"
+        nodes = app.query_one("#nodes", ResourceTable)
+        await wait_for(pilot, lambda: nodes.row_count == 1 and cell(nodes, "uid-node-1", "PODS") == "3")
+        assert cell(nodes, "uid-node-1", "CPU") == "300m/4000m"
+
+
+async def test_watch_modified_updates_cell_in_place(make_app, fake_api):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        row_keys_before = list(table.rows)
+        added = []
+        original_add_row = table.add_row
+        table.add_row = lambda *a, **k: added.append(a) or original_add_row(*a, **k)
+        crashed = pod("web-1", labels={"app": "web"}, ready=False, waiting="CrashLoopBackOff")
+        fake_api.inject("pods", "MODIFIED", crashed)
+        await wait_for(pilot, lambda: cell(table, "uid-default-web-1", "STATUS") == "CrashLoopBackOff")
+        assert list(table.rows) == row_keys_before
+        assert added == []  # updated in place, not re-added
+        fake_api.inject("pods", "DELETED", crashed)
+        await wait_for(pilot, lambda: table.row_count == 3)
+
+
+async def test_filter_by_name_status_and_label(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        await pilot.press("slash", *"web", "enter")
+        await wait_for(pilot, lambda: table.row_count == 2)
+        await pilot.press("slash", *["backspace"] * 3, *"Creating", "enter")
+        await wait_for(pilot, lambda: table.row_count == 1)
+        table.set_filter("-l app=db")
+        assert table.row_count == 1
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 4)
+
+
+async def test_delete_asks_then_calls_api(make_app, fake_api):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        target = table.selected_object()["metadata"]["name"]
+        await pilot.press("ctrl+d")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen")
+        assert fake_api.calls("DELETE") == []
+        await pilot.press("y")
+        await wait_for(pilot, lambda: fake_api.calls("DELETE") != [])
+        assert fake_api.calls("DELETE")[0].path.endswith(f"/pods/{target}")
+        await wait_for(pilot, lambda: table.row_count == 3)
+
+
+async def test_kill_uses_grace_period_zero(make_app, fake_api):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_for(pilot, lambda: main(app).row_count == 4)
+        await pilot.press("ctrl+k", "y")
+        await wait_for(pilot, lambda: fake_api.calls("DELETE") != [])
+        assert fake_api.calls("DELETE")[0].query == {"gracePeriodSeconds": "0"}
+
+
+async def test_command_switches_view_and_scale_sends_merge_patch(make_app, fake_api):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        await pilot.press("colon", *"deploy", "enter")
+        await wait_for(pilot, lambda: table.kind.plural == "deployments" and table.row_count == 1)
+        assert app.query_one(StatusBar).view == "deployments"
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: fake_api.calls("PATCH") != [])
+        call = fake_api.calls("PATCH")[0]
+        assert call.path == "/apis/apps/v1/namespaces/default/deployments/web"
+        assert call.body == {"spec": {"replicas": 3}}
+        await wait_for(pilot, lambda: cell(table, "uid-deploy-web", "READY") == "2/3")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(fake_api.calls("PATCH")) == 2)
+        annotations = fake_api.calls("PATCH")[1].body["spec"]["template"]["metadata"]["annotations"]
+        assert "kubectl.kubernetes.io/restartedAt" in annotations
+
+
+async def test_theme_cycle_is_persisted(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        assert app.theme == "kubedeck-dark"
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.theme != "kubedeck-dark")
+        chosen = app.theme
+        config = json.loads((tmp_path / "config" / "config.json").read_text())
+        assert config["theme"] == chosen
+    again = make_app()
+    async with again.run_test(size=(120, 34)):
+        assert again.theme == chosen
+
+
+async def test_user_theme_from_config_dir(make_app, tmp_path):
+    themes = tmp_path / "config" / "themes"
+    themes.mkdir(parents=True)
+    (themes / "mine.toml").write_text('name = "mine"\nprimary = "#ff00ff"\n[variables]\npod-running = "#123456"\n')
+    app = make_app(theme="mine")
+    async with app.run_test(size=(120, 34)) as pilot:
+        assert app.theme == "mine"
+        assert app.get_css_variables()["pod-running"] == "#123456"
+        app.theme = "textual-light"  # built-in themes still work with our variables
+        await pilot.pause()
+        assert app.get_css_variables()["pod-failed"]
+
+
+async def test_secrets_masked_until_revealed(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await pilot.press("colon", *"secrets", "enter")
+        await wait_for(pilot, lambda: table.kind.plural == "secrets" and table.row_count == 1)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "TextScreen")
+        body = app.screen.body
+        assert MASK in body and "hunter2" not in body and "aHVudGVyMg==" not in body
+        await pilot.press("escape")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "TextScreen")
+        assert "hunter2" not in app.screen.body and "aHVudGVyMg==" not in app.screen.body
+        await pilot.press("escape", "x")
+        await wait_for(pilot, lambda: "hunter2" in getattr(app.screen, "body", ""))
+
+
+async def test_disconnected_banner_when_server_down(make_app, fake_api):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        bar = app.query_one(StatusBar)
+        await wait_for(pilot, lambda: main(app).row_count == 4)
+        assert bar.connected
+        await fake_api.stop()
+        await wait_for(pilot, lambda: not bar.connected, message="disconnected")
+        assert "disconnected, retrying" in str(bar.render())
+        await fake_api.start_again()
+        fake_api.inject("pods", "ADDED", pod("late-1"))
+        await wait_for(pilot, lambda: bar.connected and main(app).row_count == 5, timeout=10)
+
+
+async def test_manifest_errors_and_logs(make_app, fake_api):
+    fake_api.status["manifestErrors"] = [
+        {"file": "web.yaml", "line": 7, "object": "Deployment/web", "field": "spec.replicas", "message": "must be an integer"}
+    ]
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        errors = app.query_one("#errors")
+        await wait_for(pilot, lambda: errors.display and "web.yaml:7" in str(errors.render()))
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        table.move_cursor(row=table.get_row_index("uid-default-web-1"))
+        logs = app.query_one("#logs")
+        await wait_for(pilot, lambda: "hello from web-1" in logs.lines)
+
+
+async def test_fits_80x24(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: main(app).row_count == 4)
+        for pane in ("#nodes", "#services", "#main", "#logs"):
+            widget = app.query_one(pane)
+            assert widget.region.height >= 3, pane
+            assert widget.region.bottom <= 24

@@ -1,0 +1,290 @@
+"""Async client for the engine's Kubernetes-shaped REST API, as the TUI uses it.
+
+The TUI only talks to the engine through this module (see docs/ARCHITECTURE.md for the
+contract). Everything is async and built on one `httpx.AsyncClient` with a bearer token:
+
+* `list` returns `(items, resourceVersion)`;
+* `watch` yields `(type, object)` from `?watch=1&resourceVersion=N` JSON lines and, when
+  the stream breaks or the server answers 410 Gone, relists and replays the difference as
+  synthetic ADDED/MODIFIED/DELETED events so a consumer never sees a gap;
+* `logs` yields text lines, streamed when `follow=True`.
+
+Failures surface as `ApiError` (a `Status` object from the server) or `Disconnected`
+(nothing answered); callers decide how to show them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CORE = "v1"
+
+
+class ApiError(Exception):
+    """The API answered with an error `Status`."""
+
+    def __init__(self, code: int, message: str, reason: str = "") -> None:
+        super().__init__(f"{code} {reason}: {message}" if reason else f"{code}: {message}")
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+class Disconnected(Exception):
+    """The API could not be reached."""
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    url: str
+    token: str
+
+    @classmethod
+    def from_state_dir(cls, state_dir: Path) -> ConnectionInfo:
+        """Read `api.json` (`{"url", "token", ...}`) from an engine state directory."""
+        data = json.loads((Path(state_dir) / "api.json").read_text())
+        return cls(url=data["url"], token=data["token"])
+
+
+def resource_path(
+    plural: str, namespace: str | None = None, group_version: str = CORE, name: str | None = None
+) -> str:
+    """URL path for a collection or object: `/api/v1/...` for core, `/apis/g/v/...` otherwise."""
+    base = "/api/v1" if group_version == CORE else f"/apis/{group_version}"
+    path = f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
+def _error_from(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+        return ApiError(response.status_code, body.get("message", ""), body.get("reason", ""))
+    except ValueError:
+        return ApiError(response.status_code, response.text[:200])
+
+
+class ApiClient:
+    """A thin async client; one per app. Call `aclose()` when done."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        retry_delay: Callable[[int], float] | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout),
+        )
+        self._retry_delay = retry_delay or (lambda attempt: min(0.25 * 2**attempt, 5.0))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Disconnected(str(exc) or type(exc).__name__) from exc
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
+
+    async def list(
+        self,
+        plural: str,
+        namespace: str | None = None,
+        group_version: str = CORE,
+        *,
+        label_selector: str | None = None,
+    ) -> tuple[list[dict], str]:
+        params = {"labelSelector": label_selector} if label_selector else None
+        response = await self._request(
+            "GET", resource_path(plural, namespace, group_version), params=params
+        )
+        body = response.json()
+        return body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))
+
+    async def get(
+        self, plural: str, namespace: str | None, name: str, group_version: str = CORE
+    ) -> dict:
+        response = await self._request("GET", resource_path(plural, namespace, group_version, name))
+        return response.json()
+
+    async def delete(
+        self,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        group_version: str = CORE,
+        *,
+        grace_period_seconds: int | None = None,
+    ) -> dict:
+        params = (
+            {"gracePeriodSeconds": str(grace_period_seconds)}
+            if grace_period_seconds is not None
+            else None
+        )
+        path = resource_path(plural, namespace, group_version, name)
+        response = await self._request("DELETE", path, params=params)
+        return response.json() if response.content else {}
+
+    async def patch_merge(
+        self, plural: str, namespace: str | None, name: str, patch: dict, group_version: str = CORE
+    ) -> dict:
+        response = await self._request(
+            "PATCH",
+            resource_path(plural, namespace, group_version, name),
+            content=json.dumps(patch),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        return response.json()
+
+    async def status(self) -> dict:
+        return (await self._request("GET", "/kubedeck/v1/status")).json()
+
+    async def watch(
+        self,
+        plural: str,
+        resource_version: str,
+        namespace: str | None = None,
+        group_version: str = CORE,
+        *,
+        known: dict[str, dict] | None = None,
+        max_reconnects: int | None = None,
+    ) -> AsyncIterator[tuple[str, dict]]:
+        """Yield `(type, object)` after `resource_version`, reconnecting forever.
+
+        `known` (uid -> object, as the caller last saw them) lets a relist after a 410 or a
+        broken stream be turned into the events the caller missed. While the API is down
+        this raises nothing; it yields `("DISCONNECTED", {"message": ...})` once per outage
+        so the UI can say so, then `("RECONNECTED", {})` when the stream is back.
+        """
+        known = {} if known is None else known
+        path = resource_path(plural, namespace, group_version)
+        rv = resource_version
+        attempt = 0
+        reconnects = 0
+        down = False
+        need_relist = False
+        while True:
+            try:
+                if need_relist:
+                    items, rv = await self.list(plural, namespace, group_version)
+                    for event in _diff(known, items):
+                        yield event
+                    need_relist = False
+                params = {"watch": "1", "resourceVersion": rv}
+                timeout = httpx.Timeout(10.0, read=None)
+                async with self._client.stream(
+                    "GET", path, params=params, timeout=timeout
+                ) as response:
+                    if response.status_code == 410:
+                        need_relist = True
+                        continue
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise _error_from(response)
+                    if down:
+                        down = False
+                        yield "RECONNECTED", {}
+                    attempt = 0
+                    async for line in response.aiter_lines():
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        kind, obj = event.get("type"), event.get("object") or {}
+                        if kind == "ERROR":
+                            need_relist = True
+                            break
+                        rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                        uid = obj.get("metadata", {}).get("uid")
+                        if uid:
+                            if kind == "DELETED":
+                                known.pop(uid, None)
+                            else:
+                                known[uid] = obj
+                        yield kind, obj
+                need_relist = True  # server closed the stream: relist to be safe
+            except (httpx.TransportError, Disconnected) as exc:
+                need_relist = True
+                if not down:
+                    down = True
+                    yield "DISCONNECTED", {"message": str(exc) or type(exc).__name__}
+            except ApiError as exc:
+                need_relist = True
+                if exc.code != 410:
+                    if not down:
+                        down = True
+                        yield "DISCONNECTED", {"message": str(exc)}
+            reconnects += 1
+            if max_reconnects is not None and reconnects > max_reconnects:
+                return
+            await asyncio.sleep(self._retry_delay(attempt))
+            attempt += 1
+
+    async def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        *,
+        follow: bool = True,
+        tail: int | None = 500,
+        timestamps: bool = False,
+        previous: bool = False,
+    ) -> AsyncIterator[str]:
+        params: dict[str, str] = {}
+        if container:
+            params["container"] = container
+        if follow:
+            params["follow"] = "true"
+        if tail is not None:
+            params["tailLines"] = str(tail)
+        if timestamps:
+            params["timestamps"] = "true"
+        if previous:
+            params["previous"] = "true"
+        path = resource_path("pods", namespace, CORE, pod) + "/log"
+        try:
+            async with self._client.stream(
+                "GET", path, params=params, timeout=httpx.Timeout(10.0, read=None)
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error_from(response)
+                async for line in response.aiter_lines():
+                    yield line.rstrip("\r\n")
+        except httpx.TransportError as exc:
+            raise Disconnected(str(exc) or type(exc).__name__) from exc
+
+
+def _diff(known: dict[str, dict], items: list[dict]) -> list[tuple[str, dict]]:
+    """Events that turn `known` into `items`; updates `known` in place."""
+    events: list[tuple[str, dict]] = []
+    fresh = {item["metadata"]["uid"]: item for item in items if item.get("metadata", {}).get("uid")}
+    for uid, old in list(known.items()):
+        if uid not in fresh:
+            events.append(("DELETED", old))
+            del known[uid]
+    for uid, item in fresh.items():
+        old = known.get(uid)
+        if old is None:
+            events.append(("ADDED", item))
+        elif old.get("metadata", {}).get("resourceVersion") != item["metadata"].get(
+            "resourceVersion"
+        ) or old != item:
+            events.append(("MODIFIED", item))
+        known[uid] = item
+    return events

@@ -1,0 +1,410 @@
+"""The kubedeck TUI: nodes, pods (or any other view), services and logs on one screen.
+
+Data flow: one `Informer` per resource kind lists then watches through `ApiClient` and
+feeds every `ResourceTable` showing that kind; tables batch events per frame. Keys follow
+k9s/vim habits (see `KEY_HELP`, shown on `?`). The engine is only reached over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.theme import Theme
+from textual.widgets import DataTable, Footer, Static
+
+from . import format as fmt
+from . import themes as theme_files
+from .actions import ActionsMixin
+from .api import ApiClient
+from .informer import Informer
+from .resources import COMMANDS, VIEWS, ResourceKind, resolve
+from .widgets.log_pane import LogPane
+from .widgets.pick_screen import PickScreen
+from .widgets.prompt import Prompt
+from .widgets.resource_table import ResourceTable
+from .widgets.status_bar import StatusBar
+from .widgets.text_screen import TextScreen
+
+ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
+
+KEY_HELP = """\
+Moving          up/down or j/k, pgup/pgdn, tab / shift-tab switch pane
+/               filter rows: name substring, status (e.g. /CrashLoop), or -l app=web
+escape          clear the filter
+:               switch view, with completion (tab): pods deployments replicasets
+                statefulsets daemonsets jobs services ingresses configmaps secrets
+                events namespaces pvcs nodes (kubectl short names work: po deploy svc)
+d               describe the selected object (with its events)
+y               YAML of the selected object (secrets masked)
+x               reveal the selected Secret's values
+l               focus the logs of the selected pod
+ctrl-d          delete (asks first)
+ctrl-k          kill a pod (delete with grace period 0, asks first)
++ / -           scale a deployment, statefulset or replicaset up / down
+r               rollout restart (deployments, statefulsets, daemonsets)
+n / 0           pick a namespace / all namespaces
+t               next colour theme (remembered)
+s e f           shell, edit, port-forward (not available yet)
+q               quit
+
+Logs pane (when focused):
+F follow on/off   T timestamps   w wrap   p previous container   c pick container
+/ search (shows matching lines only)
+"""
+
+
+class KubedeckApp(ActionsMixin, App):
+    """Keyboard-driven view of a kubedeck cluster."""
+
+    CSS_PATH = "kubedeck.tcss"
+    TITLE = "kubedeck"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "prompt('/')", "Filter"),
+        Binding("colon", "prompt(':')", "View"),
+        Binding("d", "describe", "Describe"),
+        Binding("y", "yaml", "YAML"),
+        Binding("l", "logs", "Logs"),
+        Binding("ctrl+d", "delete", "Delete"),
+        Binding("ctrl+k", "kill", "Kill"),
+        Binding("plus", "scale(1)", "Scale+"),
+        Binding("minus", "scale(-1)", "Scale-"),
+        Binding("r", "restart", "Restart"),
+        Binding("n", "pick_namespace", "Namespace"),
+        Binding("0", "all_namespaces", "All ns", show=False),
+        Binding("t", "cycle_theme", "Theme"),
+        Binding("x", "reveal", "Reveal", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("s", "not_yet('shell')", "Shell", show=False),
+        Binding("e", "not_yet('edit')", "Edit", show=False),
+        Binding("f", "not_yet('port-forward')", "Port-fwd", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        token: str,
+        theme: str | None = None,
+        config_dir: Path | None = None,
+        now: Callable[[], datetime] | None = None,
+        api: ApiClient | None = None,
+        status_interval: float = 5.0,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.api = api or ApiClient(api_url, token, retry_delay=lambda n: min(retry_delay * 2**n, 5.0))
+        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.config_dir = Path(config_dir) if config_dir else theme_files.config_dir()
+        self.requested_theme = theme
+        self.informers: dict[str, Informer] = {}
+        self.namespace: str | None = None
+        self.kubedeck_themes: list[str] = []
+        self.manifest_errors: list[dict] = []
+        self._down: dict[str, str] = {}
+        self._status_interval = status_interval
+        self._retry_delay = retry_delay
+        self._log_timer = None
+        self._prompt_target = "table"
+        self._nodes_dirty = True
+        super().__init__()
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: app.query_one() searches the *current* screen, which is a
+        # modal while describe/confirm are open.
+        self.status_bar = StatusBar(id="status")
+        self.nodes_table = ResourceTable(VIEWS["nodes"], now=self.now, decorate=self._node_cells, id="nodes")
+        self.services_table = ResourceTable(VIEWS["services"], now=self.now, id="services")
+        self.main_table = ResourceTable(VIEWS["pods"], now=self.now, id="main")
+        self.main_title = Static("Pods", classes="pane-title", id="main-title")
+        self.log_pane = LogPane(source=self.api.logs, id="logs")
+        self.errors_area = Static("", id="errors", markup=False)
+        self.prompt = Prompt(list(COMMANDS), id="prompt")
+        yield self.status_bar
+        with Horizontal(id="top"):
+            with Vertical(id="nodes-pane", classes="pane"):
+                yield Static("Nodes", classes="pane-title")
+                yield self.nodes_table
+            with Vertical(id="services-pane", classes="pane"):
+                yield Static("Services", classes="pane-title")
+                yield self.services_table
+        with Vertical(id="main-pane", classes="pane"):
+            yield self.main_title
+            yield self.main_table
+        yield self.log_pane
+        yield self.errors_area
+        yield self.prompt
+        yield Footer()
+
+    def tables(self) -> list[ResourceTable]:
+        return [self.nodes_table, self.services_table, self.main_table]
+
+    def current_table(self) -> ResourceTable:
+        focused = self.focused
+        return focused if isinstance(focused, ResourceTable) else self.main_table
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(theme_files.VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self._setup_themes()
+        self.main_table.focus()
+        for plural in ALWAYS_WATCHED:
+            self.ensure_informer(VIEWS[plural])
+        self.set_interval(0.5, self._refresh_nodes)
+        self.set_interval(self._status_interval, self._poll_status)
+        self.call_later(self._poll_status)
+
+    async def on_unmount(self) -> None:
+        await self.api.aclose()
+
+    def _setup_themes(self) -> None:
+        found, problems = theme_files.load_themes(self.config_dir / "themes")
+        for theme in found.values():
+            self.register_theme(theme)
+        self.kubedeck_themes = sorted(found)
+        for problem in problems:
+            self.notify(problem, severity="warning")
+        wanted = (
+            self.requested_theme
+            or theme_files.load_config(self.config_dir).get("theme")
+            or theme_files.DEFAULT_THEME
+        )
+        if wanted not in self.available_themes:
+            self.notify(f"unknown theme {wanted!r}; using {theme_files.DEFAULT_THEME}", severity="warning")
+            wanted = theme_files.DEFAULT_THEME if theme_files.DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.requested_theme:
+            theme_files.save_config(self.config_dir, theme=self.theme)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        theme_files.save_config(self.config_dir, theme=theme.name)
+        for table in self.tables():
+            table.rebuild()
+
+    # -- informers -------------------------------------------------------------------------
+
+    def ensure_informer(self, kind: ResourceKind) -> Informer:
+        informer = self.informers.get(kind.plural)
+        if informer is None:
+            informer = Informer(
+                self.api, kind, on_sync=self._on_sync, on_event=self._on_event,
+                on_state=self._on_state, retry_delay=self._retry_delay,
+            )
+            self.informers[kind.plural] = informer
+            self.run_worker(informer.run(), group=f"informer-{kind.plural}", exit_on_error=False)
+        return informer
+
+    def _tables_for(self, plural: str) -> list[ResourceTable]:
+        return [t for t in self.tables() if t.kind.plural == plural]
+
+    def _on_sync(self, kind: ResourceKind, items: list[dict]) -> None:
+        for table in self._tables_for(kind.plural):
+            table.set_objects(items)
+        if kind.plural == "pods":
+            self._nodes_dirty = True
+
+    def _on_event(self, kind: ResourceKind, event_type: str, obj: dict) -> None:
+        for table in self._tables_for(kind.plural):
+            table.queue(event_type, obj)
+        if kind.plural == "pods":
+            self._nodes_dirty = True
+
+    def _on_state(self, kind: ResourceKind, connected: bool, message: str) -> None:
+        if connected:
+            self._down.pop(kind.plural, None)
+        else:
+            self._down[kind.plural] = message
+        status = self.status_bar
+        status.connected = not self._down
+        status.message = next(iter(self._down.values()), "")
+
+    async def _poll_status(self) -> None:
+        try:
+            status = await self.api.status()
+        except Exception:
+            return  # the informers already report the connection state
+        self.manifest_errors = list(status.get("manifestErrors") or [])
+        bar = self.status_bar
+        bar.cluster = str(status.get("cluster") or "")
+        bar.error_count = len(self.manifest_errors)
+        errors = self.errors_area
+        lines = []
+        for err in self.manifest_errors[:3]:
+            where = f"{err.get('file', '?')}:{err.get('line', '?')}"
+            what = " ".join(str(err[k]) for k in ("object", "field") if err.get(k))
+            lines.append(f"{where} {what}: {err.get('message', '')}".replace("  ", " "))
+        if len(self.manifest_errors) > 3:
+            lines.append(f"... and {len(self.manifest_errors) - 3} more")
+        errors.update("\n".join(lines))
+        errors.display = bool(lines)
+
+    # -- nodes pane ------------------------------------------------------------------------
+
+    def _node_cells(self, node: dict, cells: list[str]) -> list[str]:
+        name = node.get("metadata", {}).get("name")
+        pods = self.informers["pods"].cache.values() if "pods" in self.informers else ()
+        count, cpu, mem = 0, 0.0, 0.0
+        for pod in pods:
+            if pod.get("spec", {}).get("nodeName") != name:
+                continue
+            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            count += 1
+            pod_cpu, pod_mem = fmt.pod_requests(pod)
+            cpu, mem = cpu + pod_cpu, mem + pod_mem
+        alloc = node.get("status", {}).get("allocatable") or node.get("status", {}).get("capacity") or {}
+        cells[2] = str(count)
+        cells[3] = f"{fmt.fmt_cpu(cpu)}/{fmt.fmt_cpu(fmt.parse_cpu(alloc.get('cpu')))}"
+        cells[4] = f"{fmt.fmt_memory(mem)}/{fmt.fmt_memory(fmt.parse_memory(alloc.get('memory')))}"
+        return cells
+
+    def _refresh_nodes(self) -> None:
+        if self._nodes_dirty:
+            self._nodes_dirty = False
+            for table in self._tables_for("nodes"):
+                table.refresh_rows()
+
+    # -- selection follows into the logs pane -----------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "main" or self.main_table.kind.plural != "pods":
+            return
+        if self._log_timer is not None:
+            self._log_timer.stop()
+        self._log_timer = self.set_timer(0.15, self._follow_selected_pod)
+
+    def _follow_selected_pod(self) -> None:
+        pod = self.main_table.selected_object() if self.main_table.kind.plural == "pods" else None
+        if pod is None:
+            return
+        meta = pod.get("metadata", {})
+        containers = [c.get("name", "") for c in pod.get("spec", {}).get("containers") or []]
+        self.log_pane.show_pod(meta.get("namespace", ""), meta.get("name", ""), containers)
+
+    def action_logs(self) -> None:
+        table = self.current_table()
+        if table.kind.plural != "pods" or table.selected_object() is None:
+            self.notify("select a pod to see its logs", severity="warning")
+            return
+        self._follow_selected_pod()
+        self.log_pane.log_widget.focus()
+
+    def on_log_pane_container_pick_requested(self, event: LogPane.ContainerPickRequested) -> None:
+        pane = self.log_pane
+
+        def picked(value: str | None) -> None:
+            if value:
+                pane.set_container(value)
+
+        self.push_screen(PickScreen("Container", event.containers, pane.container), picked)
+
+    def on_log_pane_search_requested(self, event: LogPane.SearchRequested) -> None:
+        self._prompt_target = "logs"
+        self.prompt.open("/", self.log_pane.search)
+
+    # -- prompt: views and filters ---------------------------------------------------------
+
+    def action_prompt(self, mode: str) -> None:
+        self._prompt_target = "table"
+        self._prompt_table = self.current_table()
+        value = self._prompt_table.filter_text if mode == "/" else ""
+        self.prompt.open(mode, value)
+
+    def on_prompt_done(self, event: Prompt.Done) -> None:
+        target = getattr(self, "_prompt_table", self.main_table)
+        if event.value is None:
+            (self.log_pane.log_widget if self._prompt_target == "logs" else target).focus()
+            return
+        if event.mode == "/":
+            if self._prompt_target == "logs":
+                self.log_pane.set_search(event.value.strip())
+                self.log_pane.log_widget.focus()
+            else:
+                target.set_filter(event.value.strip())
+                target.focus()
+            return
+        self.main_table.focus()
+        self.run_command(event.value)
+
+    def run_command(self, text: str) -> None:
+        word = text.strip().split()[0] if text.strip() else ""
+        if word in ("q", "quit", "q!"):
+            self.exit()
+            return
+        kind = resolve(word) or (resolve(self.prompt.completion() or "") if word else None)
+        if kind is None:
+            self.notify(f"unknown view {word!r}", severity="error")
+            return
+        self.switch_view(kind)
+
+    def switch_view(self, kind: ResourceKind) -> None:
+        informer = self.ensure_informer(kind)
+        table = self.main_table
+        table.set_kind(kind, list(informer.cache.values()))
+        table.namespace = self.namespace
+        table.rebuild()
+        title = kind.plural.capitalize() if kind.plural != "persistentvolumeclaims" else "PVCs"
+        self.main_title.update(title)
+        self.status_bar.view = kind.plural
+        table.focus()
+
+    def action_clear_filter(self) -> None:
+        table = self.current_table()
+        if table.filter_text:
+            table.set_filter("")
+
+    # -- namespaces, themes, help ------------------------------------------------------------
+
+    def set_namespace(self, namespace: str | None) -> None:
+        self.namespace = namespace
+        for table in self.tables():
+            table.set_namespace(namespace)
+        self.status_bar.namespace = namespace or "all"
+
+    def action_all_namespaces(self) -> None:
+        self.set_namespace(None)
+
+    def action_pick_namespace(self) -> None:
+        names = sorted(
+            o.get("metadata", {}).get("name", "") for o in self.informers["namespaces"].cache.values()
+        )
+        if not names:  # no namespace objects yet: fall back to those pods live in
+            names = sorted({o.get("metadata", {}).get("namespace", "") for o in self.informers["pods"].cache.values()} - {""})
+        options = ["all", *names]
+
+        def picked(value: str | None) -> None:
+            if value is not None:
+                self.set_namespace(None if value == "all" else value)
+
+        self.push_screen(PickScreen("Namespace", options, self.namespace or "all"), picked)
+
+    def action_cycle_theme(self) -> None:
+        names = self.kubedeck_themes or sorted(self.available_themes)
+        index = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[index % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_help(self) -> None:
+        self.push_screen(TextScreen("kubedeck keys (escape to close)", KEY_HELP))
+
+
+def run_tui(
+    *, api_url: str, token: str, theme: str | None = None, config_dir: Path | None = None
+) -> int:
+    """Run the TUI until the user quits; returns the process exit code."""
+    app = KubedeckApp(api_url=api_url, token=token, theme=theme, config_dir=config_dir)
+    app.run()
+    return app.return_code or 0

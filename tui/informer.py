@@ -1,0 +1,69 @@
+"""Informers: list, then watch, one resource kind, feeding the app's callbacks.
+
+An `Informer` keeps a uid -> object cache (never mutated by consumers) and calls
+`on_sync(items)` after each initial list, `on_event(type, obj)` for every change and
+`on_state(connected, message)` when the API goes away or comes back. Reconnects and
+relists are done by `ApiClient.watch`, which replays what was missed as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from .api import ApiClient, ApiError, Disconnected
+from .resources import ResourceKind
+
+
+class Informer:
+    def __init__(
+        self,
+        api: ApiClient,
+        kind: ResourceKind,
+        *,
+        on_sync: Callable[[ResourceKind, list[dict]], None],
+        on_event: Callable[[ResourceKind, str, dict], None],
+        on_state: Callable[[ResourceKind, bool, str], None],
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.api = api
+        self.kind = kind
+        self.cache: dict[str, dict] = {}
+        self.synced = False
+        self._on_sync = on_sync
+        self._on_event = on_event
+        self._on_state = on_state
+        self._retry_delay = retry_delay
+
+    async def run(self) -> None:
+        kind = self.kind
+        attempt = 0
+        while True:
+            try:
+                items, rv = await self.api.list(kind.plural, None, kind.group_version)
+                break
+            except Disconnected as exc:
+                self._on_state(kind, False, str(exc))
+            except ApiError as exc:
+                if exc.code in (404, 405):  # the engine does not serve this kind (yet)
+                    items, rv = [], "0"
+                    self._on_state(kind, True, "")
+                    self.synced = True
+                    self._on_sync(kind, items)
+                    return
+                self._on_state(kind, False, str(exc))
+            await asyncio.sleep(min(self._retry_delay * 2**attempt, 5.0))
+            attempt += 1
+        self.cache = {o["metadata"]["uid"]: o for o in items if o.get("metadata", {}).get("uid")}
+        self.synced = True
+        self._on_state(kind, True, "")
+        self._on_sync(kind, items)
+        async for event_type, obj in self.api.watch(
+            kind.plural, rv, None, kind.group_version, known=self.cache
+        ):
+            if event_type == "DISCONNECTED":
+                self._on_state(kind, False, obj.get("message", ""))
+            elif event_type == "RECONNECTED":
+                self._on_state(kind, True, "")
+            else:
+                self._on_event(kind, event_type, obj)

@@ -1,0 +1,68 @@
+"""The bottom-line prompt for `:` commands (with completion) and `/` filters."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.widgets import Input
+
+
+class Prompt(Input):
+    """Hidden until `open()`; posts `Submitted(mode, value)` or `Cancelled(mode)`."""
+
+    DEFAULT_CSS = """
+    Prompt { dock: bottom; height: 1; border: none; padding: 0 1;
+             background: $panel; display: none; }
+    Prompt:focus { border: none; }
+    Prompt.-open { display: block; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("tab", "complete", "Complete", show=False),
+    ]
+
+    class Done(Message):
+        def __init__(self, mode: str, value: str | None) -> None:
+            super().__init__()
+            self.mode = mode
+            self.value = value  # None when cancelled
+
+    def __init__(self, commands: list[str], *, id: str | None = None) -> None:
+        super().__init__(id=id, compact=True)
+        self.commands = commands
+        self.mode = ":"
+        self._command_suggester = SuggestFromList(commands, case_sensitive=False)
+
+    def open(self, mode: str, value: str = "") -> None:
+        self.mode = mode
+        self.suggester = self._command_suggester if mode == ":" else None
+        self.placeholder = "view (pods, deploy, svc, ...)" if mode == ":" else "filter: name, status or -l key=value"
+        self.value = value
+        self.add_class("-open")
+        self.focus()
+
+    def close(self) -> None:
+        self.remove_class("-open")
+
+    def completion(self) -> str | None:
+        """The unique command starting with what is typed, if any."""
+        typed = self.value.strip().lower()
+        matches = [c for c in self.commands if c.startswith(typed)] if typed else []
+        return matches[0] if matches else None
+
+    def action_complete(self) -> None:
+        if self.mode == ":":
+            match = self.completion()
+            if match:
+                self.value = match
+                self.cursor_position = len(match)
+
+    def action_cancel(self) -> None:
+        self.close()
+        self.post_message(self.Done(self.mode, None))
+
+    async def action_submit(self) -> None:
+        self.close()
+        self.post_message(self.Done(self.mode, self.value))

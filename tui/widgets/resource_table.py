@@ -1,0 +1,220 @@
+"""A DataTable of one resource kind, kept current from watch events in place.
+
+Events are queued with `queue()` and applied at most once per frame by `flush()`
+(driven by a 1/30 s interval): rows are keyed by uid and changed cells are updated with
+`update_cell`, so a burst of events never clears and rebuilds the table. Only a change of
+namespace, filter or theme rebuilds (`rebuild()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from .. import format as fmt
+from ..resources import ResourceKind
+
+Decorate = Callable[[dict, list[str]], list[str]]
+
+
+class ResourceTable(DataTable):
+    """Rows of one `ResourceKind`, filtered by namespace and a `/` filter."""
+
+    DEFAULT_CSS = """
+    ResourceTable {
+        height: 1fr;
+        background: $surface;
+        scrollbar-size-vertical: 1;
+    }
+    ResourceTable > .datatable--header {
+        background: $panel;
+        color: $text-accent;
+        text-style: bold;
+    }
+    """
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    def __init__(
+        self,
+        kind: ResourceKind,
+        *,
+        now: Callable[[], datetime] | None = None,
+        decorate: Decorate | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(cursor_type="row", id=id)
+        self.kind = kind
+        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.decorate = decorate
+        self.objects: dict[str, dict] = {}
+        self.namespace: str | None = None
+        self.filter_text = ""
+        self._pending: dict[str, tuple[str, dict]] = {}
+        self._rendered: dict[str, tuple[list[str], str]] = {}
+        self._colors: dict[str, str] = {}
+
+    def on_mount(self) -> None:
+        self._setup_columns()
+        self.set_interval(1 / 30, self.flush)
+        self.set_interval(10, self.refresh_rows)
+
+    def _setup_columns(self) -> None:
+        self.clear(columns=True)
+        for header in self.kind.headers:
+            self.add_column(header, key=header)
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def set_kind(self, kind: ResourceKind, objects: list[dict]) -> None:
+        self.kind = kind
+        self.filter_text = ""
+        self._pending.clear()
+        self.objects = {_uid(o): o for o in objects}
+        self._setup_columns()
+        self.rebuild()
+
+    def set_objects(self, objects: list[dict]) -> None:
+        self._pending.clear()
+        self.objects = {_uid(o): o for o in objects}
+        self.rebuild()
+
+    def queue(self, event_type: str, obj: dict) -> None:
+        """Remember an event; the newest per object wins, applied on the next flush."""
+        self._pending[_uid(obj)] = (event_type, obj)
+
+    def flush(self) -> int:
+        """Apply queued events in place; returns how many were applied."""
+        if not self._pending:
+            return 0
+        pending, self._pending = self._pending, {}
+        for uid, (event_type, obj) in pending.items():
+            if event_type == "DELETED":
+                self.objects.pop(uid, None)
+                self._drop(uid)
+            else:
+                self.objects[uid] = obj
+                self._render(uid)
+        return len(pending)
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _cells(self, obj: dict) -> tuple[list[str], str]:
+        cells, health = self.kind.row(obj, self.now())
+        if self.decorate is not None:
+            cells = self.decorate(obj, cells)
+        return cells, health
+
+    def _styled(self, value: str, health: str) -> Text:
+        color = self._colors.get(health) if health else None
+        return Text(value, style=color or "", no_wrap=True)
+
+    def _render(self, uid: str) -> None:
+        obj = self.objects[uid]
+        cells, health = self._cells(obj)
+        if not self.matches(obj, cells):
+            self._drop(uid)
+            return
+        old = self._rendered.get(uid)
+        if old is None:
+            self.add_row(*(self._styled(c, health) for c in cells), key=uid)
+        elif old != (cells, health):
+            for header, value, before in zip(self.kind.headers, cells, old[0]):
+                if value != before or health != old[1]:
+                    self.update_cell(uid, header, self._styled(value, health))
+        self._rendered[uid] = (cells, health)
+
+    def _drop(self, uid: str) -> None:
+        if self._rendered.pop(uid, None) is not None:
+            try:
+                self.remove_row(uid)
+            except RowDoesNotExist:
+                pass
+
+    def refresh_rows(self) -> None:
+        """Re-render every row in place (ages, node totals); only changed cells move."""
+        for uid in list(self.objects):
+            self._render(uid)
+
+    def rebuild(self) -> None:
+        """Clear and re-add the visible rows, sorted; for namespace/filter/theme changes."""
+        self._load_colors()
+        selected = self.selected_uid()
+        self.clear()
+        self._rendered.clear()
+        rows = []
+        for uid, obj in self.objects.items():
+            cells, health = self._cells(obj)
+            if self.matches(obj, cells):
+                rows.append((uid, cells, health))
+        rows.sort(key=lambda r: r[1][:2])
+        for uid, cells, health in rows:
+            self.add_row(*(self._styled(c, health) for c in cells), key=uid)
+            self._rendered[uid] = (cells, health)
+        if selected in self._rendered:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    def _load_colors(self) -> None:
+        try:
+            variables = self.app.get_css_variables()
+        except Exception:  # not mounted yet
+            variables = {}
+        self._colors = {
+            health: variables.get(f"pod-{health}", "")
+            for health in ("running", "pending", "failed", "succeeded")
+        }
+
+    # -- filtering and selection -----------------------------------------------------------
+
+    def matches(self, obj: dict, cells: list[str]) -> bool:
+        meta = obj.get("metadata", {})
+        if self.namespace and self.kind.namespaced and meta.get("namespace") != self.namespace:
+            return False
+        text = self.filter_text.strip()
+        if not text:
+            return True
+        if text.startswith("-l"):
+            return fmt.labels_match(meta.get("labels") or {}, text[2:].strip())
+        needle = text.lower()
+        if needle in meta.get("name", "").lower():
+            return True
+        if "STATUS" in self.kind.headers:
+            status = cells[self.kind.headers.index("STATUS")]
+            return needle in status.lower()
+        return False
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self.rebuild()
+
+    def set_namespace(self, namespace: str | None) -> None:
+        self.namespace = namespace
+        self.rebuild()
+
+    def selected_uid(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return key.value
+
+    def selected_object(self) -> dict | None:
+        uid = self.selected_uid()
+        return self.objects.get(uid) if uid else None
+
+
+def _uid(obj: dict) -> str:
+    meta = obj.get("metadata", {})
+    return meta.get("uid") or f"{meta.get('namespace', '')}/{meta.get('name', '')}"

@@ -1,0 +1,47 @@
+"""A full-screen scrollable text view for describe, YAML and revealed secrets."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+
+class TextScreen(ModalScreen[None]):
+    """Read-only text; `escape` or `q` closes, j/k and arrows scroll."""
+
+    DEFAULT_CSS = """
+    TextScreen { background: $background 60%; }
+    TextScreen > #text-title { height: 1; background: $primary; color: $text; padding: 0 1; }
+    TextScreen > VerticalScroll { background: $surface; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape,q", "close", "Close"),
+        Binding("j", "scroll(1)", "Down", show=False),
+        Binding("k", "scroll(-1)", "Up", show=False),
+    ]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_text, id="text-title", markup=False)
+        with VerticalScroll():
+            yield Static(Text(self.body), id="text-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+    def action_scroll(self, lines: int) -> None:
+        scroller = self.query_one(VerticalScroll)
+        scroller.scroll_relative(y=lines, animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
