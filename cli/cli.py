@@ -1,3 +1,117 @@
-def main(argv=None):
-    print("kubedeck")
-    return 0
+"""`kubedeck` command line: argument parsing and dispatch, in kubectl's habits.
+
+Every command that talks to a cluster goes through the engine API (kubedeck.engine.client);
+`serve` runs the engine itself, `up`/`ui` open the TUI, `down` cleans Docker up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kubedeck", description="A local Kubernetes you can see.")
+    p.add_argument("--version", action="version", version=f"kubedeck {__version__}")
+    p.add_argument("--state", help="state directory of the cluster (default: $KUBEDECK_STATE or "
+                                   "~/.local/state/kubedeck/default)")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the cluster headless in the foreground, watching DIR")
+    s.add_argument("dir", nargs="?", default=".", help="manifest folder to watch (default: .)")
+    _serve_flags(s)
+
+    s = sub.add_parser("up", help="start the cluster on DIR in the background (or attach) and open the TUI")
+    s.add_argument("dir", nargs="?", default=".", help="manifest folder to watch (default: .)")
+    s.add_argument("--theme", help="colour theme for the TUI")
+    s.add_argument("--no-ui", action="store_true", help="start the cluster and return without the TUI")
+    _serve_flags(s)
+
+    s = sub.add_parser("ui", help="open the TUI on the running cluster")
+    s.add_argument("--theme", help="colour theme")
+
+    s = sub.add_parser("validate", help="check manifest files or folders without a cluster")
+    s.add_argument("paths", nargs="+")
+
+    s = sub.add_parser("apply", help="apply manifests to the running cluster")
+    s.add_argument("-f", "--filename", required=True, action="append", help="file or folder")
+
+    s = sub.add_parser("get", help="list objects")
+    s.add_argument("kind")
+    s.add_argument("name", nargs="?")
+    _ns_flags(s)
+    s.add_argument("-l", "--selector", help="label selector, e.g. app=web")
+    s.add_argument("-o", "--output", choices=["wide", "yaml", "json", "name"], help="output format")
+    s.add_argument("-w", "--watch", action="store_true", help="watch for changes after listing")
+
+    s = sub.add_parser("describe", help="show an object in detail, with its events")
+    s.add_argument("kind")
+    s.add_argument("name")
+    _ns_flags(s)
+
+    s = sub.add_parser("delete", help="delete an object")
+    s.add_argument("kind")
+    s.add_argument("name")
+    _ns_flags(s)
+    s.add_argument("--grace-period", type=int)
+    s.add_argument("--force", action="store_true")
+
+    s = sub.add_parser("logs", help="print a container's logs")
+    s.add_argument("pod")
+    s.add_argument("-c", "--container")
+    _ns_flags(s)
+    s.add_argument("-f", "--follow", action="store_true")
+    s.add_argument("-p", "--previous", action="store_true")
+    s.add_argument("--tail", type=int)
+    s.add_argument("--timestamps", action="store_true")
+
+    s = sub.add_parser("scale", help="set replicas, e.g. scale deployment/web --replicas=3")
+    s.add_argument("target")
+    s.add_argument("--replicas", type=int, required=True)
+    _ns_flags(s)
+
+    s = sub.add_parser("rollout", help="rollout status|restart|history|undo KIND/NAME")
+    s.add_argument("action", choices=["status", "restart", "history", "undo"])
+    s.add_argument("target")
+    _ns_flags(s)
+    s.add_argument("--timeout", type=float, default=300)
+
+    s = sub.add_parser("down", help="stop the cluster and remove its containers and networks")
+    s.add_argument("--volumes", action="store_true", help="also remove PersistentVolumeClaim volumes")
+
+    sub.add_parser("version", help="print the version")
+    return p
+
+
+def _serve_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--address", default="127.0.0.1",
+                   help="address NodePort listeners bind (default 127.0.0.1; 0.0.0.0 exposes them)")
+    s.add_argument("--api-port", type=int, default=0, help="API port (default: a free port)")
+    s.add_argument("--nodes", type=int, default=1, help="number of virtual nodes")
+    s.add_argument("-v", "--verbose", action="store_true")
+
+
+def _ns_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("-n", "--namespace", default=None)
+    s.add_argument("-A", "--all-namespaces", action="store_true")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.cmd:
+        build_parser().print_help()
+        return 0
+    if args.cmd == "version":
+        print(f"kubedeck {__version__}")
+        return 0
+    from . import commands
+
+    try:
+        return commands.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except commands.UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,231 @@
+"""What each `kubedeck` subcommand does. Cluster commands talk to the API only."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from kubedeck.engine.client import ApiError, Client, NotRunning
+from kubedeck.engine.manifests.kinds import KINDS
+from kubedeck.engine.state import state_dir
+
+from . import printers
+
+
+class UserError(Exception):
+    """A problem to report in one line, without a traceback."""
+
+
+def run(args) -> int:
+    state = state_dir(args.state)
+    handler = globals()[f"cmd_{args.cmd}"]
+    try:
+        return handler(args, state)
+    except NotRunning as e:
+        raise UserError(str(e)) from None
+    except ApiError as e:
+        raise UserError(f"{e.message} ({e.code} {e.reason})") from None
+
+
+def resolve_kind(name: str) -> str:
+    from kubedeck.tui.resources import resolve
+
+    rk = resolve(name)
+    if rk:
+        return rk.kind
+    low = name.lower()
+    for kind, info in KINDS.items():
+        if low in (kind.lower(), info.plural, info.plural.rstrip("s")):
+            return kind
+    raise UserError(f'the server doesn\'t have a resource type "{name}"')
+
+
+def _ns(args) -> str | None:
+    if getattr(args, "all_namespaces", False):
+        return None
+    return args.namespace or "default"
+
+
+def _target(text: str, default_kind: str = "Deployment") -> tuple[str, str]:
+    if "/" in text:
+        k, n = text.split("/", 1)
+        return resolve_kind(k), n
+    return default_kind, text
+
+
+# ---- engine -------------------------------------------------------------------------
+def cmd_serve(args, state: Path) -> int:
+    from .serve import serve
+
+    return serve(args, state)
+
+
+def cmd_up(args, state: Path) -> int:
+    from .serve import ensure_running
+
+    conn = ensure_running(args, state)
+    if args.no_ui:
+        print(f"kubedeck cluster running: API {conn['url']} (state {state})")
+        return 0
+    return _open_ui(conn, args.theme)
+
+
+def cmd_ui(args, state: Path) -> int:
+    from kubedeck.engine.state import read_connection
+
+    Client.for_state(state).close()
+    return _open_ui(read_connection(state), args.theme)
+
+
+def _open_ui(conn: dict, theme: str | None) -> int:
+    from kubedeck.tui.app import run_tui
+
+    return run_tui(api_url=conn["url"], token=conn["token"], theme=theme)
+
+
+def cmd_down(args, state: Path) -> int:
+    from .serve import down
+
+    return down(state, volumes=args.volumes)
+
+
+# ---- manifests ----------------------------------------------------------------------
+def cmd_validate(args, state: Path) -> int:
+    from kubedeck.engine.manifests.validate import load_and_validate
+
+    for p in args.paths:
+        if not Path(p).exists():
+            raise UserError(f'the path "{p}" does not exist')
+    docs, errors = load_and_validate(args.paths)
+    hard = [e for e in errors if e.severity == "error"]
+    for e in errors:
+        print(("warning: " if e.severity != "error" else "") + str(e), file=sys.stderr)
+    print(f"{len(docs)} object(s) valid, {len(hard)} error(s)")
+    return 1 if hard else 0
+
+
+def cmd_apply(args, state: Path) -> int:
+    from kubedeck.engine.api.merge import three_way
+    from kubedeck.engine.manifests.validate import load_and_validate
+
+    docs, errors = load_and_validate(args.filename)
+    hard = [e for e in errors if e.severity == "error"]
+    for e in errors:
+        print(("warning: " if e.severity != "error" else "error: ") + str(e), file=sys.stderr)
+    client = Client.for_state(state)
+    last_key = "kubectl.kubernetes.io/last-applied-configuration"
+    for doc in docs:
+        obj = doc.obj
+        meta = obj.setdefault("metadata", {})
+        ns = meta.get("namespace", "default")
+        applied = json.dumps(obj, sort_keys=True)
+        meta.setdefault("annotations", {})[last_key] = applied
+        kind, name = obj["kind"], meta["name"]
+        try:
+            live = client.get(kind, ns, name)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+            client.create(obj)
+            print(f"{kind.lower()}/{name} created")
+            continue
+        last = json.loads((live["metadata"].get("annotations") or {}).get(last_key, "{}"))
+        merged = three_way(live, last, obj)
+        merged["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        from kubedeck.engine.api.paths import path_for
+
+        client.request("PUT", path_for(kind, ns, name), json=merged)
+        print(f"{kind.lower()}/{name} configured")
+    return 1 if hard else 0
+
+
+# ---- reads --------------------------------------------------------------------------
+def cmd_get(args, state: Path) -> int:
+    client = Client.for_state(state)
+    if args.kind in ("events", "event", "ev"):
+        args.kind = "events"
+    kind = resolve_kind(args.kind)
+    ns = _ns(args) if KINDS[kind].namespaced else None
+    if args.name:
+        items = [client.get(kind, ns or "default", args.name)]
+    else:
+        items = client.list(kind, ns, args.selector)
+    if args.output in ("yaml", "json"):
+        out = items[0] if args.name else {"apiVersion": "v1", "kind": "List", "items": items}
+        print(yaml.safe_dump(out, sort_keys=False) if args.output == "yaml" else json.dumps(out, indent=2))
+        return 0
+    if args.output == "name":
+        for o in items:
+            print(f"{kind.lower()}/{o['metadata']['name']}")
+        return 0
+    if not items:
+        print(f"No resources found in {ns} namespace." if ns else "No resources found", file=sys.stderr)
+    else:
+        print(printers.table(kind, items, all_namespaces=ns is None and KINDS[kind].namespaced,
+                             wide=args.output == "wide"))
+    if args.watch:
+        for etype, obj in client.watch(kind, ns):
+            print(printers.table(kind, [obj], all_namespaces=ns is None, wide=args.output == "wide",
+                                 headers=False))
+    return 0
+
+
+def cmd_describe(args, state: Path) -> int:
+    client = Client.for_state(state)
+    kind = resolve_kind(args.kind)
+    ns = args.namespace or "default"
+    obj = client.get(kind, ns, args.name)
+    events = client.list("Event", ns if KINDS[kind].namespaced else None)
+    print(printers.describe(obj, events))
+    return 0
+
+
+def cmd_delete(args, state: Path) -> int:
+    client = Client.for_state(state)
+    kind = resolve_kind(args.kind)
+    grace = 0 if args.force and args.grace_period is None else args.grace_period
+    client.delete(kind, args.namespace or "default", args.name, grace=grace)
+    print(f'{kind.lower()} "{args.name}" deleted')
+    return 0
+
+
+def cmd_logs(args, state: Path) -> int:
+    client = Client.for_state(state)
+    out = sys.stdout.buffer
+    for chunk in client.logs(args.namespace or "default", args.pod, container=args.container,
+                             follow=args.follow, tail=args.tail, timestamps=args.timestamps,
+                             previous=args.previous):
+        out.write(chunk)
+        out.flush()
+    return 0
+
+
+# ---- changes --------------------------------------------------------------------------
+def cmd_scale(args, state: Path) -> int:
+    client = Client.for_state(state)
+    kind, name = _target(args.target)
+    client.patch(kind, args.namespace or "default", name, {"spec": {"replicas": args.replicas}})
+    print(f"{kind.lower()}.apps/{name} scaled")
+    return 0
+
+
+def cmd_rollout(args, state: Path) -> int:
+    client = Client.for_state(state)
+    kind, name = _target(args.target)
+    ns = args.namespace or "default"
+    if args.action == "restart":
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        client.patch(kind, ns, name, {"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": stamp}}}}})
+        print(f"{kind.lower()}.apps/{name} restarted")
+        return 0
+    if args.action == "status":
+        return printers.rollout_status(client, kind, ns, name, args.timeout)
+    if args.action == "history":
+        print(printers.rollout_history(client, ns, name))
+        return 0
+    return printers.rollout_undo(client, ns, name)

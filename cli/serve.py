@@ -1,0 +1,132 @@
+"""Running the engine: in the foreground (`serve`), in the background (`up`), and
+cleaning up after it (`down`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from kubedeck.engine.state import cluster_name, read_connection
+
+
+def serve(args, state: Path) -> int:
+    from kubedeck.engine.cluster import Cluster, Settings
+
+    folder = Path(args.dir).resolve()
+    if not folder.is_dir():
+        from .commands import UserError
+
+        raise UserError(f'the folder "{args.dir}" does not exist')
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname).1s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if args.address not in ("127.0.0.1", "localhost"):
+        logging.warning("NodePorts will listen on %s: reachable from other machines", args.address)
+    running = read_connection(state)
+    if running and _alive(running):
+        from .commands import UserError
+
+        raise UserError(f"a kubedeck cluster is already running for {state} at {running['url']} "
+                        "(use another --state, or `kubedeck down`)")
+    settings = Settings(state=state, folder=folder, address=args.address, api_port=args.api_port,
+                        nodes=args.nodes)
+    try:
+        import uvloop  # faster event loop where available
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        runner = asyncio.Runner()
+    with runner:
+        return runner.run(_serve(Cluster(settings)))
+
+
+async def _serve(cluster) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await cluster.start()
+    print(f"kubedeck: cluster {cluster.name!r} serving {cluster.settings.folder}", flush=True)
+    print(f"kubedeck: API {cluster.url}  kubeconfig {cluster.settings.state / 'kubeconfig'}", flush=True)
+    await stop.wait()
+    await cluster.stop()
+    print("kubedeck: engine stopped; pods keep running (`kubedeck down` stops them)", flush=True)
+    return 0
+
+
+def _alive(conn: dict) -> bool:
+    try:
+        return httpx.get(conn["url"] + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def ensure_running(args, state: Path) -> dict:
+    """Attach to the cluster of this state dir, or start `kubedeck serve` in the background."""
+    conn = read_connection(state)
+    if conn and _alive(conn):
+        return conn
+    state.mkdir(parents=True, exist_ok=True)
+    log = open(state / "engine.log", "ab")
+    cmd = [sys.executable, "-m", "kubedeck", "--state", str(state), "serve", str(Path(args.dir).resolve()),
+           "--address", args.address, "--api-port", str(args.api_port), "--nodes", str(args.nodes)]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        conn = read_connection(state)
+        if conn and conn.get("pid") == proc.pid and _alive(conn):
+            return conn
+        if proc.poll() is not None:
+            from .commands import UserError
+
+            tail = (state / "engine.log").read_text(errors="replace").splitlines()[-5:]
+            raise UserError("the engine failed to start:\n  " + "\n  ".join(tail))
+        time.sleep(0.05)
+    from .commands import UserError
+
+    raise UserError(f"the engine did not answer within 30 s; see {state / 'engine.log'}")
+
+
+def down(state: Path, *, volumes: bool) -> int:
+    conn = read_connection(state)
+    if conn and conn.get("pid"):
+        try:
+            os.kill(int(conn["pid"]), signal.SIGTERM)
+            for _ in range(100):
+                os.kill(int(conn["pid"]), 0)
+                time.sleep(0.05)
+        except (ProcessLookupError, PermissionError):
+            pass
+    import docker
+
+    name = cluster_name(state)
+    label = f"io.kubedeck.cluster={name}"
+    client = docker.from_env()
+    n = 0
+    for c in client.containers.list(all=True, filters={"label": label}):
+        c.remove(force=True)
+        n += 1
+    for net in client.networks.list(filters={"label": label}):
+        net.remove()
+    v = 0
+    if volumes:
+        for vol in client.volumes.list(filters={"label": label}):
+            vol.remove(force=True)
+            v += 1
+    (state / "store.sqlite").unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        (state / f"store.sqlite{suffix}").unlink(missing_ok=True)
+    (state / "api.json").unlink(missing_ok=True)
+    import shutil
+
+    shutil.rmtree(state / "pods", ignore_errors=True)
+    print(f"kubedeck: cluster {name!r} down: removed {n} container(s)"
+          + (f" and {v} volume(s)" if volumes else "; volumes kept (use --volumes to remove them)"))
+    return 0

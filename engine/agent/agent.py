@@ -1,0 +1,222 @@
+"""The node agent (kubelet): makes Docker match the pods bound to our nodes.
+
+- One PodWorker task per pod (serial per pod, parallel across pods).
+- Woken by store events (the pod, or a ConfigMap/Secret/PVC it may be waiting for) and
+  by Docker's event stream (a container died, was OOM-killed or killed by hand), so a
+  `docker kill` is handled in milliseconds, not on a poll.
+- On start it adopts the containers it left running (found by the cluster label) for
+  pods that still exist, keeping their container IDs, and removes the containers of
+  pods that are gone.
+- When Docker is unreachable it says so once, shows it in `status()`, and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+from typing import AsyncIterator
+
+from ..store import StoreError
+from .docker_io import DockerIO
+from .pod_worker import (L_ATTEMPT, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID, CState, PodWorker)
+from .volumes import refresh_projected
+
+log = logging.getLogger("kubedeck.agent")
+
+
+class NodeAgent:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.docker = DockerIO(cluster.name)
+        self.workers: dict[str, PodWorker] = {}
+        self.pods_dir: Path = cluster.settings.state / "pods"
+        self._stop = threading.Event()
+        self._tasks: set[asyncio.Task] = set()
+
+    def nodes(self) -> set[str]:
+        return {n["metadata"]["name"] for n in self.cluster.store.iter_kind("Node")}
+
+    async def run(self) -> None:
+        await self._connect()
+        self.adopt()
+        self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop)
+        self.resync()
+        async for ev in self.cluster.store.watch():
+            kind = ev.object.get("kind")
+            if kind == "Pod":
+                self._on_pod(ev.object, ev.type)
+            elif kind in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
+                self._on_config(ev.object)
+
+    async def _connect(self) -> None:
+        said = False
+        while True:
+            try:
+                await self.docker.call(self.docker.connect_sync)
+                self.cluster.docker_status = "ok"
+                if said:
+                    log.warning("Docker is reachable again")
+                return
+            except Exception as e:  # noqa: BLE001 - any failure means Docker is not usable
+                msg = _docker_message(e)
+                self.cluster.docker_status = msg
+                if not said:
+                    log.error("%s", msg)
+                    said = True
+                await asyncio.sleep(2)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.docker.close()
+
+    # ---- adoption ----------------------------------------------------------------
+    def adopt(self) -> None:
+        store = self.cluster.store
+        by_uid: dict[str, list[dict]] = {}
+        for c in self.docker.list_ours_sync():
+            uid = c["Labels"].get(L_UID)
+            if uid:
+                by_uid.setdefault(uid, []).append(c)
+        pods = {p["metadata"]["uid"]: p for p in store.iter_kind("Pod")}
+        for uid, containers in by_uid.items():
+            pod = pods.get(uid)
+            if pod is None:
+                for c in containers:
+                    try:
+                        self.docker.api.remove_container(c["Id"], force=True)
+                    except Exception:  # noqa: BLE001
+                        pass
+                continue
+            w = PodWorker(self, uid, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            w.start_time = (pod.get("status") or {}).get("startTime")
+            statuses = {s["name"]: s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+            for s in (pod.get("status") or {}).get("initContainerStatuses") or []:
+                if s.get("state", {}).get("terminated", {}).get("exitCode") == 0:
+                    w.init_done.add(s["name"])
+            newest: dict[str, dict] = {}
+            for c in containers:
+                lab = c["Labels"]
+                if lab.get(L_ROLE) == "sandbox":
+                    w.sandbox = c["Id"]
+                    w.ip = ((c.get("NetworkSettings") or {}).get("Networks") or {}).get(
+                        self.docker.network, {}).get("IPAddress", "")
+                    continue
+                name = lab.get(L_CONTAINER, "")
+                if name not in newest or int(lab.get(L_ATTEMPT, 0)) > int(newest[name]["Labels"].get(L_ATTEMPT, 0)):
+                    if name in newest:
+                        st = w.containers.setdefault(name, CState(name))
+                        st.prev_id = newest[name]["Id"]
+                    newest[name] = c
+                else:
+                    w.containers.setdefault(name, CState(name)).prev_id = c["Id"]
+            for name, c in newest.items():
+                st = w.containers.setdefault(name, CState(name))
+                st.id = c["Id"]
+                st.restarts = int(c["Labels"].get(L_ATTEMPT, 0))
+                prior = statuses.get(name) or {}
+                st.last_state = prior.get("lastState") or {}
+                st.started_at = (prior.get("state") or {}).get("running", {}).get("startedAt")
+                st.ready = bool(prior.get("ready"))
+                st.started = bool(prior.get("started", True))
+            self._start_worker(w)
+            for cdef in pod["spec"]["containers"]:
+                st = w.containers.get(cdef["name"])
+                if st and st.id and newest.get(cdef["name"], {}).get("State") == "running":
+                    # re-attach probes without restarting the container
+                    w.start_probes(pod, cdef, st)
+                    st.ready = bool((statuses.get(cdef["name"]) or {}).get("ready"))
+            log.info("adopted pod %s/%s (%d containers)", w.ns, w.name, len(containers))
+
+    # ---- events ------------------------------------------------------------------
+    def resync(self) -> None:
+        for pod in self.cluster.store.iter_kind("Pod"):
+            self._on_pod(pod, "MODIFIED")
+
+    def _start_worker(self, w: PodWorker) -> None:
+        self.workers[w.uid] = w
+        task = self.cluster.spawn(w.run(), f"pod-{w.ns}-{w.name}")
+        task.add_done_callback(lambda t, uid=w.uid: self.workers.get(uid) is w and self.workers.pop(uid, None))
+
+    def _on_pod(self, pod: dict, etype: str) -> None:
+        uid = pod["metadata"]["uid"]
+        w = self.workers.get(uid)
+        if w is None:
+            if etype == "DELETED" or pod["spec"].get("nodeName") not in self.nodes():
+                return
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") and \
+                    not pod["metadata"].get("deletionTimestamp"):
+                return
+            w = PodWorker(self, uid, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            self._start_worker(w)
+        w.wake.set()
+
+    def _on_config(self, obj: dict) -> None:
+        ns = obj["metadata"].get("namespace")
+        for w in self.workers.values():
+            if w.ns != ns:
+                continue
+            pod = self.cluster.store.peek("Pod", w.ns, w.name)
+            if pod is not None:
+                refresh_projected(pod, w.pod_dir, lambda k, n, ns=ns: self.cluster.store.peek(k, ns, n))
+            w.wake.set()
+
+    def _on_docker_event(self, ev: dict) -> None:
+        if ev.get("Action") not in ("die", "oom", "start", "destroy", "kill", "stop"):
+            return
+        uid = (ev.get("Actor") or {}).get("Attributes", {}).get(L_UID)
+        w = self.workers.get(uid or "")
+        if w:
+            w.wake.set()
+
+    # ---- API helpers -------------------------------------------------------------
+    def set_grace(self, pod: dict, grace: int) -> None:
+        w = self.workers.get(pod["metadata"]["uid"])
+        if w:
+            w.grace = grace
+            w.wake.set()
+
+    def force_delete(self, pod: dict) -> None:
+        w = self.workers.get(pod["metadata"]["uid"])
+        if w:
+            w.force = True
+            w.wake.set()
+
+    async def logs(self, pod: dict, *, container: str | None, follow: bool, tail: int | None,
+                   timestamps: bool, previous: bool, since_seconds: int | None = None) -> AsyncIterator[bytes]:
+        import time
+
+        names = [c["name"] for c in (pod["spec"].get("initContainers") or []) + pod["spec"]["containers"]]
+        if container is None:
+            if len(pod["spec"]["containers"]) > 1:
+                raise StoreError(400, "BadRequest",
+                                 f"a container name must be specified for pod {pod['metadata']['name']}, "
+                                 f"choose one of: {[c['name'] for c in pod['spec']['containers']]}")
+            container = pod["spec"]["containers"][0]["name"]
+        if container not in names:
+            raise StoreError(400, "BadRequest",
+                             f"container {container} is not valid for pod {pod['metadata']['name']}")
+        w = self.workers.get(pod["metadata"]["uid"])
+        st = w.containers.get(container) if w else None
+        cid = (st.prev_id if previous else st.id or st.prev_id) if st else None
+        if not cid:
+            if previous:
+                raise StoreError(400, "BadRequest",
+                                 f'previous terminated container "{container}" in pod "{pod["metadata"]["name"]}" not found')
+            raise StoreError(400, "BadRequest",
+                             f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting to start')
+        since = int(time.time()) - since_seconds if since_seconds else None
+        async for chunk in self.docker.logs(cid, follow=follow and not previous, tail=tail,
+                                            timestamps=timestamps, since=since):
+            yield chunk
+
+
+def _docker_message(e: Exception) -> str:
+    text = str(e)
+    if "Permission denied" in text:
+        return ("Docker is not reachable: permission denied on /var/run/docker.sock "
+                "(add your user to the 'docker' group, or run as root)")
+    if "No such file" in text or "Connection refused" in text or "connection" in text.lower():
+        return "Docker is not reachable: is the Docker daemon running? (start it with `sudo dockerd` or Docker Desktop)"
+    return f"Docker is not reachable: {text}"

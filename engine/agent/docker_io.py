@@ -1,0 +1,227 @@
+"""The agent's only door to Docker: blocking SDK calls run in a thread pool and are
+awaited from the engine loop. Everything created carries the cluster label, and only
+objects with that label are ever removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import AsyncIterator, Callable
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+from docker.types import Mount
+
+from .pause import PAUSE_IMAGE, build_context
+
+log = logging.getLogger("kubedeck.docker")
+L_CLUSTER = "io.kubedeck.cluster"
+
+
+class DockerIO:
+    def __init__(self, cluster_name: str, *, workers: int = 16):
+        self.cluster = cluster_name
+        self.network = f"kubedeck-{cluster_name}"
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
+        self.client: docker.DockerClient | None = None
+        self.api: docker.APIClient | None = None
+
+    async def call(self, fn: Callable, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args, **kwargs))
+
+    # ---- setup -------------------------------------------------------------------
+    def connect_sync(self) -> None:
+        self.client = docker.from_env(timeout=120)
+        self.client.ping()
+        self.api = self.client.api
+        try:
+            self.client.images.get(PAUSE_IMAGE)
+        except ImageNotFound:
+            self.client.images.build(fileobj=build_context(), custom_context=True, tag=PAUSE_IMAGE,
+                                     labels={"io.kubedeck.image": "pause"}, rm=True)
+        nets = self.client.networks.list(names=[self.network])
+        if not any(n.name == self.network for n in nets):
+            self.client.networks.create(self.network, driver="bridge", labels={L_CLUSTER: self.cluster},
+                                        check_duplicate=True)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.client:
+            self.client.close()
+
+    # ---- queries -----------------------------------------------------------------
+    async def inspect(self, cid: str) -> dict | None:
+        try:
+            return await self.call(self.api.inspect_container, cid)
+        except NotFound:
+            return None
+
+    def ip_of(self, info: dict | None) -> str:
+        if not info:
+            return ""
+        net = (info.get("NetworkSettings") or {}).get("Networks") or {}
+        return (net.get(self.network) or {}).get("IPAddress", "")
+
+    def list_ours_sync(self) -> list[dict]:
+        return self.api.containers(all=True, filters={"label": f"{L_CLUSTER}={self.cluster}"})
+
+    def volume_path_sync(self, name: str) -> str:
+        try:
+            vol = self.client.volumes.get(name)
+        except NotFound:
+            vol = self.client.volumes.create(name, labels={L_CLUSTER: self.cluster})
+        return vol.attrs["Mountpoint"]
+
+    # ---- containers --------------------------------------------------------------
+    async def create_sandbox(self, *, name: str, hostname: str, labels: dict, aliases: list[str]) -> str:
+        def run() -> str:
+            try:
+                old = self.api.inspect_container(name)
+                self.api.remove_container(old["Id"], force=True)
+            except NotFound:
+                pass
+            net_cfg = self.api.create_networking_config(
+                {self.network: self.api.create_endpoint_config(aliases=aliases or None)})
+            c = self.api.create_container(PAUSE_IMAGE, name=name, hostname=hostname, labels=labels,
+                                          networking_config=net_cfg,
+                                          host_config=self.api.create_host_config(network_mode=self.network,
+                                                                                  init=False, ipc_mode="shareable"))
+            self.api.start(c["Id"])
+            return c["Id"]
+        return await self.call(run)
+
+    async def ensure_image(self, image: str, policy: str) -> tuple[bool, str]:
+        def run() -> tuple[bool, str]:
+            present = True
+            try:
+                self.api.inspect_image(image)
+            except ImageNotFound:
+                present = False
+            if present and policy != "Always":
+                return True, ""
+            if policy == "Never":
+                return (True, "") if present else (False, f'Container image "{image}" is not present with pull policy of Never')
+            repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
+            try:
+                self.api.pull(repo, tag=tag or "latest")
+                return True, ""
+            except (APIError, Exception) as e:  # noqa: BLE001 - any pull failure is ErrImagePull
+                msg = getattr(e, "explanation", None) or str(e)
+                return False, f"rpc error: code = Unknown desc = {msg}"
+        return await self.call(run)
+
+    async def run_container(self, name: str, *, image: str, entrypoint, command, env: dict, mounts: list[dict],
+                            working_dir, labels: dict, sandbox: str, tty: bool, stdin: bool, **limits) -> str:
+        def run() -> str:
+            try:
+                old = self.api.inspect_container(name)
+                self.api.remove_container(old["Id"], force=True)
+            except NotFound:
+                pass
+            hc_kwargs = {k: v for k, v in limits.items() if k in ("nano_cpus", "mem_limit", "memswap_limit",
+                                                                 "read_only", "privileged")}
+            host_config = self.api.create_host_config(
+                network_mode=f"container:{sandbox}", ipc_mode=f"container:{sandbox}",
+                mounts=[Mount(m["Target"], m["Source"], type=m["Type"], read_only=m["ReadOnly"]) for m in mounts],
+                **hc_kwargs)
+            c = self.api.create_container(image, name=name, entrypoint=entrypoint, command=command,
+                                          environment=env, working_dir=working_dir or None, labels=labels,
+                                          host_config=host_config, tty=tty, stdin_open=stdin,
+                                          user=limits.get("user"))
+            self.api.start(c["Id"])
+            return c["Id"]
+        return await self.call(run)
+
+    async def exec_code(self, cid: str, cmd: list[str], timeout: float) -> int:
+        def run() -> int:
+            ex = self.api.exec_create(cid, cmd, stdout=True, stderr=True)
+            self.api.exec_start(ex["Id"])
+            return self.api.exec_inspect(ex["Id"]).get("ExitCode") or 0
+        try:
+            return await asyncio.wait_for(self.call(run), timeout)
+        except (NotFound, APIError):
+            return 126
+
+    async def stop(self, cid: str, grace: int) -> None:
+        try:
+            if grace <= 0:
+                await self.call(self.api.kill, cid)
+            else:
+                await self.call(self.api.stop, cid, timeout=grace)
+        except (NotFound, APIError):
+            pass
+
+    async def remove(self, cid: str) -> None:
+        try:
+            await self.call(self.api.remove_container, cid, force=True)
+        except (NotFound, APIError):
+            pass
+
+    async def remove_pod(self, uid: str) -> None:
+        def run() -> None:
+            for c in self.api.containers(all=True, filters={"label": [f"{L_CLUSTER}={self.cluster}",
+                                                                     f"io.kubernetes.pod.uid={uid}"]}):
+                try:
+                    self.api.remove_container(c["Id"], force=True)
+                except (NotFound, APIError):
+                    pass
+        await self.call(run)
+
+    # ---- streams -----------------------------------------------------------------
+    def watch_events(self, loop: asyncio.AbstractEventLoop, on_event: Callable[[dict], None],
+                     stop: threading.Event) -> threading.Thread:
+        """Docker's event stream for our containers, delivered on the loop."""
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    client = docker.from_env(timeout=None)
+                    for ev in client.api.events(decode=True, filters={"type": "container",
+                                                                      "label": f"{L_CLUSTER}={self.cluster}"}):
+                        if stop.is_set():
+                            return
+                        loop.call_soon_threadsafe(on_event, ev)
+                except Exception as e:  # noqa: BLE001 - reconnect when Docker comes back
+                    log.warning("docker event stream lost: %s", e)
+                    stop.wait(1.0)
+        t = threading.Thread(target=run, name="docker-events", daemon=True)
+        t.start()
+        return t
+
+    async def logs(self, cid: str, *, follow: bool, tail: int | None, timestamps: bool,
+                   since: int | None = None) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue = asyncio.Queue(maxsize=256)
+        done = object()
+        cancelled = threading.Event()
+
+        def run() -> None:
+            try:
+                kwargs = dict(stdout=True, stderr=True, timestamps=timestamps, tail=tail if tail is not None else "all")
+                if since:
+                    kwargs["since"] = since
+                if follow:
+                    for chunk in self.api.logs(cid, stream=True, follow=True, **kwargs):
+                        if cancelled.is_set():
+                            break
+                        asyncio.run_coroutine_threadsafe(q.put(chunk), loop).result()
+                else:
+                    asyncio.run_coroutine_threadsafe(q.put(self.api.logs(cid, **kwargs)), loop).result()
+            except Exception as e:  # noqa: BLE001
+                log.debug("log stream ended: %s", e)
+            finally:
+                if not cancelled.is_set():
+                    asyncio.run_coroutine_threadsafe(q.put(done), loop)
+
+        threading.Thread(target=run, name="docker-logs", daemon=True).start()
+        try:
+            while True:
+                item = await q.get()
+                if item is done:
+                    return
+                yield item
+        finally:
+            cancelled.set()

@@ -1,0 +1,416 @@
+"""One pod on Docker: a level-triggered worker per pod, serial for that pod.
+
+Each `sync()` reads the pod from the store and the containers from Docker and moves
+one step towards the spec: sandbox, init containers in order, app containers, restarts
+with back-off, then writes status. It runs whenever something about the pod changes
+(store event, Docker event, probe result, timer), so a missed wake-up costs at most a
+timer period, never correctness.
+
+Containers are named k8s_<container>_<pod>_<ns>_<uid>_<attempt> like dockershim's, and
+labelled so the agent can adopt them after a restart of the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from ..controllers.podutil import set_condition
+from ..store import now_iso
+from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
+                      resource_kwargs, security_kwargs)
+from .probes import ProbeRunner, ProbeTarget
+from .volumes import mounts_for
+
+log = logging.getLogger("kubedeck.agent")
+BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 10.0, 300.0, 600.0
+L_CLUSTER, L_POD, L_NS, L_UID = ("io.kubedeck.cluster", "io.kubernetes.pod.name",
+                                 "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid")
+L_CONTAINER, L_ROLE, L_ATTEMPT = "io.kubernetes.container.name", "io.kubedeck.role", "io.kubedeck.attempt"
+
+
+@dataclass
+class CState:
+    name: str
+    id: str | None = None
+    prev_id: str | None = None
+    restarts: int = 0
+    backoff: float = 0.0
+    backoff_until: float = 0.0
+    last_state: dict = field(default_factory=dict)
+    terminated: dict | None = None      # final state, when not restarting
+    waiting: tuple[str, str] | None = None
+    ready: bool = False
+    started: bool = False
+    started_at: str | None = None
+    probe_task: asyncio.Task | None = None
+    image_id: str = ""
+
+
+def _terminated_state(info: dict) -> dict:
+    st = info["State"]
+    code = st.get("ExitCode", 0)
+    reason = "OOMKilled" if st.get("OOMKilled") else ("Completed" if code == 0 else "Error")
+    return {"terminated": {"exitCode": code, "reason": reason, "startedAt": st.get("StartedAt", "")[:19] + "Z",
+                           "finishedAt": st.get("FinishedAt", "")[:19] + "Z", "containerID": f"docker://{info['Id']}"}}
+
+
+class PodWorker:
+    def __init__(self, agent, uid: str, ns: str, name: str):
+        self.agent = agent
+        self.uid, self.ns, self.name = uid, ns, name
+        self.wake = asyncio.Event()
+        self.sandbox: str | None = None
+        self.ip: str = ""
+        self.containers: dict[str, CState] = {}
+        self.init_done: set[str] = set()
+        self.grace: int | None = None
+        self.done = False
+        self.next_timer: float | None = None
+        self.start_time: str | None = None
+        self.phase_final: str | None = None
+        self.force = False
+
+    @property
+    def pod_dir(self):
+        return self.agent.pods_dir / self.uid
+
+    # ---- loop --------------------------------------------------------------------
+    async def run(self) -> None:
+        while not self.done:
+            self.wake.clear()
+            self.next_timer = None
+            try:
+                await self.sync()
+            except Exception:  # noqa: BLE001 - a bug here must not kill the agent
+                log.exception("pod %s/%s sync failed", self.ns, self.name)
+                self.next_timer = time.monotonic() + 2
+            if self.done:
+                break
+            timeout = None if self.next_timer is None else max(0.0, self.next_timer - time.monotonic())
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout if timeout is not None else 30)
+            except asyncio.TimeoutError:
+                pass
+
+    def timer(self, at: float) -> None:
+        self.next_timer = at if self.next_timer is None else min(self.next_timer, at)
+
+    def event(self, pod: dict, reason: str, message: str, type: str = "Normal") -> None:
+        self.agent.cluster.record_event(pod, reason, message, type=type, component="kubelet")
+
+    # ---- sync --------------------------------------------------------------------
+    async def sync(self) -> None:
+        store = self.agent.cluster.store
+        pod = store.get("Pod", self.ns, self.name)
+        if pod is None or pod["metadata"]["uid"] != self.uid:
+            await self.teardown(None, grace=0)
+            self.done = True
+            return
+        if pod["metadata"].get("deletionTimestamp"):
+            grace = 0 if self.force else (self.grace if self.grace is not None
+                                          else int(pod["spec"].get("terminationGracePeriodSeconds", 30)))
+            await self.teardown(pod, grace=grace)
+            try:
+                store.delete("Pod", self.ns, self.name)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            self.done = True
+            return
+        if self.phase_final:
+            return
+        self.start_time = self.start_time or (pod.get("status") or {}).get("startTime") or now_iso()
+        if not await self.ensure_sandbox(pod):
+            self.write_status(pod)
+            return
+        if await self.run_inits(pod):
+            for c in pod["spec"]["containers"]:
+                await self.sync_container(pod, c, init=False)
+        self.write_status(pod)
+
+    async def ensure_sandbox(self, pod: dict) -> bool:
+        d = self.agent.docker
+        if self.sandbox:
+            info = await d.inspect(self.sandbox)
+            if info and info["State"]["Running"]:
+                return True
+            # the sandbox died: every container of the pod goes with it, as in Kubernetes
+            for st in self.containers.values():
+                if st.id:
+                    await d.remove(st.id)
+                    st.id = None
+            self.init_done.clear()
+        name = f"k8s_POD_{self.name}_{self.ns}_{self.uid}_0"
+        spec = pod["spec"]
+        hostname = spec.get("hostname") or self.name
+        self.sandbox = await d.create_sandbox(name=name, hostname=hostname[:63], labels=self.labels("POD", "sandbox", 0),
+                                              aliases=self.aliases(pod))
+        info = await d.inspect(self.sandbox)
+        self.ip = d.ip_of(info)
+        return bool(self.sandbox)
+
+    def aliases(self, pod: dict) -> list[str]:
+        spec = pod["spec"]
+        out = []
+        if spec.get("subdomain"):
+            host = spec.get("hostname") or self.name
+            out.append(f"{host}.{spec['subdomain']}")
+            out.append(f"{host}.{spec['subdomain']}.{self.ns}.svc.cluster.local")
+        return out
+
+    def labels(self, container: str, role: str, attempt: int) -> dict:
+        return {L_CLUSTER: self.agent.cluster.name, L_POD: self.name, L_NS: self.ns, L_UID: self.uid,
+                L_CONTAINER: container, L_ROLE: role, L_ATTEMPT: str(attempt)}
+
+    async def run_inits(self, pod: dict) -> bool:
+        """True when every init container has completed."""
+        for c in pod["spec"].get("initContainers") or []:
+            if c["name"] in self.init_done:
+                continue
+            st = await self.sync_container(pod, c, init=True)
+            if st.terminated and st.terminated["terminated"]["exitCode"] == 0:
+                self.init_done.add(c["name"])
+                continue
+            return False
+        return True
+
+    async def sync_container(self, pod: dict, c: dict, *, init: bool) -> CState:
+        d = self.agent.docker
+        st = self.containers.setdefault(c["name"], CState(c["name"]))
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if init and policy == "Always":
+            policy = "OnFailure"
+        if st.terminated and not st.id:
+            return st
+        if st.id:
+            info = await d.inspect(st.id)
+            if info and info["State"]["Running"]:
+                st.waiting = None
+                if st.backoff and time.time() - _ts(info["State"]["StartedAt"]) > BACKOFF_RESET:
+                    st.backoff = 0.0
+                return st
+            if info is None:  # removed behind our back: start again
+                st.id = None
+            else:
+                term = _terminated_state(info)
+                self.stop_probes(st)
+                code = term["terminated"]["exitCode"]
+                restart = policy == "Always" or (policy == "OnFailure" and code != 0)
+                if not restart:
+                    st.terminated = term
+                    st.ready = False
+                    return st
+                if st.last_state.get("terminated", {}).get("containerID") != term["terminated"]["containerID"]:
+                    st.last_state = term
+                    st.ready = False
+                    if st.backoff:  # first restart is immediate; later ones back off
+                        st.backoff_until = time.monotonic() + st.backoff
+                    st.backoff = BACKOFF_START if not st.backoff else min(st.backoff * 2, BACKOFF_MAX)
+                if time.monotonic() < st.backoff_until:
+                    left = st.backoff_until - time.monotonic()
+                    st.waiting = ("CrashLoopBackOff",
+                                  f"back-off {int(st.backoff / 2 if st.backoff > BACKOFF_START else st.backoff)}s "
+                                  f"restarting failed container={c['name']} pod={self.name}_{self.ns}({self.uid})")
+                    self.timer(time.monotonic() + left)
+                    if left > 1:
+                        self.event(pod, "BackOff", "Back-off restarting failed container", "Warning")
+                    return st
+                st.prev_id, old_prev = st.id, st.prev_id
+                st.id = None
+                st.restarts += 1
+                if old_prev:
+                    await d.remove(old_prev)
+        await self.start_container(pod, c, st, init=init)
+        return st
+
+    async def start_container(self, pod: dict, c: dict, st: CState, *, init: bool) -> None:
+        d = self.agent.docker
+        cluster = self.agent.cluster
+        lookup = lambda kind, name: cluster.store.peek(kind, self.ns, name)
+        try:
+            env = container_env({**pod, "status": {**(pod.get("status") or {}), "podIP": self.ip,
+                                                   "hostIP": "127.0.0.1"}}, c, lookup)
+            mounts = mounts_for(pod, c, pod_dir=self.pod_dir, cluster=cluster.name, lookup=lookup,
+                                volume_path=d.volume_path_sync)
+        except ConfigError as e:
+            if st.waiting != ("CreateContainerConfigError", str(e)):
+                self.event(pod, "Failed", f"Error: {e}", "Warning")
+            st.waiting = ("CreateContainerConfigError", str(e))
+            self.timer(time.monotonic() + 5)
+            return
+        image = c["image"]
+        ok, msg = await d.ensure_image(image, image_pull_policy(c))
+        if not ok:
+            reason = "ErrImageNeverPull" if msg.startswith("Container image") else \
+                ("ImagePullBackOff" if st.waiting and st.waiting[0] in ("ErrImagePull", "ImagePullBackOff") else "ErrImagePull")
+            if not st.waiting or st.waiting[0] != reason:
+                self.event(pod, "Failed", f"Failed to pull image \"{image}\": {msg}", "Warning")
+            st.waiting = (reason, msg if reason != "ImagePullBackOff" else f'Back-off pulling image "{image}": {msg}')
+            self.timer(time.monotonic() + 10)
+            return
+        entry, cmd = entrypoint_and_cmd(c, env)
+        attempt = st.restarts
+        name = f"k8s_{c['name']}_{self.name}_{self.ns}_{self.uid}_{attempt}"
+        kwargs = dict(image=image, entrypoint=entry, command=cmd, env=env, mounts=mounts,
+                      working_dir=c.get("workingDir"), labels=self.labels(c["name"], "init" if init else "app", attempt),
+                      sandbox=self.sandbox, tty=bool(c.get("tty")), stdin=bool(c.get("stdin")),
+                      **resource_kwargs(c), **security_kwargs(pod, c))
+        try:
+            st.id = await d.run_container(name, **kwargs)
+        except Exception as e:  # noqa: BLE001 - Docker refused: show it like the kubelet does
+            st.waiting = ("RunContainerError" if "start" in str(e).lower() else "CreateContainerError", str(e)[:300])
+            self.event(pod, "Failed", f"Error: {e}", "Warning")
+            self.timer(time.monotonic() + 5)
+            return
+        st.waiting = None
+        st.started_at = now_iso()
+        self.event(pod, "Created", f"Created container {c['name']}")
+        self.event(pod, "Started", f"Started container {c['name']}")
+        if not init:
+            self.start_probes(pod, c, st)
+
+    # ---- probes ------------------------------------------------------------------
+    def start_probes(self, pod: dict, c: dict, st: CState) -> None:
+        self.stop_probes(st)
+        has = any(c.get(p) for p in ("startupProbe", "livenessProbe", "readinessProbe"))
+        if not has:
+            st.ready = st.started = True
+            return
+        st.ready = False
+        st.started = False
+        ports = {p["name"]: p["containerPort"] for p in c.get("ports") or [] if p.get("name")}
+        cid = st.id
+
+        async def exec_fn(cmd, timeout):
+            return await self.agent.docker.exec_code(cid, cmd, timeout)
+
+        def on_ready(v: bool) -> None:
+            st.ready = v
+            self.wake.set()
+
+        def on_started() -> None:
+            st.started = True
+            self.wake.set()
+
+        def on_failed(kind: str, msg: str) -> None:
+            self.event(pod, "Unhealthy", f"{kind} probe failed: {msg}", "Warning")
+            if kind in ("Liveness", "Startup"):
+                self.event(pod, "Killing", f"Container {c['name']} failed {kind.lower()} probe, will be restarted")
+                grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+                self.agent.cluster.spawn(self.agent.docker.stop(cid, grace), f"kill-{cid[:12]}")
+
+        runner = ProbeRunner(c, ProbeTarget(self.ip, ports, exec_fn), on_ready=on_ready,
+                             on_started=on_started, on_failed=on_failed)
+        st.probe_task = self.agent.cluster.spawn(runner.run(), f"probes-{self.name}-{c['name']}")
+
+    def stop_probes(self, st: CState) -> None:
+        if st.probe_task:
+            st.probe_task.cancel()
+            st.probe_task = None
+
+    # ---- teardown ----------------------------------------------------------------
+    async def teardown(self, pod: dict | None, *, grace: int) -> None:
+        d = self.agent.docker
+        for st in self.containers.values():
+            self.stop_probes(st)
+        if pod is not None and grace > 0:
+            await self.pre_stop(pod)
+        ids = [st.id for st in self.containers.values() if st.id]
+        if pod is not None:
+            for st in self.containers.values():
+                if st.id:
+                    self.event(pod, "Killing", f"Stopping container {st.name}")
+        await asyncio.gather(*(d.stop(cid, grace) for cid in ids), return_exceptions=True)
+        await d.remove_pod(self.uid)
+        shutil.rmtree(self.pod_dir, ignore_errors=True)
+
+    async def pre_stop(self, pod: dict) -> None:
+        from .probes import run_probe
+
+        for c in pod["spec"]["containers"]:
+            hook = ((c.get("lifecycle") or {}).get("preStop")) or {}
+            st = self.containers.get(c["name"])
+            if not hook or not st or not st.id:
+                continue
+            cid = st.id
+            if "sleep" in hook:
+                await asyncio.sleep(float(hook["sleep"].get("seconds", 0)))
+                continue
+
+            async def exec_fn(cmd, timeout, cid=cid):
+                return await self.agent.docker.exec_code(cid, cmd, timeout)
+            ports = {p["name"]: p["containerPort"] for p in c.get("ports") or [] if p.get("name")}
+            grace = float(pod["spec"].get("terminationGracePeriodSeconds", 30))
+            await run_probe({**hook, "timeoutSeconds": grace}, ProbeTarget(self.ip, ports, exec_fn))
+
+    # ---- status ------------------------------------------------------------------
+    def container_status(self, c: dict, st: CState) -> dict:
+        out = {"name": c["name"], "image": c["image"], "imageID": st.image_id, "restartCount": st.restarts,
+               "ready": bool(st.ready and st.id and not st.waiting), "started": bool(st.started and st.id),
+               "containerID": f"docker://{st.id}" if st.id else ""}
+        if st.waiting:
+            out["state"] = {"waiting": {"reason": st.waiting[0], "message": st.waiting[1]}}
+            out["ready"] = False
+        elif st.id:
+            out["state"] = {"running": {"startedAt": st.started_at or now_iso()}}
+        elif st.terminated:
+            out["state"] = st.terminated
+            out["ready"] = False
+        else:
+            out["state"] = {"waiting": {"reason": "ContainerCreating"}}
+        if st.last_state:
+            out["lastState"] = st.last_state
+        return out
+
+    def write_status(self, pod: dict) -> None:
+        spec = pod["spec"]
+        old = pod.get("status") or {}
+        inits = [self.container_status(c, self.containers.get(c["name"], CState(c["name"])))
+                 for c in spec.get("initContainers") or []]
+        for s, c in zip(inits, spec.get("initContainers") or []):
+            if c["name"] in self.init_done:
+                s["state"] = self.containers[c["name"]].terminated or s["state"]
+        apps = [self.container_status(c, self.containers.get(c["name"], CState(c["name"])))
+                for c in spec["containers"]]
+        initialized = len(self.init_done) == len(spec.get("initContainers") or [])
+        all_ready = initialized and all(s["ready"] for s in apps)
+        terms = [s["state"].get("terminated") for s in apps]
+        policy = spec.get("restartPolicy", "Always")
+        phase = "Pending"
+        failed_init = any(s["state"].get("terminated", {}).get("exitCode", 0) != 0 for s in inits) and policy == "Never"
+        if failed_init:
+            phase = "Failed"
+        elif all(terms):
+            phase = "Succeeded" if all(t["exitCode"] == 0 for t in terms) else "Failed"
+        elif initialized and any("running" in s["state"] or s.get("lastState") for s in apps):
+            phase = "Running"
+        if phase in ("Succeeded", "Failed"):
+            self.phase_final = phase
+        conds = old.get("conditions") or []
+        conds = set_condition(conds, "PodScheduled", "True")
+        conds = set_condition(conds, "Initialized", "True" if initialized else "False",
+                              "" if initialized else "ContainersNotInitialized")
+        conds = set_condition(conds, "ContainersReady", "True" if all_ready else "False",
+                              "" if all_ready else "ContainersNotReady")
+        conds = set_condition(conds, "Ready", "True" if all_ready else "False",
+                              "" if all_ready else "ContainersNotReady")
+        if phase == "Succeeded":
+            conds = set_condition(conds, "Ready", "False", "PodCompleted")
+        status = {"phase": phase, "conditions": conds, "hostIP": "127.0.0.1", "podIP": self.ip,
+                  "podIPs": [{"ip": self.ip}] if self.ip else [], "startTime": self.start_time,
+                  "containerStatuses": apps, "qosClass": old.get("qosClass", "BestEffort")}
+        if inits:
+            status["initContainerStatuses"] = inits
+        self.agent.cluster.store.update_status("Pod", self.ns, self.name, status)
+
+
+def _ts(s: str) -> float:
+    from ..controllers.podutil import parse_time
+
+    try:
+        return parse_time(s[:19] + "Z")
+    except ValueError:
+        return 0.0

@@ -1,0 +1,153 @@
+"""Container probes (startup, liveness, readiness) with every Kubernetes timing field.
+
+One asyncio task per probed container runs the three probes as the kubelet does:
+startup first (until it succeeds; failureThreshold failures restart the container),
+then liveness and readiness each on their own period. Results are reported through
+callbacks; the pod worker owns what happens next (restart, Ready condition).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+log = logging.getLogger("kubedeck.probes")
+
+
+@dataclass
+class ProbeTarget:
+    ip: str
+    container_ports: dict[str, int]
+    exec_fn: Callable[[list[str], float], Awaitable[int]]  # (cmd, timeout) -> exit code
+
+
+async def run_probe(probe: dict, t: ProbeTarget) -> tuple[bool, str]:
+    """One probe attempt: (success, message)."""
+    timeout = float(probe.get("timeoutSeconds", 1))
+    try:
+        if "exec" in probe:
+            code = await asyncio.wait_for(t.exec_fn(probe["exec"]["command"], timeout), timeout + 1)
+            return code == 0, f"exec exit code {code}"
+        if "httpGet" in probe:
+            return await asyncio.wait_for(_http(probe["httpGet"], t), timeout)
+        if "tcpSocket" in probe:
+            port = _port(probe["tcpSocket"]["port"], t)
+            _, w = await asyncio.wait_for(asyncio.open_connection(probe["tcpSocket"].get("host") or t.ip, port),
+                                          timeout)
+            w.close()
+            return True, ""
+        if "grpc" in probe:
+            return False, "grpc probes are not supported by kubedeck"
+    except asyncio.TimeoutError:
+        return False, f"timeout after {timeout:g}s"
+    except OSError as e:
+        return False, str(e)
+    return False, "probe has no handler"
+
+
+def _port(port, t: ProbeTarget) -> int:
+    if isinstance(port, int) or str(port).isdigit():
+        return int(port)
+    if port in t.container_ports:
+        return t.container_ports[port]
+    raise OSError(f"port {port!r} not found in container ports")
+
+
+async def _http(h: dict, t: ProbeTarget) -> tuple[bool, str]:
+    host = h.get("host") or t.ip
+    port = _port(h.get("port", 80), t)
+    path = h.get("path", "/") or "/"
+    headers = {x["name"]: x["value"] for x in h.get("httpHeaders") or []}
+    headers.setdefault("Host", f"{host}:{port}")
+    headers.setdefault("User-Agent", "kube-probe/1.30")
+    headers["Connection"] = "close"
+    r, w = await asyncio.open_connection(host, port)
+    try:
+        req = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        w.write(req.encode())
+        await w.drain()
+        line = await r.readline()
+        parts = line.decode("latin-1").split()
+        if len(parts) < 2 or not parts[1].isdigit():
+            return False, f"bad HTTP response {line[:60]!r}"
+        code = int(parts[1])
+        return 200 <= code < 400, f"HTTP probe failed with statuscode: {code}"
+    finally:
+        w.close()
+
+
+class ProbeRunner:
+    """Runs a container's probes until cancelled."""
+
+    def __init__(self, container: dict, target: ProbeTarget, *,
+                 on_ready: Callable[[bool], None], on_started: Callable[[], None],
+                 on_failed: Callable[[str, str], None]):
+        self.c = container
+        self.t = target
+        self.on_ready = on_ready
+        self.on_started = on_started
+        self.on_failed = on_failed  # (probe kind, message): restart the container
+
+    async def run(self) -> None:
+        startup = self.c.get("startupProbe")
+        if startup:
+            if not await self._until(startup, "Startup"):
+                return
+        self.on_started()
+        tasks = []
+        if self.c.get("livenessProbe"):
+            tasks.append(asyncio.create_task(self._liveness(self.c["livenessProbe"])))
+        if self.c.get("readinessProbe"):
+            tasks.append(asyncio.create_task(self._readiness(self.c["readinessProbe"])))
+        else:
+            self.on_ready(True)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _until(self, probe: dict, kind: str) -> bool:
+        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
+        fails = 0
+        while True:
+            ok, msg = await run_probe(probe, self.t)
+            if ok:
+                return True
+            fails += 1
+            if fails >= int(probe.get("failureThreshold", 3)):
+                self.on_failed(kind, msg)
+                return False
+            await asyncio.sleep(float(probe.get("periodSeconds", 10)))
+
+    async def _liveness(self, probe: dict) -> None:
+        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
+        fails = 0
+        while True:
+            ok, msg = await run_probe(probe, self.t)
+            fails = 0 if ok else fails + 1
+            if fails >= int(probe.get("failureThreshold", 3)):
+                self.on_failed("Liveness", msg)
+                return
+            await asyncio.sleep(float(probe.get("periodSeconds", 10)))
+
+    async def _readiness(self, probe: dict) -> None:
+        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
+        ok_n = fail_n = 0
+        ready = False
+        while True:
+            ok, msg = await run_probe(probe, self.t)
+            if ok:
+                ok_n, fail_n = ok_n + 1, 0
+                if not ready and ok_n >= int(probe.get("successThreshold", 1)):
+                    ready = True
+                    self.on_ready(True)
+            else:
+                ok_n, fail_n = 0, fail_n + 1
+                if fail_n >= int(probe.get("failureThreshold", 3)) and ready:
+                    ready = False
+                    self.on_ready(False)
+                    self.on_failed("Readiness", msg)
+            await asyncio.sleep(float(probe.get("periodSeconds", 10)))

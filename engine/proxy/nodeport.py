@@ -1,0 +1,132 @@
+"""NodePort (and LoadBalancer) listeners on localhost: kubedeck's kube-proxy.
+
+Listeners are keyed by a frozen spec (address, port, protocol). Each reconcile keeps
+the unchanged ones, stops the removed ones first (so a port moving between Services is
+free again) and starts the new ones. A port that cannot be bound is an error on that
+Service only (an Event and `describe()`), never a crash.
+
+Endpoint choice is a pure function over the current Endpoints object: round-robin over
+ready addresses, or sticky per client IP with sessionAffinity: ClientIP. A pod leaves
+the rotation the moment its Endpoints entry goes (not Ready, or terminating).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+
+from ..controllers.endpoints import resolve_target_port
+from .splice import ClientSide
+
+log = logging.getLogger("kubedeck.proxy")
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    address: str
+    port: int
+    protocol: str
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    namespace: str
+    name: str
+    port_name: str
+    port: int
+    target: object  # int or named port
+
+
+def ready_backends(endpoints: dict | None, port_name: str, target, store=None) -> list[tuple[str, int]]:
+    """(ip, port) pairs of ready addresses for one Service port."""
+    if not endpoints:
+        return []
+    out = []
+    for sub in endpoints.get("subsets") or []:
+        ports = sub.get("ports") or []
+        port = next((p["port"] for p in ports if p.get("name", "") == port_name), None)
+        if port is None and len(ports) == 1:
+            port = ports[0]["port"]
+        if port is None:
+            continue
+        out.extend((a["ip"], port) for a in sub.get("addresses") or [])
+    return sorted(set(out))
+
+
+class NodePortProxy:
+    def __init__(self, cluster):
+        self.c = cluster
+        self.listeners: dict[ListenerSpec, tuple[ServicePort, asyncio.AbstractServer]] = {}
+        self.errors: dict[tuple[str, str], str] = {}
+        self.conns: set = set()
+        self._rr: dict[ServicePort, itertools.count] = {}
+        self._affinity: dict[tuple[ServicePort, str], tuple[str, int]] = {}
+
+    def describe(self) -> dict:
+        out = {f"{sp.namespace}/{sp.name}:{sp.port}": f"{ls.address}:{ls.port}"
+               for ls, (sp, _) in self.listeners.items()}
+        for (ns, name), err in self.errors.items():
+            out[f"{ns}/{name}"] = f"error: {err}"
+        return out
+
+    def wanted(self) -> dict[ListenerSpec, ServicePort]:
+        out = {}
+        for svc in self.c.store.iter_kind("Service"):
+            if svc["spec"].get("type") not in ("NodePort", "LoadBalancer"):
+                continue
+            for p in svc["spec"].get("ports") or []:
+                if not p.get("nodePort") or p.get("protocol", "TCP") != "TCP":
+                    continue
+                spec = ListenerSpec(self.c.settings.address, int(p["nodePort"]), "TCP")
+                out[spec] = ServicePort(svc["metadata"]["namespace"], svc["metadata"]["name"], p.get("name", ""),
+                                        int(p["port"]), p.get("targetPort", p["port"]))
+        return out
+
+    async def run(self) -> None:
+        await self.reconcile()
+        async for ev in self.c.store.watch():
+            if ev.object.get("kind") in ("Service",):
+                await self.reconcile()
+
+    async def reconcile(self) -> None:
+        want = self.wanted()
+        for spec in list(self.listeners):
+            if spec not in want or want[spec] != self.listeners[spec][0]:
+                _, server = self.listeners.pop(spec)
+                server.close()
+        self.errors.clear()
+        for spec, sp in want.items():
+            if spec in self.listeners:
+                continue
+            try:
+                server = await asyncio.get_running_loop().create_server(
+                    lambda sp=sp: ClientSide(lambda tried, sp=sp: self.pick(sp, tried), self.conns.discard),
+                    spec.address, spec.port, reuse_address=True, backlog=1024)
+            except OSError as e:
+                msg = f"nodePort {spec.port} cannot be bound on {spec.address}: {e.strerror or e}"
+                self.errors[(sp.namespace, sp.name)] = msg
+                svc = self.c.store.peek("Service", sp.namespace, sp.name)
+                if svc:
+                    self.c.record_event(svc, "FailedToBindNodePort", msg, type="Warning", component="kube-proxy")
+                log.error("Service %s/%s: %s", sp.namespace, sp.name, msg)
+                continue
+            self.listeners[spec] = (sp, server)
+            log.info("Service %s/%s listening on http://%s:%d", sp.namespace, sp.name, spec.address, spec.port)
+
+    def pick(self, sp: ServicePort, tried: set, client_ip: str | None = None) -> tuple[str, int] | None:
+        eps = self.c.store.peek("Endpoints", sp.namespace, sp.name)
+        backends = [b for b in ready_backends(eps, sp.port_name, sp.target) if b not in tried]
+        if not backends:
+            return None
+        n = next(self._rr.setdefault(sp, itertools.count()))
+        return backends[n % len(backends)]
+
+    async def close(self) -> None:
+        for _, server in self.listeners.values():
+            server.close()
+        self.listeners.clear()
+
+
+__all__ = ["NodePortProxy", "ready_backends", "resolve_target_port"]
