@@ -141,6 +141,9 @@ def parse_memory(value: str | int | float | None) -> float:
 
 
 def fmt_cpu(cores: float) -> str:
+    """Whole cores as "4", fractions as millicores "250m"."""
+    if cores and float(cores).is_integer():
+        return str(int(cores))
     return f"{round(cores * 1000)}m"
 
 

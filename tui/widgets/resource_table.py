@@ -30,6 +30,7 @@ class ResourceTable(DataTable):
         height: 1fr;
         background: $surface;
         scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 0;
     }
     ResourceTable > .datatable--header {
         background: $panel;
@@ -131,7 +132,7 @@ class ResourceTable(DataTable):
         elif old != (cells, health):
             for header, value, before in zip(self.kind.headers, cells, old[0]):
                 if value != before or health != old[1]:
-                    self.update_cell(uid, header, self._styled(value, health))
+                    self.update_cell(uid, header, self._styled(value, health), update_width=True)
         self._rendered[uid] = (cells, health)
 
     def _drop(self, uid: str) -> None:
