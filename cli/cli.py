@@ -90,6 +90,8 @@ def _serve_flags(s: argparse.ArgumentParser) -> None:
                    help="address NodePort listeners bind (default 127.0.0.1; 0.0.0.0 exposes them)")
     s.add_argument("--api-port", type=int, default=0, help="API port (default: a free port)")
     s.add_argument("--nodes", type=int, default=1, help="number of virtual nodes")
+    s.add_argument("--ingress-http-port", type=int, default=8080, help="Ingress HTTP port (default 8080)")
+    s.add_argument("--ingress-https-port", type=int, default=8443, help="Ingress HTTPS port (default 8443)")
     s.add_argument("-v", "--verbose", action="store_true")
 
 

@@ -36,7 +36,8 @@ def serve(args, state: Path) -> int:
         raise UserError(f"a kubedeck cluster is already running for {state} at {running['url']} "
                         "(use another --state, or `kubedeck down`)")
     settings = Settings(state=state, folder=folder, address=args.address, api_port=args.api_port,
-                        nodes=args.nodes)
+                        nodes=args.nodes, ingress_http_port=args.ingress_http_port,
+                        ingress_https_port=args.ingress_https_port)
     try:
         import uvloop  # faster event loop where available
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
@@ -75,7 +76,8 @@ def ensure_running(args, state: Path) -> dict:
     state.mkdir(parents=True, exist_ok=True)
     log = open(state / "engine.log", "ab")
     cmd = [sys.executable, "-m", "kubedeck", "--state", str(state), "serve", str(Path(args.dir).resolve()),
-           "--address", args.address, "--api-port", str(args.api_port), "--nodes", str(args.nodes)]
+           "--address", args.address, "--api-port", str(args.api_port), "--nodes", str(args.nodes),
+           "--ingress-http-port", str(args.ingress_http_port), "--ingress-https-port", str(args.ingress_https_port)]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 30

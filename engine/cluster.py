@@ -44,6 +44,9 @@ class Settings:
     nodes: int = 1
     #: whether to run pods on Docker (False only for pure control-plane tests)
     docker: bool = True
+    #: Ingress controller ports on `address`; unprivileged defaults so no root is needed
+    ingress_http_port: int = 8080
+    ingress_https_port: int = 8443
     extra: dict = field(default_factory=dict)
 
 
@@ -60,6 +63,7 @@ class Cluster:
         self._runner: web.AppRunner | None = None
         self.agent = None
         self.proxy = None
+        self.ingress = None
         self.stopping = asyncio.Event()
 
     # ---- lifecycle ---------------------------------------------------------------
@@ -96,11 +100,20 @@ class Cluster:
             self.spawn(self.agent.run(), "node-agent")
         self.proxy = NodePortProxy(self)
         self.spawn(self.proxy.run(), "nodeport-proxy")
+        self._start_ingress()
         if self.folder:
             self.spawn(self.folder.run(), "folder")
         write_connection(self.settings.state, url=self.url, token=token, cluster=self.name,
                          folder=str(self.settings.folder) if self.settings.folder else None)
         log.info("kubedeck cluster %r API on %s", self.name, self.url)
+
+    def _start_ingress(self) -> None:
+        try:
+            from .proxy.ingress import IngressProxy
+        except ImportError:  # the Ingress controller is optional while it is being built
+            return
+        self.ingress = IngressProxy(self)
+        self.spawn(self.ingress.run(), "ingress-proxy")
 
     async def stop(self) -> None:
         clear_connection(self.settings.state)
@@ -113,6 +126,8 @@ class Cluster:
             self.agent.close()
         if self.proxy:
             await self.proxy.close()
+        if self.ingress:
+            await self.ingress.close()
         self.store.close()
 
     def _ensure_base_objects(self) -> None:
@@ -223,6 +238,7 @@ class Cluster:
                 "manifestErrors": [e.to_dict() for e in errors],
                 "docker": self.docker_status,
                 "nodePorts": self.proxy.describe() if self.proxy else {},
+                "ingress": self.ingress.describe() if self.ingress else {},
                 "address": self.settings.address}
 
 
