@@ -12,6 +12,7 @@ import asyncio
 import copy
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from aiohttp import web
 
@@ -185,3 +186,56 @@ class FakeApi:
             await response.write(line.encode() + b"\n")
         await response.write_eof()
         return response
+
+
+# -- a small deterministic dataset and a wait helper shared by the TUI tests ----------------
+
+NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
+CREATED = "2026-01-02T11:00:00Z"
+
+
+def pod(name: str, *, ns: str = "default", phase: str = "Running", ready: bool = True,
+        waiting: str | None = None, node: str = "node-1", labels: dict | None = None) -> dict:
+    state = {"waiting": {"reason": waiting}} if waiting else {"running": {"startedAt": CREATED}}
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "uid": f"uid-{ns}-{name}",
+                     "creationTimestamp": CREATED, "labels": labels or {"app": name.split("-")[0]}},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox:1.36",
+                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+        "status": {"phase": phase, "podIP": "10.0.0.5",
+                   "containerStatuses": [{"name": "main", "ready": ready, "restartCount": 0, "state": state}]},
+    }
+
+
+def dataset(api: FakeApi) -> None:
+    api.add("nodes", {"metadata": {"name": "node-1", "uid": "uid-node-1", "creationTimestamp": CREATED},
+                      "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                                 "allocatable": {"cpu": "4", "memory": "8Gi"}}})
+    api.add("pods", pod("web-1", labels={"app": "web"}))
+    api.add("pods", pod("web-2", labels={"app": "web"}))
+    api.add("pods", pod("db-0", labels={"app": "db"}, phase="Pending", ready=False, waiting="ContainerCreating"))
+    api.add("pods", pod("job-x", ns="batch", phase="Succeeded", ready=False))
+    api.add("services", {"metadata": {"name": "web", "namespace": "default", "uid": "uid-svc-web", "creationTimestamp": CREATED},
+                         "spec": {"type": "NodePort", "clusterIP": "10.96.0.10",
+                                  "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}]}})
+    api.add("deployments", {"metadata": {"name": "web", "namespace": "default", "uid": "uid-deploy-web", "creationTimestamp": CREATED},
+                            "spec": {"replicas": 2}, "status": {"readyReplicas": 2}})
+    api.add("secrets", {"metadata": {"name": "creds", "namespace": "default", "uid": "uid-secret-creds", "creationTimestamp": CREATED},
+                        "type": "Opaque", "data": {"password": "aHVudGVyMg=="}})  # hunter2
+    api.add("namespaces", {"metadata": {"name": "default", "uid": "uid-ns-default", "creationTimestamp": CREATED}})
+    api.add("namespaces", {"metadata": {"name": "batch", "uid": "uid-ns-batch", "creationTimestamp": CREATED}})
+    api.logs[("default", "web-1")] = ["hello from web-1", "second line"]
+
+
+
+async def wait_for(pilot, predicate, timeout: float = 5.0, message: str = "condition") -> None:
+    """Let the app run until `predicate()` is true (no fixed sleeps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        await pilot.pause(0.02)
+
+

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from . import describe as describe_text
 from .api import ApiError, Disconnected
 from .resources import ResourceKind
+from .shell import ShellError, exec_shell, find_container
 from .widgets.confirm import ConfirmScreen
 from .widgets.text_screen import TextScreen
 
@@ -169,6 +170,38 @@ class ActionsMixin:
             self.api.patch_merge(kind.plural, ns, name, patch, kind.group_version),
             success=f"restarting {self._label(kind, obj)}",
         )
+
+    def action_shell(self) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        kind, pod = selected
+        if kind.plural != "pods":
+            self.notify("shell works on pods", severity="warning")
+            return
+        containers = [c.get("name", "") for c in pod.get("spec", {}).get("containers") or []]
+        logs = self.log_pane
+        chosen = logs.container if logs.pod == self._ref(kind, pod) and logs.container else None
+        container = chosen or (containers[0] if containers else "")
+        self._shell_worker(pod.get("metadata", {}).get("uid", ""), container)
+
+    def _shell_worker(self, uid: str, container: str) -> None:
+        def lookup() -> None:
+            try:
+                docker, cid = find_container(uid, container)
+            except ShellError as exc:
+                self.call_from_thread(self.notify, f"shell: {exc}", severity="error")
+                return
+            self.call_from_thread(self._enter_shell, docker, cid)
+
+        self.run_worker(lookup, thread=True, group="shell", exit_on_error=False)
+
+    def _enter_shell(self, docker: str, cid: str) -> None:
+        try:
+            with self.suspend():
+                exec_shell(docker, cid)
+        except Exception as exc:  # e.g. suspend unsupported (headless, web)
+            self.notify(f"shell: {exc}", severity="error")
 
     def action_not_yet(self, what: str) -> None:
         self.notify(f"{what}: not available yet", severity="warning")

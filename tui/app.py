@@ -49,7 +49,8 @@ ctrl-k          kill a pod (delete with grace period 0, asks first)
 r               rollout restart (deployments, statefulsets, daemonsets)
 n / 0           pick a namespace / all namespaces
 t               next colour theme (remembered)
-s e f           shell, edit, port-forward (not available yet)
+s               shell into the selected pod's container (docker exec; container from c)
+e f             edit, port-forward (not available yet; NodePort URLs are in Services)
 q               quit
 
 Logs pane (when focused):
@@ -82,7 +83,7 @@ class KubedeckApp(ActionsMixin, App):
         Binding("t", "cycle_theme", "Theme"),
         Binding("x", "reveal", "Reveal", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("s", "not_yet('shell')", "Shell", show=False),
+        Binding("s", "shell", "Shell", show=False),
         Binding("e", "not_yet('edit')", "Edit", show=False),
         Binding("f", "not_yet('port-forward')", "Port-fwd", show=False),
         Binding("q", "quit", "Quit"),
