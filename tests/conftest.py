@@ -1,0 +1,151 @@
+"""Shared fixtures: a real kubedeck engine (a `kubedeck serve` subprocess) on a real
+Docker daemon, in a throw-away state dir whose cluster name starts with `kdtest-`, so
+cleanup removes exactly what the test made, even when the test fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() returns something truthy; fail with `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - the condition may not be checkable yet
+            last_exc = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else ""))
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"these tests need a running Docker daemon: {e}")
+    try:
+        client.images.get("busybox:1.36")
+    except docker.errors.ImageNotFound:
+        subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
+    return client
+
+
+class Engine:
+    """A running `kubedeck serve` with its folder, state dir and API client."""
+
+    def __init__(self, base: Path, docker_client, extra_args=()):
+        self.name = f"kdtest-{uuid.uuid4().hex[:8]}"
+        self.state = base / self.name
+        self.folder = base / "manifests"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.docker = docker_client
+        self.extra_args = list(extra_args)
+        self.proc: subprocess.Popen | None = None
+        self.client = None
+        self.log_path = base / f"{self.name}.log"
+
+    def start(self) -> "Engine":
+        from kubedeck.engine.client import Client
+        from kubedeck.engine.state import read_connection
+
+        old = read_connection(self.state)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(self.state), "serve",
+                                      str(self.folder), "--ingress-http-port", "0",
+                                      "--ingress-https-port", "0", *self.extra_args],
+                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        def ready():
+            conn = read_connection(self.state)
+            return conn and conn.get("pid") == self.proc.pid and conn != old
+        wait_for(ready, 30, what="engine API")
+        self.client = Client.for_state(self.state)
+        return self
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+
+    def write(self, rel: str, text: str) -> Path:
+        p = self.folder / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name("." + p.name + ".tmp")
+        tmp.write_text(textwrap.dedent(text))
+        os.replace(tmp, p)  # editors save atomically too
+        return p
+
+    def cli(self, *args, check=True, timeout=60) -> subprocess.CompletedProcess:
+        r = subprocess.run([sys.executable, "-m", "kubedeck", "--state", str(self.state), *args],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubedeck {' '.join(args)} failed ({r.returncode}): {r.stderr}{r.stdout}")
+        return r
+
+    # ---- reading state -------------------------------------------------------------
+    def pods(self, selector: str | None = None, ns: str = "default") -> list[dict]:
+        return self.client.list("Pod", ns, selector)
+
+    def running_ready(self, selector: str, n: int) -> list[dict] | None:
+        pods = [p for p in self.pods(selector) if not p["metadata"].get("deletionTimestamp")]
+        ok = [p for p in pods if (p.get("status") or {}).get("phase") == "Running" and any(
+            c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
+        return ok if len(ok) == n and len(pods) == n else None
+
+    def containers(self) -> list:
+        return self.docker.containers.list(all=True, filters={"label": f"io.kubedeck.cluster={self.name}"})
+
+    def cleanup(self) -> None:
+        self.kill(signal.SIGTERM)
+        if self.client:
+            self.client.close()
+        label = f"io.kubedeck.cluster={self.name}"
+        for c in self.docker.containers.list(all=True, filters={"label": label}):
+            c.remove(force=True)
+        for n in self.docker.networks.list(filters={"label": label}):
+            n.remove()
+        for v in self.docker.volumes.list(filters={"label": label}):
+            v.remove(force=True)
+        if self.proc and self.proc.returncode not in (0, None, -9, -15):
+            print(self.log_path.read_text(errors="replace")[-4000:])
+
+
+@pytest.fixture
+def engine(tmp_path, docker_client):
+    eng = Engine(tmp_path, docker_client)
+    eng.start()
+    yield eng
+    eng.cleanup()
+    shutil.rmtree(eng.state, ignore_errors=True)
+
+
+@pytest.fixture
+def make_engine(tmp_path, docker_client):
+    made = []
+
+    def make(*args) -> Engine:
+        eng = Engine(tmp_path / f"e{len(made)}", docker_client, args)
+        made.append(eng)
+        return eng.start()
+    yield make
+    for eng in made:
+        eng.cleanup()
