@@ -1,0 +1,115 @@
+"""The thin slice end to end: a file becomes pods on Docker, a NodePort answers,
+balancing across replicas, and the folder stays the truth as files change."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+from conftest import wait_for
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && echo $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        ports:
+        - {{containerPort: 8080, name: http}}
+        readinessProbe:
+          httpGet: {{path: /, port: http}}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports:
+  - {{port: 80, targetPort: http, nodePort: {port}}}
+"""
+
+
+def free_nodeport() -> int:
+    for port in range(31000, 32700):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port in the NodePort range")
+
+
+def get(url: str, timeout: float = 3) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode().strip()
+
+
+def test_file_becomes_pods_behind_a_nodeport(engine):
+    port = free_nodeport()
+    engine.write("web.yaml", WEB.format(replicas=3, port=port))
+    pods = wait_for(lambda: engine.running_ready("app=web", 3), 60, what="3 ready web pods")
+    names = {p["metadata"]["name"] for p in pods}
+    assert all(n.startswith("web-") and len(n.split("-")) == 3 for n in names)
+    # each pod is a real container (plus its sandbox) labelled with the Kubernetes names
+    labels = [c.labels for c in engine.containers() if c.labels.get("io.kubernetes.container.name") == "web"]
+    assert {lab["io.kubernetes.pod.name"] for lab in labels} == names
+    # the NodePort listens on 127.0.0.1 only, and balances across all replicas
+    seen = wait_for(lambda: {get(f"http://127.0.0.1:{port}/") for _ in range(30)} == names and names,
+                    20, what="all replicas answering through the NodePort")
+    assert seen
+    listeners = [line for line in open("/proc/net/tcp").read().splitlines()[1:]
+                 if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"]
+    assert listeners and all(line.split()[1].startswith("0100007F") for line in listeners)
+
+
+def test_save_scales_and_removing_the_file_deletes(engine):
+    port = free_nodeport()
+    path = engine.write("web.yaml", WEB.format(replicas=1, port=port))
+    wait_for(lambda: engine.running_ready("app=web", 1), 60, what="1 ready pod")
+    engine.write("web.yaml", WEB.format(replicas=2, port=port))
+    wait_for(lambda: engine.running_ready("app=web", 2), 60, what="scaled to 2 by saving the file")
+    path.unlink()
+    wait_for(lambda: not engine.client.list("Deployment", "default") and not engine.pods("app=web"),
+             60, what="deployment and pods deleted with the file")
+    wait_for(lambda: not [c for c in engine.containers()], 30, what="containers removed")
+
+
+def test_broken_file_leaves_running_app_untouched(engine):
+    port = free_nodeport()
+    engine.write("web.yaml", WEB.format(replicas=1, port=port))
+    before = wait_for(lambda: engine.running_ready("app=web", 1), 60, what="1 ready pod")
+    engine.write("web.yaml", WEB.format(replicas=1, port=port).replace("containerPort", "containerPorts"))
+    errors = wait_for(lambda: engine.client.status()["manifestErrors"], 10, what="the error reported")
+    assert any(e["file"] == "web.yaml" and "containerPorts" in e["message"] and e["line"] > 0 for e in errors)
+    engine.write("garbage.yaml", "\x00\x01\x02 not yaml: [")
+    wait_for(lambda: any(e["file"] == "garbage.yaml" for e in engine.client.status()["manifestErrors"]), 10,
+             what="garbage reported")
+    after = engine.running_ready("app=web", 1)
+    assert after and after[0]["metadata"]["uid"] == before[0]["metadata"]["uid"]
+    assert get(f"http://127.0.0.1:{port}/") == before[0]["metadata"]["name"]
+
+
+def test_same_object_in_two_files_is_a_conflict(engine):
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {k: %s}\n"
+    engine.write("a.yaml", cm % "a")
+    wait_for(lambda: engine.client.get("ConfigMap", "default", "shared"), 10, what="configmap")
+    engine.write("b.yaml", cm % "b")
+    errs = wait_for(lambda: [e for e in engine.client.status()["manifestErrors"] if e["file"] == "b.yaml"], 10,
+                    what="conflict error")
+    assert "a.yaml" in errs[0]["message"]
+    assert engine.client.get("ConfigMap", "default", "shared")["data"]["k"] == "a"
