@@ -218,3 +218,17 @@ async def test_fits_80x24(make_app):
             widget = app.query_one(pane)
             assert widget.region.height >= 3, pane
             assert widget.region.bottom <= 24
+
+
+async def test_thousand_pods_and_a_burst_of_events(make_app, fake_api):
+    for i in range(1000):
+        fake_api.add("pods", pod(f"bulk-{i:04d}", ns="bulk", phase="Pending", ready=False, waiting="ContainerCreating"))
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 1004, timeout=20)
+        for i in range(1000):
+            fake_api.inject("pods", "MODIFIED", pod(f"bulk-{i:04d}", ns="bulk"))
+        last = "uid-bulk-bulk-0999"
+        await wait_for(pilot, lambda: cell(table, last, "STATUS") == "Running", timeout=20)
+        assert table.row_count == 1004

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
@@ -75,6 +76,15 @@ class ResourceTable(DataTable):
         for header in self.kind.headers:
             self.add_column(header, key=header)
 
+    async def _on_idle(self, event: events.Idle) -> None:
+        # DataTable measures new rows on idle but keeps rendering cells cached at the old
+        # column widths until something else changes; drop the caches when widths move.
+        before = [c.content_width for c in self.columns.values()]
+        await super()._on_idle(event)
+        if before != [c.content_width for c in self.columns.values()]:
+            self._clear_caches()
+            self.refresh()
+
     # -- feeding ---------------------------------------------------------------------------
 
     def set_kind(self, kind: ResourceKind, objects: list[dict]) -> None:
@@ -132,7 +142,10 @@ class ResourceTable(DataTable):
         elif old != (cells, health):
             for header, value, before in zip(self.kind.headers, cells, old[0]):
                 if value != before or health != old[1]:
-                    self.update_cell(uid, header, self._styled(value, health), update_width=True)
+                    # Growing cells widen the column; shrinking ones would make DataTable
+                    # re-measure the whole column, too slow with a thousand pods.
+                    grow = len(value) > len(before)
+                    self.update_cell(uid, header, self._styled(value, health), update_width=grow)
         self._rendered[uid] = (cells, health)
 
     def _drop(self, uid: str) -> None:
