@@ -183,7 +183,7 @@ class PodWorker:
         policy = pod["spec"].get("restartPolicy", "Always")
         if init and policy == "Always":
             policy = "OnFailure"
-        if st.terminated and not st.id:
+        if st.terminated:
             return st
         if st.id:
             info = await d.inspect(st.id)
@@ -354,11 +354,11 @@ class PodWorker:
         if st.waiting:
             out["state"] = {"waiting": {"reason": st.waiting[0], "message": st.waiting[1]}}
             out["ready"] = False
-        elif st.id:
-            out["state"] = {"running": {"startedAt": st.started_at or now_iso()}}
         elif st.terminated:
             out["state"] = st.terminated
             out["ready"] = False
+        elif st.id:
+            out["state"] = {"running": {"startedAt": st.started_at or now_iso()}}
         else:
             out["state"] = {"waiting": {"reason": "ContainerCreating"}}
         if st.last_state:
