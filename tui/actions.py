@@ -154,7 +154,7 @@ class ActionsMixin:
             return
         kind, obj = selected
         if not kind.restartable:
-            self.notify(f"rollout restart works on deployments, statefulsets and daemonsets", severity="warning")
+            self.notify("rollout restart works on deployments, statefulsets and daemonsets", severity="warning")
             return
         ns, name = self._ref(kind, obj)
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -21,6 +21,7 @@ from . import format as fmt
 from . import themes as theme_files
 from .actions import ActionsMixin
 from .api import ApiClient
+from .help import KEY_HELP
 from .informer import Informer
 from .resources import COMMANDS, VIEWS, ResourceKind, resolve
 from .widgets.log_pane import LogPane
@@ -31,32 +32,6 @@ from .widgets.status_bar import StatusBar
 from .widgets.text_screen import TextScreen
 
 ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
-
-KEY_HELP = """\
-Moving          up/down or j/k, pgup/pgdn, tab / shift-tab switch pane
-/               filter rows: name substring, status (e.g. /CrashLoop), or -l app=web
-escape          clear the filter
-:               switch view, with completion (tab): pods deployments replicasets
-                statefulsets daemonsets jobs services ingresses configmaps secrets
-                events namespaces pvcs nodes (kubectl short names work: po deploy svc)
-d               describe the selected object (with its events)
-y               YAML of the selected object (secrets masked)
-x               reveal the selected Secret's values
-l               focus the logs of the selected pod
-ctrl-d          delete (asks first)
-ctrl-k          kill a pod (delete with grace period 0, asks first)
-+ / -           scale a deployment, statefulset or replicaset up / down
-r               rollout restart (deployments, statefulsets, daemonsets)
-n / 0           pick a namespace / all namespaces
-t               next colour theme (remembered)
-s               shell into the selected pod's container (docker exec; container from c)
-e f             edit, port-forward (not available yet; NodePort URLs are in Services)
-q               quit
-
-Logs pane (when focused):
-F follow on/off   T timestamps   w wrap   p previous container   c pick container
-/ search (shows matching lines only)
-"""
 
 
 class KubedeckApp(ActionsMixin, App):
@@ -255,21 +230,8 @@ class KubedeckApp(ActionsMixin, App):
     # -- nodes pane ------------------------------------------------------------------------
 
     def _node_cells(self, node: dict, cells: list[str]) -> list[str]:
-        name = node.get("metadata", {}).get("name")
         pods = self.informers["pods"].cache.values() if "pods" in self.informers else ()
-        count, cpu, mem = 0, 0.0, 0.0
-        for pod in pods:
-            if pod.get("spec", {}).get("nodeName") != name:
-                continue
-            if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-                continue
-            count += 1
-            pod_cpu, pod_mem = fmt.pod_requests(pod)
-            cpu, mem = cpu + pod_cpu, mem + pod_mem
-        alloc = node.get("status", {}).get("allocatable") or node.get("status", {}).get("capacity") or {}
-        cells[2] = str(count)
-        cells[3] = f"{fmt.fmt_cpu(cpu)}/{fmt.fmt_cpu(fmt.parse_cpu(alloc.get('cpu')))}"
-        cells[4] = f"{fmt.fmt_memory(mem)}/{fmt.fmt_memory(fmt.parse_memory(alloc.get('memory')))}"
+        cells[2:5] = fmt.node_usage(node, pods)
         return cells
 
     def _refresh_nodes(self) -> None:

@@ -163,6 +163,27 @@ def pod_requests(pod: dict) -> tuple[float, float]:
     return cpu, mem
 
 
+def node_usage(node: dict, pods) -> list[str]:
+    """PODS, CPU and MEM cells: non-terminated pods on the node, requests/allocatable."""
+    name = node.get("metadata", {}).get("name")
+    count, cpu, mem = 0, 0.0, 0.0
+    for pod in pods:
+        if pod.get("spec", {}).get("nodeName") != name:
+            continue
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        count += 1
+        pod_cpu, pod_mem = pod_requests(pod)
+        cpu, mem = cpu + pod_cpu, mem + pod_mem
+    status = node.get("status", {})
+    alloc = status.get("allocatable") or status.get("capacity") or {}
+    return [
+        str(count),
+        f"{fmt_cpu(cpu)}/{fmt_cpu(parse_cpu(alloc.get('cpu')))}",
+        f"{fmt_memory(mem)}/{fmt_memory(parse_memory(alloc.get('memory')))}",
+    ]
+
+
 def node_ready(node: dict) -> str:
     for cond in node.get("status", {}).get("conditions") or []:
         if cond.get("type") == "Ready":

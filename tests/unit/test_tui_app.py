@@ -232,3 +232,39 @@ async def test_thousand_pods_and_a_burst_of_events(make_app, fake_api):
         last = "uid-bulk-bulk-0999"
         await wait_for(pilot, lambda: cell(table, last, "STATUS") == "Running", timeout=20)
         assert table.row_count == 1004
+
+
+async def test_namespace_picker_and_all_namespaces(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4 and len(app.informers["namespaces"].cache) == 2)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "PickScreen")
+        await pilot.press("down", "enter")  # options: all, batch, default
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert app.status_bar.namespace == "batch"
+        await pilot.press("0")
+        await wait_for(pilot, lambda: table.row_count == 4)
+
+
+async def test_help_and_log_toggles(make_app, fake_api):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "ctrl-d" in getattr(app.screen, "body", ""))
+        await pilot.press("escape")
+        table.move_cursor(row=table.get_row_index("uid-default-web-1"))
+        await pilot.press("l")
+        logs = app.log_pane
+        await wait_for(pilot, lambda: len(logs.lines) == 2)
+        await pilot.press("T")
+        await wait_for(pilot, lambda: any(r.query.get("timestamps") == "true" for r in fake_api.calls("GET")))
+        await pilot.press("F")
+        assert logs.follow is False and logs.log_widget.auto_scroll is False
+        await pilot.press("slash", *"second", "enter")
+        await wait_for(pilot, lambda: logs.log_widget.line_count == 1)
+        await pilot.press("w")
+        assert logs.wrap

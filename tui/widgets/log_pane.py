@@ -155,6 +155,10 @@ class LogPane(Vertical, can_focus=False):
         log.write_lines(out)
         self._update_title()
 
+    def on_resize(self) -> None:
+        if self.wrap:
+            self.call_after_refresh(self.rerender)
+
     def set_search(self, text: str) -> None:
         self.search = text
         self.rerender()

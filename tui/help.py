@@ -1,0 +1,28 @@
+"""The `?` help text: every key the TUI binds, in one place."""
+
+KEY_HELP = """\
+Moving          up/down or j/k, pgup/pgdn, tab / shift-tab switch pane
+/               filter rows: name substring, status (e.g. /CrashLoop), or -l app=web
+escape          clear the filter
+:               switch view, with completion (tab): pods deployments replicasets
+                statefulsets daemonsets jobs services ingresses configmaps secrets
+                events namespaces pvcs nodes (kubectl short names work: po deploy svc)
+d               describe the selected object (with its events)
+y               YAML of the selected object (secrets masked)
+x               reveal the selected Secret's values
+l               focus the logs of the selected pod
+ctrl-d          delete (asks first)
+ctrl-k          kill a pod (delete with grace period 0, asks first)
++ / -           scale a deployment, statefulset or replicaset up / down
+r               rollout restart (deployments, statefulsets, daemonsets)
+n / 0           pick a namespace / all namespaces
+t               next colour theme (remembered)
+s               shell into the selected pod's container (docker exec; container from c)
+e f             edit, port-forward (not available yet; NodePort URLs are in Services)
+q               quit
+
+Logs pane (when focused):
+F follow on/off   T timestamps   w wrap   p previous container   c pick container
+/ search (shows matching lines only)
+"""
+
