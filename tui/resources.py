@@ -203,7 +203,7 @@ def _pvc_cells(pvc: dict, now: datetime) -> list[str]:
 
 def _node_cells(node: dict, now: datetime) -> list[str]:
     # PODS and requests are filled in by the app, which knows the pods.
-    return [_name(node), fmt.node_ready(node), "0", "", "", _age(node, now)]
+    return [_name(node), fmt.node_ready(node), "-", "-", "-", _age(node, now)]
 
 
 def _node_health(node: dict) -> str:
