@@ -1,0 +1,208 @@
+"""The Ingress controller: kubedeck's ingress-nginx, an HTTP(S) reverse proxy on localhost.
+
+Design: this module is the control side; the bytes move in ingress_http.py (asyncio
+Protocols over httptools), routing decisions are pure functions in routing.py, and
+certificates come from tls.py.
+
+- `run()` binds the HTTP and HTTPS listeners on `settings.address` (port 0 = a free
+  port; `describe()` reports the bound ones), evaluates every object once, then follows
+  the store's watch from the resourceVersion it evaluated at, so nothing is missed.
+- Ingress / IngressClass events rebuild the route table and the TLS host map; Secret
+  events reload TLS only when a referenced Secret changed; Service / Endpoints events
+  just drop the cached endpoint lists, which are rebuilt on the next request. New hosts,
+  paths and certificates therefore apply to the next request or handshake.
+- Backend choice: Service port by number or name -> the Endpoints' ready addresses
+  (`ready_backends`, shared with NodePort) -> round-robin per backend, skipping endpoints
+  that already refused this request.
+- Problems (rule conflicts, unusable TLS Secrets, a port that cannot be bound) are
+  Warning Events from `ingress-controller`, recorded once per distinct problem, and are
+  listed under `errors` in `describe()`.
+- A sweeper closes idle client connections (75 s) and idle pooled backends (30 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from .ingress_http import Client, Upstream
+from .nodeport import ready_backends
+from .routing import build_table, RouteTable, service_port, tls_hosts
+
+log = logging.getLogger("kubedeck.ingress")
+CLIENT_IDLE, POOL_IDLE, POOL_MAX = 75.0, 30.0, 256
+COMPONENT = "ingress-controller"
+
+
+class IngressProxy:
+    def __init__(self, cluster):
+        self.c = cluster
+        self.table = RouteTable()
+        self.conns: set[Client] = set()
+        self.pool: dict[tuple[str, int], list[Upstream]] = {}
+        self.servers: dict[str, tuple[asyncio.AbstractServer, str]] = {}
+        self.bind_errors: list[str] = []
+        self.problems: dict[tuple, str] = {}   # (ns, name, message) -> message, already reported
+        self.certs = None
+        self.secrets: set[tuple[str, str]] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self._eps: dict = {}
+        self._rr: dict = {}
+        self._found: dict[tuple, tuple] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------
+    def describe(self) -> dict:
+        out = {scheme: addr for scheme, (_, addr) in self.servers.items()}
+        out["hosts"] = list(self.table.hosts)
+        out["errors"] = self.bind_errors + sorted(set(self.problems.values()))
+        return out
+
+    def spawn(self, coro) -> asyncio.Task:
+        t = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+        return t
+
+    async def run(self) -> None:
+        await self.listen()
+        rv = self.c.store.rv
+        self.reevaluate(routes=True, tls=True)
+        self.spawn(self.sweep())
+        async for ev in self.c.store.watch(rv):
+            kind = ev.object.get("kind")
+            if kind in ("Service", "Endpoints"):
+                self._eps.clear()
+            elif kind in ("Ingress", "IngressClass"):
+                self.reevaluate(routes=True, tls=True)
+            elif kind == "Secret":
+                m = ev.object["metadata"]
+                if (m.get("namespace") or "default", m["name"]) in self.secrets:
+                    self.reevaluate(routes=False, tls=True)
+
+    async def listen(self) -> None:
+        loop, s = asyncio.get_running_loop(), self.c.settings
+        try:
+            from .tls import CertStore
+
+            self.certs = CertStore()
+        except Exception as e:  # noqa: BLE001 - HTTPS off, HTTP keeps working
+            self.bind_errors.append(f"https: no default certificate: {e}")
+            log.error("Ingress HTTPS disabled: %s", e)
+        for scheme, port in (("http", s.ingress_http_port), ("https", s.ingress_https_port)):
+            if scheme == "https" and self.certs is None:
+                continue
+            holder: list[bytes] = [b""]
+            try:
+                server = await loop.create_server(
+                    lambda sc=scheme.encode(), h=holder: Client(self, sc, h[0]), s.address, port,
+                    reuse_address=True, backlog=1024,
+                    ssl=self.certs.default if scheme == "https" else None,
+                    ssl_handshake_timeout=10 if scheme == "https" else None)
+            except OSError as e:
+                msg = f"{scheme}: port {port} cannot be bound on {s.address}: {e.strerror or e}"
+                self.bind_errors.append(msg)
+                log.error("Ingress %s", msg)
+                continue
+            bound = server.sockets[0].getsockname()[1]
+            holder[0] = str(bound).encode()
+            self.servers[scheme] = (server, f"{s.address}:{bound}")
+            log.info("Ingress %s on %s://%s:%d", scheme, scheme, s.address, bound)
+
+    async def close(self) -> None:
+        for server, _ in self.servers.values():
+            server.close()
+        self.servers.clear()
+        for t in list(self.tasks):
+            t.cancel()
+        for c in list(self.conns):
+            c.transport.close()
+        for ups in self.pool.values():
+            for up in ups:
+                up.transport.close()
+        self.pool.clear()
+
+    async def sweep(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            now = time.monotonic()
+            for c in list(self.conns):
+                if not c.queue and c.tunnel is None and now - c.last > CLIENT_IDLE:
+                    c.transport.close()
+            for ups in self.pool.values():
+                for up in [u for u in ups if now - u.idle_since > POOL_IDLE]:
+                    ups.remove(up)
+                    up.transport.close()
+
+    # ---- evaluation --------------------------------------------------------------
+    def reevaluate(self, *, routes: bool, tls: bool) -> None:
+        store = self.c.store
+        ingresses, classes = list(store.iter_kind("Ingress")), list(store.iter_kind("IngressClass"))
+        found: dict[tuple, tuple[dict, str, str]] = {}
+        if routes:
+            self.table, conflicts = build_table(ingresses, classes)
+            self._eps.clear()
+            for cf in conflicts:
+                found[(*cf.loser, cf.message())] = (cf.loser, "IngressConflict", cf.message())
+        else:
+            found.update({k: v for k, v in self._found.items() if v[1] == "IngressConflict"})
+        if tls and self.certs is not None:
+            wanted = tls_hosts(ingresses, classes)
+            self.secrets = {(ns, name) for ns, name, _ in wanted.values()}
+            for ing, msg in self.certs.update(wanted, lambda ns, n: store.peek("Secret", ns, n)):
+                found[(*ing, msg)] = (ing, "InvalidTLSSecret", msg)
+        else:
+            found.update({k: v for k, v in self._found.items() if v[1] == "InvalidTLSSecret"})
+        self._found = found
+        for key, ((ns, name), reason, msg) in found.items():
+            if key in self.problems:
+                continue
+            ing = store.peek("Ingress", ns, name)
+            if ing is not None:
+                self.c.record_event(ing, reason, msg, type="Warning", component=COMPONENT)
+            log.warning("Ingress %s/%s: %s", ns, name, msg)
+        self.problems = {k: f"Ingress {k[0]}/{k[1]}: {k[2]}" for k in found}
+
+    def backends(self, b) -> list | None:
+        """Ready (ip, port) of a backend, None when its Service or port does not exist."""
+        try:
+            return self._eps[b]
+        except KeyError:
+            pass
+        store = self.c.store
+        sp = service_port(store.peek("Service", b.namespace, b.service), b)
+        out = None if sp is None else ready_backends(store.peek("Endpoints", b.namespace, b.service), *sp)
+        self._eps[b] = out
+        return out
+
+    def pick(self, r) -> tuple[tuple[str, int] | None, int]:
+        """(endpoint, 0) for a request, or (None, HTTP status to answer)."""
+        b = self.table.match(r.host, r.path)
+        if b is None:
+            return None, 404
+        eps = self.backends(b)
+        if not eps:
+            return None, 503
+        if r.tries:
+            eps = [e for e in eps if e not in r.tries]
+            if not eps:
+                return None, 502
+        n = self._rr.get(b, 0)
+        self._rr[b] = n + 1
+        return eps[n % len(eps)], 0
+
+    def pool_get(self, target) -> Upstream | None:
+        ups = self.pool.get(target)
+        while ups:
+            up = ups.pop()
+            if not up.closed and not up.transport.is_closing():
+                return up
+        return None
+
+    def pool_put(self, up: Upstream) -> None:
+        ups = self.pool.setdefault(up.target, [])
+        if len(ups) >= POOL_MAX:
+            up.transport.close()
+            return
+        up.idle_since = time.monotonic()
+        ups.append(up)

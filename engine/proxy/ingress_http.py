@@ -1,0 +1,466 @@
+"""The Ingress data path: an HTTP/1.1 reverse proxy as asyncio Protocols over `httptools`.
+
+Design: llhttp parsers on both sides, no streams and no per-request tasks on the hot path
+(a task only to open a new backend connection). A request's head is rebuilt once
+(hop-by-hop headers dropped; X-Forwarded-For appended to, X-Forwarded-Proto/Host/Port and
+X-Real-IP set) and written together with the buffered body bytes; bodies stream chunk by
+chunk both ways (re-framed when chunked) with transport flow control: a full write
+buffer on one side pauses reading on the other. Output to the client is gathered during
+one parser pass and sent with one write.
+
+Backends keep alive in the controller's per-endpoint pool. A pooled connection that dies
+before answering is retried on a fresh connection when the request was small enough to
+replay (<= 64 KiB). Pipelined requests queue per client connection and are answered in
+order. `Connection: Upgrade` (WebSocket) forwards the head; after a 101 both sockets are
+spliced raw, half-close passed through. An upstream body delimited by close is sent to
+HTTP/1.1 clients chunked, so the client connection stays alive.
+
+Own answers: 404 no rule, 503 no ready endpoint (or no such Service), 502 when every
+endpoint refuses or the backend resets before answering, 400 on a malformed request.
+The routing decision itself is `IngressProxy.pick()` (ingress.py) over routing.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import deque
+
+import httptools
+
+from .routing import split_host
+
+REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
+                      b"upgrade", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+                      b"x-forwarded-port", b"x-real-ip"))
+RESP_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+                       b"transfer-encoding", b"upgrade"))
+CONNECT_TIMEOUT, REPLAY_MAX = 3.0, 65536
+REASONS = {400: b"Bad Request", 404: b"Not Found", 502: b"Bad Gateway", 503: b"Service Unavailable"}
+
+
+def _nodelay(transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+class Req:
+    __slots__ = ("head", "body", "complete", "chunked", "keep_alive", "http11", "is_head", "upgrade", "host",
+                 "path", "up", "replay", "tries", "resp_done", "resp_chunked", "status", "discard", "extra")
+
+    def __init__(self) -> None:
+        self.body: list[bytes] = []
+        self.complete = self.resp_done = self.resp_chunked = self.discard = False
+        self.up: Upstream | None = None
+        self.replay: list[bytes] | None = []
+        self.tries: set = set()
+        self.status = 0
+        self.extra = b""
+
+
+class Upstream(asyncio.Protocol):
+    """One keep-alive connection to a pod; serves one Client request at a time."""
+
+    __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "headers", "got", "closed",
+                 "tunnel", "idle_since", "until_close")
+
+    def __init__(self, proxy: "IngressProxy", target) -> None:
+        self.proxy, self.target = proxy, target
+        self.transport = self.client = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.reason, self.headers = b"", []
+        self.got = self.closed = self.tunnel = self.until_close = False
+        self.idle_since = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        _nodelay(transport)
+
+    def data_received(self, data: bytes) -> None:
+        c = self.client
+        if self.tunnel:
+            c.transport.write(data)
+            return
+        if c is None:  # a pooled connection must stay silent
+            self.transport.close()
+            return
+        self.got = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            c.start_tunnel(self, data[e.args[0]:] if e.args else b"")
+        except httptools.HttpParserError:
+            self.transport.close()
+        c.flush()
+
+    def on_message_begin(self) -> None:
+        self.reason, self.headers = b"", []
+
+    def on_status(self, s: bytes) -> None:
+        self.reason += s
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.client.response_head(self, self.parser.get_status_code())
+
+    def on_body(self, data: bytes) -> None:
+        self.client.response_body(data)
+
+    def on_message_complete(self) -> None:
+        if self.client is not None:
+            self.client.response_done(self, self.parser.should_keep_alive())
+
+    def pause_writing(self) -> None:
+        if self.client is not None:
+            self.client.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.client is not None:
+            self.client.transport.resume_reading()
+
+    def eof_received(self):
+        if self.tunnel and self.client.transport.can_write_eof():
+            self.client.transport.write_eof()
+            return True
+        return False
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        c = self.client
+        if c is not None:
+            if self.until_close and not self.tunnel:
+                c.response_done(self, False)
+            else:
+                c.upstream_lost(self)
+            c.flush()
+
+
+class Client(asyncio.Protocol):
+    """One accepted connection: parses requests, routes them, relays the answers."""
+
+    def __init__(self, proxy: "IngressProxy", scheme: bytes, port: bytes) -> None:
+        self.proxy, self.scheme, self.port = proxy, scheme, port
+        self.transport = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.out: list[bytes] = []
+        self.queue: deque[Req] = deque()
+        self.cur: Req | None = None
+        self.hdrs: list = []
+        self.url = b""
+        self.tunnel: Upstream | None = None
+        self.upgrading = self.closing = False
+        self.last = time.monotonic()
+
+    # ---- client side -------------------------------------------------------------
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        _nodelay(transport)
+        peer = transport.get_extra_info("peername")
+        self.ip = (peer[0] if peer else "").encode()
+        self.proxy.conns.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last = time.monotonic()
+        if self.tunnel is not None:
+            self.tunnel.transport.write(data)
+            return
+        if self.upgrading:
+            self.cur.extra += data
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            self.upgrading = True
+            self.transport.pause_reading()
+            if self.cur is not None and e.args:
+                self.cur.extra = data[e.args[0]:]
+        except httptools.HttpParserError:
+            self.out.append(_local(400, False))
+            self.closing = True
+        self.flush()
+
+    def on_message_begin(self) -> None:
+        self.hdrs, self.url = [], b""
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.hdrs.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        p, r = self.parser, Req()
+        self.cur = r
+        method, ip = p.get_method(), self.ip
+        r.http11, r.keep_alive, r.upgrade = p.get_http_version() == "1.1", p.should_keep_alive(), p.should_upgrade()
+        r.is_head, r.chunked = method == b"HEAD", False
+        parts = [method, b" ", self.url, b" HTTP/1.1\r\n"]
+        xff = host = upg = None
+        for n, v in self.hdrs:
+            ln = n.lower()
+            if ln in REQ_DROP:
+                if ln == b"x-forwarded-for":
+                    xff = v if xff is None else xff + b", " + v
+                elif ln == b"transfer-encoding":
+                    r.chunked = b"chunked" in v.lower()
+                elif ln == b"upgrade":
+                    upg = v
+                continue
+            if ln == b"host":
+                host = v
+            parts += (n, b": ", v, b"\r\n")
+        if host is None:
+            host = b""
+            parts.append(b"Host: localhost\r\n")
+        parts += (b"X-Forwarded-For: ", ip if xff is None else xff + b", " + ip, b"\r\nX-Real-IP: ", ip,
+                  b"\r\nX-Forwarded-Proto: ", self.scheme, b"\r\nX-Forwarded-Host: ", host,
+                  b"\r\nX-Forwarded-Port: ", self.port, b"\r\n")
+        if r.upgrade and upg:
+            parts += (b"Connection: Upgrade\r\nUpgrade: ", upg, b"\r\n")
+        if r.chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        parts.append(b"\r\n")
+        r.head = b"".join(parts)
+        url = self.url
+        if url[:1] != b"/":
+            try:
+                u = httptools.parse_url(url)
+                url, host = u.path or b"/", u.host or host
+            except httptools.HttpParserInvalidURLError:
+                url = b"/"
+        q = url.find(b"?")
+        r.path = (url if q < 0 else url[:q]).decode("latin-1")
+        r.host = split_host(host)
+        self.queue.append(r)
+        if len(self.queue) == 1:
+            self.start(r)
+
+    def on_body(self, data: bytes) -> None:
+        r = self.cur
+        if r.discard:
+            return
+        if r.chunked:
+            self.send_body(r, b"%x\r\n" % len(data), data, b"\r\n")
+        else:
+            self.send_body(r, data)
+
+    def on_message_complete(self) -> None:
+        r = self.cur
+        r.complete = True
+        if r.chunked and not r.discard:
+            self.send_body(r, b"0\r\n\r\n")
+        if r.resp_done:
+            self.finish(r)
+
+    def send_body(self, r: Req, *chunks: bytes) -> None:
+        if r.replay is not None:
+            r.replay.extend(chunks)
+            if sum(map(len, r.replay)) > REPLAY_MAX:
+                r.replay = None
+        up = r.up
+        if up is not None and up.transport is not None:
+            up.transport.writelines(chunks)
+        else:
+            r.body.extend(chunks)
+            if len(r.body) > 64:
+                self.transport.pause_reading()
+
+    def pause_writing(self) -> None:
+        r = self.queue[0] if self.queue else None
+        up = self.tunnel or (r.up if r else None)
+        if up is not None and up.transport is not None:
+            up.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        r = self.queue[0] if self.queue else None
+        up = self.tunnel or (r.up if r else None)
+        if up is not None and up.transport is not None:
+            up.transport.resume_reading()
+
+    def eof_received(self):
+        if self.tunnel is not None and self.tunnel.transport.can_write_eof():
+            self.tunnel.transport.write_eof()
+            return True
+        return False
+
+    def connection_lost(self, exc) -> None:
+        self.proxy.conns.discard(self)
+        self.closing = True
+        for r in self.queue:
+            if r.up is not None:
+                r.up.client = None
+                r.up.transport.close()
+        self.queue.clear()
+        if self.tunnel is not None:
+            self.tunnel.client = None
+            self.tunnel.transport.close()
+
+    def flush(self) -> None:
+        if self.out:
+            self.transport.write(b"".join(self.out))
+            self.out.clear()
+        if self.closing and not self.transport.is_closing():
+            self.transport.close()
+
+    # ---- routing and backends ----------------------------------------------------
+    def start(self, r: Req) -> None:
+        target, code = self.proxy.pick(r)
+        if target is None:
+            return self.local(r, code)
+        up = self.proxy.pool_get(target)
+        if up is not None:
+            self.attach(r, up)
+        else:
+            self.proxy.spawn(self.connect(r, target))
+
+    async def connect(self, r: Req, target) -> None:
+        loop = asyncio.get_running_loop()
+        while target is not None:
+            r.tries.add(target)
+            try:
+                _, up = await asyncio.wait_for(loop.create_connection(
+                    lambda t=target: Upstream(self.proxy, t), *target), CONNECT_TIMEOUT)
+            except (OSError, asyncio.TimeoutError):
+                target, _ = self.proxy.pick(r)
+                continue
+            if self.transport.is_closing() or not self.queue or self.queue[0] is not r:
+                up.transport.close()
+                return
+            self.attach(r, up)
+            return
+        self.local(r, 502)
+        self.flush()
+
+    def attach(self, r: Req, up: Upstream) -> None:
+        r.up, up.client, up.until_close, up.got = up, self, False, False
+        up.transport.writelines([r.head, *r.body])
+        if r.replay is not None:
+            r.replay[:0] = [r.head]
+        r.body = []
+        if not self.upgrading:
+            self.transport.resume_reading()
+
+    def local(self, r: Req, code: int) -> None:
+        if self.upgrading:
+            r.keep_alive = False
+        self.out.append(_local(code, r.keep_alive))
+        r.discard = r.resp_done = True
+        r.body = []
+        if r.complete or not r.keep_alive:
+            self.finish(r)
+        else:
+            self.transport.resume_reading()
+
+    def upstream_lost(self, up: Upstream) -> None:
+        r = self.queue[0] if self.queue else None
+        if r is None or r.up is not up or r.resp_done:
+            return
+        r.up = None
+        if r.status or up.got:  # answer already under way: cut the client off too
+            self.closing = True
+            self.transport.close()
+        elif r.replay is not None and len(r.tries) < 4:
+            r.body, r.replay = r.replay[1:], []
+            self.proxy.spawn(self.connect(r, up.target))
+        else:
+            self.local(r, 502)
+
+    # ---- response side -----------------------------------------------------------
+    def response_head(self, up: Upstream, code: int) -> None:
+        r = self.queue[0]
+        if 100 <= code < 200 and code != 101:
+            self.out.append(b"HTTP/1.1 %d %s\r\n\r\n" % (code, up.reason))
+            return
+        r.status = code
+        parts = [b"HTTP/1.1 %d %s\r\n" % (code, up.reason)]
+        cl = chunked = False
+        for n, v in up.headers:
+            ln = n.lower()
+            if ln in RESP_DROP:
+                if ln == b"transfer-encoding":
+                    chunked = b"chunked" in v.lower()
+                elif code == 101 and ln in (b"upgrade", b"connection"):
+                    parts += (n, b": ", v, b"\r\n")
+                continue
+            if ln == b"content-length":
+                cl = True
+            parts += (n, b": ", v, b"\r\n")
+        if not (r.is_head or code in (101, 204, 304) or cl):
+            up.until_close = not chunked
+            if r.http11:
+                r.resp_chunked = True
+                parts.append(b"Transfer-Encoding: chunked\r\n")
+            else:
+                r.keep_alive = False
+        if code != 101:
+            if not r.keep_alive or (self.upgrading and code != 101):
+                r.keep_alive = False
+                parts.append(b"Connection: close\r\n")
+            elif not r.http11:
+                parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        self.out.append(b"".join(parts))
+        if r.is_head:
+            self.response_done(up, False)
+
+    def response_body(self, data: bytes) -> None:
+        r = self.queue[0]
+        if r.resp_done:
+            return
+        if r.resp_chunked:
+            self.out += (b"%x\r\n" % len(data), data, b"\r\n")
+        else:
+            self.out.append(data)
+
+    def response_done(self, up: Upstream, reusable: bool) -> None:
+        r = self.queue[0] if self.queue else None
+        if r is None or r.up is not up or r.resp_done or not r.status or r.status == 101:
+            return
+        if r.resp_chunked:
+            self.out.append(b"0\r\n\r\n")
+        r.resp_done, r.up, up.client = True, None, None
+        if reusable and r.complete and not up.closed:
+            self.proxy.pool_put(up)
+        else:
+            up.transport.close()
+        if r.complete or not r.keep_alive:
+            self.finish(r)
+        else:
+            r.discard = True
+
+    def finish(self, r: Req) -> None:
+        if self.queue and self.queue[0] is r:
+            self.queue.popleft()
+        if not r.keep_alive:
+            self.closing = True
+            return
+        self.last = time.monotonic()
+        if self.queue:
+            self.start(self.queue[0])
+
+    def start_tunnel(self, up: Upstream, early: bytes) -> None:
+        r = self.queue[0] if self.queue else None
+        if r is None or r.status != 101 or not self.upgrading:
+            up.transport.close()
+            return
+        self.flush()
+        up.tunnel, self.tunnel = True, up
+        if early:
+            self.transport.write(early)
+        if r.extra:
+            up.transport.write(r.extra)
+        self.queue.clear()
+        self.transport.resume_reading()
+
+
+def _local(code: int, keep_alive: bool) -> bytes:
+    body = b"%d %s\n" % (code, REASONS[code])
+    return (b"HTTP/1.1 %d %s\r\nServer: kubedeck-ingress\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+            b"%s\r\n%s" % (code, REASONS[code], len(body), b"" if keep_alive else b"Connection: close\r\n", body))
