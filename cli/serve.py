@@ -43,8 +43,16 @@ def serve(args, state: Path) -> int:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:
         runner = asyncio.Runner()
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every stack
     with runner:
-        return runner.run(_serve(Cluster(settings)))
+        code = runner.run(_serve(Cluster(settings)))
+    # Executor threads may still sit in a blocking Docker call (a container stop with a
+    # long grace period); the cluster state is saved, so do not wait for them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 async def _serve(cluster) -> int:
@@ -96,16 +104,27 @@ def ensure_running(args, state: Path) -> dict:
     raise UserError(f"the engine did not answer within 30 s; see {state / 'engine.log'}")
 
 
+def _stop_engine(pid: int) -> None:
+    """SIGTERM the engine and wait for it; SIGKILL after 10 s so it cannot recreate
+    containers while `down` removes them."""
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
 def down(state: Path, *, volumes: bool) -> int:
     conn = read_connection(state)
     if conn and conn.get("pid"):
-        try:
-            os.kill(int(conn["pid"]), signal.SIGTERM)
-            for _ in range(100):
-                os.kill(int(conn["pid"]), 0)
-                time.sleep(0.05)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _stop_engine(int(conn["pid"]))
     import docker
 
     name = cluster_name(state)

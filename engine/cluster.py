@@ -116,12 +116,17 @@ class Cluster:
         self.spawn(self.ingress.run(), "ingress-proxy")
 
     async def stop(self) -> None:
+        """Staged shutdown: stop serving, cancel tasks, wait a bounded time for each."""
         clear_connection(self.settings.state)
         if self._runner:
-            await self._runner.cleanup()
+            try:
+                await asyncio.wait_for(self._runner.cleanup(), 3)
+            except asyncio.TimeoutError:
+                log.warning("API shutdown timed out")
         for t in list(self.tasks):
             t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=3)
         if self.agent:
             self.agent.close()
         if self.proxy:

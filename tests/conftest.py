@@ -84,7 +84,15 @@ class Engine:
     def kill(self, sig=signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(30)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGUSR1)  # the engine dumps its stacks to the log
+                time.sleep(1)
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError(f"engine did not stop on {sig!r}:\n"
+                                     + self.log_path.read_text(errors="replace")[-6000:])
 
     def write(self, rel: str, text: str) -> Path:
         p = self.folder / rel

@@ -317,6 +317,7 @@ class PodWorker:
         for st in self.containers.values():
             self.stop_probes(st)
         if pod is not None and grace > 0:
+            await self.leave_endpoints()
             await self.pre_stop(pod)
         ids = [st.id for st in self.containers.values() if st.id]
         if pod is not None:
@@ -326,6 +327,21 @@ class PodWorker:
         await asyncio.gather(*(d.stop(cid, grace) for cid in ids), return_exceptions=True)
         await d.remove_pod(self.uid)
         shutil.rmtree(self.pod_dir, ignore_errors=True)
+
+    async def leave_endpoints(self, limit: float = 2.0) -> None:
+        """Wait (briefly) until no Endpoints lists this pod before signalling it, so no
+        new connection is routed to a pod that is shutting down. Kubernetes leaves this
+        race to the user (a preStop sleep); kubedeck closes it."""
+        if not self.ip:
+            return
+        store = self.agent.cluster.store
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if not any(a.get("ip") == self.ip for ep in store.iter_kind("Endpoints")
+                       if ep["metadata"].get("namespace") == self.ns
+                       for sub in ep.get("subsets") or [] for a in sub.get("addresses") or []):
+                return
+            await asyncio.sleep(0.02)
 
     async def pre_stop(self, pod: dict) -> None:
         from .probes import run_probe
