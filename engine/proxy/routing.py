@@ -22,22 +22,21 @@ specification is tested on plain dicts (tests/unit/test_ingress_routing.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 CONTROLLER = "kubedeck.io/ingress"
 DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
 LEGACY_CLASS = "kubernetes.io/ingress.class"
 
 
-@dataclass(frozen=True)
-class Backend:
-    """A Service backend of an Ingress: a port number or a port name (never both)."""
+class Backend(NamedTuple):
+    """A Service backend of an Ingress: a port number or a port name (a tuple: hashed in C)."""
 
     namespace: str
     service: str
     port: int | None = None
     port_name: str | None = None
-    ingress: str = field(default="", compare=False)  # "ns/name", for messages only
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,7 @@ def backend_of(ing: dict, b: dict | None) -> Backend | None:
     ns = ing["metadata"].get("namespace") or "default"
     port = svc.get("port") or {}
     number = port.get("number")
-    return Backend(ns, svc["name"], int(number) if number is not None else None,
-                   port.get("name") or None, f"{ns}/{ing['metadata']['name']}")
+    return Backend(ns, svc["name"], int(number) if number is not None else None, port.get("name") or None)
 
 
 def _norm_prefix(path: str) -> str:
