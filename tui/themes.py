@@ -20,10 +20,17 @@ from textual.theme import Theme
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "kubedeck-dark"
-BUNDLED_DIRS = (
-    Path(__file__).resolve().parents[1] / "themes",  # top-level themes/ (source, editable)
-    Path(__file__).resolve().parent / "themes",  # packaged copy, if any
-)
+def _bundled_dir() -> Path:
+    """The top-level themes/ folder, installed as the data package kubedeck.themes."""
+    try:
+        import kubedeck.themes
+
+        return Path(kubedeck.themes.__file__).resolve().parent
+    except ImportError:
+        return Path(__file__).resolve().parents[1] / "themes"
+
+
+BUNDLED_DIRS = (_bundled_dir(),)
 VARIABLE_DEFAULTS = {
     "pod-running": "#4EBF71",
     "pod-pending": "#ffa62b",

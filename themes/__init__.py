@@ -1,0 +1,1 @@
+"""kubedeck colour themes: data files loaded by kubedeck.tui.themes."""
