@@ -73,6 +73,8 @@ class Upstream(asyncio.Protocol):
         self.proxy, self.target = proxy, target
         self.transport = self.client = None
         self.parser = httptools.HttpResponseParser(self)
+        # CGI scripts (busybox httpd) end header lines with a bare LF; nginx accepts that too
+        self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         self.reason, self.headers = b"", []
         self.got = self.closed = self.tunnel = self.until_close = False
         self.idle_since = 0.0

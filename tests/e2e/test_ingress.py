@@ -1,0 +1,283 @@
+"""The Ingress controller end to end: manifests in the folder, pods on Docker, requests
+through the engine's HTTP and HTTPS listeners (free ports, read from the status)."""
+
+from __future__ import annotations
+
+import base64
+import asyncio
+import socket
+import ssl
+import threading
+
+from conftest import wait_for
+
+APP = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: NAME}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: NAME}}
+  template:
+    metadata: {labels: {app: NAME}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        command:
+        - sh
+        - -c
+        - |
+          mkdir -p /www/cgi-bin
+          echo "NAME-$(hostname)" > /www/index.html
+          printf '#!/bin/sh\\necho "Content-Type: text/plain"\\necho\\nenv\\n' > /www/cgi-bin/env
+          chmod +x /www/cgi-bin/env
+          exec httpd -f -p 8080 -h /www
+        ports: [{containerPort: 8080, name: http}]
+        readinessProbe:
+          httpGet: {path: /, port: http}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: NAME}
+spec:
+  selector: {app: NAME}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+
+INGRESS = """
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  selector: {app: nobody}
+  ports: [{port: 80}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: site}
+spec:
+  ingressClassName: kubedeck
+  rules:
+  - host: alpha.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: alpha, port: {number: 80}}}}
+  - host: beta.test
+    http:
+      paths:
+      - {path: /b, pathType: Prefix, backend: {service: {name: beta, port: {name: http}}}}
+      - {path: /index.html, pathType: Exact, backend: {service: {name: beta, port: {number: 80}}}}
+  - host: empty.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: nobody, port: {number: 80}}}}
+"""
+
+
+def request(port: int, host: str, path: str = "/", *, tls: ssl.SSLContext | None = None,
+            headers: str = "", timeout: float = 5) -> tuple[int, str]:
+    """One HTTP/1.1 request on a fresh connection (SNI = host with TLS); (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        sock = tls.wrap_socket(raw, server_hostname=host) if tls else raw
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        out, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size, 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
+    return int(head.split()[1]), body.decode(errors="replace")
+
+
+def ports(engine) -> tuple[int, int]:
+    st = wait_for(lambda: engine.client.status().get("ingress", {}).get("https"), 15, what="ingress listeners")
+    assert st
+    ing = engine.client.status()["ingress"]
+    return int(ing["http"].rsplit(":", 1)[1]), int(ing["https"].rsplit(":", 1)[1])
+
+
+def deploy_apps(engine):
+    engine.write("apps.yaml", APP.replace("NAME", "alpha") + "---" + APP.replace("NAME", "beta"))
+    engine.write("ingress.yaml", INGRESS)
+    wait_for(lambda: engine.running_ready("app=alpha", 1) and engine.running_ready("app=beta", 1), 90,
+             what="alpha and beta ready")
+
+
+def test_host_path_routing_404_503_and_forwarded_headers(engine):
+    http, _ = ports(engine)
+    deploy_apps(engine)
+    code, body = wait_for(lambda: (r := request(http, "alpha.test"))[0] == 200 and r, 20, what="alpha via ingress")
+    assert body.startswith("alpha-")
+    assert request(http, "ALPHA.test:80", "/anything/")[0] in (200, 404)  # host match ignores case and port
+    code, body = wait_for(lambda: (r := request(http, "beta.test", "/b/"))[0] in (200, 404) and r, 10,
+                          what="beta answering")
+    assert request(http, "beta.test", "/index.html")[1].startswith("beta-")   # Exact path
+    assert request(http, "beta.test", "/")[0] == 404                          # no rule for /
+    assert request(http, "beta.test", "/bb")[0] == 404                        # /b does not match /bb
+    assert request(http, "nowhere.test")[0] == 404
+    assert request(http, "empty.test")[0] == 503                              # Service without ready pods
+    code, env = request(http, "alpha.test", "/cgi-bin/env", headers="X-Forwarded-For: 203.0.113.9\r\n")
+    assert code == 200, env
+    assert "HTTP_X_FORWARDED_FOR=203.0.113.9, 127.0.0.1" in env
+    assert "HTTP_X_FORWARDED_PROTO=http" in env and "HTTP_X_REAL_IP=127.0.0.1" in env
+    # a new host is live as soon as the file is saved
+    engine.write("more.yaml", """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: more}
+        spec:
+          rules:
+          - host: gamma.test
+            http:
+              paths:
+              - {path: /, pathType: Prefix, backend: {service: {name: beta, port: {number: 80}}}}
+        """)
+    wait_for(lambda: request(http, "gamma.test")[1].startswith("beta-"), 10, what="new host routed")
+    # a second Ingress claiming alpha.test/ loses to the older one, with a Warning Event
+    engine.write("thief.yaml", """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: thief}
+        spec:
+          rules:
+          - host: alpha.test
+            http:
+              paths:
+              - {path: /, pathType: Prefix, backend: {service: {name: beta, port: {number: 80}}}}
+        """)
+    wait_for(lambda: [e for e in engine.client.list("Event", "default")
+                      if e["involvedObject"]["name"] == "thief" and e["type"] == "Warning"], 10,
+             what="conflict event on the newer Ingress")
+    assert request(http, "alpha.test")[1].startswith("alpha-")
+
+
+def test_tls_from_secret_with_sni_and_live_update(engine, tmp_path):
+    from kubedeck.engine.proxy.tls import self_signed
+
+    http, https = ports(engine)
+    engine.write("apps.yaml", APP.replace("NAME", "alpha"))
+    cert, key = self_signed("secure.test")
+    secret = ("apiVersion: v1\nkind: Secret\nmetadata: {name: secure-tls}\ntype: kubernetes.io/tls\ndata:\n"
+              f"  tls.crt: {base64.b64encode(cert).decode()}\n  tls.key: {base64.b64encode(key).decode()}\n")
+    engine.write("ingress.yaml", """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {name: secure}
+        spec:
+          tls: [{hosts: [secure.test], secretName: secure-tls}]
+          rules:
+          - host: secure.test
+            http:
+              paths:
+              - {path: /, pathType: Prefix, backend: {service: {name: alpha, port: {number: 80}}}}
+        """)
+    # no Secret yet: a Warning Event naming why, and the default certificate is served
+    wait_for(lambda: [e for e in engine.client.list("Event", "default") if e["involvedObject"]["name"] == "secure"
+                      and e["reason"] == "InvalidTLSSecret" and "not found" in e["message"]], 15,
+             what="missing-secret warning")
+    wait_for(lambda: engine.running_ready("app=alpha", 1), 90, what="alpha ready")
+    (tmp_path / "ca.pem").write_bytes(cert)
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    try:
+        request(https, "secure.test", tls=ctx)
+        raise AssertionError("the default certificate must not verify as secure.test")
+    except ssl.SSLCertVerificationError:
+        pass
+    engine.write("secret.yaml", secret)
+    code, body = wait_for(lambda: (r := request(https, "secure.test", tls=ctx))[0] == 200 and r, 20,
+                          what="HTTPS with the Secret's certificate")
+    assert body.startswith("alpha-")
+    code, env = request(https, "secure.test", "/cgi-bin/env", tls=ctx)
+    assert "HTTP_X_FORWARDED_PROTO=https" in env
+    assert request(http, "secure.test")[0] == 200  # HTTP keeps working
+    # rotating the Secret takes effect on the next handshake
+    cert2, key2 = self_signed("secure.test")
+    engine.write("secret.yaml", secret.replace(base64.b64encode(cert).decode(), base64.b64encode(cert2).decode())
+                 .replace(base64.b64encode(key).decode(), base64.b64encode(key2).decode()))
+    (tmp_path / "ca2.pem").write_bytes(cert2)
+    ctx2 = ssl.create_default_context(cafile=str(tmp_path / "ca2.pem"))
+    wait_for(lambda: request(https, "secure.test", tls=ctx2)[0] == 200, 15, what="rotated certificate served")
+
+
+def test_websocket_upgrade_is_spliced(engine):
+    """A selector-less Service with hand-made Endpoints pointing at a WebSocket echo
+    server in this test process (the engine runs on this host, so 127.0.0.1 works)."""
+    from aiohttp import WSMsgType, web
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    state = {}
+
+    async def ws(req):
+        sock = web.WebSocketResponse()
+        await sock.prepare(req)
+        async for msg in sock:
+            if msg.type == WSMsgType.TEXT:
+                await sock.send_str(f"echo {msg.data} via {req.headers.get('X-Forwarded-For')}")
+        return sock
+
+    async def serve():
+        app = web.Application()
+        app.router.add_get("/ws", ws)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state["port"], state["runner"] = site._server.sockets[0].getsockname()[1], runner
+        started.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(serve()), loop.run_forever()), daemon=True)
+    thread.start()
+    started.wait(10)
+    http, _ = ports(engine)
+    engine.write("ws.yaml", f"""
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: echo}}
+        spec:
+          ports: [{{name: ws, port: 80}}]
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {{name: echo}}
+        subsets:
+        - addresses: [{{ip: 127.0.0.1}}]
+          ports: [{{name: ws, port: {state['port']}}}]
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata: {{name: echo}}
+        spec:
+          rules:
+          - host: ws.test
+            http:
+              paths:
+              - {{path: /ws, pathType: Prefix, backend: {{service: {{name: echo, port: {{name: ws}}}}}}}}
+        """)
+
+    async def client():
+        import aiohttp
+
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(f"http://127.0.0.1:{http}/ws", headers={"Host": "ws.test"}) as sock:
+                out = []
+                for word in ("one", "two"):
+                    await sock.send_str(word)
+                    out.append((await sock.receive(timeout=5)).data)
+                return out
+
+    try:
+        got = wait_for(lambda: asyncio.run(client()), 20, interval=0.3, what="websocket echo through the ingress")
+        assert got == ["echo one via 127.0.0.1", "echo two via 127.0.0.1"]
+    finally:
+        asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
