@@ -21,6 +21,7 @@ from typing import AsyncIterator
 from ..store import StoreError
 from .docker_io import DockerIO
 from .pod_worker import (L_ATTEMPT, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID, CState, PodWorker)
+from .services import ServiceProxies
 from .volumes import refresh_projected
 
 log = logging.getLogger("kubedeck.agent")
@@ -34,6 +35,8 @@ class NodeAgent:
         self.pods_dir: Path = cluster.settings.state / "pods"
         self._stop = threading.Event()
         self._tasks: set[asyncio.Task] = set()
+        self.services = ServiceProxies(self)
+        self._services_dirty = asyncio.Event()
 
     def nodes(self) -> set[str]:
         return {n["metadata"]["name"] for n in self.cluster.store.iter_kind("Node")}
@@ -41,7 +44,9 @@ class NodeAgent:
     async def run(self) -> None:
         await self._connect()
         self.adopt()
+        await self.docker.call(self.services.adopt_sync)
         self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop)
+        self.cluster.spawn(self._service_loop(), "service-proxies")
         self.resync()
         async for ev in self.cluster.store.watch():
             kind = ev.object.get("kind")
@@ -49,6 +54,35 @@ class NodeAgent:
                 self._on_pod(ev.object, ev.type)
             elif kind in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
                 self._on_config(ev.object)
+            elif kind in ("Service", "Endpoints"):
+                self._services_dirty.set()
+
+    async def _service_loop(self) -> None:
+        """Keep the in-cluster Service proxies matching Services and Endpoints."""
+        import copy
+
+        store = self.cluster.store
+        while True:
+            self._services_dirty.clear()
+            services = [copy.deepcopy(s) for s in store.iter_kind("Service")]
+            eps = {(e["metadata"]["namespace"], e["metadata"]["name"]): copy.deepcopy(e)
+                   for e in store.iter_kind("Endpoints")}
+            try:
+                ips = await self.docker.call(self.services.reconcile_sync, services, eps)
+            except Exception:  # noqa: BLE001 - Docker trouble: retry on the next change
+                log.exception("service proxies")
+                ips = {}
+            for (ns, name), ip in ips.items():
+                svc = store.peek("Service", ns, name)
+                if svc and ip and svc["spec"].get("clusterIP") != ip:
+                    new = copy.deepcopy(svc)
+                    new["spec"]["clusterIP"] = ip
+                    new["spec"]["clusterIPs"] = [ip]
+                    store.update(new, check_rv=False)
+            try:
+                await asyncio.wait_for(self._services_dirty.wait(), 5)
+            except asyncio.TimeoutError:
+                pass
 
     async def _connect(self) -> None:
         said = False

@@ -153,12 +153,22 @@ class PodWorker:
         return bool(self.sandbox)
 
     def aliases(self, pod: dict) -> list[str]:
+        """DNS names of this pod: POD.SUBDOMAIN, and the names of headless Services
+        selecting it (they resolve to the pods themselves, as in Kubernetes)."""
+        from ..selectors import matches_selector
+        from .services import service_names
+
         spec = pod["spec"]
         out = []
+        labels = pod["metadata"].get("labels") or {}
+        for svc in self.agent.cluster.store.iter_kind("Service"):
+            sel = svc["spec"].get("selector")
+            if svc["metadata"]["namespace"] == self.ns and svc["spec"].get("clusterIP") == "None" \
+                    and sel and matches_selector(sel, labels):
+                out += service_names(svc["metadata"]["name"], self.ns)
         if spec.get("subdomain"):
             host = spec.get("hostname") or self.name
-            out.append(f"{host}.{spec['subdomain']}")
-            out.append(f"{host}.{spec['subdomain']}.{self.ns}.svc.cluster.local")
+            out += [f"{host}.{n}" for n in service_names(spec["subdomain"], self.ns)]
         return out
 
     def labels(self, container: str, role: str, attempt: int) -> dict:
@@ -231,8 +241,12 @@ class PodWorker:
         cluster = self.agent.cluster
         lookup = lambda kind, name: cluster.store.peek(kind, self.ns, name)
         try:
-            env = container_env({**pod, "status": {**(pod.get("status") or {}), "podIP": self.ip,
-                                                   "hostIP": "127.0.0.1"}}, c, lookup)
+            from .services import service_env
+
+            services = [s for s in cluster.store.iter_kind("Service") if s["metadata"]["namespace"] == self.ns]
+            env = service_env(services) if pod["spec"].get("enableServiceLinks", True) else {}
+            env.update(container_env({**pod, "status": {**(pod.get("status") or {}), "podIP": self.ip,
+                                                        "hostIP": "127.0.0.1"}}, c, lookup))
             mounts = mounts_for(pod, c, pod_dir=self.pod_dir, cluster=cluster.name, lookup=lookup,
                                 volume_path=d.volume_path_sync)
         except ConfigError as e:
