@@ -1,0 +1,112 @@
+"""Service names from inside pods, on the Service port (80 -> 8080)."""
+
+from __future__ import annotations
+
+from conftest import wait_for
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && echo $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        ports: [{containerPort: 8080, name: http}]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+"""
+SVC = """
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+CLIENT = """
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sleep", "3600"]
+"""
+STS = """
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 8080}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - name: db
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && echo $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+"""
+
+
+def exec_in(engine, pod: str, cmd: str) -> str:
+    c = next(c for c in engine.containers() if c.labels.get("io.kubernetes.pod.name") == pod
+             and c.labels.get("io.kubedeck.role") == "app")
+    code, out = c.exec_run(["sh", "-c", cmd])
+    return out.decode().strip() if code == 0 else ""
+
+
+def test_service_names_resolve_on_the_service_port(engine):
+    # the client starts before the Service exists: the name must still resolve later
+    engine.write("client.yaml", CLIENT)
+    engine.write("web.yaml", WEB)
+    wait_for(lambda: engine.running_ready("app=web", 2), 60, what="web pods")
+    wait_for(lambda: engine.client.get("Pod", "default", "client")["status"]["phase"] == "Running", 60)
+    engine.write("svc.yaml", SVC)
+    names = {p["metadata"]["name"] for p in engine.pods("app=web")}
+    for host in ("web", "web.default", "web.default.svc", "web.default.svc.cluster.local"):
+        seen = wait_for(lambda: exec_in(engine, "client", f"wget -qO- http://{host}/"), 30,
+                        what=f"{host} answering on port 80")
+        assert seen in names
+    # balanced over both replicas
+    got = wait_for(lambda: {exec_in(engine, "client", "wget -qO- http://web/") for _ in range(20)} >= names
+                   and True, 30, what="both replicas reached by name")
+    assert got
+    ip = engine.client.get("Service", "default", "web")["spec"]["clusterIP"]
+    assert exec_in(engine, "client", f"wget -qO- http://{ip}/") in names
+
+
+def test_headless_and_statefulset_pod_names(engine):
+    engine.write("client.yaml", CLIENT)
+    engine.write("db.yaml", STS)
+    wait_for(lambda: engine.running_ready("app=db", 2), 90, what="db-0 and db-1 ready")
+    assert exec_in(engine, "client", "wget -qO- http://db-0.db:8080/") == "db-0"
+    assert exec_in(engine, "client", "wget -qO- http://db-1.db.default.svc.cluster.local:8080/") == "db-1"
+    assert exec_in(engine, "client", "wget -qO- http://db:8080/") in ("db-0", "db-1")
+
+
+def test_service_env_vars_for_existing_services(engine):
+    engine.write("web.yaml", WEB + "---\n" + SVC)
+    wait_for(lambda: engine.running_ready("app=web", 2), 60, what="web pods")
+    ip = wait_for(lambda: engine.client.get("Service", "default", "web")["spec"].get("clusterIP"), 20)
+    engine.write("client.yaml", CLIENT)
+    wait_for(lambda: engine.client.get("Pod", "default", "client")["status"]["phase"] == "Running", 60)
+    env = exec_in(engine, "client", "env")
+    assert f"WEB_SERVICE_HOST={ip}" in env and "WEB_SERVICE_PORT=80" in env
