@@ -1,0 +1,318 @@
+"""Shared pieces of the benchmarks: a throw-away engine, Docker helpers, statistics,
+the result record and the table printer.
+
+Every engine the benchmarks start lives in a state dir named `kdbench-xxxxxxxx`, which is
+also its cluster name, so cleanup removes exactly what a benchmark made (containers,
+networks and volumes labelled `io.kubedeck.cluster=<that name>`). Containers made
+directly (the raw-Docker baselines) carry `io.kubedeck.cluster=kdbench-raw-xxxx`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUSYBOX = "busybox:1.36"
+NGINX_IMAGE = "kubedeck-bench/nginx:1"
+L_CLUSTER = "io.kubedeck.cluster"
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.02, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - not checkable yet
+            last = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last!r})" if last else ""))
+
+
+# ---- statistics --------------------------------------------------------------------------
+def median(xs) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def percentile(xs, p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def spread(xs) -> str:
+    """min..max of the repeats, as a percentage around the median."""
+    if len(xs) < 2:
+        return "-"
+    m = median(xs)
+    if not m:
+        return "-"
+    return f"{(min(xs) - m) / m * 100:+.0f}%/{(max(xs) - m) / m * 100:+.0f}%"
+
+
+# ---- results -----------------------------------------------------------------------------
+@dataclass
+class Result:
+    name: str                 # headline figure name, e.g. pod_start_ratio
+    value: float | None       # headline value (None = not available)
+    target: str               # e.g. "<= 1.15"
+    what: str                 # what was measured
+    baseline_label: str = ""
+    baseline: float | None = None
+    kubedeck: float | None = None
+    unit: str = ""
+    repeats: int = 0
+    spread: str = "-"
+    rows: list[dict] = field(default_factory=list)   # extra detail rows for the table
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        op, num = self.target.split()
+        return self.value <= float(num) if op == "<=" else self.value >= float(num)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["met"] = self.met()
+        return d
+
+
+def fmt(v, unit: str = "") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        s = f"{v:.3g}" if abs(v) < 10 else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}"
+    else:
+        s = str(v)
+    return f"{s} {unit}".strip()
+
+
+def print_table(r: Result) -> None:
+    print()
+    print(f"== {r.name}: {r.what}")
+    if r.error:
+        print(f"   NOT AVAILABLE: {r.error}")
+    rows = [("baseline", r.baseline_label or "-", fmt(r.baseline, r.unit)),
+            ("kubedeck", "", fmt(r.kubedeck, r.unit))]
+    for extra in r.rows:
+        rows.append((extra.get("label", ""), extra.get("detail", ""), extra.get("value", "")))
+    w0 = max(len(a) for a, _, _ in rows)
+    w2 = max(len(c) for _, _, c in rows)
+    for a, b, c in rows:
+        print(f"   {a:<{w0}}  {c:>{w2}}  {b}")
+    met = r.met()
+    verdict = "n/a" if met is None else ("met" if met else "MISSED")
+    print(f"   {r.name} = {fmt(r.value)}  (target {r.target}: {verdict})  repeats {r.repeats}, spread {r.spread}")
+    for n in r.notes:
+        print(f"   note: {n}")
+
+
+# ---- docker ------------------------------------------------------------------------------
+def docker_client():
+    import docker
+
+    client = docker.from_env(timeout=120)
+    client.ping()
+    return client
+
+
+def ensure_images(client) -> None:
+    import docker
+
+    need = False
+    for image in (BUSYBOX, NGINX_IMAGE):
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            need = True
+    if need:
+        log("building the offline test images (tests/images/build.sh bench)")
+        subprocess.run(["bash", str(ROOT / "tests/images/build.sh"), "bench"], check=True)
+
+
+def remove_labelled(client, label_value: str) -> None:
+    label = f"{L_CLUSTER}={label_value}"
+    for c in client.containers.list(all=True, filters={"label": label}):
+        try:
+            c.remove(force=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    for n in client.networks.list(filters={"label": label}):
+        try:
+            n.remove()
+        except Exception:  # noqa: BLE001
+            pass
+    for v in client.volumes.list(filters={"label": label}):
+        try:
+            v.remove(force=True)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def free_port(lo: int = 31000, hi: int = 32700) -> int:
+    for port in range(lo, hi):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
+
+
+def any_free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- the engine --------------------------------------------------------------------------
+class Engine:
+    """A `kubedeck serve` subprocess in a kdbench-xxxx state dir with its manifest folder."""
+
+    def __init__(self, docker, extra_args=()):
+        self.base = Path(tempfile.mkdtemp(prefix="kubedeck-bench-"))
+        self.name = f"kdbench-{uuid.uuid4().hex[:8]}"
+        self.state = self.base / self.name
+        self.folder = self.base / "manifests"
+        self.folder.mkdir()
+        self.docker = docker
+        self.extra_args = list(extra_args)
+        self.proc: subprocess.Popen | None = None
+        self.client = None
+        self.log_path = self.base / "engine.log"
+
+    def __enter__(self) -> "Engine":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+    def start(self) -> "Engine":
+        from kubedeck.engine.client import Client
+        from kubedeck.engine.state import read_connection
+
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(self.state), "serve",
+                                      str(self.folder), "--ingress-http-port", "0", "--ingress-https-port", "0",
+                                      *self.extra_args],
+                                     stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError("engine exited:\n" + self.log_path.read_text(errors="replace")[-3000:])
+            conn = read_connection(self.state)
+            return conn and conn.get("pid") == self.proc.pid
+        wait_for(ready, 60, 0.05, what="engine API")
+        self.client = Client.for_state(self.state)
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def write(self, rel: str, text: str) -> Path:
+        p = self.folder / rel
+        tmp = p.with_name("." + p.name + ".tmp")
+        tmp.write_text(textwrap.dedent(text))
+        os.replace(tmp, p)
+        return p
+
+    def pods(self, selector: str | None = None) -> list[dict]:
+        return self.client.list("Pod", "default", selector)
+
+    def running(self, selector: str) -> int:
+        return sum(1 for p in self.pods(selector)
+                   if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"))
+
+    def rss_kb(self) -> tuple[int, int]:
+        """(VmRSS, VmHWM) of the engine in kB, from /proc/<pid>/status."""
+        vals = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                vals[k] = int(v.split()[0])
+        return vals["VmRSS"], vals["VmHWM"]
+
+    def cleanup(self) -> None:
+        try:
+            if self.client:
+                self.client.close()
+            r = subprocess.run([sys.executable, "-m", "kubedeck", "--state", str(self.state), "down", "--volumes"],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                log(f"kubedeck down failed ({r.returncode}): {r.stderr.strip()[-500:]}")
+        except Exception as e:  # noqa: BLE001 - fall through to the hard cleanup
+            log(f"kubedeck down: {e}")
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        remove_labelled(self.docker, self.name)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+# ---- machine -----------------------------------------------------------------------------
+def machine_info(docker) -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_mb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_mb = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    try:
+        dver = docker.version().get("Version", "")
+    except Exception:  # noqa: BLE001
+        dver = ""
+    try:
+        wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    except Exception:  # noqa: BLE001
+        wrk = ""
+    try:
+        nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    except Exception:  # noqa: BLE001
+        nginx = ""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+    except Exception:  # noqa: BLE001
+        commit = ""
+    return {"cpu_count": os.cpu_count(), "cpu_model": model, "memory_mb": mem_mb, "docker_version": dver,
+            "python_version": platform.python_version(), "platform": platform.platform(),
+            "kernel": platform.release(), "wrk": wrk, "nginx": nginx, "commit": commit}
