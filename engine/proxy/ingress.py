@@ -26,7 +26,8 @@ import asyncio
 import logging
 import time
 
-from .ingress_http import Client, Upstream
+from .ingress_http import Client
+from .ingress_upstream import Upstream
 from .nodeport import ready_backends
 from .routing import build_table, RouteTable, service_port, tls_hosts
 

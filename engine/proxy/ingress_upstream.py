@@ -1,0 +1,105 @@
+"""Backend side of the Ingress data path: one keep-alive connection to a pod.
+
+An `Upstream` is an asyncio Protocol with an httptools response parser. It serves one
+`Client` (ingress_http.py) request at a time and calls back into it: response head,
+body chunks, message complete (with whether the connection may be reused), loss. Idle
+ones wait in the controller's pool (ingress.py); an idle connection that sends bytes is
+broken and is closed. After a 101 it becomes one half of a raw splice (`tunnel`), and
+a full write buffer on either side pauses reading on the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httptools
+
+def _nodelay(transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+class Upstream(asyncio.Protocol):
+    """One keep-alive connection to a pod; serves one Client request at a time."""
+
+    __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "headers", "got", "closed",
+                 "tunnel", "idle_since", "until_close")
+
+    def __init__(self, proxy: "IngressProxy", target) -> None:
+        self.proxy, self.target = proxy, target
+        self.transport = self.client = None
+        self.parser = httptools.HttpResponseParser(self)
+        # CGI scripts (busybox httpd) end header lines with a bare LF; nginx accepts that too
+        self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
+        self.reason, self.headers = b"", []
+        self.got = self.closed = self.tunnel = self.until_close = False
+        self.idle_since = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        _nodelay(transport)
+
+    def data_received(self, data: bytes) -> None:
+        c = self.client
+        if self.tunnel:
+            c.transport.write(data)
+            return
+        if c is None:  # a pooled connection must stay silent
+            self.transport.close()
+            return
+        self.got = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            c.start_tunnel(self, data[e.args[0]:] if e.args else b"")
+        except httptools.HttpParserError:
+            self.transport.close()
+        c.flush()
+
+    def on_message_begin(self) -> None:
+        self.reason, self.headers = b"", []
+
+    def on_status(self, s: bytes) -> None:
+        self.reason += s
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.client.response_head(self, self.parser.get_status_code())
+
+    def on_body(self, data: bytes) -> None:
+        self.client.response_body(data)
+
+    def on_message_complete(self) -> None:
+        if self.client is not None:
+            self.client.response_done(self, self.parser.should_keep_alive())
+
+    def pause_writing(self) -> None:
+        if self.client is not None:
+            self.client.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.client is not None:
+            self.client.transport.resume_reading()
+
+    def eof_received(self):
+        if self.tunnel and self.client.transport.can_write_eof():
+            self.client.transport.write_eof()
+            return True
+        return False
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        c = self.client
+        if c is not None:
+            if self.until_close and not self.tunnel:
+                c.response_done(self, False)
+            else:
+                c.upstream_lost(self)
+            c.flush()
