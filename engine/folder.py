@@ -68,7 +68,18 @@ class FolderSync:
             paths = {Path(p) for _, p in changes}
             self.sync_paths(paths)
 
+    def _recall(self) -> None:
+        """After a restart: which file made which object, from the objects' annotations,
+        so a file removed while the engine was down deletes what it made."""
+        for kind in self.cluster.store.kinds():
+            for obj in self.cluster.store.iter_kind(kind):
+                rel = (obj["metadata"].get("annotations") or {}).get(SOURCE)
+                if rel:
+                    self.files.setdefault(rel, FileState()).keys.add(key_of(obj))
+
     def sync_all(self) -> None:
+        if not self.files:
+            self._recall()
         present = {self.rel(p): p for p in iter_manifest_files(self.root)} if self.root.exists() else {}
         for rel in list(self.files):
             if rel not in present:
