@@ -1,0 +1,218 @@
+"""nodeport_rps_ratio and ingress_rps_ratio: requests/s with Debian's wrk (keep-alive,
+32 connections) against one fast backend pod (kubedeck-bench/nginx:1, a 64-byte static
+file), through:
+
+- the pod IP directly (baseline for the NodePort),
+- kubedeck's NodePort listener on 127.0.0.1,
+- kubedeck's Ingress HTTP listener (Host: bench.local),
+- Debian's nginx started here as the equivalent reverse proxy (baseline for the Ingress):
+  one process like the engine (master_process off, worker_processes 1), upstream
+  keep-alive to the same pod IP, HTTP/1.1, on a free 127.0.0.1 port with a temp config;
+  stopped afterwards.
+
+Targets are measured interleaved (A B A B ...) so drift hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from common import NGINX_IMAGE, Engine, Result, any_free_port, free_port, log, median, spread, wait_for
+
+HOST = "bench.local"
+APP = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: nginx
+        image: {image}
+        ports: [{{containerPort: 8080, name: http}}]
+        readinessProbe:
+          httpGet: {{path: /healthz, port: http}}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: http, nodePort: {nodeport}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: web}}
+spec:
+  rules:
+  - host: {host}
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {{service: {{name: web, port: {{number: 80}}}}}}
+"""
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 1000000;
+    upstream backend {{
+        server {ip}:8080;
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        server_name {host};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_buffering on;
+        }}
+    }}
+}}
+"""
+
+
+def wrk(url: str, seconds: float, host: str | None = None) -> tuple[float, str]:
+    cmd = ["wrk", "-t2", "-c32", f"-d{seconds:g}s", "--timeout", "5s"]
+    if host:
+        cmd += ["-H", f"Host: {host}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    problems = []
+    for pat in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
+        mm = re.search(pat, out)
+        if mm:
+            problems.append(mm.group(0))
+    return (float(m.group(1)) if m else 0.0), "; ".join(problems)
+
+
+def http_ok(url: str, host: str | None = None) -> bool:
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    with urllib.request.urlopen(req, timeout=2) as r:
+        return r.status == 200
+
+
+class Nginx:
+    def __init__(self, ip: str):
+        self.dir = Path(tempfile.mkdtemp(prefix="kdbench-nginx-"))
+        self.port = any_free_port()
+        (self.dir / "nginx.conf").write_text(NGINX_CONF.format(dir=self.dir, ip=ip, port=self.port, host=HOST))
+        self.proc = subprocess.Popen(["nginx", "-e", "stderr", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr.log", "wb"))
+        wait_for(lambda: http_ok(self.url, HOST), 10, 0.05, what="nginx reverse proxy")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run(docker, quick: bool) -> list[Result]:
+    seconds = 5 if quick else 10
+    repeats = 2 if quick else 3
+    nodeport = free_port()
+    with Engine(docker) as eng:
+        eng.write("web.yaml", APP.format(image=NGINX_IMAGE, nodeport=nodeport, host=HOST))
+        pods = wait_for(lambda: [p for p in eng.pods("app=web") if p.get("status", {}).get("podIP") and any(
+            c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])], 90, 0.1,
+            what="backend pod ready")
+        ip = pods[0]["status"]["podIP"]
+        direct = f"http://{ip}:8080/"
+        np_url = f"http://127.0.0.1:{nodeport}/"
+        wait_for(lambda: http_ok(np_url), 20, 0.1, what="NodePort answering")
+        urls = {"direct": (direct, None), "nodeport": (np_url, None)}
+        ingress_error = ""
+        try:
+            addr = wait_for(lambda: (eng.client.status().get("ingress") or {}).get("http"), 10, 0.1,
+                            what="ingress http listener")
+            ing_url = f"http://{addr}/"
+            wait_for(lambda: http_ok(ing_url, HOST), 20, 0.1, what="Ingress answering")
+            urls["ingress"] = (ing_url, HOST)
+        except Exception as e:  # noqa: BLE001 - report, don't block the other figures
+            ingress_error = f"kubedeck Ingress not answering: {e}"
+        nginx = None
+        if "ingress" in urls:
+            try:
+                nginx = Nginx(ip)
+                urls["nginx"] = (nginx.url, HOST)
+            except Exception as e:  # noqa: BLE001
+                ingress_error = f"nginx baseline could not start: {e}"
+        try:
+            rps: dict[str, list[float]] = {k: [] for k in urls}
+            problems: dict[str, set] = {k: set() for k in urls}
+            for key, (url, host) in urls.items():
+                wrk(url, 1, host)  # warm up connections, pools, caches
+            for i in range(repeats):
+                for key, (url, host) in urls.items():
+                    v, prob = wrk(url, seconds, host)
+                    rps[key].append(v)
+                    if prob:
+                        problems[key].add(prob)
+                log("network #%d: " % (i + 1) + "  ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rps.items()))
+        finally:
+            if nginx:
+                nginx.stop()
+    np_ratio = [n / d for n, d in zip(rps["nodeport"], rps["direct"])]
+    np_res = Result("nodeport_rps_ratio", median(np_ratio), ">= 0.8",
+                    f"wrk -c32 keep-alive, {seconds}s: NodePort 127.0.0.1:{nodeport} vs the pod IP directly",
+                    baseline_label="wrk straight to the pod IP (nginx backend)", baseline=median(rps["direct"]),
+                    kubedeck=median(rps["nodeport"]), unit="req/s", repeats=repeats, spread=spread(np_ratio))
+    for k in ("direct", "nodeport"):
+        if problems[k]:
+            np_res.notes.append(f"{k}: " + "; ".join(sorted(problems[k])))
+    np_res.notes.append("2 cores shared by wrk, the proxy and the backend: the proxy's CPU is taken from the others")
+    if "nginx" in rps:
+        ratio = [k / n for k, n in zip(rps["ingress"], rps["nginx"])]
+        ing_res = Result("ingress_rps_ratio", median(ratio), ">= 0.8",
+                         f"wrk -c32 keep-alive, {seconds}s, Host: {HOST}: kubedeck Ingress vs Debian nginx "
+                         "reverse proxy (1 process, upstream keep-alive) to the same pod",
+                         baseline_label="Debian nginx as reverse proxy", baseline=median(rps["nginx"]),
+                         kubedeck=median(rps["ingress"]), unit="req/s", repeats=repeats, spread=spread(ratio))
+        ing_res.rows.append({"label": "direct", "detail": "the backend alone (upper bound)",
+                             "value": f"{median(rps['direct']):,.0f} req/s"})
+        for k in ("ingress", "nginx"):
+            if problems[k]:
+                ing_res.notes.append(f"{k}: " + "; ".join(sorted(problems[k])))
+    else:
+        ing_res = Result("ingress_rps_ratio", None, ">= 0.8", "kubedeck Ingress vs Debian nginx reverse proxy",
+                         error=ingress_error or "not available")
+    return [np_res, ing_res]
