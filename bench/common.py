@@ -229,6 +229,14 @@ class Engine:
             return conn and conn.get("pid") == self.proc.pid
         wait_for(ready, 60, 0.05, what="engine API")
         self.client = Client.for_state(self.state)
+        self.profiler = None
+        prof_dir = os.environ.get("KDBENCH_PYSPY")
+        if prof_dir:  # sample the engine with py-spy while the benchmark runs
+            Path(prof_dir).mkdir(parents=True, exist_ok=True)
+            out = Path(prof_dir) / f"{os.environ.get('KDBENCH_NAME', 'engine')}-{self.name}.txt"
+            self.profiler = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-r", "100",
+                                              "-f", "raw", "-o", str(out), "-p", str(self.proc.pid)],
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return self
 
     @property
@@ -259,6 +267,12 @@ class Engine:
         return vals["VmRSS"], vals["VmHWM"]
 
     def cleanup(self) -> None:
+        if getattr(self, "profiler", None) and self.profiler.poll() is None:
+            self.profiler.send_signal(signal.SIGINT)
+            try:
+                self.profiler.wait(30)
+            except subprocess.TimeoutExpired:
+                self.profiler.kill()
         try:
             if self.client:
                 self.client.close()

@@ -1,0 +1,103 @@
+"""kubedeck benchmarks: one command, each figure against a baseline from the same run.
+
+    python bench/run.py            full run
+    python bench/run.py --quick    < 5 minutes on 2 cores
+    python bench/run.py --only pod_start,api_latency
+    KDBENCH_PYSPY=/tmp/prof python bench/run.py --quick   (py-spy raw profiles of each engine)
+
+Prints one table per benchmark, then, as the very last lines, `name value` per headline
+figure. Writes bench/results/<UTC date>.json (and latest.json) with machine info.
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import Result, docker_client, ensure_images, log, machine_info, print_table  # noqa: E402
+
+# module, headline names it produces (in output order)
+BENCHES = [
+    ("pod_start", ["pod_start_ratio"]),
+    ("reconcile", ["reconcile_ms"]),
+    ("network", ["nodeport_rps_ratio", "ingress_rps_ratio"]),
+    ("tui_update", ["tui_update_ms"]),
+    ("engine_rss", ["engine_rss_mb_100pods"]),
+    ("api_latency", ["api_p99_ms"]),
+]
+TARGETS = {"pod_start_ratio": "<= 1.15", "reconcile_ms": "<= 500", "nodeport_rps_ratio": ">= 0.8",
+           "ingress_rps_ratio": ">= 0.8", "tui_update_ms": "<= 50", "engine_rss_mb_100pods": "<= 150",
+           "api_p99_ms": "<= 50"}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller N, fewer repeats (< 5 min on 2 cores)")
+    ap.add_argument("--only", help="comma-separated benchmark modules: " + ",".join(m for m, _ in BENCHES))
+    ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON results")
+    ap.add_argument("--no-save", action="store_true", help="do not write the JSON results")
+    args = ap.parse_args(argv)
+
+    only = set(args.only.split(",")) if args.only else None
+    docker = docker_client()
+    ensure_images(docker)
+    started = time.time()
+    results: list[Result] = []
+    for module, names in BENCHES:
+        if only and module not in only:
+            continue
+        log(f"running {module} ({'quick' if args.quick else 'full'})")
+        os.environ["KDBENCH_NAME"] = module
+        t0 = time.perf_counter()
+        try:
+            mod = __import__(module)
+            out = mod.run(docker, args.quick)
+            got = out if isinstance(out, list) else [out]
+        except Exception as e:  # noqa: BLE001 - one benchmark failing must not hide the others
+            traceback.print_exc()
+            got = [Result(n, None, TARGETS[n], module, error=f"{type(e).__name__}: {e}") for n in names]
+        for r in got:
+            r.notes.append(f"benchmark took {time.perf_counter() - t0:.0f} s")
+            print_table(r)
+            sys.stdout.flush()
+        results.extend(got)
+
+    total = time.time() - started
+    now = dt.datetime.now(dt.timezone.utc)
+    doc = {"date": now.isoformat(timespec="seconds"), "mode": "quick" if args.quick else "full",
+           "duration_s": round(total, 1), "machine": machine_info(docker),
+           "headline": {r.name: r.value for r in results},
+           "targets": {r.name: {"target": r.target, "met": r.met()} for r in results},
+           "results": [r.to_json() for r in results]}
+    if not args.no_save:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"{now:%Y-%m-%d}{'-quick' if args.quick else ''}.json"
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+        (args.out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+        log(f"results written to {path}")
+
+    print()
+    print(f"== summary ({doc['mode']}, {total:.0f} s, {doc['machine']['cpu_count']} cpus, "
+          f"{doc['machine']['cpu_model']}, docker {doc['machine']['docker_version']})")
+    for r in results:
+        met = r.met()
+        print(f"   {r.name:<24} {('n/a' if r.value is None else f'{r.value:.4g}'):>10}  target {r.target:<8} "
+              f"{'n/a' if met is None else 'met' if met else 'MISSED'}")
+    print()
+    for r in results:
+        print(f"{r.name} {'nan' if r.value is None else round(r.value, 4)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
