@@ -38,11 +38,11 @@ def serve(args, state: Path) -> int:
     settings = Settings(state=state, folder=folder, address=args.address, api_port=args.api_port,
                         nodes=args.nodes, ingress_http_port=args.ingress_http_port,
                         ingress_https_port=args.ingress_https_port)
-    try:
-        import uvloop  # faster event loop where available
+    runner = asyncio.Runner()
+    if os.environ.get("KUBEDECK_UVLOOP") == "1":
+        import uvloop  # opt-in: see README (crashed under load with Docker SDK threads)
+
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
     import faulthandler
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every stack
