@@ -103,7 +103,6 @@ spec:
     assert "Running" in out
     assert "deployment.apps/web scaled" in engine.cli("scale", "deployment/web", "--replicas=2").stdout
     wait_for(lambda: engine.running_ready("app=web", 2), 60, what="scaled to 2")
-    # the file does not set... it does set replicas: 1, so scale holds until the file changes
     assert "successfully rolled out" in engine.cli("rollout", "status", "deployment/web", "--timeout", "60").stdout
     desc = engine.cli("describe", "deployment", "web").stdout
     assert "ScalingReplicaSet" in desc

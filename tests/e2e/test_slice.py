@@ -113,3 +113,19 @@ def test_same_object_in_two_files_is_a_conflict(engine):
                     what="conflict error")
     assert "a.yaml" in errs[0]["message"]
     assert engine.client.get("ConfigMap", "default", "shared")["data"]["k"] == "a"
+
+
+def test_scale_survives_unrelated_saves_until_the_file_changes_replicas(engine):
+    port = free_nodeport()
+    text = WEB.format(replicas=1, port=port)
+    engine.write("web.yaml", text)
+    wait_for(lambda: engine.running_ready("app=web", 1), 60, what="1 pod")
+    engine.cli("scale", "deployment/web", "--replicas=2")
+    wait_for(lambda: engine.running_ready("app=web", 2), 60, what="scaled to 2")
+    # an unrelated change in the file (a label on the Service) keeps the scaled replicas
+    engine.write("web.yaml", text.replace("metadata:\n  name: web\nspec:\n  type", "metadata:\n  name: web\n  labels: {tier: front}\nspec:\n  type"))
+    wait_for(lambda: engine.client.get("Service", "default", "web")["metadata"].get("labels") == {"tier": "front"}, 10)
+    assert engine.client.get("Deployment", "default", "web")["spec"]["replicas"] == 2
+    # the file changing replicas wins
+    engine.write("web.yaml", WEB.format(replicas=3, port=port))
+    wait_for(lambda: engine.running_ready("app=web", 3), 60, what="file says 3")
