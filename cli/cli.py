@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tail", type=int)
     s.add_argument("--timestamps", action="store_true")
 
+    s = sub.add_parser("exec", help="run a command in a container: exec POD [-c C] [-it] -- CMD...")
+    s.add_argument("pod")
+    s.add_argument("-c", "--container")
+    s.add_argument("-i", "--stdin", action="store_true", help="pass stdin to the container")
+    s.add_argument("-t", "--tty", action="store_true", help="allocate a TTY")
+    _ns_flags(s)
+    s.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+
     s = sub.add_parser("scale", help="set replicas, e.g. scale deployment/web --replicas=3")
     s.add_argument("target")
     s.add_argument("--replicas", type=int, required=True)

@@ -204,6 +204,22 @@ def cmd_logs(args, state: Path) -> int:
     return 0
 
 
+def cmd_exec(args, state: Path) -> int:
+    import asyncio
+
+    from kubedeck.engine.state import read_connection
+
+    from .exec_client import run_exec
+
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not cmd:
+        raise UserError("you must specify a command: kubedeck exec POD -- CMD [ARGS...]")
+    Client.for_state(state).close()
+    conn = read_connection(state)
+    return asyncio.run(run_exec(conn["url"], conn["token"], args.namespace or "default", args.pod, cmd,
+                                container=args.container, stdin=args.stdin, tty=args.tty))
+
+
 # ---- changes --------------------------------------------------------------------------
 def cmd_scale(args, state: Path) -> int:
     client = Client.for_state(state)

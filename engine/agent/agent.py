@@ -217,6 +217,13 @@ class NodeAgent:
             w.force = True
             w.wake.set()
 
+    def container_id(self, pod: dict, container: str | None) -> str | None:
+        """The running container of `pod` named `container` (default: the first)."""
+        w = self.workers.get(pod["metadata"]["uid"])
+        name = container or pod["spec"]["containers"][0]["name"]
+        st = w.containers.get(name) if w else None
+        return st.id if st and not st.terminated else None
+
     async def logs(self, pod: dict, *, container: str | None, follow: bool, tail: int | None,
                    timestamps: bool, previous: bool, since_seconds: int | None = None) -> AsyncIterator[bytes]:
         import time

@@ -78,6 +78,8 @@ class Handlers:
         m = request.method
         if t.subresource == "log" and t.kind == "Pod" and m == "GET":
             return await self.logs(request, t)
+        if t.subresource == "exec" and t.kind == "Pod" and m in ("GET", "POST"):
+            return await self.exec(request, t)
         if t.subresource == "scale" and m in ("GET", "PATCH", "PUT"):
             return await self.scale(request, t)
         if t.subresource not in (None, "status"):
@@ -204,6 +206,26 @@ class Handlers:
                                   "metadata": {"name": t.name, "namespace": obj["metadata"]["namespace"]},
                                   "spec": {"replicas": obj["spec"].get("replicas", 1)},
                                   "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)}})
+
+    async def exec(self, request: web.Request, t: Target) -> web.StreamResponse:
+        """WebSocket exec in Kubernetes' v4 channel protocol (see agent/exec.py)."""
+        from ..agent.exec import serve_exec
+
+        q = request.query
+        pod = self.store.get("Pod", t.namespace or "default", t.name)
+        if pod is None:
+            raise StoreError(404, "NotFound", f'pods "{t.name}" not found')
+        cmd = q.getall("command", [])
+        if not cmd:
+            raise StoreError(400, "BadRequest", "you must specify at least one command for the container")
+        cid = self.c.agent.container_id(pod, q.get("container")) if self.c.agent else None
+        if not cid:
+            raise StoreError(400, "BadRequest", f'container not found or not running in pod "{t.name}"')
+        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io", "channel.k8s.io"), max_msg_size=0)
+        await ws.prepare(request)
+        await serve_exec(self.c.agent.docker, cid, cmd, tty=q.get("tty") in ("1", "true"),
+                         stdin=q.get("stdin") in ("1", "true"), ws=ws)
+        return ws
 
     async def logs(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query

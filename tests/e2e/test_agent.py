@@ -258,3 +258,25 @@ def test_graceful_delete_honours_grace_period(engine):
     wait_for(lambda: not engine.pods("app=slow"), 20, interval=0.05, what="pod gone")
     took = time.monotonic() - t0
     assert 2.5 <= took <= 8, took  # SIGTERM ignored by the loop, SIGKILL after 3 s
+
+
+def test_exec_through_the_api(engine):
+    import subprocess
+    import sys
+
+    engine.write("pod.yaml", pod_yaml("shell", """
+  containers:
+  - name: main
+    image: busybox:1.36
+    command: ["sh", "-c", "echo inside > /tmp/f; sleep 3600"]
+"""))
+    wait_for(lambda: "running" in cstatus(engine, "shell").get("state", {}), 60, what="running")
+    r = engine.cli("exec", "shell", "--", "sh", "-c", "cat /tmp/f; hostname; echo err >&2")
+    assert r.stdout.split() == ["inside", "shell"] and r.stderr.strip() == "err"
+    r = engine.cli("exec", "shell", "--", "sh", "-c", "exit 7", check=False)
+    assert r.returncode == 7
+    p = subprocess.run([sys.executable, "-m", "kubedeck", "--state", str(engine.state), "exec", "-i", "shell",
+                        "--", "wc", "-c"], input="12345", capture_output=True, text=True, timeout=30)
+    assert p.stdout.strip() == "5"
+    r = engine.cli("exec", "nope", "--", "true", check=False)
+    assert r.returncode == 1 and "not found" in r.stderr
