@@ -8,6 +8,8 @@ previous and search are toggled with keys while the pane has focus.
 
 from __future__ import annotations
 
+import asyncio
+
 import textwrap
 from collections import deque
 from collections.abc import Callable
@@ -117,20 +119,30 @@ class LogPane(Vertical, can_focus=False):
 
     @work(exclusive=True, group="logs", exit_on_error=False)
     async def _stream(self, pod: tuple[str, str], container: str | None) -> None:
+        """Stream the logs; while following, an error (say the container is still
+        being created) is shown once and retried every second until it works."""
         namespace, name = pod
-        try:
-            async for line in self.source(
-                namespace,
-                name,
-                container,
-                follow=not self.previous,
-                tail=500,
-                timestamps=self.timestamps,
-                previous=self.previous,
-            ):
-                self.add_line(line)
-        except Exception as exc:  # shown in the pane, never a traceback
-            self.add_line(f"[kubedeck] logs unavailable: {exc}")
+        said = None
+        while True:
+            try:
+                async for line in self.source(
+                    namespace,
+                    name,
+                    container,
+                    follow=not self.previous,
+                    tail=500,
+                    timestamps=self.timestamps,
+                    previous=self.previous,
+                ):
+                    self.add_line(line)
+                return
+            except Exception as exc:  # shown in the pane, never a traceback
+                if str(exc) != said:
+                    self.add_line(f"[kubedeck] logs unavailable: {exc}")
+                    said = str(exc)
+                if self.previous:
+                    return
+            await asyncio.sleep(1.0)
 
     def add_line(self, line: str) -> None:
         self.lines.append(line)

@@ -1,0 +1,105 @@
+"""Drive the real `kubedeck up` and `kubedeck exec -it` in tmux, as a person would:
+type keys, read the screen."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from conftest import wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: hello, labels: {app: hello}}
+spec:
+  containers:
+  - name: main
+    image: busybox:1.36
+    command: ["sh", "-c", "while true; do echo tick; sleep 1; done"]
+"""
+
+
+class Tmux:
+    def __init__(self, name: str, cmd: str, width: int = 120, height: int = 34):
+        self.name = name
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), cmd],
+                       check=True)
+
+    def screen(self) -> str:
+        r = subprocess.run(["tmux", "capture-pane", "-t", self.name, "-p"], capture_output=True, text=True)
+        return r.stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def up_cluster(tmp_path, docker_client):
+    name = f"kdtest-{uuid.uuid4().hex[:8]}"
+    state, folder = tmp_path / name, tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "pod.yaml").write_text(POD)
+    base = f"{sys.executable} -m kubedeck --state {state}"
+    yield name, state, folder, base
+    subprocess.run(f"{base} down --volumes", shell=True, capture_output=True, timeout=60)
+    for c in docker_client.containers.list(all=True, filters={"label": f"io.kubedeck.cluster={name}"}):
+        c.remove(force=True)
+
+
+def test_kubedeck_up_shows_running_pods_and_quits_leaving_them(up_cluster, docker_client):
+    name, state, folder, base = up_cluster
+    t = Tmux(name, f"cd {folder} && {base} up . --ingress-http-port 0 --ingress-https-port 0")
+    try:
+        screen = wait_for(lambda: (lambda s: s if "hello" in s and "Running" in s else None)(t.screen()), 60,
+                          what="the TUI showing the pod Running")
+        assert "Nodes" in screen and "Services" in screen and "Logs" in screen
+        wait_for(lambda: "tick" in t.screen(), 30, what="the pod's logs in the logs pane")
+        t.keys("?")
+        wait_for(lambda: "Help" in t.screen() or "help" in t.screen(), 10, what="help screen")
+        t.keys("Escape")
+        # a key right after Escape would reach the app as Alt+key: wait for the help to close
+        wait_for(lambda: "escape to close" not in t.screen(), 10, what="help closed")
+
+        def quit_app():
+            t.keys("q")  # re-sent if the app was still settling after the help screen
+            return wait_for(lambda: not t.alive(), 3, what="exit") if t.alive() else True
+        wait_for(quit_app, 15, interval=0.5, what="the TUI to exit on q")
+    finally:
+        t.kill()
+    # quitting the TUI leaves the cluster and its pods running
+    r = subprocess.run(f"{base} get pods", shell=True, capture_output=True, text=True, timeout=30)
+    assert "Running" in r.stdout, r.stderr
+    running = docker_client.containers.list(filters={"label": f"io.kubedeck.cluster={name}"})
+    assert len(running) == 2  # the pod's container and its sandbox
+
+
+def test_exec_it_gives_an_interactive_shell(up_cluster):
+    name, state, folder, base = up_cluster
+    subprocess.run(f"{base} up {folder} --no-ui --ingress-http-port 0 --ingress-https-port 0", shell=True,
+                   check=True, timeout=60, capture_output=True)
+    wait_for(lambda: "Running" in subprocess.run(f"{base} get pods", shell=True, capture_output=True,
+                                                 text=True).stdout, 60, what="pod running")
+    t = Tmux(name + "-sh", f"{base} exec -it hello -- sh")
+    try:
+        wait_for(lambda: "#" in t.screen(), 20, what="a shell prompt")
+        t.keys("echo $((6*7)) $(tty)", "Enter")
+        screen = wait_for(lambda: (lambda s: s if "42 /dev/pts" in s else None)(t.screen()), 10,
+                          what="the command's output on a TTY")
+        assert "42" in screen
+        t.keys("exit", "Enter")
+        wait_for(lambda: not t.alive(), 10, what="exec to end with the shell")
+    finally:
+        t.kill()
