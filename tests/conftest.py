@@ -77,7 +77,7 @@ class Engine:
         def ready():
             conn = read_connection(self.state)
             return conn and conn.get("pid") == self.proc.pid and conn != old
-        wait_for(ready, 30, what="engine API")
+        wait_for(ready, 60, what="engine API")
         self.client = Client.for_state(self.state)
         return self
 
