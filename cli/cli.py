@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     _ns_flags(s)
     s.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
+    s = sub.add_parser("port-forward", help="forward a local port: port-forward pod/NAME|svc/NAME|deployment/NAME LOCAL:REMOTE")
+    s.add_argument("target")
+    s.add_argument("ports", nargs="+", help="LOCAL:REMOTE, :REMOTE (random local port) or PORT")
+    s.add_argument("--address", default="127.0.0.1", help="local address to listen on (default 127.0.0.1)")
+    _ns_flags(s)
+
     s = sub.add_parser("scale", help="set replicas, e.g. scale deployment/web --replicas=3")
     s.add_argument("target")
     s.add_argument("--replicas", type=int, required=True)
@@ -85,6 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target")
     _ns_flags(s)
     s.add_argument("--timeout", type=float, default=300)
+
+    s = sub.add_parser("cordon", help="mark a node unschedulable")
+    s.add_argument("node")
+    s = sub.add_parser("uncordon", help="mark a node schedulable again")
+    s.add_argument("node")
+    s = sub.add_parser("drain", help="cordon a node and evict its pods (DaemonSet pods stay)")
+    s.add_argument("node")
+    s.add_argument("--force", action="store_true", help="also delete pods no controller will replace")
+    s.add_argument("--ignore-daemonsets", action="store_true", help="accepted for kubectl habits: "
+                                                                     "DaemonSet pods always stay")
+    s.add_argument("--delete-emptydir-data", action="store_true", help="accepted for kubectl habits")
+    s.add_argument("--grace-period", type=int, default=None)
+    s.add_argument("--timeout", type=float, default=120, help="seconds to wait for the pods to go")
+
+    s = sub.add_parser("node", help="simulate a node failure: node stop|start NODE")
+    s.add_argument("action", choices=["stop", "start"])
+    s.add_argument("node")
 
     s = sub.add_parser("down", help="stop the cluster and remove its containers and networks")
     s.add_argument("--volumes", action="store_true", help="also remove PersistentVolumeClaim volumes")

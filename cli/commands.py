@@ -22,7 +22,7 @@ class UserError(Exception):
 
 def run(args) -> int:
     state = state_dir(args.state)
-    handler = globals()[f"cmd_{args.cmd}"]
+    handler = globals()[f"cmd_{args.cmd.replace('-', '_')}"]
     try:
         return handler(args, state)
     except NotRunning as e:
@@ -220,6 +220,39 @@ def cmd_exec(args, state: Path) -> int:
                                 container=args.container, stdin=args.stdin, tty=args.tty))
 
 
+def cmd_port_forward(args, state: Path) -> int:
+    import asyncio
+
+    from kubedeck.engine.forward import Forwarder
+    from kubedeck.engine.state import read_connection
+
+    kind, name = _target(args.target, default_kind="Pod")
+    if kind not in ("Pod", "Service", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"):
+        raise UserError(f"cannot port-forward to a {kind}")
+    Client.for_state(state).close()
+    conn = read_connection(state)
+
+    async def run() -> int:
+        fwds = []
+        for spec in args.ports:
+            local, _, remote = spec.rpartition(":") if ":" in spec else (spec, "", spec)
+            f = Forwarder(url=conn["url"], token=conn["token"], kind=kind, namespace=args.namespace or "default",
+                          name=name, remote_port=int(remote), local_port=int(local or 0), address=args.address)
+            try:
+                port = await f.start()
+            except OSError as e:
+                raise UserError(f"unable to listen on port {local}: {e.strerror or e}") from None
+            print(f"Forwarding from {args.address}:{port} -> {remote}", flush=True)
+            fwds.append(f)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for f in fwds:
+                await f.stop()
+        return 0
+    return asyncio.run(run())
+
+
 # ---- changes --------------------------------------------------------------------------
 def cmd_scale(args, state: Path) -> int:
     client = Client.for_state(state)
@@ -245,3 +278,77 @@ def cmd_rollout(args, state: Path) -> int:
         print(printers.rollout_history(client, ns, name))
         return 0
     return printers.rollout_undo(client, ns, name)
+
+
+# ---- nodes ----------------------------------------------------------------------------
+def _node_patch(state: Path, node: str, patch: dict) -> dict:
+    client = Client.for_state(state)
+    try:
+        return client.patch("Node", "", node, patch)
+    except ApiError as e:
+        if e.code == 404:
+            raise UserError(f'nodes "{node}" not found') from None
+        raise
+
+
+def cmd_cordon(args, state: Path) -> int:
+    _node_patch(state, args.node, {"spec": {"unschedulable": True}})
+    print(f"node/{args.node} cordoned")
+    return 0
+
+
+def cmd_uncordon(args, state: Path) -> int:
+    _node_patch(state, args.node, {"spec": {"unschedulable": None}})
+    print(f"node/{args.node} uncordoned")
+    return 0
+
+
+def cmd_drain(args, state: Path) -> int:
+    """kubectl drain: cordon, then evict every pod on the node but DaemonSet pods."""
+    client = Client.for_state(state)
+    _node_patch(state, args.node, {"spec": {"unschedulable": True}})
+    print(f"node/{args.node} cordoned")
+    pods = [p for p in client.list("Pod") if p["spec"].get("nodeName") == args.node]
+    owner = lambda p: next((r for r in p["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+    daemons = [p for p in pods if (owner(p) or {}).get("kind") == "DaemonSet"]
+    evict = [p for p in pods if p not in daemons]
+    bare = [p for p in evict if owner(p) is None]
+    if bare and not args.force:
+        names = ", ".join(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in bare)
+        raise UserError(f"cannot delete Pods that declare no controller (use --force to override): {names}")
+    if daemons:
+        names = ", ".join(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in daemons)
+        print(f"Warning: ignoring DaemonSet-managed Pods: {names}")
+    for p in evict:
+        meta = p["metadata"]
+        print(f"evicting pod {meta['namespace']}/{meta['name']}")
+        try:
+            client.delete("Pod", meta["namespace"], meta["name"], grace=args.grace_period)
+        except ApiError as e:
+            if e.code != 404:
+                raise
+    deadline = time.monotonic() + args.timeout
+    uids = {p["metadata"]["uid"] for p in evict}
+    while True:
+        left = [p for p in client.list("Pod") if p["metadata"]["uid"] in uids]
+        if not left:
+            break
+        if time.monotonic() > deadline:
+            raise UserError(f"drain did not complete within {args.timeout:g}s: "
+                            f"{len(left)} pod(s) still terminating")
+        time.sleep(0.2)
+    for p in evict:
+        print(f"pod/{p['metadata']['name']} evicted")
+    print(f"node/{args.node} drained")
+    return 0
+
+
+def cmd_node(args, state: Path) -> int:
+    """Simulate a node failure (stop) and its recovery (start)."""
+    value = "true" if args.action == "stop" else None
+    _node_patch(state, args.node, {"metadata": {"annotations": {"kubedeck.io/stopped": value}}})
+    if args.action == "stop":
+        print(f"node/{args.node} stopped: NotReady now; its pods are evicted after the eviction timeout")
+    else:
+        print(f"node/{args.node} started")
+    return 0

@@ -78,6 +78,8 @@ class Handlers:
         m = request.method
         if t.subresource == "log" and t.kind == "Pod" and m == "GET":
             return await self.logs(request, t)
+        if t.subresource == "portforward" and t.kind == "Pod" and m in ("GET", "POST"):
+            return await self.portforward(request, t)
         if t.subresource == "exec" and t.kind == "Pod" and m in ("GET", "POST"):
             return await self.exec(request, t)
         if t.subresource == "scale" and m in ("GET", "PATCH", "PUT"):
@@ -225,6 +227,23 @@ class Handlers:
         await ws.prepare(request)
         await serve_exec(self.c.agent.docker, cid, cmd, tty=q.get("tty") in ("1", "true"),
                          stdin=q.get("stdin") in ("1", "true"), ws=ws)
+        return ws
+
+    async def portforward(self, request: web.Request, t: Target) -> web.StreamResponse:
+        from .portforward import serve_portforward
+
+        pod = self.store.get("Pod", t.namespace or "default", t.name)
+        if pod is None:
+            raise StoreError(404, "NotFound", f'pods "{t.name}" not found')
+        ip = (pod.get("status") or {}).get("podIP")
+        if not ip or (pod["status"].get("phase") != "Running"):
+            raise StoreError(400, "BadRequest", f'unable to forward port because pod is not running. Current status={pod["status"].get("phase")}')
+        ports = [p for p in request.query.get("ports", "").split(",") if p.strip()]
+        if len(ports) != 1 or not ports[0].isdigit():
+            raise StoreError(400, "BadRequest", "give exactly one numeric port in ?ports=")
+        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io", "portforward.k8s.io"), max_msg_size=0)
+        await ws.prepare(request)
+        await serve_portforward(ip, int(ports[0]), ws)
         return ws
 
     async def logs(self, request: web.Request, t: Target) -> web.StreamResponse:

@@ -110,3 +110,33 @@ def test_service_env_vars_for_existing_services(engine):
     wait_for(lambda: engine.client.get("Pod", "default", "client")["status"]["phase"] == "Running", 60)
     env = exec_in(engine, "client", "env")
     assert f"WEB_SERVICE_HOST={ip}" in env and "WEB_SERVICE_PORT=80" in env
+
+
+def test_port_forward_to_a_service_survives_pod_replacement(engine):
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    engine.write("web.yaml", WEB.replace("replicas: 2", "replicas: 1") + "---\n" + SVC)
+    first = wait_for(lambda: engine.running_ready("app=web", 1), 60, what="web pod")[0]["metadata"]["name"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(engine.state), "port-forward",
+                             "svc/web", f"{port}:80"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert f"127.0.0.1:{port}" in proc.stdout.readline()
+
+        def fetch():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                return r.read().decode().strip()
+        assert fetch() == first
+        engine.client.delete("Pod", "default", first)
+        second = wait_for(lambda: (lambda r: r and r[0]["metadata"]["name"] != first and r)(
+            engine.running_ready("app=web", 1)), 60, what="replacement pod")[0]["metadata"]["name"]
+        assert wait_for(lambda: fetch() == second, 20, what="the forward reaching the new pod")
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(10)
