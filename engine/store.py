@@ -87,7 +87,9 @@ class Store:
         return copy.deepcopy(obj) if obj is not None else None
 
     def list(self, kind: str, namespace: str | None = None, selector: dict | str | None = None,
-             where: Callable[[dict], bool] | None = None) -> list[dict]:
+             where: Callable[[dict], bool] | None = None, *, copy_: bool = True) -> list[dict]:
+        """Matching objects, sorted. copy_=False returns the cached objects themselves:
+        only for callers that serialise them at once and never mutate (the API)."""
         out = []
         for (k, ns, _), obj in self._objects.items():
             if k != kind or (namespace and ns != namespace):
@@ -96,7 +98,7 @@ class Store:
                 continue
             if where and not where(obj):
                 continue
-            out.append(copy.deepcopy(obj))
+            out.append(copy.deepcopy(obj) if copy_ else obj)
         out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return out
 

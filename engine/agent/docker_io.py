@@ -79,17 +79,12 @@ class DockerIO:
     # ---- containers --------------------------------------------------------------
     async def create_sandbox(self, *, name: str, hostname: str, labels: dict, aliases: list[str]) -> str:
         def run() -> str:
-            try:
-                old = self.api.inspect_container(name)
-                self.api.remove_container(old["Id"], force=True)
-            except NotFound:
-                pass
             net_cfg = self.api.create_networking_config(
                 {self.network: self.api.create_endpoint_config(aliases=aliases or None)})
-            c = self.api.create_container(PAUSE_IMAGE, name=name, hostname=hostname, labels=labels,
-                                          networking_config=net_cfg,
-                                          host_config=self.api.create_host_config(network_mode=self.network,
-                                                                                  init=False, ipc_mode="shareable"))
+            c = self._create(PAUSE_IMAGE, name=name, hostname=hostname, labels=labels,
+                             networking_config=net_cfg,
+                             host_config=self.api.create_host_config(network_mode=self.network,
+                                                                     init=False, ipc_mode="shareable"))
             self.api.start(c["Id"])
             return c["Id"]
         return await self.call(run)
@@ -117,24 +112,30 @@ class DockerIO:
     async def run_container(self, name: str, *, image: str, entrypoint, command, env: dict, mounts: list[dict],
                             working_dir, labels: dict, sandbox: str, tty: bool, stdin: bool, **limits) -> str:
         def run() -> str:
-            try:
-                old = self.api.inspect_container(name)
-                self.api.remove_container(old["Id"], force=True)
-            except NotFound:
-                pass
             hc_kwargs = {k: v for k, v in limits.items() if k in ("nano_cpus", "mem_limit", "memswap_limit",
                                                                  "read_only", "privileged")}
             host_config = self.api.create_host_config(
                 network_mode=f"container:{sandbox}", ipc_mode=f"container:{sandbox}",
                 mounts=[Mount(m["Target"], m["Source"], type=m["Type"], read_only=m["ReadOnly"]) for m in mounts],
                 **hc_kwargs)
-            c = self.api.create_container(image, name=name, entrypoint=entrypoint, command=command,
+            c = self._create(image, name=name, entrypoint=entrypoint, command=command,
                                           environment=env, working_dir=working_dir or None, labels=labels,
                                           host_config=host_config, tty=tty, stdin_open=stdin,
                                           user=limits.get("user"))
             self.api.start(c["Id"])
             return c["Id"]
         return await self.call(run)
+
+    def _create(self, image: str, *, name: str, **kwargs) -> dict:
+        """Create a container; a leftover of the same name (a crash between create and
+        bookkeeping) is removed and the create retried, instead of checking every time."""
+        try:
+            return self.api.create_container(image, name=name, **kwargs)
+        except APIError as e:
+            if e.status_code != 409:
+                raise
+            self.api.remove_container(name, force=True)
+            return self.api.create_container(image, name=name, **kwargs)
 
     async def exec_code(self, cid: str, cmd: list[str], timeout: float) -> int:
         def run() -> int:

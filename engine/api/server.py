@@ -95,7 +95,7 @@ class Handlers:
                 return await self.create(request, t)
             raise BadPath(request.path)
         if m == "GET":
-            obj = self.store.get(t.kind, ns, t.name)
+            obj = self.store.peek(t.kind, ns, t.name)  # serialised right away, never mutated
             if obj is None:
                 raise StoreError(404, "NotFound", f'{KINDS[t.kind][1]} "{t.name}" not found')
             return web.json_response(obj)
@@ -142,7 +142,8 @@ class Handlers:
     def list(self, request: web.Request, t: Target) -> web.Response:
         sel, fname = self._filter(request)
         items = self.store.list(t.kind, t.namespace if t.namespaced else None, sel,
-                                where=(lambda o: o["metadata"]["name"] == fname) if fname else None)
+                                where=(lambda o: o["metadata"]["name"] == fname) if fname else None,
+                                copy_=False)  # serialised right away, never mutated
         return web.json_response({"kind": f"{t.kind}List", "apiVersion": KINDS[t.kind][0],
                                   "metadata": {"resourceVersion": str(self.store.rv)}, "items": items})
 
@@ -155,7 +156,7 @@ class Handlers:
         await resp.prepare(request)
         try:
             if since is None:  # Kubernetes semantics: synthetic ADDED for what exists now
-                for obj in self.store.list(t.kind, t.namespace if t.namespaced else None, sel):
+                for obj in self.store.list(t.kind, t.namespace if t.namespaced else None, sel, copy_=False):
                     await resp.write(_line("ADDED", obj))
                 since = self.store.rv
             async for ev in self.store.watch(since):
