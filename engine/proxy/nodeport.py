@@ -37,6 +37,7 @@ class ServicePort:
     port_name: str
     port: int
     target: object  # int or named port
+    affinity: bool = False  # sessionAffinity: ClientIP
 
 
 def ready_backends(endpoints: dict | None, port_name: str, target, store=None) -> list[tuple[str, int]]:
@@ -81,7 +82,8 @@ class NodePortProxy:
                     continue
                 spec = ListenerSpec(self.c.settings.address, int(p["nodePort"]), "TCP")
                 out[spec] = ServicePort(svc["metadata"]["namespace"], svc["metadata"]["name"], p.get("name", ""),
-                                        int(p["port"]), p.get("targetPort", p["port"]))
+                                        int(p["port"]), p.get("targetPort", p["port"]),
+                                        svc["spec"].get("sessionAffinity") == "ClientIP")
         return out
 
     async def run(self) -> None:
@@ -102,7 +104,7 @@ class NodePortProxy:
                 continue
             try:
                 server = await asyncio.get_running_loop().create_server(
-                    lambda sp=sp: ClientSide(lambda tried, sp=sp: self.pick(sp, tried), self.conns.discard),
+                    lambda sp=sp: ClientSide(lambda tried, peer, sp=sp: self.pick(sp, tried, peer), self.conns.discard),
                     spec.address, spec.port, reuse_address=True, backlog=1024)
             except OSError as e:
                 msg = f"nodePort {spec.port} cannot be bound on {spec.address}: {e.strerror or e}"
@@ -116,12 +118,21 @@ class NodePortProxy:
             log.info("Service %s/%s listening on http://%s:%d", sp.namespace, sp.name, spec.address, spec.port)
 
     def pick(self, sp: ServicePort, tried: set, client_ip: str | None = None) -> tuple[str, int] | None:
+        """Round-robin over ready endpoints; with ClientIP affinity, the same endpoint
+        for a client as long as it stays ready."""
         eps = self.c.store.peek("Endpoints", sp.namespace, sp.name)
         backends = [b for b in ready_backends(eps, sp.port_name, sp.target) if b not in tried]
         if not backends:
             return None
+        if sp.affinity and client_ip:
+            sticky = self._affinity.get((sp, client_ip))
+            if sticky in backends:
+                return sticky
         n = next(self._rr.setdefault(sp, itertools.count()))
-        return backends[n % len(backends)]
+        chosen = backends[n % len(backends)]
+        if sp.affinity and client_ip:
+            self._affinity[(sp, client_ip)] = chosen
+        return chosen
 
     async def close(self) -> None:
         for _, server in self.listeners.values():

@@ -72,7 +72,8 @@ class _Half(asyncio.Protocol):
 class ClientSide(_Half):
     """Accepted connection; connects to a backend picked by `pick(tried)`."""
 
-    def __init__(self, pick: Callable[[set], tuple[str, int] | None], on_done: Callable[["ClientSide"], None]):
+    def __init__(self, pick: Callable[[set, str | None], tuple[str, int] | None],
+                 on_done: Callable[["ClientSide"], None]):
         super().__init__()
         self.pick = pick
         self.on_done = on_done
@@ -85,8 +86,10 @@ class ClientSide(_Half):
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         tried: set = set()
+        peer = self.transport.get_extra_info("peername")
+        client_ip = peer[0] if peer else None
         while True:
-            target = self.pick(tried)
+            target = self.pick(tried, client_ip)
             if target is None:
                 self.transport.close()  # no ready endpoint: refuse, as kube-proxy's REJECT
                 return

@@ -129,3 +129,34 @@ def test_scale_survives_unrelated_saves_until_the_file_changes_replicas(engine):
     # the file changing replicas wins
     engine.write("web.yaml", WEB.format(replicas=3, port=port))
     wait_for(lambda: engine.running_ready("app=web", 3), 60, what="file says 3")
+
+
+def test_taken_nodeport_is_an_error_on_that_service_only(engine):
+    taken = free_nodeport()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", taken))
+    blocker.listen()
+    try:
+        port = free_nodeport()
+        engine.write("web.yaml", WEB.format(replicas=1, port=port))
+        engine.write("other.yaml", WEB.format(replicas=1, port=taken).replace("name: web", "name: other")
+                     .replace("app: web", "app: other"))
+        wait_for(lambda: engine.running_ready("app=web", 1), 60, what="web running")
+        err = wait_for(lambda: engine.client.status()["nodePorts"].get("default/other"), 20,
+                       what="the bind error on the other Service")
+        assert str(taken) in err and "error" in err
+        events = engine.client.list("Event", "default")
+        assert any(e["reason"] == "FailedToBindNodePort" and e["involvedObject"]["name"] == "other" for e in events)
+        names = {p["metadata"]["name"] for p in engine.running_ready("app=web", 1)}
+        assert wait_for(lambda: get(f"http://127.0.0.1:{port}/") in names, 20)
+    finally:
+        blocker.close()
+
+
+def test_session_affinity_client_ip(engine):
+    port = free_nodeport()
+    engine.write("web.yaml", WEB.format(replicas=3, port=port).replace(
+        "  type: NodePort", "  type: NodePort\n  sessionAffinity: ClientIP"))
+    wait_for(lambda: engine.running_ready("app=web", 3), 60, what="3 pods")
+    wait_for(lambda: get(f"http://127.0.0.1:{port}/"), 20)
+    assert len({get(f"http://127.0.0.1:{port}/") for _ in range(20)}) == 1
