@@ -206,6 +206,16 @@ class Cluster:
                     dep["metadata"]["ownerReferences"] = [r for r in dep["metadata"]["ownerReferences"]
                                                           if r.get("uid") != uid]
                     self.store.update(dep, check_rv=False)
+        if propagation == "Foreground" and kind != "Pod":
+            # the owner stays (deletionTimestamp + finalizer) until the garbage
+            # collector has deleted its dependents (controllers/gc.py)
+            obj = self.store.get(kind, ns, name)
+            if obj is None:
+                return self.store.delete(kind, ns, name)  # raises NotFound
+            fins = obj["metadata"].get("finalizers") or []
+            if "foregroundDeletion" not in fins and not obj["metadata"].get("deletionTimestamp"):
+                obj["metadata"]["finalizers"] = [*fins, "foregroundDeletion"]
+                self.store.update(obj, check_rv=False)
         if kind == "Pod":
             pod = self.store.peek("Pod", ns, name)
             if pod is not None and pod["spec"].get("nodeName") and self.agent is not None:

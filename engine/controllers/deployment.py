@@ -37,9 +37,10 @@ class DeploymentController:
         return [rs for rs in self.store.iter_kind("ReplicaSet")
                 if rs["metadata"].get("namespace") == d["metadata"]["namespace"] and owned_by(rs, uid)]
 
-    def _pods(self, rs: dict) -> list[dict]:
+    def _pods(self, rs: dict, terminating: bool = False) -> list[dict]:
         uid = rs["metadata"]["uid"]
-        return [p for p in self.store.iter_kind("Pod") if owned_by(p, uid) and not is_terminating(p)]
+        return [p for p in self.store.iter_kind("Pod")
+                if owned_by(p, uid) and (terminating or not is_terminating(p))]
 
     def sync(self, d: dict) -> None:
         meta, spec = d["metadata"], d["spec"]
@@ -104,8 +105,8 @@ class DeploymentController:
     def _recreate(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
         for rs in old:
             self._scale(d, rs, 0)
-        if any(self._pods(rs) for rs in old):
-            return  # wait until every old pod is gone
+        if any(self._pods(rs, terminating=True) for rs in old):
+            return  # wait until every old pod is gone, terminating ones included
         self._scale(d, new, replicas)
 
     def _rolling(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
@@ -173,26 +174,34 @@ class DeploymentController:
                               "Deployment has minimum availability." if available >= replicas - unavail
                               else "Deployment does not have minimum availability.")
         complete = updated == replicas and total == replicas and available >= replicas
+        ready = sum(st(rs, "readyReplicas") for rs in all_rs)
+        prev = d.get("status") or {}
+        # progress as DeploymentProgressing counts it: more updated/ready/available pods, fewer old
+        progressed = (updated > prev.get("updatedReplicas", 0) or ready > prev.get("readyReplicas", 0)
+                      or available > prev.get("availableReplicas", 0)
+                      or total - updated < prev.get("replicas", 0) - prev.get("updatedReplicas", 0))
         prog = next((c for c in conds if c["type"] == "Progressing"), None)
         deadline = int(d["spec"].get("progressDeadlineSeconds", 600))
         rs_name = new["metadata"]["name"]
         if complete:
             conds = set_condition(conds, "Progressing", "True", "NewReplicaSetAvailable",
                                   f'ReplicaSet "{rs_name}" has successfully progressed.')
-        elif prog and prog.get("reason") != "ProgressDeadlineExceeded" and \
-                parse_time(prog.get("lastUpdateTime") or prog.get("lastTransitionTime")) + deadline < time.time() \
-                and prog.get("reason") == "ReplicaSetUpdated":
-            conds = set_condition(conds, "Progressing", "False", "ProgressDeadlineExceeded",
-                                  f'ReplicaSet "{rs_name}" has timed out progressing.')
-        elif not prog or prog.get("reason") == "NewReplicaSetAvailable" or prog.get("message", "").find(rs_name) < 0:
+        elif not prog or progressed or prog.get("reason") == "NewReplicaSetAvailable" \
+                or rs_name not in prog.get("message", ""):
             conds = set_condition(conds, "Progressing", "True", "ReplicaSetUpdated",
                                   f'ReplicaSet "{rs_name}" is progressing.')
             for c in conds:
                 if c["type"] == "Progressing":
                     c["lastUpdateTime"] = now_iso()
+        elif prog.get("reason") == "ReplicaSetUpdated" and \
+                parse_time(prog.get("lastUpdateTime") or prog.get("lastTransitionTime")) + deadline < time.time():
+            conds = set_condition(conds, "Progressing", "False", "ProgressDeadlineExceeded",
+                                  f'ReplicaSet "{rs_name}" has timed out progressing.')
+            self.c.record_event(d, "ProgressDeadlineExceeded", f"Deployment {d['metadata']['name']} "
+                                "has timed out progressing.", type="Warning")
         status.update({"observedGeneration": d["metadata"].get("generation", 1), "replicas": total,
                        "updatedReplicas": updated,
-                       "readyReplicas": sum(st(rs, "readyReplicas") for rs in all_rs),
+                       "readyReplicas": ready,
                        "availableReplicas": available,
                        "unavailableReplicas": max(0, replicas - available), "conditions": conds})
         self.store.update_status("Deployment", d["metadata"]["namespace"], d["metadata"]["name"], status)

@@ -1,19 +1,26 @@
-"""Garbage collector and node lifecycle.
+"""Garbage collector: owners and dependents, as Kubernetes' garbage collector does.
 
-GC: an object whose every ownerReference names an owner that no longer exists (same
-uid) is deleted, which cascades level by level: Deployment -> ReplicaSets -> Pods.
-Foreground propagation is not modelled separately: dependents go right after the owner.
+- Background (the default): an object whose every ownerReference names an owner that no
+  longer exists (same uid) is deleted, which cascades level by level:
+  Deployment -> ReplicaSets -> Pods.
+- Foreground: an owner deleted with `propagationPolicy=Foreground` keeps existing with a
+  deletionTimestamp and the `foregroundDeletion` finalizer (cluster.delete_object puts
+  them there). Each pass deletes its dependents, in foreground too, and removes the
+  finalizer once no dependent is left, which lets the store remove the owner.
+- Orphan: cluster.delete_object strips the ownerReferences before deleting the owner.
 
-Nodes: makes the configured virtual Node objects, sized from this machine, Ready.
+Level-triggered: each pass looks at the whole store, so a restart in the middle of a
+cascade just carries on.
 """
 
 from __future__ import annotations
 
-import os
-import platform
+import copy
+from collections import defaultdict
 
 from ..store import StoreError
 
+FOREGROUND = "foregroundDeletion"
 OWNED_KINDS = ("ReplicaSet", "Pod", "Endpoints", "Job", "ControllerRevision", "PersistentVolumeClaim")
 
 
@@ -23,61 +30,45 @@ class GarbageCollector:
         self.store = cluster.store
 
     def reconcile(self) -> None:
-        uids = {o["metadata"].get("uid") for k in self.store.kinds() for o in self.store.iter_kind(k)}
+        owners = {}
+        for k in self.store.kinds():
+            for o in self.store.iter_kind(k):
+                owners[o["metadata"].get("uid")] = o
+        dependents: dict[str, list[dict]] = defaultdict(list)
         for kind in OWNED_KINDS:
             for obj in self.store.iter_kind(kind):
                 refs = obj["metadata"].get("ownerReferences") or []
-                if refs and not any(r.get("uid") in uids for r in refs):
-                    meta = obj["metadata"]
-                    if meta.get("deletionTimestamp"):
-                        continue
-                    try:
-                        self.c.delete_object(kind, meta.get("namespace", ""), meta["name"])
-                    except StoreError:
-                        pass
-
-
-def machine_capacity() -> dict:
-    cpus = os.cpu_count() or 1
-    try:
-        mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-    except (OSError, StopIteration):
-        mem_kib = 4 * 1024 * 1024
-    return {"cpu": str(cpus), "memory": f"{mem_kib}Ki", "pods": "110", "ephemeral-storage": "100Gi"}
-
-
-def node_names(count: int) -> list[str]:
-    # minikube's habit: the first node is the cluster's name, then -m02, -m03 ...
-    return ["kubedeck"] + [f"kubedeck-m{i:02d}" for i in range(2, count + 1)]
-
-
-class NodeController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
-        self._made = False
-
-    def reconcile(self) -> None:
-        if self._made:
-            return
-        cap = machine_capacity()
-        for name in node_names(self.c.settings.nodes):
-            if self.store.peek("Node", "", name):
+                if not refs:
+                    continue
+                for r in refs:
+                    dependents[r.get("uid")].append(obj)
+                if any(r.get("uid") in owners for r in refs):
+                    continue
+                self._delete(obj, None)
+        for uid, owner in owners.items():
+            meta = owner["metadata"]
+            if not meta.get("deletionTimestamp") or FOREGROUND not in (meta.get("finalizers") or []):
                 continue
-            self.store.create({
-                "apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": name, "labels": {
-                    "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                    "kubernetes.io/arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(
-                        platform.machine(), platform.machine())}},
-                "spec": {},
-                "status": {"capacity": cap, "allocatable": dict(cap),
-                           "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                           "message": "kubedeck node agent is posting ready status"},
-                                          {"type": "MemoryPressure", "status": "False",
-                                           "reason": "KubeletHasSufficientMemory"}],
-                           "nodeInfo": {"containerRuntimeVersion": "docker", "kubeletVersion": "v1.30.0-kubedeck",
-                                        "operatingSystem": "linux", "architecture": platform.machine()},
-                           "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                                         {"type": "Hostname", "address": name}]}})
-        self._made = True
+            deps = [d for d in dependents.get(uid, []) if self.store.peek(
+                d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]) is not None]
+            if deps:
+                for d in deps:
+                    self._delete(d, "Foreground")
+                continue
+            new = copy.deepcopy(owner)
+            new["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != FOREGROUND]
+            if not new["metadata"]["finalizers"]:
+                new["metadata"].pop("finalizers")
+            try:
+                self.store.update(new, check_rv=False)  # no finalizer left: the store removes it
+            except StoreError:
+                pass
+
+    def _delete(self, obj: dict, propagation: str | None) -> None:
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return
+        try:
+            self.c.delete_object(obj["kind"], meta.get("namespace", ""), meta["name"], propagation=propagation)
+        except StoreError:
+            pass

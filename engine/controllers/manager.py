@@ -14,7 +14,9 @@ import logging
 
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
-from .gc import GarbageCollector, NodeController
+from .cronjob import CronJobController
+from .gc import GarbageCollector
+from .nodes import NodeController
 from .replicaset import ReplicaSetController
 from .scheduler import Scheduler
 from .workloads import DaemonSetController, JobController, StatefulSetController
@@ -29,7 +31,7 @@ class ControllerManager:
         self.c = cluster
         self.controllers = [NodeController(cluster), DeploymentController(cluster),
                             ReplicaSetController(cluster), StatefulSetController(cluster),
-                            DaemonSetController(cluster), JobController(cluster),
+                            DaemonSetController(cluster), CronJobController(cluster), JobController(cluster),
                             Scheduler(cluster), EndpointsController(cluster), GarbageCollector(cluster)]
         self._wake = asyncio.Event()
 

@@ -8,9 +8,30 @@ import time
 from ..store import StoreError, now_iso
 from .podutil import (is_ready, is_terminating, owned_by, parse_time, pod_from_template,
                       set_condition, template_hash)
-from .scheduler import why_not
+from .scheduler import _affinity_ok, tolerates
+from ..selectors import matches_selector
 
 REV = "controller-revision-hash"
+# what the DaemonSet controller adds to its pods: daemons stay on cordoned, not-ready and
+# unreachable nodes (a cordon or a node failure does not remove them)
+DAEMON_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+]
+
+
+def daemon_fits(pod: dict, node: dict, running: bool = False) -> bool:
+    """Whether a daemon pod belongs on node: selector, required affinity and taints only.
+    A pod already running there stays despite NoSchedule taints (only NoExecute evicts)."""
+    labels = node["metadata"].get("labels") or {}
+    if not matches_selector(pod["spec"].get("nodeSelector") or {}, labels) or not _affinity_ok(pod, labels):
+        return False
+    effects = ("NoExecute",) if running else ("NoSchedule", "NoExecute")
+    return all(tolerates(pod, t) for t in node["spec"].get("taints") or [] if t.get("effect") in effects)
 
 
 def _owned_pods(store, owner: dict) -> list[dict]:
@@ -117,26 +138,27 @@ class DaemonSetController:
         meta = ds["metadata"]
         rev = template_hash(ds["spec"]["template"])
         probe = {"spec": copy.deepcopy(ds["spec"]["template"].get("spec") or {}), "metadata": {}}
-        probe["spec"]["containers"] = []  # resources are not a reason to skip a daemon
-        eligible = {n["metadata"]["name"] for n in nodes
-                    if why_not(probe, {**n, "spec": {**n["spec"], "unschedulable": False}}, (0, 0)) is None}
+        probe["spec"]["tolerations"] = (probe["spec"].get("tolerations") or []) + DAEMON_TOLERATIONS
+        eligible = {n["metadata"]["name"] for n in nodes if daemon_fits(probe, n)}
+        keep = {n["metadata"]["name"] for n in nodes if daemon_fits(probe, n, running=True)}
         pods = [p for p in _owned_pods(self.store, ds) if not is_terminating(p)]
         on = {}
         for p in pods:
             node = p["spec"].get("nodeName")
-            if node not in eligible or node in on:
+            if node not in keep or node in on:
                 self.c.delete_object("Pod", meta["namespace"], p["metadata"]["name"])
             else:
                 on[node] = p
-        for node in sorted(eligible - set(on)):
+        for node in sorted(eligible - set(on)):  # new daemons only where every taint is tolerated
             pod = pod_from_template(ds["spec"]["template"], owner=ds, generate_name=f"{meta['name']}-",
                                     extra_labels={REV: rev})
             pod["spec"]["nodeName"] = node
+            pod["spec"]["tolerations"] = probe["spec"]["tolerations"]
             self.store.create(pod)
         stale = [p for p in on.values() if (p["metadata"].get("labels") or {}).get(REV) != rev]
         if stale and all(is_ready(p) for p in on.values()):
             self.c.delete_object("Pod", meta["namespace"], stale[0]["metadata"]["name"])
-        status = {"desiredNumberScheduled": len(eligible), "currentNumberScheduled": len(on),
+        status = {"desiredNumberScheduled": len(eligible | set(on)), "currentNumberScheduled": len(on),
                   "numberReady": sum(1 for p in on.values() if is_ready(p)),
                   "numberAvailable": sum(1 for p in on.values() if is_ready(p)),
                   "updatedNumberScheduled": len(on) - len(stale), "numberMisscheduled": 0,

@@ -1,0 +1,249 @@
+"""Node lifecycle: the virtual nodes, their conditions and taints, and evictions.
+
+Desired nodes come from `<state>/cluster.yaml` when it exists, else `serve --nodes N`:
+
+    nodes:
+    - name: kubedeck
+      cpu: "4"
+      memory: 8Gi
+      labels: {disk: ssd}
+      taints: [{key: dedicated, value: db, effect: NoSchedule}]
+    podEvictionTimeoutSeconds: 5
+
+Each pass (level-triggered):
+- creates the configured Node objects that are missing (sized from this machine unless
+  cpu/memory say otherwise; labels and taints from the file on creation), and deletes
+  nodes kubedeck made that the configuration no longer names;
+- sets conditions: a node carrying the annotation `kubedeck.io/stopped: "true"`
+  (`kubedeck node stop`) is Ready=Unknown/NodeStatusUnknown and tainted
+  `node.kubernetes.io/unreachable` NoSchedule+NoExecute, as the node lifecycle
+  controller does when a kubelet stops posting status; otherwise Ready=True.
+  MemoryPressure follows the machine's available memory. A cordoned node
+  (spec.unschedulable) carries `node.kubernetes.io/unschedulable:NoSchedule`;
+- evicts (deletes with grace 0) pods on a node with a NoExecute taint they do not
+  tolerate: pods without a matching toleration after the eviction timeout (default 5 s:
+  Kubernetes' admission adds 300 s), pods with tolerationSeconds after those seconds;
+- deletes pods bound to a node that no longer exists (the pod GC's job).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import platform
+import time
+
+import yaml
+
+from ..store import StoreError, now_iso
+from .podutil import is_terminating, parse_time, set_condition
+
+log = logging.getLogger("kubedeck.controllers")
+
+STOPPED = "kubedeck.io/stopped"
+MANAGED = "kubedeck.io/managed-node"
+UNREACHABLE = "node.kubernetes.io/unreachable"
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+OUR_TAINTS = (UNREACHABLE, UNSCHEDULABLE)
+DEFAULT_EVICTION_SECONDS = 5.0
+LOW_MEMORY_BYTES = 100 * 1024 * 1024  # kubelet's default memory.available<100Mi
+
+
+def machine_capacity() -> dict:
+    cpus = os.cpu_count() or 1
+    try:
+        mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    except (OSError, StopIteration):
+        mem_kib = 4 * 1024 * 1024
+    return {"cpu": str(cpus), "memory": f"{mem_kib}Ki", "pods": "110", "ephemeral-storage": "100Gi"}
+
+
+def memory_available() -> int | None:
+    try:
+        return next(int(line.split()[1]) * 1024 for line in open("/proc/meminfo")
+                    if line.startswith("MemAvailable"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def node_names(count: int) -> list[str]:
+    # minikube's habit: the first node is the cluster's name, then -m02, -m03 ...
+    return ["kubedeck"] + [f"kubedeck-m{i:02d}" for i in range(2, count + 1)]
+
+
+def load_config(state, count: int) -> dict:
+    """The cluster configuration: cluster.yaml in the state dir, else `count` default nodes."""
+    path = state / "cluster.yaml"
+    conf: dict = {}
+    if path.exists():
+        try:
+            conf = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            log.error("%s: %s (using --nodes %d)", path, e, count)
+            conf = {}
+    nodes = conf.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        nodes = [{"name": n} for n in node_names(count)]
+    elif isinstance(nodes, list):
+        names = node_names(len(nodes))
+        nodes = [dict(n, name=n.get("name") or names[i]) if isinstance(n, dict) else {"name": str(n)}
+                 for i, n in enumerate(nodes)]
+    return {"nodes": nodes,
+            "evictionSeconds": float(conf.get("podEvictionTimeoutSeconds", DEFAULT_EVICTION_SECONDS))}
+
+
+def tolerating(pod: dict, taint: dict) -> dict | None:
+    """The toleration of `pod` matching `taint`, or None."""
+    for t in pod["spec"].get("tolerations") or []:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
+            return t
+        if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
+            return t
+    return None
+
+
+class NodeController:
+    def __init__(self, cluster):
+        self.c = cluster
+        self.store = cluster.store
+        self._conf: dict | None = None
+        self._conf_mtime: float | None = None
+
+    def config(self) -> dict:
+        path = self.c.settings.state / "cluster.yaml"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            mtime = None
+        if self._conf is None or mtime != self._conf_mtime:
+            self._conf = load_config(self.c.settings.state, self.c.settings.nodes)
+            self._conf_mtime = mtime
+        return self._conf
+
+    def reconcile(self) -> None:
+        conf = self.config()
+        wanted = {n["name"]: n for n in conf["nodes"]}
+        for name, want in wanted.items():
+            if not self.store.peek("Node", "", name):
+                self.store.create(self._new_node(want))
+        for node in list(self.store.iter_kind("Node")):
+            name = node["metadata"]["name"]
+            if name not in wanted and (node["metadata"].get("labels") or {}).get(MANAGED) == "true":
+                self.store.delete("Node", "", name)
+        mem_avail = memory_available()
+        for node in list(self.store.iter_kind("Node")):
+            self._sync_node(node, mem_avail)
+        self._evict(conf["evictionSeconds"])
+
+    def _new_node(self, want: dict) -> dict:
+        name = want["name"]
+        cap = machine_capacity()
+        if want.get("cpu") is not None:
+            cap["cpu"] = str(want["cpu"])
+        if want.get("memory") is not None:
+            cap["memory"] = str(want["memory"])
+        if want.get("pods") is not None:
+            cap["pods"] = str(want["pods"])
+        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                  "kubernetes.io/arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(
+                      platform.machine(), platform.machine()),
+                  MANAGED: "true", **{str(k): str(v) for k, v in (want.get("labels") or {}).items()}}
+        spec: dict = {}
+        if want.get("taints"):
+            spec["taints"] = [dict(t) for t in want["taints"]]
+        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
+                "spec": spec,
+                "status": {"capacity": cap, "allocatable": dict(cap), "conditions": [],
+                           "nodeInfo": {"containerRuntimeVersion": "docker",
+                                        "kubeletVersion": "v1.30.0-kubedeck",
+                                        "operatingSystem": "linux", "architecture": platform.machine()},
+                           "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                         {"type": "Hostname", "address": name}]}}
+
+    def _sync_node(self, node: dict, mem_avail: int | None) -> None:
+        meta = node["metadata"]
+        stopped = (meta.get("annotations") or {}).get(STOPPED) == "true"
+        # spec: taints kubedeck manages (others are the user's and left alone)
+        taints = [t for t in node["spec"].get("taints") or [] if t.get("key") not in OUR_TAINTS]
+        old = {(t.get("key"), t.get("effect")): t for t in node["spec"].get("taints") or []}
+        add = []
+        if node["spec"].get("unschedulable"):
+            add.append((UNSCHEDULABLE, "NoSchedule"))
+        if stopped:
+            add += [(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")]
+        for key, effect in add:
+            t = old.get((key, effect)) or {"key": key, "effect": effect}
+            if effect == "NoExecute" and "timeAdded" not in t:
+                t = {**t, "timeAdded": now_iso()}
+            taints.append(t)
+        if taints != (node["spec"].get("taints") or []):
+            new = copy.deepcopy(node)
+            if taints:
+                new["spec"]["taints"] = taints
+            else:
+                new["spec"].pop("taints", None)
+            node = self.store.update(new, check_rv=False)
+        # status: conditions as the kubelet and node lifecycle controller report them
+        st = copy.deepcopy(node.get("status") or {})
+        conds = st.get("conditions") or []
+        if stopped:
+            msg = "Kubelet stopped posting node status."
+            conds = set_condition(conds, "Ready", "Unknown", "NodeStatusUnknown", msg)
+            conds = set_condition(conds, "MemoryPressure", "Unknown", "NodeStatusUnknown", msg)
+        else:
+            conds = set_condition(conds, "Ready", "True", "KubeletReady",
+                                  "kubedeck node agent is posting ready status")
+            low = mem_avail is not None and mem_avail < LOW_MEMORY_BYTES
+            conds = set_condition(conds, "MemoryPressure", "True" if low else "False",
+                                  "KubeletHasInsufficientMemory" if low else "KubeletHasSufficientMemory",
+                                  "kubelet has insufficient memory available" if low
+                                  else "kubelet has sufficient memory available")
+        if conds != st.get("conditions"):
+            for c in conds:
+                c.setdefault("lastHeartbeatTime", c.get("lastTransitionTime"))
+            was = next((c for c in st.get("conditions") or [] if c["type"] == "Ready"), None)
+            st["conditions"] = conds
+            self.store.update_status("Node", "", meta["name"], st)
+            if was and was["status"] == "True" and stopped:
+                self.c.record_event(node, "NodeNotReady", f"Node {meta['name']} status is now: NodeNotReady",
+                                    component="node-controller")
+            elif was and was["status"] != "True" and not stopped:
+                self.c.record_event(node, "NodeReady", f"Node {meta['name']} status is now: NodeReady",
+                                    component="kubelet")
+
+    def _evict(self, default_seconds: float) -> None:
+        nodes = {n["metadata"]["name"]: n for n in self.store.iter_kind("Node")}
+        now = time.time()
+        for pod in list(self.store.iter_kind("Pod")):
+            node_name = pod["spec"].get("nodeName")
+            if not node_name:
+                continue
+            meta = pod["metadata"]
+            node = nodes.get(node_name)
+            if node is None:  # bound to a node that is gone: the pod GC deletes it
+                try:
+                    self.store.delete("Pod", meta["namespace"], meta["name"])
+                except StoreError:
+                    pass
+                continue
+            if is_terminating(pod):
+                continue
+            for taint in node["spec"].get("taints") or []:
+                if taint.get("effect") != "NoExecute":
+                    continue
+                tol = tolerating(pod, taint)
+                if tol is not None and tol.get("tolerationSeconds") is None:
+                    continue  # tolerated forever
+                wait = float(tol["tolerationSeconds"]) if tol is not None else default_seconds
+                if parse_time(taint.get("timeAdded")) + wait > now:
+                    continue
+                try:
+                    self.c.delete_object("Pod", meta["namespace"], meta["name"], grace=0)
+                except StoreError:
+                    continue
+                self.c.record_event(pod, "TaintManagerEviction", f"Marking for deletion Pod {meta['namespace']}/{meta['name']}",
+                                    component="taint-eviction-controller")
+                break

@@ -1,0 +1,226 @@
+"""Controllers and scheduler end to end on real Docker: Deployments (surge/unavailable
+step by step, undo, Recreate, progress deadline, history), StatefulSets, DaemonSets on 3
+nodes, Jobs, CronJobs, garbage collection, node failure, scheduling and self-healing
+after an engine SIGKILL."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from conftest import wait_for
+
+from kubedeck.engine.api.paths import path_for
+
+BUSY = "busybox:1.36"
+
+
+def deployment(name: str, replicas: int, *, env: str = "1", strategy: dict | None = None,
+               ready_delay: int = 0, extra_spec: dict | None = None, image: str = BUSY,
+               pod_extra: dict | None = None) -> dict:
+    c = {"name": "app", "image": image, "imagePullPolicy": "IfNotPresent",
+         "command": ["sh", "-c", "exec sleep 3600"], "env": [{"name": "VERSION", "value": env}],
+         "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1,
+                            "initialDelaySeconds": ready_delay}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     **({"strategy": strategy} if strategy else {}), **(extra_spec or {}),
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"terminationGracePeriodSeconds": 1, "containers": [c],
+                                           **(pod_extra or {})}}}}
+
+
+def live(pods: list[dict]) -> list[dict]:
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready(p: dict) -> bool:
+    return not p["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in (p.get("status") or {}).get("conditions") or [])
+
+
+def hash_of(p: dict) -> str:
+    return p["metadata"]["labels"].get("pod-template-hash", "")
+
+
+def set_env(engine, name: str, value: str) -> None:
+    d = engine.client.get("Deployment", "default", name)
+    d["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "VERSION", "value": value}]
+    engine.client.request("PUT", path_for("Deployment", "default", name), json=d)
+
+
+def condition(obj: dict, ctype: str) -> dict:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == ctype), {})
+
+
+def rollout_done(engine, name: str, replicas: int):
+    d = engine.client.get("Deployment", "default", name)
+    st = d.get("status") or {}
+    pods = engine.pods(f"app={name}")
+    ok = (st.get("observedGeneration") == d["metadata"]["generation"] and st.get("updatedReplicas") == replicas
+          and st.get("availableReplicas") == replicas and st.get("replicas") == replicas
+          and len(pods) == replicas and all(ready(p) for p in pods))
+    return d if ok else None
+
+
+# ---- Deployments ---------------------------------------------------------------------
+def test_rolling_update_limits_step_by_step_and_undo(engine):
+    engine.client.create(deployment("web", 4, ready_delay=1, strategy={
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}))
+    wait_for(lambda: rollout_done(engine, "web", 4), 90, what="4 ready pods")
+    first = {hash_of(p) for p in engine.pods("app=web")}
+    set_env(engine, "web", "2")
+    most, fewest, steps, seen = 0, 99, [], set()
+
+    def observe():
+        nonlocal most, fewest
+        pods = engine.pods("app=web")
+        alive = live(pods)
+        most = max(most, len(alive))
+        fewest = min(fewest, sum(1 for p in alive if ready(p)))
+        step = (sum(1 for p in alive if hash_of(p) not in first), sum(1 for p in alive if hash_of(p) in first))
+        if not steps or steps[-1] != step:
+            steps.append(step)
+        seen.update(hash_of(p) for p in alive)
+        return len(seen) > 1 and rollout_done(engine, "web", 4)
+    wait_for(observe, 120, interval=0.05, what="rollout to VERSION=2")
+    print(f"rollout steps (new, old): {steps}; max pods {most}, min ready {fewest}")
+    assert most <= 5, steps  # replicas + maxSurge
+    assert fewest >= 3, steps  # replicas - maxUnavailable
+    assert len(steps) >= 3  # it really went in steps
+    second = {hash_of(p) for p in engine.pods("app=web")}
+    assert second.isdisjoint(first)
+    history = engine.cli("rollout", "history", "deployment/web").stdout
+    assert "1 " in history and "2 " in history
+    # undo goes back to revision 1's template: the old ReplicaSet scales up again, as revision 3
+    engine.cli("rollout", "undo", "deployment/web")
+    wait_for(lambda: rollout_done(engine, "web", 4) and {hash_of(p) for p in engine.pods("app=web")} == first,
+             120, what="rolled back to the first template")
+    d = engine.client.get("Deployment", "default", "web")
+    assert d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "1"
+    rss = {r["metadata"]["labels"]["pod-template-hash"]: r for r in engine.client.list("ReplicaSet", "default")}
+    assert rss[first.pop()]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert condition(d, "Progressing")["reason"] == "NewReplicaSetAvailable"
+    assert condition(d, "Available")["status"] == "True"
+
+
+def test_recreate_stops_every_old_pod_before_any_new_one(engine):
+    engine.client.create(deployment("rec", 3, strategy={"type": "Recreate"}))
+    wait_for(lambda: rollout_done(engine, "rec", 3), 90, what="3 ready pods")
+    first = {hash_of(p) for p in engine.pods("app=rec")}
+    set_env(engine, "rec", "2")
+    mixed = []
+
+    def observe():
+        pods = engine.pods("app=rec")  # terminating pods included: they must be gone first
+        hashes = {hash_of(p) for p in pods}
+        if hashes & first and hashes - first:
+            mixed.append([(p["metadata"]["name"], bool(p["metadata"].get("deletionTimestamp"))) for p in pods])
+        return not hashes & first and rollout_done(engine, "rec", 3)
+    wait_for(observe, 120, interval=0.05, what="recreated")
+    assert not mixed, mixed[:3]
+
+
+def test_progress_deadline_and_revision_history_limit(engine):
+    engine.client.create(deployment("hist", 1, extra_spec={"revisionHistoryLimit": 1,
+                                                            "progressDeadlineSeconds": 4}))
+    wait_for(lambda: rollout_done(engine, "hist", 1), 60, what="first rollout")
+    for v in ("2", "3"):
+        set_env(engine, "hist", v)
+        wait_for(lambda: rollout_done(engine, "hist", 1) and
+                 engine.pods("app=hist")[0]["spec"]["containers"][0]["env"][0]["value"] == v, 60,
+                 what=f"rollout {v}")
+    # revisionHistoryLimit 1: the current ReplicaSet plus one old one
+    wait_for(lambda: len(engine.client.list("ReplicaSet", "default")) == 2, 20, what="old ReplicaSets pruned")
+    revs = sorted(int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+                  for r in engine.client.list("ReplicaSet", "default"))
+    assert revs == [2, 3]
+    # an image that cannot start: Progressing=False/ProgressDeadlineExceeded after 4 s
+    d = engine.client.get("Deployment", "default", "hist")
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    c["image"], c["imagePullPolicy"] = "busybox:does-not-exist", "Never"
+    engine.client.request("PUT", path_for("Deployment", "default", "hist"), json=d)
+    t0 = time.monotonic()
+    bad = wait_for(lambda: [p for p in engine.pods("app=hist") if any(
+        (s.get("state") or {}).get("waiting", {}).get("reason") == "ErrImageNeverPull"
+        for s in (p.get("status") or {}).get("containerStatuses") or [])], 30, what="ErrImageNeverPull")
+    assert bad
+    d = wait_for(lambda: (lambda d: d if condition(d, "Progressing").get("reason") == "ProgressDeadlineExceeded"
+                          else None)(engine.client.get("Deployment", "default", "hist")), 30,
+                 what="ProgressDeadlineExceeded")
+    print(f"ProgressDeadlineExceeded after {time.monotonic() - t0:.1f}s (deadline 4s)")
+    assert condition(d, "Progressing")["status"] == "False"
+    # the old pod keeps serving: maxUnavailable 25% of 1 rounds down to 0
+    assert sum(1 for p in engine.pods("app=hist") if ready(p)) == 1
+
+
+# ---- StatefulSets ----------------------------------------------------------------------
+def statefulset(name: str, replicas: int, policy: str = "OrderedReady", ready_cmd: str = "true") -> dict:
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"serviceName": name, "replicas": replicas, "podManagementPolicy": policy,
+                     "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                         "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "db", "image": BUSY,
+                                         "command": ["sh", "-c", "echo $(hostname) >> /data/log; cat /data/log; "
+                                                                 "exec sleep 3600"],
+                                         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                                         "readinessProbe": {"exec": {"command": ["sh", "-c", ready_cmd]},
+                                                            "periodSeconds": 1, "initialDelaySeconds": 1}}]}},
+                     "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Mi"}}}}]}}
+
+
+def test_statefulset_order_and_per_ordinal_data(engine):
+    engine.client.create(statefulset("db", 3))
+    violations, order = [], []
+
+    def observe():
+        pods = {p["metadata"]["name"]: p for p in engine.pods("app=db")}
+        for i in (1, 2):
+            name, prev = f"db-{i}", f"db-{i - 1}"
+            if name in pods and name not in order:
+                order.append(name)
+                if not (prev in pods and ready(pods[prev])):
+                    violations.append(f"{name} created before {prev} was Ready")
+        if "db-0" in pods and "db-0" not in order:
+            order.insert(0, "db-0")
+        return len(pods) == 3 and all(ready(p) for p in pods.values())
+    wait_for(observe, 120, interval=0.05, what="3 ready StatefulSet pods")
+    assert not violations and order == ["db-0", "db-1", "db-2"], (violations, order)
+    claims = sorted(c["metadata"]["name"] for c in engine.client.list("PersistentVolumeClaim", "default"))
+    assert claims == ["data-db-0", "data-db-1", "data-db-2"]
+    # data in the claim survives pod deletion and comes back to the same ordinal
+    uid = engine.client.get("Pod", "default", "db-1")["metadata"]["uid"]
+    engine.client.delete("Pod", "default", "db-1")
+    wait_for(lambda: (lambda p: p["metadata"]["uid"] != uid and ready(p))(
+        engine.client.get("Pod", "default", "db-1")), 60, what="db-1 back")
+    logs = wait_for(lambda: engine.cli("logs", "db-1").stdout.split(), 20, what="db-1 logs")
+    assert logs == ["db-1", "db-1"], logs
+    # scale down: in reverse order, one at a time
+    engine.client.patch("StatefulSet", "default", "db", {"spec": {"replicas": 1}})
+    gone = []
+
+    def shrinking():
+        names = {p["metadata"]["name"] for p in live(engine.pods("app=db"))}
+        for n in ("db-2", "db-1"):
+            if n not in names and n not in gone:
+                gone.append(n)
+        return names == {"db-0"}
+    wait_for(shrinking, 60, interval=0.05, what="scaled down to db-0")
+    assert gone == ["db-2", "db-1"]
+    # the claims stay after scale-down
+    assert len(engine.client.list("PersistentVolumeClaim", "default")) == 3
+
+
+def test_statefulset_parallel_does_not_wait_for_readiness(engine):
+    engine.client.create(statefulset("par", 3, policy="Parallel", ready_cmd="false"))
+    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 3 else None)(engine.pods("app=par")), 30,
+                    what="3 pods at once")
+    assert not any(ready(p) for p in pods)
+    ordered = engine.client.create(statefulset("ord", 3, ready_cmd="false"))
+    assert ordered
+    wait_for(lambda: engine.pods("app=ord"), 20, what="ord-0")
+    time.sleep(3)  # nothing to wait for: proving ord-1 does NOT appear while ord-0 is not Ready
+    assert [p["metadata"]["name"] for p in engine.pods("app=ord")] == ["ord-0"]
