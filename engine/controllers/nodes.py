@@ -67,6 +67,33 @@ def memory_available() -> int | None:
         return None
 
 
+def _read(path: str, default: str) -> str:
+    try:
+        return open(path).read().strip() or default
+    except OSError:
+        return default
+
+
+def node_info(name: str) -> dict:
+    """status.nodeInfo with every field the API schema requires."""
+    import uuid
+
+    os_image = "linux"
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                os_image = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return {"machineID": _read("/etc/machine-id", "kubedeck"),
+            "systemUUID": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.kubedeck")),
+            "bootID": _read("/proc/sys/kernel/random/boot_id", "unknown"),
+            "kernelVersion": platform.release(), "osImage": os_image,
+            "containerRuntimeVersion": "docker", "kubeletVersion": "v1.30.0-kubedeck",
+            "kubeProxyVersion": "v1.30.0-kubedeck", "operatingSystem": "linux",
+            "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())}
+
+
 def node_names(count: int) -> list[str]:
     # minikube's habit: the first node is the cluster's name, then -m02, -m03 ...
     return ["kubedeck"] + [f"kubedeck-m{i:02d}" for i in range(2, count + 1)]
@@ -157,9 +184,7 @@ class NodeController:
         return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
                 "spec": spec,
                 "status": {"capacity": cap, "allocatable": dict(cap), "conditions": [],
-                           "nodeInfo": {"containerRuntimeVersion": "docker",
-                                        "kubeletVersion": "v1.30.0-kubedeck",
-                                        "operatingSystem": "linux", "architecture": platform.machine()},
+                           "nodeInfo": node_info(name),
                            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
                                          {"type": "Hostname", "address": name}]}}
 
@@ -201,7 +226,10 @@ class NodeController:
                                   "KubeletHasInsufficientMemory" if low else "KubeletHasSufficientMemory",
                                   "kubelet has insufficient memory available" if low
                                   else "kubelet has sufficient memory available")
-        if conds != st.get("conditions"):
+        info = st.get("nodeInfo") or {}
+        if any(k not in info for k in ("machineID", "systemUUID", "bootID", "kubeProxyVersion")):
+            st["nodeInfo"] = {**node_info(meta["name"]), **info}  # nodes stored by older versions
+        if conds != st.get("conditions") or st.get("nodeInfo") != (node.get("status") or {}).get("nodeInfo"):
             for c in conds:
                 c.setdefault("lastHeartbeatTime", c.get("lastTransitionTime"))
             was = next((c for c in st.get("conditions") or [] if c["type"] == "Ready"), None)

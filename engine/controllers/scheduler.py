@@ -2,7 +2,8 @@
 
 Filters as kube-scheduler's default plugins do (node unschedulable, nodeSelector,
 required node affinity, taints vs tolerations, resource requests vs allocatable),
-then spreads by choosing the feasible node with the fewest pods. A pod that fits
+then spreads by choosing the feasible node with the fewest pods of the same owner
+(kube-scheduler's default topology spreading), then the fewest pods overall. A pod that fits
 nowhere gets PodScheduled=False/Unschedulable with kube-scheduler's message and is
 retried on the next pass, so it is bound as soon as room appears.
 """
@@ -68,6 +69,11 @@ def why_not(pod: dict, node: dict, used: tuple[float, float]) -> str | None:
     return None
 
 
+def _owner(pod: dict) -> str:
+    ref = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+    return ref["uid"] if ref else ""
+
+
 class Scheduler:
     def __init__(self, cluster):
         self.c = cluster
@@ -81,6 +87,7 @@ class Scheduler:
         nodes = list(self.store.iter_kind("Node"))
         used: dict[str, list[float]] = {n["metadata"]["name"]: [0.0, 0.0] for n in nodes}
         count: Counter = Counter()
+        siblings: Counter = Counter()  # (owner uid, node): kube-scheduler's default spreading
         for p in pods:
             node = p["spec"].get("nodeName")
             if node in used and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
@@ -88,6 +95,8 @@ class Scheduler:
                 used[node][0] += cpu
                 used[node][1] += mem
                 count[node] += 1
+                if not is_terminating(p):
+                    siblings[(_owner(p), node)] += 1
         for pod in pending:
             reasons: Counter = Counter()
             fits = []
@@ -99,8 +108,11 @@ class Scheduler:
                 else:
                     fits.append(n)
             if fits:
-                node = min(fits, key=lambda n: (count[n["metadata"]["name"]], n["metadata"]["name"]))
+                owner = _owner(pod)
+                node = min(fits, key=lambda n: (siblings[(owner, n["metadata"]["name"])],
+                                                count[n["metadata"]["name"]], n["metadata"]["name"]))
                 name = node["metadata"]["name"]
+                siblings[(owner, name)] += 1
                 self._bind(pod, name)
                 cpu, mem = pod_requests(pod)
                 used[name][0] += cpu

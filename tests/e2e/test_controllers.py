@@ -224,3 +224,133 @@ def test_statefulset_parallel_does_not_wait_for_readiness(engine):
     wait_for(lambda: engine.pods("app=ord"), 20, what="ord-0")
     time.sleep(3)  # nothing to wait for: proving ord-1 does NOT appear while ord-0 is not Ready
     assert [p["metadata"]["name"] for p in engine.pods("app=ord")] == ["ord-0"]
+
+
+# ---- DaemonSets, nodes, cordon and drain ---------------------------------------------------
+def daemonset(name: str, node_selector: dict | None = None) -> dict:
+    spec = {"terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "d", "image": BUSY, "command": ["sleep", "3600"]}]}
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+def on_nodes(engine, selector: str) -> list[str]:
+    return sorted(p["spec"].get("nodeName") for p in live(engine.pods(selector)))
+
+
+def test_daemonset_on_three_nodes_taints_selector_cordon_and_drain(make_engine):
+    engine = make_engine("--nodes", "3")
+    nodes = sorted(n["metadata"]["name"] for n in engine.client.list("Node"))
+    assert nodes == ["kubedeck", "kubedeck-m02", "kubedeck-m03"]
+    n = engine.client.get("Node", "", "kubedeck-m02")
+    assert condition(n, "Ready")["status"] == "True" and condition(n, "MemoryPressure")["status"] == "False"
+    assert n["status"]["allocatable"]["memory"] and n["status"]["allocatable"]["cpu"]
+    engine.client.patch("Node", "", "kubedeck-m02", {"metadata": {"labels": {"role": "edge"}}})
+    engine.client.create(daemonset("agent"))
+    engine.client.create(daemonset("edge", {"role": "edge"}))
+    wait_for(lambda: on_nodes(engine, "app=agent") == nodes and
+             sum(1 for p in engine.pods("app=agent") if ready(p)) == 3, 60, what="one agent per node")
+    wait_for(lambda: on_nodes(engine, "app=edge") == ["kubedeck-m02"], 30, what="edge daemon on m02 only")
+    # a NoExecute taint the daemon does not tolerate removes it from that node
+    engine.client.patch("Node", "", "kubedeck-m03", {"spec": {"taints": [
+        {"key": "dedicated", "value": "db", "effect": "NoExecute"}]}})
+    wait_for(lambda: on_nodes(engine, "app=agent") == ["kubedeck", "kubedeck-m02"], 30, what="daemon off m03")
+    ds = wait_for(lambda: (lambda d: d if d["status"].get("desiredNumberScheduled") == 2 else None)(
+        engine.client.get("DaemonSet", "default", "agent")), 10, what="status")
+    assert ds["status"]["currentNumberScheduled"] == 2
+    engine.client.patch("Node", "", "kubedeck-m03", {"spec": {"taints": None}})
+    wait_for(lambda: on_nodes(engine, "app=agent") == nodes, 30, what="daemon back on m03")
+    # a node label the selector no longer matches: the edge daemon goes
+    engine.client.patch("Node", "", "kubedeck-m02", {"metadata": {"labels": {"role": None}}})
+    wait_for(lambda: on_nodes(engine, "app=edge") == [], 30, what="edge daemon gone")
+    # cordon keeps daemons (they tolerate node.kubernetes.io/unschedulable), new pods go elsewhere
+    engine.client.create(deployment("web", 3))
+    wait_for(lambda: rollout_done(engine, "web", 3), 60, what="web ready")
+    assert on_nodes(engine, "app=web") == nodes  # spread one per node
+    out = engine.cli("cordon", "kubedeck-m02").stdout
+    assert "cordoned" in out
+    node = wait_for(lambda: (lambda n: n if any(t["key"] == "node.kubernetes.io/unschedulable"
+                                                for t in n["spec"].get("taints") or []) else None)(
+        engine.client.get("Node", "", "kubedeck-m02")), 10, what="unschedulable taint")
+    assert node["spec"]["unschedulable"] is True
+    out = engine.cli("drain", "kubedeck-m02", "--ignore-daemonsets").stdout
+    assert "drained" in out and "ignoring DaemonSet-managed Pods" in out
+    wait_for(lambda: rollout_done(engine, "web", 3), 60, what="web pod replaced elsewhere")
+    assert "kubedeck-m02" not in on_nodes(engine, "app=web")
+    assert "kubedeck-m02" in on_nodes(engine, "app=agent")  # the daemon stayed
+    # a bare pod needs --force
+    engine.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "default"},
+                          "spec": {"nodeName": "kubedeck-m03", "terminationGracePeriodSeconds": 1,
+                                   "containers": [{"name": "c", "image": BUSY, "command": ["sleep", "3600"]}]}})
+    r = engine.cli("drain", "kubedeck-m03", check=False)
+    assert r.returncode == 1 and "--force" in r.stderr
+    engine.cli("uncordon", "kubedeck-m02")
+    engine.cli("uncordon", "kubedeck-m03")
+    node = wait_for(lambda: (lambda n: n if not n["spec"].get("taints") else None)(
+        engine.client.get("Node", "", "kubedeck-m02")), 10, what="taint removed")
+    assert not node["spec"].get("unschedulable")
+
+
+def test_node_stop_moves_pods_and_start_brings_it_back(make_engine):
+    engine = make_engine("--nodes", "3")
+    engine.client.create(deployment("web", 3))
+    wait_for(lambda: rollout_done(engine, "web", 3), 60, what="web ready")
+    assert on_nodes(engine, "app=web") == ["kubedeck", "kubedeck-m02", "kubedeck-m03"]
+    victim = next(p for p in engine.pods("app=web") if p["spec"]["nodeName"] == "kubedeck-m02")
+    t0 = time.monotonic()
+    engine.cli("node", "stop", "kubedeck-m02")
+    node = wait_for(lambda: (lambda n: n if condition(n, "Ready").get("status") == "Unknown" else None)(
+        engine.client.get("Node", "", "kubedeck-m02")), 10, what="m02 NotReady")
+    assert condition(node, "Ready")["reason"] == "NodeStatusUnknown"
+    assert {(t["key"], t["effect"]) for t in node["spec"]["taints"]} == {
+        ("node.kubernetes.io/unreachable", "NoSchedule"), ("node.kubernetes.io/unreachable", "NoExecute")}
+    assert "NotReady" in engine.cli("get", "nodes").stdout
+    wait_for(lambda: rollout_done(engine, "web", 3) and "kubedeck-m02" not in on_nodes(engine, "app=web"),
+             60, interval=0.1, what="pod recreated on another node")
+    took = time.monotonic() - t0
+    print(f"node stop -> replacement pod Ready on another node: {took:.1f}s (eviction timeout 5s)")
+    assert took >= 4.5  # not before the eviction timeout
+    names = {p["metadata"]["name"] for p in engine.pods("app=web")}
+    assert victim["metadata"]["name"] not in names
+    wait_for(lambda: not [c for c in engine.containers()
+                          if c.labels.get("io.kubernetes.pod.uid") == victim["metadata"]["uid"]], 30,
+             what="the evicted pod's containers removed")
+    engine.cli("node", "start", "kubedeck-m02")
+    node = wait_for(lambda: (lambda n: n if condition(n, "Ready").get("status") == "True" else None)(
+        engine.client.get("Node", "", "kubedeck-m02")), 10, what="m02 Ready again")
+    assert not node["spec"].get("taints")
+    engine.cli("scale", "deployment/web", "--replicas=4")
+    wait_for(lambda: rollout_done(engine, "web", 4), 60, what="scaled")
+    assert "kubedeck-m02" in on_nodes(engine, "app=web")  # schedulable again
+
+
+def test_nodes_from_cluster_config_file(tmp_path, docker_client):
+    from conftest import Engine
+
+    eng = Engine(tmp_path, docker_client)
+    eng.state.mkdir(parents=True)
+    (eng.state / "cluster.yaml").write_text(
+        "podEvictionTimeoutSeconds: 2\n"
+        "nodes:\n"
+        "- {name: small, cpu: '1', memory: 64Mi, labels: {size: small}}\n"
+        "- {name: big, cpu: '4', memory: 4Gi, taints: [{key: dedicated, value: big, effect: NoSchedule}]}\n")
+    try:
+        eng.start()
+        nodes = {n["metadata"]["name"]: n for n in eng.client.list("Node")}
+        assert set(nodes) == {"small", "big"}
+        assert nodes["small"]["status"]["allocatable"]["memory"] == "64Mi"
+        assert nodes["small"]["metadata"]["labels"]["size"] == "small"
+        assert nodes["big"]["spec"]["taints"][0]["key"] == "dedicated"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+               "spec": {"containers": [{"name": "c", "image": BUSY, "command": ["sleep", "3600"],
+                                        "resources": {"requests": {"memory": "128Mi"}}}]}}
+        eng.client.create(pod)
+        msg = wait_for(lambda: condition(eng.client.get("Pod", "default", "p"), "PodScheduled").get("message"), 10,
+                       what="unschedulable")
+        assert msg == ("0/2 nodes are available: 1 Insufficient memory, "
+                       "1 node(s) had untolerated taint {dedicated: big}.")
+    finally:
+        eng.cleanup()
