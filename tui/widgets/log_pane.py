@@ -62,14 +62,16 @@ class LogPane(Vertical, can_focus=False):
         self.pod: tuple[str, str] | None = None
         self.containers: list[str] = []
         self.container: str | None = None
+        # Kept, not queried: a timer may still feed the pane while the app shuts down.
+        self._log = Log(max_lines=MAX_LINES, auto_scroll=True, id="log")
 
     def compose(self) -> ComposeResult:
         yield Static("Logs: select a pod", id="log-title")
-        yield Log(max_lines=MAX_LINES, auto_scroll=True, id="log")
+        yield self._log
 
     @property
     def log_widget(self) -> Log:
-        return self.query_one(Log)
+        return self._log
 
     def _title(self) -> str:
         if self.pod is None:

@@ -1,0 +1,257 @@
+"""The TUI driven with Textual's Pilot against a real engine (`kubedeck serve` on Docker).
+
+One test per key action: the app is built from the engine's `api.json`, keys are pressed,
+and both the screen's widgets and the engine (through its own API client) are checked.
+No fixed sleeps: `until()` lets the app run while polling a condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import time
+
+import pytest
+import yaml
+
+from kubedeck.tui.app import KubedeckApp
+from kubedeck.tui.widgets.pick_screen import PickScreen
+from kubedeck.tui.widgets.resource_table import ResourceTable
+from kubedeck.tui.widgets.text_screen import TextScreen
+
+SIZE = (120, 34)
+
+
+def pod_yaml(name: str, *, ns: str | None = None, app: str | None = None, script: str = "sleep 3600") -> str:
+    meta = {"name": name, "labels": {"app": app or name}}
+    if ns:
+        meta["namespace"] = ns
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Pod", "metadata": meta,
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+            {"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", script]}]},
+    }, sort_keys=False)
+
+
+def deployment_yaml(name: str, replicas: int = 1) -> str:
+    return yaml.safe_dump({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                     "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "main", "image": "busybox:1.36",
+                                     "command": ["sh", "-c", "sleep 3600"]}]}}},
+    }, sort_keys=False)
+
+
+TICKER = 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'
+
+
+@pytest.fixture
+def make_app(engine, tmp_path):
+    def make(**kwargs) -> KubedeckApp:
+        conn = json.loads((engine.state / "api.json").read_text())
+        kwargs.setdefault("config_dir", tmp_path / "config")
+        return KubedeckApp(api_url=conn["url"], token=conn["token"], status_interval=0.2,
+                           retry_delay=0.05, **kwargs)
+    return make
+
+
+async def until(pilot, predicate, timeout: float = 30.0, what: str = "condition"):
+    """Let the app run until `predicate()` is truthy (it may call the engine's sync client)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - not checkable yet
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" ({last!r})" if last else ""))
+        await pilot.pause(0.02)
+
+
+def rows(table: ResourceTable) -> dict[str, dict[str, str]]:
+    """Visible rows as {name: {column: text}}."""
+    out = {}
+    for key in table.rows:
+        cells = {h: str(table.get_cell(key, h)) for h in table.kind.headers}
+        out[cells["NAME"]] = cells
+    return out
+
+
+def status_of(table: ResourceTable, name: str) -> str | None:
+    return rows(table).get(name, {}).get("STATUS")
+
+
+def select(table: ResourceTable, name: str) -> None:
+    uid = next(uid for uid, obj in table.objects.items() if obj["metadata"]["name"] == name)
+    table.focus()
+    table.move_cursor(row=table.get_row_index(uid))
+
+
+def live_pods(engine, selector: str) -> list[dict]:
+    return [p for p in engine.pods(selector) if not p["metadata"].get("deletionTimestamp")]
+
+
+async def test_pods_appear_and_change_live(engine, make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        engine.write("ticker.yaml", pod_yaml("ticker"))
+        await until(pilot, lambda: status_of(table, "ticker") == "Running", what="ticker Running on screen")
+        assert rows(table)["ticker"]["READY"] == "1/1"
+        assert rows(app.nodes_table), "nodes pane is empty"
+        # a change in the store shows on screen within a short time
+        engine.client.delete("Pod", "default", "ticker")
+        changed = time.monotonic()
+        await until(pilot, lambda: status_of(table, "ticker") in ("Terminating", None), timeout=5,
+                    what="Terminating on screen")
+        assert time.monotonic() - changed < 0.5
+        await until(pilot, lambda: "ticker" not in rows(table), what="row removed")
+
+
+async def test_delete_with_confirmation_deployment_replaces_pod(engine, make_app):
+    engine.write("web.yaml", deployment_yaml("sleeper"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await until(pilot, lambda: engine.running_ready("app=sleeper", 1), what="sleeper pod ready")
+        first = live_pods(engine, "app=sleeper")[0]["metadata"]["name"]
+        await until(pilot, lambda: status_of(table, first) == "Running", what="pod on screen")
+        select(table, first)
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen", what="confirm")
+        await pilot.press("y")
+        await until(pilot, lambda: first not in [p["metadata"]["name"] for p in live_pods(engine, "app=sleeper")],
+                    what="pod deleted on the engine")
+        ready = await until(pilot, lambda: engine.running_ready("app=sleeper", 1), what="replacement pod")
+        second = ready[0]["metadata"]["name"]
+        assert second != first
+        await until(pilot, lambda: status_of(table, second) == "Running" and first not in rows(table),
+                    what="replacement on screen, deleted pod gone")
+
+
+async def test_scale_plus_in_deployments_view(engine, make_app):
+    engine.write("web.yaml", deployment_yaml("sleeper"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await pilot.press("colon", *"deploy", "enter")
+        await until(pilot, lambda: table.kind.plural == "deployments" and "sleeper" in rows(table),
+                    what="deployments view")
+        select(table, "sleeper")
+        await pilot.press("plus")
+        await until(pilot, lambda: engine.client.get("Deployment", "default", "sleeper")["spec"]["replicas"] == 2,
+                    what="spec.replicas == 2")
+        await until(pilot, lambda: engine.running_ready("app=sleeper", 2), what="2 pods ready")
+        await until(pilot, lambda: rows(table)["sleeper"]["READY"] == "2/2", what="2/2 on screen")
+        await pilot.press("minus")
+        await until(pilot, lambda: engine.running_ready("app=sleeper", 1), what="back to 1 pod")
+
+
+async def test_logs_follow_new_lines_from_container(engine, make_app):
+    engine.write("ticker.yaml", pod_yaml("ticker", script=TICKER))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await until(pilot, lambda: status_of(table, "ticker") == "Running", what="ticker running")
+        select(table, "ticker")
+        await pilot.press("l")
+        logs = app.log_pane
+
+        def ticks() -> list[int]:
+            return [int(line.split()[-1]) for line in logs.lines if line.startswith("tick ")]
+
+        first = await until(pilot, lambda: ticks(), what="first tick")
+        seen = max(first)
+        await until(pilot, lambda: max(ticks()) >= seen + 3, what="new lines while following")
+        assert logs.follow and logs.pod == ("default", "ticker")
+
+
+async def test_filter_by_name_and_label(engine, make_app):
+    engine.write("pods.yaml", pod_yaml("alpha") + "---\n" + pod_yaml("beta"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await until(pilot, lambda: {"alpha", "beta"} <= set(rows(table)), what="both pods")
+        await pilot.press("slash", *"alp", "enter")
+        await until(pilot, lambda: set(rows(table)) == {"alpha"}, what="filtered to alpha")
+        await pilot.press("escape")
+        await until(pilot, lambda: {"alpha", "beta"} <= set(rows(table)), what="filter cleared")
+        await pilot.press("slash", *"-l app=beta", "enter")
+        await until(pilot, lambda: set(rows(table)) == {"beta"}, what="filtered by label")
+
+
+async def test_describe_shows_events(engine, make_app):
+    engine.write("alpha.yaml", pod_yaml("alpha"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+
+        def has_started_event() -> bool:
+            events = app.informers["events"].cache.values()
+            return any(e["involvedObject"].get("name") == "alpha" and e.get("reason") == "Started" for e in events)
+
+        await until(pilot, lambda: status_of(table, "alpha") == "Running" and has_started_event(),
+                    what="alpha running with events")
+        select(table, "alpha")
+        await pilot.press("d")
+        screen = await until(pilot, lambda: isinstance(app.screen, TextScreen) and app.screen)
+        assert "Name:         alpha" in screen.body
+        events = screen.body.split("Events:", 1)[1]
+        assert "Scheduled" in events and "Started" in events
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, TextScreen), what="describe closed")
+
+
+async def test_yaml_of_selected_pod(engine, make_app):
+    engine.write("alpha.yaml", pod_yaml("alpha"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await until(pilot, lambda: "alpha" in rows(table), what="alpha listed")
+        select(table, "alpha")
+        await pilot.press("y")
+        screen = await until(pilot, lambda: isinstance(app.screen, TextScreen) and app.screen)
+        shown = yaml.safe_load(screen.body)
+        assert shown["kind"] == "Pod" and shown["metadata"]["name"] == "alpha"
+        assert shown["spec"]["containers"][0]["image"] == "busybox:1.36"
+        assert shown["metadata"]["annotations"]["kubedeck.io/source"] == "alpha.yaml"
+
+
+async def test_namespace_picker_and_all_namespaces(engine, make_app):
+    engine.write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n")
+    engine.write("pods.yaml", pod_yaml("alpha") + "---\n" + pod_yaml("omega", ns="other"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await until(pilot, lambda: {"alpha", "omega"} <= set(rows(table)), what="both pods")
+        await pilot.press("n")
+        picker = await until(pilot, lambda: isinstance(app.screen, PickScreen) and app.screen, what="picker")
+        await until(pilot, lambda: "other" in picker.options, what="namespace listed")
+        from textual.widgets import OptionList
+        picker.query_one(OptionList).highlighted = picker.options.index("other")
+        await pilot.press("enter")
+        await until(pilot, lambda: set(rows(table)) == {"omega"}, what="only namespace other")
+        assert app.status_bar.namespace == "other"
+        await pilot.press("0")
+        await until(pilot, lambda: {"alpha", "omega"} <= set(rows(table)), what="all namespaces again")
+        assert app.status_bar.namespace == "all"
+
+
+async def test_theme_switch_is_remembered(engine, make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        before = app.theme
+        await pilot.press("t")
+        await until(pilot, lambda: app.theme != before, what="theme changed")
+        chosen = app.theme
+    assert json.loads((tmp_path / "config" / "config.json").read_text())["theme"] == chosen
+    again = make_app()
+    async with again.run_test(size=SIZE):
+        assert again.theme == chosen
