@@ -45,6 +45,7 @@ def serve(args, state: Path) -> int:
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     import faulthandler
 
+    faulthandler.enable()  # a native crash leaves the Python stacks in the log
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every stack
     with runner:
         code = runner.run(_serve(Cluster(settings)))
