@@ -131,3 +131,20 @@ spec:
     assert r.returncode == 1
     assert 'apps/v1' in r.stderr and "nodePort" in r.stderr and "bad.yaml:" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_two_clusters_side_by_side(make_engine):
+    a, b = make_engine(), make_engine()
+    pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: same, labels: {app: same}}\nspec:\n" \
+          "  containers: [{name: c, image: 'busybox:1.36', command: [sleep, '3600']}]\n"
+    a.write("p.yaml", pod)
+    b.write("p.yaml", pod)
+    wait_for(lambda: a.running_ready("app=same", 1) and b.running_ready("app=same", 1), 60, what="both pods")
+    assert a.client.url != b.client.url
+    ids_a, ids_b = {c.id for c in a.containers()}, {c.id for c in b.containers()}
+    assert len(ids_a) == 2 and len(ids_b) == 2 and not ids_a & ids_b
+    # deleting in one cluster leaves the other alone
+    a.client.delete("Pod", "default", "same", grace=0)
+    wait_for(lambda: not a.pods("app=same") and not a.containers(), 30, what="a's pod gone")
+    assert {c.id for c in b.containers()} == ids_b
+    assert (a.state / "kubeconfig").stat().st_mode & 0o777 == 0o600
