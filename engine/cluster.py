@@ -65,6 +65,7 @@ class Cluster:
         self.proxy = None
         self.ingress = None
         self.stopping = asyncio.Event()
+        self._events: dict[tuple, tuple[str, str]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------
     def spawn(self, coro, name: str) -> asyncio.Task:
@@ -229,11 +230,23 @@ class Cluster:
 
     def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",
                      component: str = "kubedeck") -> None:
+        """Record an Event. A repeat of the same (object, reason, message) bumps the
+        existing Event's count, as Kubernetes aggregates them; old Events are pruned."""
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace") or "default"
         now = now_iso()
+        key = (meta.get("uid"), reason, message)
+        existing = self._events.get(key)
+        if existing is not None:
+            ev = self.store.get("Event", existing[0], existing[1])
+            if ev is not None:
+                ev["count"] = int(ev.get("count", 1)) + 1
+                ev["lastTimestamp"] = now
+                self.store.update(ev, check_rv=False)
+                return
+        name = f"{meta.get('name', 'x')}.{uuid.uuid4().hex[:16]}"
         ev = {"apiVersion": "v1", "kind": "Event",
-              "metadata": {"name": f"{meta.get('name', 'x')}.{uuid.uuid4().hex[:16]}", "namespace": ns},
+              "metadata": {"name": name, "namespace": ns},
               "involvedObject": {"kind": obj.get("kind"), "name": meta.get("name"), "namespace": ns,
                                  "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion")},
               "reason": reason, "message": message, "type": type, "count": 1,
@@ -242,7 +255,28 @@ class Cluster:
         try:
             self.store.create(ev)
         except StoreError:
-            pass
+            return
+        self._events[key] = (ns, name)
+        if len(self._events) % 200 == 0:
+            self._prune_events()
+
+    def _prune_events(self, *, ttl: float = 3600, keep: int = 5000) -> None:
+        """Events live an hour, as Kubernetes' default --event-ttl; at most `keep` stay."""
+        import time as _time
+
+        from .controllers.podutil import parse_time
+
+        events = sorted(self.store.iter_kind("Event"), key=lambda e: e.get("lastTimestamp") or "")
+        cutoff = _time.time() - ttl
+        drop = [e for e in events if parse_time(e.get("lastTimestamp")) < cutoff]
+        drop += events[len(drop):max(len(drop), len(events) - keep)]
+        for e in drop:
+            try:
+                self.store.delete("Event", e["metadata"]["namespace"], e["metadata"]["name"])
+            except StoreError:
+                pass
+        live = {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.store.iter_kind("Event")}
+        self._events = {k: v for k, v in self._events.items() if v in live}
 
     def manifest_errors_changed(self) -> None:
         pass  # status() reads errors live; a hook for future notification
