@@ -64,9 +64,10 @@ class LogPane(Vertical, can_focus=False):
         self.container: str | None = None
         # Kept, not queried: a timer may still feed the pane while the app shuts down.
         self._log = Log(max_lines=MAX_LINES, auto_scroll=True, id="log")
+        self._title_widget = Static("Logs: select a pod", id="log-title")
 
     def compose(self) -> ComposeResult:
-        yield Static("Logs: select a pod", id="log-title")
+        yield self._title_widget
         yield self._log
 
     @property
@@ -89,7 +90,7 @@ class LogPane(Vertical, can_focus=False):
         return f"Logs {ns}/{name} [{self.container or '-'}]  " + " ".join(flags)
 
     def _update_title(self) -> None:
-        self.query_one("#log-title", Static).update(self._title())
+        self._title_widget.update(self._title())
 
     def show_pod(self, namespace: str, name: str, containers: list[str]) -> None:
         """Follow another pod (no-op when it is the one already shown)."""
@@ -116,7 +117,7 @@ class LogPane(Vertical, can_focus=False):
         self.lines.clear()
         self.log_widget.clear()
         self._update_title()
-        if self.pod is not None and self.source is not None:
+        if self.pod is not None and self.source is not None and self.is_attached:
             self._stream(self.pod, self.container)
 
     @work(exclusive=True, group="logs", exit_on_error=False)
