@@ -151,6 +151,18 @@ class ApiClient:
         )
         return response.json()
 
+    async def replace(
+        self, plural: str, namespace: str | None, name: str, obj: dict, group_version: str = CORE
+    ) -> dict:
+        """PUT the whole object (the edit-through-the-API path of `e`)."""
+        response = await self._request(
+            "PUT",
+            resource_path(plural, namespace, group_version, name),
+            content=json.dumps(obj),
+            headers={"Content-Type": "application/json"},
+        )
+        return response.json()
+
     async def status(self) -> dict:
         return (await self._request("GET", "/kubedeck/v1/status")).json()
 

@@ -21,6 +21,7 @@ from . import format as fmt
 from . import themes as theme_files
 from .actions import ActionsMixin
 from .api import ApiClient
+from .edit import EditMixin, error_text
 from .help import KEY_HELP
 from .informer import Informer
 from .resources import COMMANDS, VIEWS, ResourceKind, resolve
@@ -34,7 +35,7 @@ from .widgets.text_screen import TextScreen
 ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
 
 
-class KubedeckApp(ActionsMixin, App):
+class KubedeckApp(ActionsMixin, EditMixin, App):
     """Keyboard-driven view of a kubedeck cluster."""
 
     CSS_PATH = "kubedeck.tcss"
@@ -59,7 +60,8 @@ class KubedeckApp(ActionsMixin, App):
         Binding("x", "reveal", "Reveal", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("s", "shell", "Shell", show=False),
-        Binding("e", "not_yet('edit')", "Edit", show=False),
+        Binding("e", "edit", "Edit", show=False),
+        Binding("E", "open_error", "Open error", show=False),
         Binding("f", "not_yet('port-forward')", "Port-fwd", show=False),
         Binding("q", "quit", "Quit"),
     ]
@@ -213,17 +215,17 @@ class KubedeckApp(ActionsMixin, App):
         except Exception:
             return  # the informers already report the connection state
         self.manifest_errors = list(status.get("manifestErrors") or [])
+        self.folder = str(status.get("folder") or "")
         bar = self.status_bar
         bar.cluster = str(status.get("cluster") or "")
         bar.error_count = len(self.manifest_errors)
         errors = self.errors_area
-        lines = []
-        for err in self.manifest_errors[:3]:
-            where = f"{err.get('file', '?')}:{err.get('line', '?')}"
-            what = " ".join(str(err[k]) for k in ("object", "field") if err.get(k))
-            lines.append(f"{where} {what}: {err.get('message', '')}".replace("  ", " "))
-        if len(self.manifest_errors) > 3:
-            lines.append(f"... and {len(self.manifest_errors) - 3} more")
+        lines = [error_text(err) for err in self.manifest_errors[:3]]
+        more = len(self.manifest_errors) - 3
+        if more > 0:
+            lines.append(f"... and {more} more (E to open one)")
+        elif lines:
+            lines[-1] += "   (E to open)"
         errors.update("\n".join(lines))
         errors.display = bool(lines)
 

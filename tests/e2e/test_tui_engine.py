@@ -255,3 +255,93 @@ async def test_theme_switch_is_remembered(engine, make_app, tmp_path):
     again = make_app()
     async with again.run_test(size=SIZE):
         assert again.theme == chosen
+
+
+# -- manifest errors and `e` edit ---------------------------------------------------------
+
+def editor_script(tmp_path, body: str):
+    """An $EDITOR that records its arguments and edits the file (`$2`, after `+LINE`) with sed."""
+    script = tmp_path / "editor.sh"
+    script.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/editor-args\nfile="$(eval echo \\${{$#}})"\n{body}\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def editor_args(tmp_path) -> list[str]:
+    return (tmp_path / "editor-args").read_text().split()
+
+
+async def test_manifest_errors_shown_with_file_and_line(engine, make_app):
+    engine.write("alpha.yaml", pod_yaml("alpha"))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "alpha" in rows(app.main_table), what="alpha listed")
+        engine.write("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata:\n  key: [1, 2]\n")
+        errors = app.errors_area
+        text = await until(pilot, lambda: errors.display and "broken.yaml:" in str(errors.render())
+                           and str(errors.render()), what="error in the status area")
+        assert "broken.yaml:6" in text and "ConfigMap/bad" in text, text
+        assert app.status_bar.error_count >= 1
+        assert "alpha" in rows(app.main_table)  # the rest of the folder keeps running
+        engine.write("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata:\n  key: ok\n")
+        await until(pilot, lambda: not errors.display, what="error cleared once fixed")
+
+
+async def test_open_manifest_error_in_editor_at_line(engine, make_app, tmp_path, monkeypatch):
+    script = editor_script(tmp_path, 'sed -i "s/key: \\[1, 2\\]/key: fixed/" "$file"')
+    monkeypatch.setenv("EDITOR", str(script))
+    engine.write("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata:\n  key: [1, 2]\n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.manifest_errors, what="manifest error")
+        await pilot.press("E")
+        await until(pilot, lambda: (tmp_path / "editor-args").exists(), what="editor ran")
+        assert editor_args(tmp_path) == ["+6", str(engine.folder / "broken.yaml")]
+        await until(pilot, lambda: engine.client.get("ConfigMap", "default", "bad")["data"] == {"key": "fixed"},
+                    what="fixed file applied")
+        await until(pilot, lambda: not app.errors_area.display, what="error cleared")
+
+
+async def test_edit_folder_object_opens_manifest_at_its_line(engine, make_app, tmp_path, monkeypatch):
+    script = editor_script(tmp_path, 'sed -i "s/replicas: 1/replicas: 2/" "$file"')
+    monkeypatch.setenv("EDITOR", str(script))
+    path = engine.write("app.yaml", pod_yaml("alpha") + "---\n" + deployment_yaml("sleeper"))
+    line = path.read_text().splitlines().index("kind: Deployment")  # 0-based apiVersion line, +1
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await pilot.press("colon", *"deploy", "enter")
+        await until(pilot, lambda: "sleeper" in rows(table), what="deployment listed")
+        select(table, "sleeper")
+        await pilot.press("e")
+        await until(pilot, lambda: (tmp_path / "editor-args").exists(), what="editor ran")
+        assert editor_args(tmp_path) == [f"+{line}", str(path)]
+        assert "replicas: 2" in path.read_text()
+        await until(pilot, lambda: engine.running_ready("app=sleeper", 2), what="engine applied the file")
+        await until(pilot, lambda: rows(table)["sleeper"]["READY"] == "2/2", what="2/2 on screen")
+
+
+async def test_edit_object_not_from_folder_goes_through_api(engine, make_app, tmp_path, monkeypatch):
+    engine.client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "settings", "namespace": "default"}, "data": {"color": "blue"}})
+    script = editor_script(tmp_path, 'sed -i "s/color: blue/color: green/" "$file"')
+    monkeypatch.setenv("EDITOR", str(script))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await pilot.press("colon", *"cm", "enter")
+        await until(pilot, lambda: "settings" in rows(table), what="configmap listed")
+        select(table, "settings")
+        await pilot.press("e")
+        await until(pilot, lambda: engine.client.get("ConfigMap", "default", "settings")["data"] == {"color": "green"},
+                    what="edited through the API")
+        assert not editor_args(tmp_path)[0].startswith("+")
+        assert not os.path.exists(editor_args(tmp_path)[-1])  # temporary file removed
+
+        # an edit the API rejects is shown as an error notification; the object is unchanged
+        script.write_text(script.read_text().replace('s/color: green/color: green/', '')
+                          .replace("color: blue/color: green", "color: green/color: [1, 2]"))
+        await pilot.press("e")
+        await until(pilot, lambda: any(n.severity == "error" and "settings" in n.message
+                                       for n in app._notifications), what="error notification")
+        assert engine.client.get("ConfigMap", "default", "settings")["data"] == {"color": "green"}

@@ -1,0 +1,180 @@
+"""`e`: edit the selected object in `$EDITOR`, keeping the folder the truth.
+
+* An object made from the watched folder carries its file (relative to the folder) in
+  the annotation `kubedeck.io/source`: the editor opens that manifest at the object's
+  line (`+LINE`) and the engine reconciles the saved file by itself.
+* Any other object is dumped as YAML to a temporary file; when the editor leaves it
+  changed, it is sent back with PUT (the API's error, if any, becomes a notification).
+* `E` opens a manifest error from the status area at its file and line.
+
+The TUI is suspended while the editor runs; headless (tests) it just runs the editor.
+Only the pure manifest loader of the engine is imported, to find a document's line.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+from textual.app import SuspendNotSupported
+
+from kubedeck.engine.manifests.loader import load_file
+
+from .api import ApiError, Disconnected
+from .resources import ResourceKind
+from .widgets.pick_screen import PickScreen
+
+SOURCE = "kubedeck.io/source"
+
+
+def source_of(obj: dict) -> str | None:
+    return (obj.get("metadata", {}).get("annotations") or {}).get(SOURCE) or None
+
+
+def find_line(path: Path, kind: str, name: str, namespace: str | None = None) -> int:
+    """1-based line of the document for kind/name in a manifest file (1 if not found)."""
+    docs, _errors = load_file(path)
+    fallback = None
+    for doc in docs:
+        if doc.kind == kind and doc.name == name:
+            ns = (doc.obj.get("metadata") or {}).get("namespace")
+            if ns in (None, namespace) or namespace is None:
+                return max(1, doc.line)
+            fallback = fallback or doc.line
+    return max(1, fallback or 1)
+
+
+def editor_command(path: Path, line: int | None = None) -> list[str]:
+    editor = shlex.split(os.environ.get("EDITOR") or "vi")
+    return [*editor, *([f"+{line}"] if line else []), str(path)]
+
+
+def editable_yaml(obj: dict) -> str:
+    meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
+    return yaml.safe_dump({**obj, "metadata": meta}, sort_keys=False, allow_unicode=True)
+
+
+class EditMixin:
+    """Needs `self.api`, `self._selected()`, `self._ref()`, `self._label()`, `self.manifest_errors`."""
+
+    folder: str = ""
+
+    def action_edit(self) -> None:
+        selected = self._selected()
+        if selected is None:
+            return
+        kind, obj = selected
+        self.run_worker(self._edit(kind, obj), group="edit", exclusive=True, exit_on_error=False)
+
+    async def _folder(self) -> str:
+        if not self.folder:
+            try:
+                self.folder = str((await self.api.status()).get("folder") or "")
+            except Exception:  # noqa: BLE001 - folder stays unknown
+                pass
+        return self.folder
+
+    async def _edit(self, kind: ResourceKind, obj: dict) -> None:
+        ns, name = self._ref(kind, obj)
+        rel = source_of(obj)
+        folder = await self._folder() if rel else ""
+        if rel and folder and (Path(folder) / rel).is_file():
+            path = Path(folder) / rel
+            if self.run_editor(path, find_line(path, kind.kind, name, ns)):
+                self.notify(f"saved {rel}; kubedeck applies the folder")
+            return
+        try:
+            await self._edit_through_api(kind, ns, name)
+        except (ApiError, Disconnected) as exc:
+            message = exc.message if isinstance(exc, ApiError) else f"API unreachable ({exc})"
+            self.notify(f"edit {self._label(kind, obj)} failed: {message}", severity="error")
+
+    async def _edit_through_api(self, kind: ResourceKind, ns: str | None, name: str) -> None:
+        live = await self.api.get(kind.plural, ns, name, kind.group_version)
+        live = {"apiVersion": kind.group_version, "kind": kind.kind, **live}
+        label = self._label(kind, live)
+        text = editable_yaml(live)
+        fd, tmp = tempfile.mkstemp(prefix=f"kubedeck-{name}-", suffix=".yaml")
+        path = Path(tmp)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            if not self.run_editor(path):
+                return
+            edited = path.read_text()
+        finally:
+            path.unlink(missing_ok=True)
+        if edited == text:
+            self.notify(f"edit {label}: no changes")
+            return
+        try:
+            body = yaml.safe_load(edited)
+        except yaml.YAMLError as exc:
+            self.notify(f"edit {label}: not valid YAML: {exc}", severity="error")
+            return
+        if not isinstance(body, dict):
+            self.notify(f"edit {label}: the file must hold one object", severity="error")
+            return
+        await self.api.replace(kind.plural, ns, name, body, kind.group_version)
+        self.notify(f"updated {label}")
+
+    def run_editor(self, path: Path, line: int | None = None) -> bool:
+        """Run $EDITOR on `path` with the TUI suspended; False (and a notification) on failure."""
+        command = editor_command(path, line)
+        try:
+            try:
+                with self.suspend():
+                    code = subprocess.call(command)
+            except SuspendNotSupported:
+                if not self.is_headless:
+                    raise
+                code = subprocess.call(command, stdin=subprocess.DEVNULL)
+        except Exception as exc:  # noqa: BLE001 - editor missing, suspend unsupported
+            self.notify(f"editor {command[0]!r}: {exc}", severity="error")
+            return False
+        if code != 0:
+            self.notify(f"editor {command[0]!r} exited with {code}; nothing saved", severity="warning")
+            return False
+        return True
+
+    # -- manifest errors -----------------------------------------------------------------
+
+    def action_open_error(self) -> None:
+        errors = [e for e in self.manifest_errors if e.get("file")]
+        if not errors:
+            self.notify("no manifest errors")
+            return
+        if len(errors) == 1:
+            self.run_worker(self._open_error(errors[0]), group="edit", exit_on_error=False)
+            return
+        labels = [error_text(e) for e in errors]
+
+        def picked(value: str | None) -> None:
+            if value in labels:
+                self.run_worker(self._open_error(errors[labels.index(value)]), group="edit",
+                                exit_on_error=False)
+
+        self.push_screen(PickScreen("Open manifest error", labels), picked)
+
+    async def _open_error(self, error: dict) -> None:
+        path = Path(error["file"])
+        if not path.is_absolute():
+            path = Path(await self._folder()) / path
+        if not path.is_file():
+            self.notify(f"{path} does not exist", severity="error")
+            return
+        self.run_editor(path, int(error.get("line") or 0) or None)
+
+
+def error_text(error: dict) -> str:
+    """`file:line Kind/name field: message`, like `kubedeck validate` prints it."""
+    where = str(error.get("file") or "?")
+    if error.get("line"):
+        where += f":{error['line']}"
+    head = " ".join(str(p) for p in (where, error.get("object"), error.get("field")) if p)
+    prefix = "warning: " if error.get("severity") == "warning" else ""
+    return f"{prefix}{head}: {error.get('message', '')}"
