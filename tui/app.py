@@ -22,6 +22,7 @@ from . import themes as theme_files
 from .actions import ActionsMixin
 from .api import ApiClient
 from .edit import EditMixin, error_text
+from .forwards import ForwardMixin
 from .help import KEY_HELP
 from .informer import Informer
 from .resources import COMMANDS, VIEWS, ResourceKind, resolve
@@ -35,7 +36,7 @@ from .widgets.text_screen import TextScreen
 ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
 
 
-class KubedeckApp(ActionsMixin, EditMixin, App):
+class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
     """Keyboard-driven view of a kubedeck cluster."""
 
     CSS_PATH = "kubedeck.tcss"
@@ -62,7 +63,7 @@ class KubedeckApp(ActionsMixin, EditMixin, App):
         Binding("s", "shell", "Shell", show=False),
         Binding("e", "edit", "Edit", show=False),
         Binding("E", "open_error", "Open error", show=False),
-        Binding("f", "not_yet('port-forward')", "Port-fwd", show=False),
+        Binding("f", "port_forward", "Port-fwd", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -78,6 +79,8 @@ class KubedeckApp(ActionsMixin, EditMixin, App):
         status_interval: float = 5.0,
         retry_delay: float = 0.5,
     ) -> None:
+        self.api_url, self.api_token = api_url, token
+        self._init_forwards()
         self.api = api or ApiClient(api_url, token, retry_delay=lambda n: min(retry_delay * 2**n, 5.0))
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.config_dir = Path(config_dir) if config_dir else theme_files.config_dir()
@@ -145,6 +148,7 @@ class KubedeckApp(ActionsMixin, EditMixin, App):
         self.call_later(self._poll_status)
 
     async def on_unmount(self) -> None:
+        await self.stop_all_forwards()
         await self.api.aclose()
 
     def _setup_themes(self) -> None:
@@ -210,6 +214,7 @@ class KubedeckApp(ActionsMixin, EditMixin, App):
         status.message = next(iter(self._down.values()), "")
 
     async def _poll_status(self) -> None:
+        self.report_forward_errors()
         try:
             status = await self.api.status()
         except Exception:
@@ -290,6 +295,10 @@ class KubedeckApp(ActionsMixin, EditMixin, App):
 
     def on_prompt_done(self, event: Prompt.Done) -> None:
         target = getattr(self, "_prompt_table", self.main_table)
+        if event.mode == "f":
+            target.focus()
+            self.forward_prompt_done(event.value or "")
+            return
         if event.value is None:
             (self.log_pane.log_widget if self._prompt_target == "logs" else target).focus()
             return

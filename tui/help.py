@@ -18,7 +18,11 @@ r               rollout restart (deployments, statefulsets, daemonsets)
 n / 0           pick a namespace / all namespaces
 t               next colour theme (remembered)
 s               shell into the selected pod's container (docker exec; container from c)
-e f             edit, port-forward (not available yet; NodePort URLs are in Services)
+e               edit in $EDITOR: the manifest file at the object's line for objects from
+                the folder (kubedeck applies the saved file), else YAML sent back with PUT
+E               open a manifest error (status area) in $EDITOR at its file:line
+f               port-forward the selected pod, service or deployment: LOCAL:REMOTE
+                (:REMOTE picks a free local port); f again on it stops the forward
 q               quit
 
 Logs pane (when focused):

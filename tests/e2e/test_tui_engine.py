@@ -345,3 +345,73 @@ async def test_edit_object_not_from_folder_goes_through_api(engine, make_app, tm
         await until(pilot, lambda: any(n.severity == "error" and "settings" in n.message
                                        for n in app._notifications), what="error notification")
         assert engine.client.get("ConfigMap", "default", "settings")["data"] == {"color": "green"}
+
+
+# -- `f` port-forward ---------------------------------------------------------------------
+
+WEB_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo hello-$(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080, name: http}]
+    readinessProbe: {tcpSocket: {port: http}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: http}]
+"""
+
+
+def http_get(port: int) -> str:
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+        return r.read().decode().strip()
+
+
+async def test_port_forward_pod_and_service(engine, make_app):
+    import socket
+    engine.write("web.yaml", WEB_POD)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        await until(pilot, lambda: engine.running_ready("app=web", 1), what="web ready")
+        await until(pilot, lambda: status_of(table, "web") == "Running", what="web on screen")
+        select(table, "web")
+        await pilot.press("f")
+        await until(pilot, lambda: app.prompt.has_focus, what="port prompt")
+        assert app.prompt.value == "8080:8080"  # the first container port
+        app.prompt.value = ":8080"  # any free local port: 8080 may be taken here
+        await pilot.press("enter")
+        await until(pilot, lambda: app.forwards, what="forward started")
+        pod_port = app.forwards[0].forwarder.local_port
+        assert f"127.0.0.1:{pod_port}->pod/web:8080" in app.status_bar.forwards
+        assert await asyncio.to_thread(http_get, pod_port) == "hello-web"
+
+        services = app.services_table
+        await until(pilot, lambda: "web" in rows(services), what="service listed")
+        select(services, "web")
+        await pilot.press("f")
+        await until(pilot, lambda: app.prompt.has_focus and app.prompt.value == ":80", what="service port")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(app.forwards) == 2, what="service forward")
+        svc_port = app.forwards[1].forwarder.local_port
+        assert await asyncio.to_thread(http_get, svc_port) == "hello-web"
+
+        # `f` on a forwarded object offers to stop its forward
+        await pilot.press("f")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen", what="stop?")
+        await pilot.press("y")
+        await until(pilot, lambda: len(app.forwards) == 1, what="service forward stopped")
+    # quitting stops the rest
+    for port in (pod_port, svc_port):
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass

@@ -38,7 +38,10 @@ class Prompt(Input):
     def open(self, mode: str, value: str = "") -> None:
         self.mode = mode
         self.suggester = self._command_suggester if mode == ":" else None
-        self.placeholder = "view (pods, deploy, svc, ...)" if mode == ":" else "filter: name, status or -l key=value"
+        self.placeholder = {
+            ":": "view (pods, deploy, svc, ...)",
+            "f": "port-forward LOCAL:REMOTE (:REMOTE for any free local port)",
+        }.get(mode, "filter: name, status or -l key=value")
         self.value = value
         self.add_class("-open")
         self.focus()

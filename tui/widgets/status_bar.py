@@ -21,6 +21,7 @@ class StatusBar(Static):
     connected: reactive[bool] = reactive(True)
     message: reactive[str] = reactive("")
     error_count: reactive[int] = reactive(0)
+    forwards: reactive[str] = reactive("")
 
     def render(self) -> Text:
         text = Text()
@@ -34,6 +35,8 @@ class StatusBar(Static):
                 text.append(f" ({self.message})")
         if self.error_count:
             text.append(f"  {self.error_count} manifest error(s)", style="bold")
+        if self.forwards:
+            text.append(f"  fwd {self.forwards}")
         text.append("  ? help")
         return text
 
