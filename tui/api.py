@@ -256,6 +256,7 @@ class ApiClient:
         tail: int | None = 500,
         timestamps: bool = False,
         previous: bool = False,
+        since_seconds: int | None = None,
     ) -> AsyncIterator[str]:
         params: dict[str, str] = {}
         if container:
@@ -268,6 +269,8 @@ class ApiClient:
             params["timestamps"] = "true"
         if previous:
             params["previous"] = "true"
+        if since_seconds:
+            params["sinceSeconds"] = str(since_seconds)
         path = resource_path("pods", namespace, CORE, pod) + "/log"
         try:
             async with self._client.stream(

@@ -265,6 +265,9 @@ async def test_help_and_log_toggles(make_app, fake_api):
         await pilot.press("F")
         assert logs.follow is False and logs.log_widget.auto_scroll is False
         await pilot.press("slash", *"second", "enter")
+        await wait_for(pilot, lambda: logs.match_line == 1)  # highlighted in place, context kept
+        assert logs.log_widget.line_count == 2 and "search:second 1/1" in logs._title()
+        await pilot.press("ampersand")  # only matching lines
         await wait_for(pilot, lambda: logs.log_widget.line_count == 1)
         await pilot.press("w")
         assert logs.wrap
