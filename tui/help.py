@@ -25,8 +25,13 @@ f               port-forward the selected pod, service or deployment: LOCAL:REMO
                 (:REMOTE picks a free local port); f again on it stops the forward
 q               quit
 
-Logs pane (when focused):
+Logs pane (when focused; l focuses it):
 F follow on/off   T timestamps   w wrap   p previous container   c pick container
-/ search (shows matching lines only)
+a all containers interleaved ([name] prefix)   J pretty-print JSON lines
+/ search: highlights matches; n / N next / previous match (context kept)
+& only matching lines on/off
+1 2 3 4 since 1m / 5m / 15m / 1h (again: off)   0 tail 500 > 2000 > 100 > all
+S save the buffer to a file (current directory)
+The buffer keeps the last 10,000 lines; older ones are counted as dropped in the title.
 """
 

@@ -415,3 +415,70 @@ async def test_port_forward_pod_and_service(engine, make_app):
     for port in (pod_port, svc_port):
         with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
             pass
+
+
+# -- logs pane extras -------------------------------------------------------------------
+
+TWO_CONTAINERS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: duo, labels: {app: duo}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: json
+    image: busybox:1.36
+    command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo '{\\"level\\": \\"info\\", \\"n\\": '$i'}'; sleep 0.2; done"]
+  - name: plain
+    image: busybox:1.36
+    command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo plain $i; if [ $((i % 5)) = 0 ]; then echo ERROR at $i; fi; sleep 0.2; done"]
+"""
+
+
+async def test_logs_all_containers_search_json_window_and_save(engine, make_app, tmp_path):
+    engine.write("duo.yaml", TWO_CONTAINERS)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.main_table
+        logs = app.log_pane
+        logs.save_dir = tmp_path / "saved"
+        await until(pilot, lambda: status_of(table, "duo") == "Running", what="duo running")
+        select(table, "duo")
+        await pilot.press("l")
+        await until(pilot, lambda: logs.lines and logs.container == "json", what="first container's logs")
+        await pilot.press("a")  # all containers, interleaved with a prefix
+        await until(pilot, lambda: any(line.startswith("[json ] {") for line in logs.lines)
+                    and any(line.startswith("[plain] plain") for line in logs.lines), what="both containers")
+        assert "[all]" in logs._title()
+
+        await pilot.press("J")  # pretty JSON: one log line becomes several indented lines
+        await until(pilot, lambda: '  "level": "info",' in logs.log_widget.lines, what="pretty JSON")
+
+        await until(pilot, lambda: sum("ERROR" in line for line in logs.lines) >= 2, what="two errors logged")
+        await pilot.press("slash", *"error", "enter")  # search: highlight + jump, context kept
+        await until(pilot, lambda: logs.match_line is not None, what="a match")
+        shown = logs.log_widget.lines
+        assert "ERROR" in shown[logs.match_line] and len(shown) > len(logs.matches())
+        assert not logs.follow  # jumping stops following so the match stays put
+        first = logs.match_line
+        await pilot.press("N")
+        assert logs.match_line < first and "ERROR" in shown[logs.match_line]
+        await pilot.press("n")
+        assert logs.match_line == first
+
+        await pilot.press("S")
+        saved = await until(pilot, lambda: list((tmp_path / "saved").glob("default_duo_all-*.log")), what="saved")
+        assert "ERROR at 5" in saved[0].read_text()
+
+        asked = []
+        source = logs.source
+
+        def recording(*args, **kwargs):
+            asked.append(kwargs)
+            return source(*args, **kwargs)
+
+        logs.source = recording
+        await pilot.press("1")  # since 1m: restarts the stream with sinceSeconds
+        assert logs.since == 60 and "since:1m" in logs._title()
+        await until(pilot, lambda: any("plain" in line for line in logs.lines), what="window shows lines")
+        assert asked and all(a["since_seconds"] == 60 and a["tail"] is None for a in asked)

@@ -271,3 +271,19 @@ async def test_help_and_log_toggles(make_app, fake_api):
         await wait_for(pilot, lambda: logs.log_widget.line_count == 1)
         await pilot.press("w")
         assert logs.wrap
+
+
+async def test_log_burst_is_batched_bounded_and_drops_are_shown(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        logs = app.log_pane
+        logs.show_pod("default", "quiet", ["main"])
+        writes = []
+        original = logs.log_widget.write_lines
+        logs.log_widget.write_lines = lambda lines, *a, **k: writes.append(len(lines)) or original(lines, *a, **k)
+        for i in range(25_000):
+            logs.add_line(f"line {i}")
+        await wait_for(pilot, lambda: logs.log_widget.line_count == 10_000)
+        assert len(writes) == 1  # one write per frame, not one per line
+        assert len(logs.lines) == 10_000 and logs.lines[0] == "line 15000"
+        assert logs.dropped == 15_000 and "dropped:15000" in logs._title()

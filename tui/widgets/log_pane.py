@@ -220,7 +220,7 @@ class LogPane(Vertical, can_focus=False):
             return 0
         pending, self._pending = self._pending, []
         out: list[str] = []
-        for line in pending:
+        for line in pending[-MAX_LINES:]:  # a burst larger than the buffer: only its tail shows
             out.extend(self._shape(line))
         if out:
             self._log.write_lines(out)
