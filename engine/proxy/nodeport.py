@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..controllers.endpoints import resolve_target_port
 from .splice import ClientSide
+from .udp import UdpListener
 
 log = logging.getLogger("kubedeck.proxy")
 
@@ -78,9 +79,10 @@ class NodePortProxy:
             if svc["spec"].get("type") not in ("NodePort", "LoadBalancer"):
                 continue
             for p in svc["spec"].get("ports") or []:
-                if not p.get("nodePort") or p.get("protocol", "TCP") != "TCP":
+                proto = p.get("protocol", "TCP")
+                if not p.get("nodePort") or proto not in ("TCP", "UDP"):
                     continue
-                spec = ListenerSpec(self.c.settings.address, int(p["nodePort"]), "TCP")
+                spec = ListenerSpec(self.c.settings.address, int(p["nodePort"]), proto)
                 out[spec] = ServicePort(svc["metadata"]["namespace"], svc["metadata"]["name"], p.get("name", ""),
                                         int(p["port"]), p.get("targetPort", p["port"]),
                                         svc["spec"].get("sessionAffinity") == "ClientIP")
@@ -102,12 +104,17 @@ class NodePortProxy:
         for spec, sp in want.items():
             if spec in self.listeners:
                 continue
+            loop = asyncio.get_running_loop()
+            pick = lambda tried, peer, sp=sp: self.pick(sp, tried, peer)  # noqa: E731
             try:
-                server = await asyncio.get_running_loop().create_server(
-                    lambda sp=sp: ClientSide(lambda tried, peer, sp=sp: self.pick(sp, tried, peer), self.conns.discard),
-                    spec.address, spec.port, reuse_address=True, backlog=1024)
+                if spec.protocol == "UDP":
+                    _, server = await loop.create_datagram_endpoint(lambda pick=pick: UdpListener(pick),
+                                                                   local_addr=(spec.address, spec.port))
+                else:
+                    server = await loop.create_server(lambda pick=pick: ClientSide(pick, self.conns.discard),
+                                                      spec.address, spec.port, reuse_address=True, backlog=1024)
             except OSError as e:
-                msg = f"nodePort {spec.port} cannot be bound on {spec.address}: {e.strerror or e}"
+                msg = f"nodePort {spec.port}/{spec.protocol} cannot be bound on {spec.address}: {e.strerror or e}"
                 self.errors[(sp.namespace, sp.name)] = msg
                 svc = self.c.store.peek("Service", sp.namespace, sp.name)
                 if svc:
@@ -115,7 +122,7 @@ class NodePortProxy:
                 log.error("Service %s/%s: %s", sp.namespace, sp.name, msg)
                 continue
             self.listeners[spec] = (sp, server)
-            log.info("Service %s/%s listening on http://%s:%d", sp.namespace, sp.name, spec.address, spec.port)
+            log.info("Service %s/%s listening on %s %s:%d", sp.namespace, sp.name, spec.protocol, spec.address, spec.port)
 
     def pick(self, sp: ServicePort, tried: set, client_ip: str | None = None) -> tuple[str, int] | None:
         """Round-robin over ready endpoints; with ClientIP affinity, the same endpoint

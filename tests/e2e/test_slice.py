@@ -160,3 +160,48 @@ def test_session_affinity_client_ip(engine):
     wait_for(lambda: engine.running_ready("app=web", 3), 60, what="3 pods")
     wait_for(lambda: get(f"http://127.0.0.1:{port}/"), 20)
     assert len({get(f"http://127.0.0.1:{port}/") for _ in range(20)}) == 1
+
+
+def test_udp_nodeport(engine):
+    """busybox has no UDP server, so the backend is a UDP echo socket in this process,
+    behind a selector-less Service with hand-made Endpoints (which must work too)."""
+    import threading
+
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.0.1", 0))
+    echo_port = echo.getsockname()[1]
+
+    def serve():
+        while True:
+            try:
+                data, addr = echo.recvfrom(1024)
+            except OSError:
+                return
+            echo.sendto(b"echo:" + data, addr)
+    threading.Thread(target=serve, daemon=True).start()
+    port = free_nodeport()
+    engine.write("udp.yaml", f"""
+apiVersion: v1
+kind: Service
+metadata: {{name: udp}}
+spec:
+  type: NodePort
+  ports: [{{name: dns, port: 53, protocol: UDP, nodePort: {port}}}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: udp}}
+subsets:
+- addresses: [{{ip: 127.0.0.1}}]
+  ports: [{{name: dns, port: {echo_port}, protocol: UDP}}]
+""")
+
+    def ask():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+            s.sendto(b"hi", ("127.0.0.1", port))
+            return s.recvfrom(1024)[0]
+    try:
+        assert wait_for(ask, 30, interval=0.2, what="an answer through the UDP NodePort") == b"echo:hi"
+    finally:
+        echo.close()
