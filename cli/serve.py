@@ -44,6 +44,12 @@ def serve(args, state: Path) -> int:
 
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     import faulthandler
+    import resource
+
+    # every proxied connection costs two descriptors: raise the soft limit to the hard one
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     faulthandler.enable()  # a native crash leaves the Python stacks in the log
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every stack

@@ -205,3 +205,27 @@ subsets:
         assert wait_for(ask, 30, interval=0.2, what="an answer through the UDP NodePort") == b"echo:hi"
     finally:
         echo.close()
+
+
+def test_thousand_idle_connections_and_a_slow_client(engine):
+    port = free_nodeport()
+    engine.write("web.yaml", WEB.format(replicas=1, port=port))
+    name = wait_for(lambda: engine.running_ready("app=web", 1), 60, what="pod")[0]["metadata"]["name"]
+    wait_for(lambda: get(f"http://127.0.0.1:{port}/") == name, 20)
+    idle = []
+    try:
+        for _ in range(1000):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            idle.append(s)
+        assert get(f"http://127.0.0.1:{port}/") == name  # still served with 1,000 idle clients open
+        # a slow client: the request trickles in byte by byte
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            for b in b"GET / HTTP/1.0\r\nHost: x\r\n\r\n":
+                slow.send(bytes([b]))
+            data = b""
+            while chunk := slow.recv(4096):
+                data += chunk
+        assert data.startswith(b"HTTP/1.") and name.encode() in data
+    finally:
+        for s in idle:
+            s.close()
