@@ -147,8 +147,15 @@ class NodeAgent:
                     w.containers.setdefault(name, CState(name)).prev_id = c["Id"]
             for name, c in newest.items():
                 st = w.containers.setdefault(name, CState(name))
-                st.id = c["Id"]
                 st.restarts = int(c["Labels"].get(L_ATTEMPT, 0))
+                if c.get("State") == "created":
+                    # the engine died between create and start: not a crash, start it afresh
+                    try:
+                        self.docker.api.remove_container(c["Id"], force=True)
+                    except Exception:  # noqa: BLE001
+                        pass
+                    continue
+                st.id = c["Id"]
                 prior = statuses.get(name) or {}
                 st.last_state = prior.get("lastState") or {}
                 st.started_at = (prior.get("state") or {}).get("running", {}).get("startedAt")

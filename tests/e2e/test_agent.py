@@ -280,3 +280,45 @@ def test_exec_through_the_api(engine):
     assert p.stdout.strip() == "5"
     r = engine.cli("exec", "nope", "--", "true", check=False)
     assert r.returncode == 1 and "not found" in r.stderr
+
+
+def test_prestop_hook_and_security_context(engine, tmp_path):
+    hostdir = tmp_path / "hooks"
+    hostdir.mkdir()
+    hostdir.chmod(0o777)
+    engine.write("pod.yaml", pod_yaml("hooked", f"""
+  terminationGracePeriodSeconds: 10
+  securityContext: {{runAsUser: 1000, runAsGroup: 1000}}
+  containers:
+  - name: main
+    image: busybox:1.36
+    command: ["sh", "-c", "id -u > /out/uid; touch /ro-test 2>/out/ro || true; exec sleep 3600"]
+    securityContext: {{readOnlyRootFilesystem: true}}
+    lifecycle:
+      preStop:
+        exec: {{command: ["sh", "-c", "echo stopped-by-prestop > /out/prestop"]}}
+    volumeMounts: [{{name: out, mountPath: /out}}]
+  volumes:
+  - name: out
+    hostPath: {{path: {hostdir}, type: Directory}}
+"""))
+    wait_for(lambda: (hostdir / "uid").exists() and (hostdir / "uid").read_text().strip(), 60, what="started")
+    assert (hostdir / "uid").read_text().strip() == "1000"
+    assert "Read-only file system" in (hostdir / "ro").read_text()
+    engine.client.delete("Pod", "default", "hooked")
+    wait_for(lambda: not engine.pods("app=hooked"), 30, what="pod deleted")
+    assert (hostdir / "prestop").read_text().strip() == "stopped-by-prestop"
+
+
+def test_failing_init_container_with_restart_never_fails_the_pod(engine):
+    engine.write("pod.yaml", pod_yaml("badinit", """
+  restartPolicy: Never
+  initContainers:
+  - {name: setup, image: "busybox:1.36", command: ["sh", "-c", "exit 2"]}
+  containers:
+  - {name: main, image: "busybox:1.36", command: ["sleep", "3600"]}
+"""))
+    st = wait_for(lambda: status(engine, "badinit").get("phase") == "Failed" and status(engine, "badinit"), 60,
+                  what="pod Failed after its init container failed")
+    assert st["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
+    assert "running" not in st["containerStatuses"][0]["state"]
