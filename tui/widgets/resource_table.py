@@ -142,9 +142,11 @@ class ResourceTable(DataTable):
         elif old != (cells, health):
             for header, value, before in zip(self.kind.headers, cells, old[0]):
                 if value != before or health != old[1]:
-                    # Growing cells widen the column; shrinking ones would make DataTable
-                    # re-measure the whole column, too slow with a thousand pods.
-                    grow = len(value) > len(before)
+                    # Only a cell wider than its column makes DataTable re-measure widths;
+                    # anything else (shrinking, or growing within the column) must not, as
+                    # a re-measure walks the whole column: too slow with a thousand pods.
+                    column = self.columns.get(header)
+                    grow = column is None or len(value) > column.content_width
                     self.update_cell(uid, header, self._styled(value, health), update_width=grow)
         self._rendered[uid] = (cells, health)
 
