@@ -16,6 +16,7 @@ from contextlib import suppress
 import aiohttp
 
 from .api.paths import path_for
+from .controllers.endpoints import resolve_target_port
 from .selectors import matches_selector
 
 DATA, ERROR = 0, 1
@@ -25,16 +26,6 @@ def _ready(pod: dict) -> bool:
     st = pod.get("status") or {}
     return st.get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp") and any(
         c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
-
-
-def _container_port(pod: dict, target) -> int | None:
-    if isinstance(target, int) or str(target).isdigit():
-        return int(target)
-    for c in pod["spec"].get("containers") or []:
-        for p in c.get("ports") or []:
-            if p.get("name") == target:
-                return int(p["containerPort"])
-    return None
 
 
 class Forwarder:
@@ -87,7 +78,7 @@ class Forwarder:
         if not ready:
             raise LookupError(f"no ready pod for {self.kind.lower()}/{self.name}")
         pod = random.choice(ready)
-        port = _container_port(pod, target)
+        port = resolve_target_port(pod, target)
         if port is None:
             raise LookupError(f"pod {pod['metadata']['name']} has no port named {target!r}")
         return pod["metadata"]["name"], port
