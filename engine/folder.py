@@ -164,6 +164,14 @@ class FolderSync:
         return None
 
     def retry_pending(self) -> None:
+        # A CustomResourceDefinition that just arrived makes its kind known: files whose
+        # documents failed for an unknown kind are validated again, so order never matters.
+        crds = self.cluster.crd_kinds()
+        if crds != getattr(self, "_crds", crds):
+            for rel, st in list(self.files.items()):
+                if any("no matches for kind" in e.message for e in st.errors):
+                    self.apply_file(rel, self.root / rel)
+        self._crds = crds
         for key, (rel, obj) in list(self.pending.items()):
             if self.cluster.apply_object(obj, source=rel) != "waiting":
                 self.pending.pop(key, None)

@@ -229,3 +229,25 @@ def test_thousand_idle_connections_and_a_slow_client(engine):
     finally:
         for s in idle:
             s.close()
+
+
+def test_custom_resource_before_its_crd_is_accepted_once_the_crd_arrives(engine):
+    engine.write("a-widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n")
+    wait_for(lambda: any("Widget" in e["message"] for e in engine.client.status()["manifestErrors"]), 10)
+    engine.write("b-crd.yaml", """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+""")
+    wait_for(lambda: not [e for e in engine.client.status()["manifestErrors"]
+                          if e["severity"] == "error" and e["file"] == "a-widget.yaml"], 10,
+             what="the Widget accepted once its CRD exists")
