@@ -156,6 +156,9 @@ class NodeAgent:
                         pass
                     continue
                 st.id = c["Id"]
+                if not w.sandbox:  # a single-container pod owns its network
+                    w.ip = ((c.get("NetworkSettings") or {}).get("Networks") or {}).get(
+                        self.docker.network, {}).get("IPAddress", "") or w.ip
                 prior = statuses.get(name) or {}
                 st.last_state = prior.get("lastState") or {}
                 st.started_at = (prior.get("state") or {}).get("running", {}).get("startedAt")

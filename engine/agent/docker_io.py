@@ -110,15 +110,24 @@ class DockerIO:
         return await self.call(run)
 
     async def run_container(self, name: str, *, image: str, entrypoint, command, env: dict, mounts: list[dict],
-                            working_dir, labels: dict, sandbox: str, tty: bool, stdin: bool, **limits) -> str:
+                            working_dir, labels: dict, sandbox: str | None, tty: bool, stdin: bool,
+                            hostname: str | None = None, aliases: list[str] | None = None, **limits) -> str:
+        """Create and start a container: in the sandbox's namespaces, or (sandbox None)
+        on the cluster network itself with the pod's hostname and DNS aliases."""
         def run() -> str:
             hc_kwargs = {k: v for k, v in limits.items() if k in ("nano_cpus", "mem_limit", "memswap_limit",
                                                                  "read_only", "privileged")}
+            if sandbox:
+                ns_kwargs = dict(network_mode=f"container:{sandbox}", ipc_mode=f"container:{sandbox}")
+                extra = {}
+            else:
+                ns_kwargs = dict(network_mode=self.network)
+                extra = dict(hostname=hostname, networking_config=self.api.create_networking_config(
+                    {self.network: self.api.create_endpoint_config(aliases=aliases or None)}))
             host_config = self.api.create_host_config(
-                network_mode=f"container:{sandbox}", ipc_mode=f"container:{sandbox}",
                 mounts=[Mount(m["Target"], m["Source"], type=m["Type"], read_only=m["ReadOnly"]) for m in mounts],
-                **hc_kwargs)
-            c = self._create(image, name=name, entrypoint=entrypoint, command=command,
+                **ns_kwargs, **hc_kwargs)
+            c = self._create(image, name=name, **extra, entrypoint=entrypoint, command=command,
                                           environment=env, working_dir=working_dir or None, labels=labels,
                                           host_config=host_config, tty=tty, stdin_open=stdin,
                                           user=limits.get("user"))

@@ -133,6 +133,8 @@ class PodWorker:
 
     async def ensure_sandbox(self, pod: dict) -> bool:
         d = self.agent.docker
+        if not needs_sandbox(pod):
+            return True  # the one container holds the pod's network itself
         if self.sandbox:
             info = await d.inspect(self.sandbox)
             if info and info["State"]["Running"]:
@@ -268,12 +270,17 @@ class PodWorker:
         entry, cmd = entrypoint_and_cmd(c, env)
         attempt = st.restarts
         name = f"k8s_{c['name']}_{self.name}_{self.ns}_{self.uid}_{attempt}"
+        solo = self.sandbox is None  # a single-container pod: the container owns the network
         kwargs = dict(image=image, entrypoint=entry, command=cmd, env=env, mounts=mounts,
+                      hostname=(pod["spec"].get("hostname") or self.name)[:63] if solo else None,
+                      aliases=self.aliases(pod) if solo else None,
                       working_dir=c.get("workingDir"), labels=self.labels(c["name"], "init" if init else "app", attempt),
                       sandbox=self.sandbox, tty=bool(c.get("tty")), stdin=bool(c.get("stdin")),
                       **resource_kwargs(c), **security_kwargs(pod, c))
         try:
             st.id = await d.run_container(name, **kwargs)
+            if solo:
+                self.ip = d.ip_of(await d.inspect(st.id))
         except Exception as e:  # noqa: BLE001 - Docker refused: show it like the kubelet does
             st.waiting = ("RunContainerError" if "start" in str(e).lower() else "CreateContainerError", str(e)[:300])
             self.event(pod, "Failed", f"Error: {e}", "Warning")
@@ -435,6 +442,22 @@ class PodWorker:
         if inits:
             status["initContainerStatuses"] = inits
         self.agent.cluster.store.update_status("Pod", self.ns, self.name, status)
+
+
+def needs_sandbox(pod: dict) -> bool:
+    """A pause container holds the pod's network when several containers share it
+    (init containers included), or when the environment needs the pod IP before the
+    container starts. A pod of one container owns its network itself, which halves the
+    Docker work per pod; its IP may then change when the container restarts."""
+    spec = pod["spec"]
+    if len(spec.get("containers") or []) > 1 or spec.get("initContainers") or spec.get("shareProcessNamespace"):
+        return True
+    for c in spec.get("containers") or []:
+        for e in c.get("env") or []:
+            path = (((e.get("valueFrom") or {}).get("fieldRef")) or {}).get("fieldPath", "")
+            if path.startswith("status.podIP"):
+                return True
+    return False
 
 
 def _ts(s: str) -> float:
