@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import AsyncIterator, Callable
@@ -29,6 +30,7 @@ class DockerIO:
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
         self.client: docker.DockerClient | None = None
         self.api: docker.APIClient | None = None
+        self._images: dict[str, float] = {}  # image -> when it was last seen present
 
     async def call(self, fn: Callable, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args, **kwargs))
@@ -91,9 +93,12 @@ class DockerIO:
 
     async def ensure_image(self, image: str, policy: str) -> tuple[bool, str]:
         def run() -> tuple[bool, str]:
+            if policy != "Always" and time.monotonic() - self._images.get(image, -1e9) < 30:
+                return True, ""  # seen a moment ago: spare a Docker round trip per pod
             present = True
             try:
                 self.api.inspect_image(image)
+                self._images[image] = time.monotonic()
             except ImageNotFound:
                 present = False
             if present and policy != "Always":

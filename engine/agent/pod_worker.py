@@ -200,6 +200,8 @@ class PodWorker:
         if st.id:
             info = await d.inspect(st.id)
             if info and info["State"]["Running"]:
+                if self.sandbox is None:
+                    self.ip = d.ip_of(info) or self.ip
                 st.waiting = None
                 if st.backoff and time.time() - _ts(info["State"]["StartedAt"]) > BACKOFF_RESET:
                     st.backoff = 0.0
@@ -279,8 +281,8 @@ class PodWorker:
                       **resource_kwargs(c), **security_kwargs(pod, c))
         try:
             st.id = await d.run_container(name, **kwargs)
-            if solo:
-                self.ip = d.ip_of(await d.inspect(st.id))
+            if solo and any(c.get(p) for p in ("startupProbe", "livenessProbe", "readinessProbe")):
+                self.ip = d.ip_of(await d.inspect(st.id))  # the probes need it now
         except Exception as e:  # noqa: BLE001 - Docker refused: show it like the kubelet does
             st.waiting = ("RunContainerError" if "start" in str(e).lower() else "CreateContainerError", str(e)[:300])
             self.event(pod, "Failed", f"Error: {e}", "Warning")
