@@ -109,5 +109,5 @@ def run(docker, quick: bool) -> Result:
                  kubedeck=median(kd_ms), unit="ms", repeats=repeats, spread=spread(kd_ms))
     res.rows.append({"label": "overhead", "detail": "kubedeck - raw (median of pairs)", "value": f"{median(over):.0f} ms"})
     res.rows.append({"label": "worst", "detail": "slowest save -> started", "value": f"{max(kd_ms):.0f} ms"})
-    res.notes.append("kubedeck also creates and starts the pod's sandbox container before the app container")
+    res.notes.append("a single-container pod is one Docker container (no pause sandbox)")
     return res

@@ -34,10 +34,11 @@ BENCHES = [
     ("tui_update", ["tui_update_ms"]),
     ("engine_rss", ["engine_rss_mb_100pods"]),
     ("api_latency", ["api_p99_ms"]),
+    ("lifecycle", ["serve_to_api_s", "restart_ms"]),
 ]
 TARGETS = {"pod_start_ratio": "<= 1.15", "reconcile_ms": "<= 500", "nodeport_rps_ratio": ">= 0.8",
            "ingress_rps_ratio": ">= 0.8", "tui_update_ms": "<= 50", "engine_rss_mb_100pods": "<= 150",
-           "api_p99_ms": "<= 50"}
+           "api_p99_ms": "<= 50", "serve_to_api_s": "<= 1", "restart_ms": "<= 1000"}
 
 
 def main(argv=None) -> int:

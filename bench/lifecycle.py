@@ -1,0 +1,96 @@
+"""Two start-up figures from issues 3 and 4:
+
+- serve_to_api_s: `kubedeck serve` started -> its API answers /healthz (median), against
+  `python -c pass` started the same way (the interpreter's own start cost).
+- restart_ms: a pod's container killed with `docker kill` -> its replacement container's
+  Docker `start` event (first restart, before back-off grows; median), against raw Docker
+  `start` of a stopped container.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+
+from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, spread, wait_for
+from reconcile import StartEvents
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: restart}}}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {{name: main, image: "busybox:1.36", command: ["sleep", "3600"]}}
+"""
+
+
+def serve_start(docker, repeats: int) -> Result:
+    from kubedeck.engine.state import read_connection
+
+    base, kd = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        base.append(time.perf_counter() - t0)
+        eng = Engine(docker)
+        t0 = time.perf_counter()
+        eng.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(eng.state), "serve",
+                                     str(eng.folder), "--ingress-http-port", "0", "--ingress-https-port", "0"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def answering():
+            conn = read_connection(eng.state)
+            if not conn:
+                return False
+            try:
+                return httpx.get(conn["url"] + "/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_for(answering, 30, 0.005, what="API answering")
+        kd.append(time.perf_counter() - t0)
+        log(f"serve -> API: {kd[-1] * 1000:.0f} ms (python start {base[-1] * 1000:.0f} ms)")
+        eng.cleanup()
+    return Result("serve_to_api_s", median(kd), "<= 1", "`kubedeck serve` start -> API answering",
+                  baseline_label="python -c pass (interpreter start)", baseline=median(base),
+                  kubedeck=median(kd), unit="s", repeats=repeats, spread=spread(kd))
+
+
+def restart(docker, repeats: int) -> Result:
+    raw, kd = [], []
+    events = StartEvents(docker)
+    try:
+        with Engine(docker) as eng:
+            for i in range(repeats):
+                name = f"r{i}"
+                eng.write(f"{name}.yaml", POD.format(name=name))
+                first = wait_for(lambda n=name: [c for c in docker.containers.list(filters={"label": [
+                    f"{L_CLUSTER}={eng.name}", f"io.kubernetes.pod.name={n}", "io.kubedeck.role=app"]})], 60,
+                    what="pod container running")[0]
+                t0 = time.time()
+                first.kill()
+                t1 = events.wait(lambda a, n=name, cl=eng.name, old=first.name: a.get(L_CLUSTER) == cl and
+                                 a.get("io.kubernetes.pod.name") == n and a.get("name") != old, 30)
+                kd.append((t1 - t0) * 1000)
+                # raw: start a stopped container again
+                c = docker.containers.create(BUSYBOX, ["sleep", "3600"], labels={L_CLUSTER: eng.name + "-raw"})
+                t0 = time.time()
+                c.start()
+                t1 = events.wait(lambda a, cid=c.name: a.get("name") == cid, 30)
+                raw.append((t1 - t0) * 1000)
+                c.remove(force=True)
+                log(f"restart #{i + 1}: killed -> running again {kd[-1]:.0f} ms (raw start {raw[-1]:.0f} ms)")
+    finally:
+        events.close()
+    return Result("restart_ms", median(kd), "<= 1000", "container killed -> replacement started (first restart)",
+                  baseline_label="raw Docker start of a created container", baseline=median(raw),
+                  kubedeck=median(kd), unit="ms", repeats=repeats, spread=spread(kd))
+
+
+def run(docker, quick: bool) -> list[Result]:
+    n = 3 if quick else 7
+    return [serve_start(docker, n), restart(docker, n)]
