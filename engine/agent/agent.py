@@ -20,7 +20,8 @@ from typing import AsyncIterator
 
 from ..store import StoreError
 from .docker_io import DockerIO
-from .pod_worker import (L_ATTEMPT, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID, CState, PodWorker)
+from .pod_status import CState
+from .pod_worker import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID, PodWorker
 from .services import ServiceProxies
 from .volumes import refresh_projected
 

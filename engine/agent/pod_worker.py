@@ -16,12 +16,11 @@ import asyncio
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
 
-from ..controllers.podutil import set_condition
 from ..store import now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
                       resource_kwargs, security_kwargs)
+from .pod_status import CState, pod_status, terminated_state
 from .probes import ProbeRunner, ProbeTarget
 from .volumes import mounts_for
 
@@ -30,32 +29,6 @@ BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 10.0, 300.0, 600.0
 L_CLUSTER, L_POD, L_NS, L_UID = ("io.kubedeck.cluster", "io.kubernetes.pod.name",
                                  "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid")
 L_CONTAINER, L_ROLE, L_ATTEMPT = "io.kubernetes.container.name", "io.kubedeck.role", "io.kubedeck.attempt"
-
-
-@dataclass
-class CState:
-    name: str
-    id: str | None = None
-    prev_id: str | None = None
-    restarts: int = 0
-    backoff: float = 0.0
-    backoff_until: float = 0.0
-    last_state: dict = field(default_factory=dict)
-    terminated: dict | None = None      # final state, when not restarting
-    waiting: tuple[str, str] | None = None
-    ready: bool = False
-    started: bool = False
-    started_at: str | None = None
-    probe_task: asyncio.Task | None = None
-    image_id: str = ""
-
-
-def _terminated_state(info: dict) -> dict:
-    st = info["State"]
-    code = st.get("ExitCode", 0)
-    reason = "OOMKilled" if st.get("OOMKilled") else ("Completed" if code == 0 else "Error")
-    return {"terminated": {"exitCode": code, "reason": reason, "startedAt": st.get("StartedAt", "")[:19] + "Z",
-                           "finishedAt": st.get("FinishedAt", "")[:19] + "Z", "containerID": f"docker://{info['Id']}"}}
 
 
 class PodWorker:
@@ -209,7 +182,7 @@ class PodWorker:
             if info is None:  # removed behind our back: start again
                 st.id = None
             else:
-                term = _terminated_state(info)
+                term = terminated_state(info)
                 self.stop_probes(st)
                 code = term["terminated"]["exitCode"]
                 restart = policy == "Always" or (policy == "OnFailure" and code != 0)
@@ -386,63 +359,10 @@ class PodWorker:
             await run_probe({**hook, "timeoutSeconds": grace}, ProbeTarget(self.ip, ports, exec_fn))
 
     # ---- status ------------------------------------------------------------------
-    def container_status(self, c: dict, st: CState) -> dict:
-        out = {"name": c["name"], "image": c["image"], "imageID": st.image_id, "restartCount": st.restarts,
-               "ready": bool(st.ready and st.id and not st.waiting), "started": bool(st.started and st.id),
-               "containerID": f"docker://{st.id}" if st.id else ""}
-        if st.waiting:
-            out["state"] = {"waiting": {"reason": st.waiting[0], "message": st.waiting[1]}}
-            out["ready"] = False
-        elif st.terminated:
-            out["state"] = st.terminated
-            out["ready"] = False
-        elif st.id:
-            out["state"] = {"running": {"startedAt": st.started_at or now_iso()}}
-        else:
-            out["state"] = {"waiting": {"reason": "ContainerCreating"}}
-        if st.last_state:
-            out["lastState"] = st.last_state
-        return out
-
     def write_status(self, pod: dict) -> None:
-        spec = pod["spec"]
-        old = pod.get("status") or {}
-        inits = [self.container_status(c, self.containers.get(c["name"], CState(c["name"])))
-                 for c in spec.get("initContainers") or []]
-        for s, c in zip(inits, spec.get("initContainers") or []):
-            if c["name"] in self.init_done:
-                s["state"] = self.containers[c["name"]].terminated or s["state"]
-        apps = [self.container_status(c, self.containers.get(c["name"], CState(c["name"])))
-                for c in spec["containers"]]
-        initialized = len(self.init_done) == len(spec.get("initContainers") or [])
-        all_ready = initialized and all(s["ready"] for s in apps)
-        terms = [s["state"].get("terminated") for s in apps]
-        policy = spec.get("restartPolicy", "Always")
-        phase = "Pending"
-        failed_init = any(s["state"].get("terminated", {}).get("exitCode", 0) != 0 for s in inits) and policy == "Never"
-        if failed_init:
-            phase = "Failed"
-        elif all(terms):
-            phase = "Succeeded" if all(t["exitCode"] == 0 for t in terms) else "Failed"
-        elif initialized and any("running" in s["state"] or s.get("lastState") for s in apps):
-            phase = "Running"
-        if phase in ("Succeeded", "Failed"):
-            self.phase_final = phase
-        conds = old.get("conditions") or []
-        conds = set_condition(conds, "PodScheduled", "True")
-        conds = set_condition(conds, "Initialized", "True" if initialized else "False",
-                              "" if initialized else "ContainersNotInitialized")
-        conds = set_condition(conds, "ContainersReady", "True" if all_ready else "False",
-                              "" if all_ready else "ContainersNotReady")
-        conds = set_condition(conds, "Ready", "True" if all_ready else "False",
-                              "" if all_ready else "ContainersNotReady")
-        if phase == "Succeeded":
-            conds = set_condition(conds, "Ready", "False", "PodCompleted")
-        status = {"phase": phase, "conditions": conds, "hostIP": "127.0.0.1", "podIP": self.ip,
-                  "podIPs": [{"ip": self.ip}] if self.ip else [], "startTime": self.start_time,
-                  "containerStatuses": apps, "qosClass": old.get("qosClass", "BestEffort")}
-        if inits:
-            status["initContainerStatuses"] = inits
+        status, final = pod_status(pod, self.containers, self.init_done, ip=self.ip, start_time=self.start_time)
+        if final:
+            self.phase_final = final
         self.agent.cluster.store.update_status("Pod", self.ns, self.name, status)
 
 
