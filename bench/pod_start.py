@@ -103,5 +103,5 @@ def run(docker, quick: bool) -> Result:
                      "value": f"{median([k / p for k, p in zip(kd, pairs)]):.3g}"})
     res.rows.append({"label": "per pod", "detail": "kubedeck seconds per pod",
                      "value": f"{median(kd) / n * 1000:.0f} ms"})
-    res.notes.append("a single-container pod is one container; pods with several containers or init containers add a pause sandbox (the "raw pairs" row)")
+    res.notes.append("a single-container pod is one container; pods with several containers or init containers add a pause sandbox (the 'raw pairs' row)")
     return res
