@@ -64,8 +64,10 @@ class WatchEvent:
 class Store:
     def __init__(self, path: Path | None):
         self._objects: dict[tuple[str, str, str], dict] = {}
+        self._by_kind: dict[str, dict[tuple[str, str, str], dict]] = {}  # index: kind -> objects
         self._history: deque[WatchEvent] = deque(maxlen=HISTORY)
         self._watchers: set[asyncio.Queue] = set()
+        self._json: dict[tuple[str, str, str], tuple[str, bytes]] = {}
         self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -75,7 +77,8 @@ class Store:
         row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
         self.rv = int(row[0]) if row else 0
         for kind, ns, name, body in self._db.execute("SELECT kind, ns, name, body FROM objects"):
-            self._objects[(kind, ns, name)] = json.loads(body)
+            obj = self._objects[(kind, ns, name)] = json.loads(body)
+            self._by_kind.setdefault(kind, {})[(kind, ns, name)] = obj
 
     def close(self) -> None:
         self._db.close()
@@ -91,8 +94,8 @@ class Store:
         """Matching objects, sorted. copy_=False returns the cached objects themselves:
         only for callers that serialise them at once and never mutate (the API)."""
         out = []
-        for (k, ns, _), obj in self._objects.items():
-            if k != kind or (namespace and ns != namespace):
+        for (_, ns, _), obj in self._by_kind.get(kind, {}).items():
+            if namespace and ns != namespace:
                 continue
             if selector and not matches_selector(selector, obj["metadata"].get("labels") or {}):
                 continue
@@ -102,8 +105,21 @@ class Store:
         out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return out
 
+    def json_bytes(self, obj: dict) -> bytes:
+        """The object serialised, cached per resourceVersion: a LIST of a thousand
+        objects joins cached bytes instead of encoding every object again."""
+        key = key_of(obj)
+        rv = obj["metadata"].get("resourceVersion")
+        hit = self._json.get(key)
+        if hit is not None and hit[0] == rv:
+            return hit[1]
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        if self._objects.get(key) is obj:  # only cache what the store holds
+            self._json[key] = (rv, data)
+        return data
+
     def kinds(self) -> set[str]:
-        return {k for k, _, _ in self._objects}
+        return {k for k, objs in self._by_kind.items() if objs}
 
     def peek(self, kind: str, namespace: str, name: str) -> dict | None:
         """The cached object without a copy: read-only, for hot paths."""
@@ -112,7 +128,7 @@ class Store:
 
     def iter_kind(self, kind: str) -> Iterable[dict]:
         """Cached objects of a kind without copies: read-only, for hot paths."""
-        return [o for (k, _, _), o in self._objects.items() if k == kind]
+        return list(self._by_kind.get(kind, {}).values())
 
     # ---- writes ------------------------------------------------------------------
     def create(self, obj: dict) -> dict:
@@ -193,6 +209,8 @@ class Store:
 
     def _remove(self, key) -> dict:
         obj = self._objects.pop(key)
+        self._by_kind.get(key[0], {}).pop(key, None)
+        self._json.pop(key, None)
         self.rv += 1
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = str(self.rv)
@@ -206,6 +224,7 @@ class Store:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self._objects[key] = obj
+        self._by_kind.setdefault(key[0], {})[key] = obj
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
                              (*key, json.dumps(obj, separators=(",", ":"))))

@@ -157,8 +157,13 @@ def _svc_cells(svc: dict, now: datetime) -> list[str]:
 
 def _ing_cells(ing: dict, now: datetime) -> list[str]:
     spec = ing.get("spec", {})
-    hosts = ",".join(r.get("host", "*") for r in spec.get("rules") or []) or "*"
-    return [_name(ing), spec.get("ingressClassName") or "<none>", hosts, _age(ing, now)]
+    hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
+    lb = ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [{}]
+    address = lb[0].get("ip", "")
+    ports = [p["port"] for p in lb[0].get("ports") or []]
+    url = f"http://{hosts[0] if hosts else address}:{ports[0]}/" if ports else ""
+    return [_name(ing), spec.get("ingressClassName") or "<none>", ",".join(hosts) or "*", address,
+            ",".join(map(str, ports)), url, _age(ing, now)]
 
 
 def _data_cells(obj: dict, now: datetime) -> list[str]:
@@ -247,7 +252,8 @@ KINDS: tuple[ResourceKind, ...] = (
     ),
     ResourceKind(
         "ingresses", "Ingress", "networking.k8s.io/v1",
-        columns=("NAME", "CLASS", "HOSTS", "AGE"), cells=_ing_cells, aliases=("ing", "ingress"),
+        columns=("NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "URL", "AGE"), cells=_ing_cells,
+        aliases=("ing", "ingress"),
     ),
     ResourceKind(
         "configmaps", "ConfigMap", columns=("NAME", "DATA", "AGE"), cells=_data_cells,

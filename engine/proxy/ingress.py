@@ -163,6 +163,22 @@ class IngressProxy:
                 self.c.record_event(ing, reason, msg, type="Warning", component=COMPONENT)
             log.warning("Ingress %s/%s: %s", ns, name, msg)
         self.problems = {k: f"Ingress {k[0]}/{k[1]}: {k[2]}" for k in found}
+        if routes:
+            self.publish_status(ingresses, classes)
+
+    def publish_status(self, ingresses: list[dict], classes: list[dict]) -> None:
+        """status.loadBalancer of the Ingresses we serve: our address and bound ports, so
+        `kubedeck get ingress` and the TUI can show where to connect."""
+        ours = {c["metadata"]["name"] for c in classes if (c.get("spec") or {}).get("controller") == "kubedeck.io/ingress"}
+        default = any((c["metadata"].get("annotations") or {}).get("ingressclass.kubernetes.io/is-default-class") == "true"
+                      and c["metadata"]["name"] in ours for c in classes)
+        ports = [{"port": int(addr.rsplit(":", 1)[1]), "protocol": "TCP"} for _, (_, addr) in sorted(self.servers.items())]
+        lb = {"loadBalancer": {"ingress": [{"ip": self.c.settings.address, "ports": ports}]}} if ports else {}
+        for ing in ingresses:
+            cls = (ing.get("spec") or {}).get("ingressClassName") or \
+                (ing["metadata"].get("annotations") or {}).get("kubernetes.io/ingress.class")
+            if (cls in ours) or (cls is None and default):
+                self.c.store.update_status("Ingress", ing["metadata"]["namespace"], ing["metadata"]["name"], lb)
 
     def backends(self, b) -> list | None:
         """Ready (ip, port) of a backend, None when its Service or port does not exist."""

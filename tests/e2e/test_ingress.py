@@ -281,3 +281,24 @@ def test_websocket_upgrade_is_spliced(engine):
     finally:
         asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
+
+
+def test_ingress_status_and_get_show_where_to_connect(engine):
+    engine.write("ing.yaml", """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: show}
+spec:
+  ingressClassName: kubedeck
+  rules:
+  - host: show.localtest.me
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: nothing, port: {number: 80}}}}
+""")
+    http_port = int(engine.client.status()["ingress"]["http"].rsplit(":", 1)[1])
+    lb = wait_for(lambda: (engine.client.get("Ingress", "default", "show").get("status") or {}).get("loadBalancer"),
+                  10, what="status.loadBalancer")
+    assert lb["ingress"][0]["ip"] == "127.0.0.1" and http_port in [p["port"] for p in lb["ingress"][0]["ports"]]
+    out = engine.cli("get", "ingress").stdout
+    assert f"http://show.localtest.me:{http_port}/" in out and "127.0.0.1" in out
