@@ -46,7 +46,8 @@ class NodeAgent:
         await self._connect()
         self.adopt()
         await self.docker.call(self.services.adopt_sync)
-        self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop)
+        self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop,
+                                 on_health=self._on_docker_health)
         self.cluster.spawn(self._service_loop(), "service-proxies")
         self.resync()
         async for ev in self.cluster.store.watch():
@@ -205,6 +206,14 @@ class NodeAgent:
             pod = self.cluster.store.peek("Pod", w.ns, w.name)
             if pod is not None:
                 refresh_projected(pod, w.pod_dir, lambda k, n, ns=ns: self.cluster.store.peek(k, ns, n))
+            w.wake.set()
+
+    def _on_docker_health(self, status: str) -> None:
+        self.cluster.docker_status = status
+        if status == "ok":
+            log.warning("Docker is reachable again")
+            self.resync()  # every pod gets a sync: restart what died while Docker was away
+        for w in self.workers.values():
             w.wake.set()
 
     def _on_docker_event(self, ev: dict) -> None:

@@ -108,7 +108,8 @@ class DockerIO:
             repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
             try:
                 self.api.pull(repo, tag=tag or "latest")
-                return True, ""
+                self._images[image] = time.monotonic()
+                return True, "pulled"
             except (APIError, Exception) as e:  # noqa: BLE001 - any pull failure is ErrImagePull
                 msg = getattr(e, "explanation", None) or str(e)
                 return False, f"rpc error: code = Unknown desc = {msg}"
@@ -188,19 +189,29 @@ class DockerIO:
 
     # ---- streams -----------------------------------------------------------------
     def watch_events(self, loop: asyncio.AbstractEventLoop, on_event: Callable[[dict], None],
-                     stop: threading.Event) -> threading.Thread:
-        """Docker's event stream for our containers, delivered on the loop."""
+                     stop: threading.Event, on_health: Callable[[str], None] | None = None) -> threading.Thread:
+        """Docker's event stream for our containers, delivered on the loop. It doubles as
+        the health check: losing it reports Docker down (once), getting it back, up."""
         def run() -> None:
+            down = False
             while not stop.is_set():
                 try:
                     client = docker.from_env(timeout=None)
+                    client.ping()
+                    if down and on_health:
+                        loop.call_soon_threadsafe(on_health, "ok")
+                    down = False
                     for ev in client.api.events(decode=True, filters={"type": "container",
                                                                       "label": f"{L_CLUSTER}={self.cluster}"}):
                         if stop.is_set():
                             return
                         loop.call_soon_threadsafe(on_event, ev)
                 except Exception as e:  # noqa: BLE001 - reconnect when Docker comes back
-                    log.warning("docker event stream lost: %s", e)
+                    if not down:
+                        log.warning("docker event stream lost: %s", e)
+                        if on_health:
+                            loop.call_soon_threadsafe(on_health, f"Docker is not reachable: {e}")
+                    down = True
                     stop.wait(1.0)
         t = threading.Thread(target=run, name="docker-events", daemon=True)
         t.start()

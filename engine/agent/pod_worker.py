@@ -234,6 +234,11 @@ class PodWorker:
             return
         image = c["image"]
         ok, msg = await d.ensure_image(image, image_pull_policy(c))
+        if ok and msg == "pulled":
+            self.event(pod, "Pulling", f'Pulling image "{image}"')
+            self.event(pod, "Pulled", f'Successfully pulled image "{image}"')
+        elif ok:
+            self.event(pod, "Pulled", f'Container image "{image}" already present on machine')
         if not ok:
             reason = "ErrImageNeverPull" if msg.startswith("Container image") else \
                 ("ImagePullBackOff" if st.waiting and st.waiting[0] in ("ErrImagePull", "ImagePullBackOff") else "ErrImagePull")

@@ -15,6 +15,11 @@ from conftest import Engine, wait_for
 
 
 def forward_unix(path: str, target: str, stop: threading.Event) -> threading.Thread:
+    """A stand-in Docker socket at `path`; setting `stop` cuts every connection, as a
+    daemon going away would."""
+    if os.path.exists(path):
+        os.unlink(path)
+    open_socks: list[socket.socket] = []
     srv = socket.socket(socket.AF_UNIX)
     srv.bind(path)
     srv.listen(64)
@@ -41,9 +46,16 @@ def forward_unix(path: str, target: str, stop: threading.Event) -> threading.Thr
                 continue
             d = socket.socket(socket.AF_UNIX)
             d.connect(target)
+            open_socks.extend((c, d))
             threading.Thread(target=pipe, args=(c, d), daemon=True).start()
             threading.Thread(target=pipe, args=(d, c), daemon=True).start()
         srv.close()
+        os.unlink(path)
+        for sk in open_socks:
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     return t
@@ -71,6 +83,13 @@ def test_engine_waits_for_docker_and_connects(tmp_path, docker_client):
         forward_unix(sock, "/var/run/docker.sock", stop)
         wait_for(lambda: eng.client.status()["docker"] == "ok", 30, what="engine connected")
         wait_for(lambda: eng.running_ready("app=p", 1), 60, what="pod running once Docker is there")
+        # Docker goes away while the cluster runs: visible in the status, then back
+        stop.set()
+        wait_for(lambda: "not reachable" in eng.client.status()["docker"], 20, what="docker down shown")
+        stop = threading.Event()
+        forward_unix(sock, "/var/run/docker.sock", stop)
+        wait_for(lambda: eng.client.status()["docker"] == "ok", 30, what="docker back")
+        assert eng.running_ready("app=p", 1)
     finally:
         stop.set()
         if "DOCKER_HOST" in os.environ and os.environ["DOCKER_HOST"].endswith(sock):
