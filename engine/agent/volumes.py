@@ -103,8 +103,9 @@ def mounts_for(pod: dict, c: dict, *, pod_dir: Path, cluster: str, lookup: Looku
             if lookup("PersistentVolumeClaim", claim) is None:
                 raise ConfigError(f'persistentvolumeclaim "{claim}" not found')
             vname = pvc_volume_name(cluster, pod["metadata"]["namespace"], claim)
-            if sub and volume_path:
-                src = Path(volume_path(vname)) / sub
+            mountpoint = volume_path(vname) if volume_path else None  # creates it, labelled, if new
+            if sub and mountpoint:
+                src = Path(mountpoint) / sub
                 src.mkdir(parents=True, exist_ok=True)
                 out.append({"Type": "bind", "Source": str(src), "Target": target, "ReadOnly": ro})
             else:

@@ -322,3 +322,32 @@ def test_failing_init_container_with_restart_never_fails_the_pod(engine):
                   what="pod Failed after its init container failed")
     assert st["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
     assert "running" not in st["containerStatuses"][0]["state"]
+
+
+def test_pvc_volume_is_labelled_and_down_volumes_removes_it(engine):
+    engine.write("pvc.yaml", """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: keep}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer, labels: {app: writer}}
+spec:
+  containers:
+  - {name: w, image: "busybox:1.36", command: [sh, -c, "echo x > /d/f; sleep 3600"],
+     volumeMounts: [{name: d, mountPath: /d}]}
+  volumes: [{name: d, persistentVolumeClaim: {claimName: keep}}]
+""")
+    wait_for(lambda: engine.running_ready("app=writer", 1), 60, what="writer running")
+    label = f"io.kubedeck.cluster={engine.name}"
+    vols = [v.name for v in engine.docker.volumes.list(filters={"label": label})]
+    assert vols == [f"kubedeck-{engine.name}-default-keep"]
+    engine.kill()
+    engine.cli("down")
+    assert [v.name for v in engine.docker.volumes.list(filters={"label": label})] == vols  # kept by default
+    engine.cli("down", "--volumes")
+    assert engine.docker.volumes.list(filters={"label": label}) == []
