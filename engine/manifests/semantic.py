@@ -10,41 +10,8 @@ reported by the schema, so it is just skipped here).
 """
 from __future__ import annotations
 
-from .semantic_base import (  # noqa: F401 - the shared constants, readers and name rules
-    Document,
-    ManifestError,
-    _ACCESS_MODES,
-    _Base,
-    _GENERATE_NAME_OK,
-    _LABEL_NAMED,
-    _NODE_PORT_RANGE,
-    _PATH_SEGMENT_NAMED,
-    _POD_TEMPLATE_OWNERS,
-    _PROTOCOLS,
-    _PULL_POLICIES,
-    _RESTART_POLICIES,
-    _SELECTOR_OPS,
-    _SERVICE_TYPES,
-    _d,
-    _is_int,
-    _l,
-    _q,
-    _short,
-    _supported,
-    base64,
-    binascii,
-    config_key_problem,
-    dns1123_label_problem,
-    dns1123_subdomain_problem,
-    env_var_name_problem,
-    format_path,
-    iana_svc_name_problem,
-    is_percent,
-    label_value_problem,
-    parse_quantity,
-    path_segment_problem,
-    qualified_name_problem,
-    selector_matches,
+from .semantic_base import (
+    Document, ManifestError, _d, _is_int, _l, _q, _supported, is_percent, selector_matches,
 )
 from .semantic_objects import _ObjectChecks
 
