@@ -214,6 +214,26 @@ def test_statefulset_order_and_per_ordinal_data(engine):
     assert len(engine.client.list("PersistentVolumeClaim", "default")) == 3
 
 
+def test_statefulset_rolling_update_goes_in_reverse_ordinal_order(engine):
+    engine.client.create(statefulset("ru", 3))
+    wait_for(lambda: len([p for p in engine.pods("app=ru") if ready(p)]) == 3, 120, what="3 ready pods")
+    before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in engine.pods("app=ru")}
+    engine.client.patch("StatefulSet", "default", "ru", {"spec": {"template": {"metadata": {
+        "annotations": {"kubectl.kubernetes.io/restartedAt": "now"}}}}})
+    replaced: list[str] = []
+
+    def progress():
+        pods = {p["metadata"]["name"]: p for p in engine.pods("app=ru")}
+        for name, uid in before.items():
+            p = pods.get(name)
+            if (p is None or p["metadata"]["uid"] != uid) and name not in replaced:
+                replaced.append(name)
+        return len(replaced) == 3 and all(n in pods and ready(pods[n]) and pods[n]["metadata"]["uid"] != before[n]
+                                          for n in before)
+    wait_for(progress, 180, interval=0.05, what="every pod replaced")
+    assert replaced == ["ru-2", "ru-1", "ru-0"], replaced
+
+
 def test_statefulset_parallel_does_not_wait_for_readiness(engine):
     engine.client.create(statefulset("par", 3, policy="Parallel", ready_cmd="false"))
     pods = wait_for(lambda: (lambda ps: ps if len(ps) == 3 else None)(engine.pods("app=par")), 30,
