@@ -17,6 +17,7 @@ from aiohttp import web
 from ..manifests.kinds import KINDS
 from ..selectors import matches_selector, parse_selector_string
 from ..store import StoreError
+from . import discovery
 from .merge import merge_patch
 from .paths import BadPath, Target, parse_path
 
@@ -57,6 +58,10 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
     app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
     app.router.add_get("/version", lambda r: web.json_response(VERSION))
     app.router.add_get("/kubedeck/v1/status", h.kubedeck_status)
+    app.router.add_get("/api", lambda r: web.json_response(discovery.core_versions()))
+    app.router.add_get("/apis", lambda r: web.json_response(discovery.api_groups()))
+    app.router.add_get("/api/{version}", h.discover)
+    app.router.add_get("/apis/{group}/{version}", h.discover)
     for prefix in ("/api/{rest:.*}", "/apis/{rest:.*}"):
         app.router.add_route("*", prefix, h.dispatch)
     return app
@@ -66,6 +71,14 @@ class Handlers:
     def __init__(self, cluster: "Cluster"):
         self.c = cluster
         self.store = cluster.store
+
+    async def discover(self, request: web.Request) -> web.Response:
+        m = request.match_info
+        gv = f"{m['group']}/{m['version']}" if "group" in m else m["version"]
+        doc = discovery.resource_list(gv)
+        if doc is None:
+            return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
+        return web.json_response(doc)
 
     async def kubedeck_status(self, request: web.Request) -> web.Response:
         return web.json_response(self.c.status())

@@ -148,3 +148,18 @@ def test_two_clusters_side_by_side(make_engine):
     wait_for(lambda: not a.pods("app=same") and not a.containers(), 30, what="a's pod gone")
     assert {c.id for c in b.containers()} == ids_b
     assert (a.state / "kubeconfig").stat().st_mode & 0o777 == 0o600
+
+
+def test_discovery_documents(engine):
+    http = engine.client.http
+    assert http.get("/api").json()["versions"] == ["v1"]
+    groups = {g["name"] for g in http.get("/apis").json()["groups"]}
+    assert {"apps", "batch", "networking.k8s.io"} <= groups
+    core = {r["name"]: r for r in http.get("/api/v1").json()["resources"]}
+    assert core["pods"]["namespaced"] and "watch" in core["pods"]["verbs"] and "pods/log" in core
+    assert not core["nodes"]["namespaced"]
+    apps = {r["name"] for r in http.get("/apis/apps/v1").json()["resources"]}
+    assert {"deployments", "deployments/scale", "statefulsets"} <= apps
+    assert http.get("/apis/nope/v9").status_code == 404
+    # the resource paths still route
+    assert http.get("/api/v1/namespaces/default/pods").status_code == 200
