@@ -283,7 +283,7 @@ async def test_log_burst_is_batched_bounded_and_drops_are_shown(make_app):
         logs.log_widget.write_lines = lambda lines, *a, **k: writes.append(len(lines)) or original(lines, *a, **k)
         for i in range(25_000):
             logs.add_line(f"line {i}")
-        await wait_for(pilot, lambda: logs.log_widget.line_count == 10_000)
+        await wait_for(pilot, lambda: logs.log_widget.line_count == 10_000, timeout=30, message="10,000 lines shown")
         assert len(writes) == 1  # one write per frame, not one per line
         assert len(logs.lines) == 10_000 and logs.lines[0] == "line 15000"
         assert logs.dropped == 15_000 and "dropped:15000" in logs._title()
