@@ -136,8 +136,7 @@ class NodeAgent:
                 lab = c["Labels"]
                 if lab.get(L_ROLE) == "sandbox":
                     w.sandbox = c["Id"]
-                    w.ip = ((c.get("NetworkSettings") or {}).get("Networks") or {}).get(
-                        self.docker.network, {}).get("IPAddress", "")
+                    w.ip = self.docker.ip_of(c)
                     continue
                 name = lab.get(L_CONTAINER, "")
                 if name not in newest or int(lab.get(L_ATTEMPT, 0)) > int(newest[name]["Labels"].get(L_ATTEMPT, 0)):
@@ -159,8 +158,7 @@ class NodeAgent:
                     continue
                 st.id = c["Id"]
                 if not w.sandbox:  # a single-container pod owns its network
-                    w.ip = ((c.get("NetworkSettings") or {}).get("Networks") or {}).get(
-                        self.docker.network, {}).get("IPAddress", "") or w.ip
+                    w.ip = self.docker.ip_of(c) or w.ip
                 prior = statuses.get(name) or {}
                 st.last_state = prior.get("lastState") or {}
                 st.started_at = (prior.get("state") or {}).get("running", {}).get("startedAt")

@@ -63,6 +63,7 @@ class DockerIO:
             return None
 
     def ip_of(self, info: dict | None) -> str:
+        """The container's IP on the cluster network, from an inspect or a list entry."""
         if not info:
             return ""
         net = (info.get("NetworkSettings") or {}).get("Networks") or {}

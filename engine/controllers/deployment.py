@@ -43,7 +43,7 @@ class DeploymentController:
                 if owned_by(p, uid) and (terminating or not is_terminating(p))]
 
     def sync(self, d: dict) -> None:
-        meta, spec = d["metadata"], d["spec"]
+        spec = d["spec"]
         replicas = int(spec.get("replicas", 1))
         template = spec["template"]
         h = template_hash(template, (d.get("status") or {}).get("collisionCount", 0))
