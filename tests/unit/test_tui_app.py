@@ -277,6 +277,10 @@ async def test_log_burst_is_batched_bounded_and_drops_are_shown(make_app):
     app = make_app()
     async with app.run_test(size=(120, 34)) as pilot:
         logs = app.log_pane
+        # the app follows the selected pod once the list arrives, which restarts (clears)
+        # the pane: let that happen first, or it can wipe the burst on a slow machine
+        await wait_for(pilot, lambda: main(app).row_count > 0 and logs.pod is not None,
+                       message="the pane following the selected pod")
         logs.show_pod("default", "quiet", ["main"])
         writes = []
         original = logs.log_widget.write_lines
