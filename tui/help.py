@@ -32,6 +32,11 @@ a all containers interleaved ([name] prefix)   J pretty-print JSON lines
 & only matching lines on/off
 1 2 3 4 since 1m / 5m / 15m / 1h (again: off)   0 tail 500 > 2000 > 100 > all
 S save the buffer to a file (current directory)
+v select lines: j/k, up/down, pgup/pgdn, g/G extend the selection from where v started;
+  y copies them to the clipboard (OSC 52), v or escape leaves
+o show the buffer in $PAGER (default less -R) with the TUI suspended: the terminal's own
+  mouse selection and copy work there; quit the pager to come back
+  (in the TUI itself most terminals select natively with shift+drag)
 The buffer keeps the last 10,000 lines; older ones are counted as dropped in the title.
 """
 

@@ -106,12 +106,10 @@ async def test_pods_appear_and_change_live(engine, make_app):
         await until(pilot, lambda: status_of(table, "ticker") == "Running", what="ticker Running on screen")
         assert rows(table)["ticker"]["READY"] == "1/1"
         assert rows(app.nodes_table), "nodes pane is empty"
-        # a change in the store shows on screen within a short time
+        # a change in the store shows on screen (how fast: bench/tui_latency.py, tui_status_ms)
         engine.client.delete("Pod", "default", "ticker")
-        changed = time.monotonic()
-        await until(pilot, lambda: status_of(table, "ticker") in ("Terminating", None), timeout=5,
+        await until(pilot, lambda: status_of(table, "ticker") in ("Terminating", None), timeout=10,
                     what="Terminating on screen")
-        assert time.monotonic() - changed < 0.5
         await until(pilot, lambda: "ticker" not in rows(table), what="row removed")
 
 
@@ -171,6 +169,15 @@ async def test_logs_follow_new_lines_from_container(engine, make_app):
         seen = max(first)
         await until(pilot, lambda: max(ticks()) >= seen + 3, what="new lines while following")
         assert logs.follow and logs.pod == ("default", "ticker")
+        # select the two newest lines on screen and copy them; following stops meanwhile
+        await pilot.press("v")
+        await until(pilot, lambda: logs.log_widget.selecting and not logs.follow, what="select mode")
+        await pilot.press("k", "y")
+        await until(pilot, lambda: not logs.log_widget.selecting, what="copied")
+        copied = app.clipboard.splitlines()
+        assert len(copied) == 2 and all(line.startswith("tick ") for line in copied), copied
+        first_copied, second_copied = (int(line.split()[-1]) for line in copied)
+        assert second_copied == first_copied + 1
 
 
 async def test_filter_by_name_and_label(engine, make_app):

@@ -10,6 +10,9 @@ costs one write per frame, not one per line. The `Log` widget renders only visib
 Search highlights matches in place and `n`/`N` jump between them, keeping the lines
 around (`&` narrows to matching lines). The buffer is re-shaped (wrap, pretty JSON,
 narrowing) only when one of those settings changes.
+
+`v` selects lines from the keyboard and `y` copies them (`SelectableLog`); `o` shows the
+buffer in `$PAGER` with the TUI suspended, where the terminal's own mouse selection works.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Log, Static
+from textual.widgets import Static
 
 from ..logtext import (
     SINCE_KEYS, TAILS, SearchHighlighter, matching_lines, next_match, pretty_json, save_lines,
     since_label,
 )
+from ..pager import page_lines
+from .log_select import SelectableLog
 
 MAX_LINES = 10_000
 FLUSH_INTERVAL = 1 / 20
@@ -42,7 +47,7 @@ class LogPane(Vertical, can_focus=False):
     DEFAULT_CSS = """
     LogPane { height: 1fr; }
     LogPane > #log-title { height: 1; background: $panel; color: $text-muted; }
-    LogPane > Log { height: 1fr; background: $surface; scrollbar-size-vertical: 1; }
+    LogPane > SelectableLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; }
     """
 
     BINDINGS = [
@@ -63,6 +68,7 @@ class LogPane(Vertical, can_focus=False):
         Binding("4", "since('4')", "1h", show=False),
         Binding("0", "cycle_tail", "Tail", show=False),
         Binding("S", "save", "Save"),
+        Binding("o", "pager", "Pager"),
     ]
 
     class ContainerPickRequested(Message):
@@ -97,7 +103,7 @@ class LogPane(Vertical, can_focus=False):
         self._pending: list[str] = []
         self._highlighter = SearchHighlighter()
         # Kept, not queried: a timer may still feed the pane while the app shuts down.
-        self._log = Log(max_lines=MAX_LINES, auto_scroll=True, highlight=True, id="log")
+        self._log = SelectableLog(max_lines=MAX_LINES, auto_scroll=True, highlight=True, id="log")
         self._log.highlighter = self._highlighter
         self._title_widget = Static("Logs: select a pod", id="log-title", markup=False)
 
@@ -109,7 +115,7 @@ class LogPane(Vertical, can_focus=False):
         self.set_interval(FLUSH_INTERVAL, self.flush)
 
     @property
-    def log_widget(self) -> Log:
+    def log_widget(self) -> SelectableLog:
         return self._log
 
     # -- title -------------------------------------------------------------------------------
@@ -132,6 +138,8 @@ class LogPane(Vertical, can_focus=False):
             flags.append(f"search:{self.search}{where}{' only' if self.only_matches else ''}")
         if self.dropped:
             flags.append(f"dropped:{self.dropped}")
+        if self._log.selecting:
+            flags.append(f"select:{len(self._log.selected_lines())} (y copy, esc leave)")
         ns, name = self.pod
         which = "all" if self.all_containers and len(self.containers) > 1 else (self.container or "-")
         return f"Logs {ns}/{name} [{which}]  " + " ".join(flags)
@@ -288,6 +296,25 @@ class LogPane(Vertical, can_focus=False):
     def action_toggle_only_matches(self) -> None:
         self.only_matches = not self.only_matches
         self.rerender()
+
+    # -- select, copy, pager ---------------------------------------------------------------------
+
+    def on_selectable_log_selection_changed(self, event: SelectableLog.SelectionChanged) -> None:
+        event.stop()
+        if self._log.selecting and self.follow:
+            self.action_toggle_follow()  # new lines must not scroll the selection away
+        self._update_title()
+
+    def action_pager(self) -> None:
+        lines = list(self._log.lines)
+        if not lines:
+            self.notify("no log lines to show", severity="warning")
+            return
+        try:
+            with self.app.suspend():
+                page_lines(lines)
+        except Exception as exc:  # e.g. suspend unsupported (headless, web)
+            self.notify(f"pager: {exc}", severity="error")
 
     # -- toggles -------------------------------------------------------------------------------
 
