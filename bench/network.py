@@ -15,15 +15,20 @@ Targets are measured interleaved (A B A B ...) so drift hits both sides alike.
 
 from __future__ import annotations
 
+import http.client
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from common import NGINX_IMAGE, Engine, Result, any_free_port, free_port, log, median, spread, wait_for
+from common import NGINX_IMAGE, Engine, Result, any_free_port, free_port, log, median, percentile, spread, wait_for
+
+LAT_RATE, LAT_CONNS = 1000, 8  # "moderate load": a paced 1,000 req/s over 8 keep-alive connections
 
 HOST = "bench.local"
 APP = """\
@@ -116,6 +121,43 @@ def wrk(url: str, seconds: float, host: str | None = None) -> tuple[float, str]:
     return (float(m.group(1)) if m else 0.0), "; ".join(problems)
 
 
+def paced_latencies(url: str, seconds: float, rate: int = LAT_RATE, conns: int = LAT_CONNS) -> list[float]:
+    """Per-request latencies (ms) of GETs sent at a fixed total rate, each connection on
+    its own schedule (open loop within a connection: a late answer does not delay the
+    next slot's start time). Not saturating, unlike wrk: this is the latency a user sees."""
+    u = urlsplit(url)
+    out: list[float] = []
+    lock = threading.Lock()
+    interval = conns / rate
+
+    def one(offset: float) -> None:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+        mine, start = [], time.perf_counter() + offset
+        n = 0
+        while True:
+            slot = start + n * interval
+            if slot - start > seconds:
+                break
+            delay = slot - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)  # pacing the load generator, not waiting for a condition
+            t0 = time.perf_counter()
+            conn.request("GET", u.path or "/")
+            conn.getresponse().read()
+            mine.append((time.perf_counter() - t0) * 1000)
+            n += 1
+        conn.close()
+        with lock:
+            out.extend(mine)
+
+    threads = [threading.Thread(target=one, args=(i * interval / conns,)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
 def http_ok(url: str, host: str | None = None) -> bool:
     req = urllib.request.Request(url, headers={"Host": host} if host else {})
     with urllib.request.urlopen(req, timeout=2) as r:
@@ -188,9 +230,28 @@ def run(docker, quick: bool) -> list[Result]:
                     if prob:
                         problems[key].add(prob)
                 log("network #%d: " % (i + 1) + "  ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rps.items()))
+            # latency added at moderate load: p99 through the NodePort minus p99 direct
+            p99: dict[str, list[float]] = {"direct": [], "nodeport": []}
+            p50: dict[str, list[float]] = {"direct": [], "nodeport": []}
+            for key in ("direct", "nodeport"):
+                paced_latencies(urls[key][0], 0.5)  # warm up
+            for _ in range(repeats):
+                for key in ("direct", "nodeport"):
+                    lat = paced_latencies(urls[key][0], seconds / 2)
+                    p99[key].append(percentile(lat, 99))
+                    p50[key].append(percentile(lat, 50))
+            log("network latency p99: " + "  ".join(f"{k} {median(v):.3f} ms" for k, v in p99.items()))
         finally:
             if nginx:
                 nginx.stop()
+    added = [n - d for n, d in zip(p99["nodeport"], p99["direct"])]
+    lat_res = Result("nodeport_p99_added_ms", median(added), "<= 1",
+                     f"p99 latency through the NodePort minus straight to the pod, paced {LAT_RATE} req/s over "
+                     f"{LAT_CONNS} keep-alive connections, {seconds / 2:g}s each",
+                     baseline_label="p99 straight to the pod IP", baseline=median(p99["direct"]),
+                     kubedeck=median(p99["nodeport"]), unit="ms", repeats=repeats, spread=spread(added))
+    lat_res.rows.append({"label": "p50", "detail": "direct / NodePort",
+                         "value": f"{median(p50['direct']):.3f} / {median(p50['nodeport']):.3f} ms"})
     np_ratio = [n / d for n, d in zip(rps["nodeport"], rps["direct"])]
     np_res = Result("nodeport_rps_ratio", median(np_ratio), ">= 0.8",
                     f"wrk -c32 keep-alive, {seconds}s: NodePort 127.0.0.1:{nodeport} vs the pod IP directly",
@@ -215,4 +276,4 @@ def run(docker, quick: bool) -> list[Result]:
     else:
         ing_res = Result("ingress_rps_ratio", None, ">= 0.8", "kubedeck Ingress vs Debian nginx reverse proxy",
                          error=ingress_error or "not available")
-    return [np_res, ing_res]
+    return [np_res, ing_res, lat_res]

@@ -64,6 +64,7 @@ class Cluster:
         self.agent = None
         self.proxy = None
         self.ingress = None
+        self.dataplane = None
         self.stopping = asyncio.Event()
         self._events: dict[tuple, tuple[str, str]] = {}
 
@@ -82,6 +83,7 @@ class Cluster:
     async def start(self) -> None:
         from .api.server import build_app
         from .controllers.manager import ControllerManager
+        from .proxy.dataplane import DataPlane
         from .proxy.nodeport import NodePortProxy
 
         self._ensure_base_objects()
@@ -99,6 +101,8 @@ class Cluster:
 
             self.agent = NodeAgent(self)
             self.spawn(self.agent.run(), "node-agent")
+        self.dataplane = DataPlane(self)
+        self.spawn(self.dataplane.run(), "proxy-worker")
         self.proxy = NodePortProxy(self)
         self.spawn(self.proxy.run(), "nodeport-proxy")
         self._start_ingress()
@@ -134,6 +138,8 @@ class Cluster:
             await self.proxy.close()
         if self.ingress:
             await self.ingress.close()
+        if self.dataplane:
+            await self.dataplane.close()
         self.store.close()
 
     def _ensure_base_objects(self) -> None:
@@ -288,6 +294,7 @@ class Cluster:
                 "docker": self.docker_status,
                 "nodePorts": self.proxy.describe() if self.proxy else {},
                 "ingress": self.ingress.describe() if self.ingress else {},
+                "proxyWorker": self.dataplane.describe() if self.dataplane else {},
                 "address": self.settings.address}
 
 

@@ -1,12 +1,16 @@
 """The Ingress controller: kubedeck's ingress-nginx, an HTTP(S) reverse proxy on localhost.
 
 Design: this module is the control side; the bytes move in ingress_http.py (asyncio
-Protocols over httptools), routing decisions are pure functions in routing.py, and
-certificates come from tls.py.
+Protocols over httptools) inside the proxy worker process (dataplane.py, worker.py),
+routing decisions are pure functions in routing.py, and certificates come from tls.py.
+The engine and the worker each hold an IngressProxy over the same objects: the engine's
+(control=True) binds the listeners and reports problems and status, the worker's
+(control=False) routes requests.
 
 - `run()` binds the HTTP and HTTPS listeners on `settings.address` (port 0 = a free
-  port; `describe()` reports the bound ones), evaluates every object once, then follows
-  the store's watch from the resourceVersion it evaluated at, so nothing is missed.
+  port; `describe()` reports the bound ones) and hands them to the worker, evaluates
+  every object once, then follows the store's watch from the resourceVersion it
+  evaluated at, so nothing is missed.
 - Ingress / IngressClass events rebuild the route table and the TLS host map; Secret
   events reload TLS only when a referenced Secret changed; Service / Endpoints events
   just drop the cached endpoint lists, which are rebuilt on the next request. New hosts,
@@ -26,7 +30,6 @@ import asyncio
 import logging
 import time
 
-from .ingress_http import Client
 from .ingress_upstream import Upstream
 from .nodeport import ready_backends
 from .routing import build_table, RouteTable, service_port, tls_hosts
@@ -37,10 +40,11 @@ COMPONENT = "ingress-controller"
 
 
 class IngressProxy:
-    def __init__(self, cluster):
+    def __init__(self, cluster, control: bool = True):
         self.c = cluster
+        self.control = control  # False in the proxy worker: route only, report nothing
         self.table = RouteTable()
-        self.conns: set[Client] = set()
+        self.conns: set = set()  # ingress_http.Client, in the worker
         self.pool: dict[tuple[str, int], list[Upstream]] = {}
         self.servers: dict[str, tuple[asyncio.AbstractServer, str]] = {}
         self.bind_errors: list[str] = []
@@ -66,23 +70,31 @@ class IngressProxy:
         return t
 
     async def run(self) -> None:
-        await self.listen()
+        """The engine's side: bind the listeners (served by the proxy worker), evaluate
+        every object once, then follow the watch from that resourceVersion."""
+        self.listen()
         rv = self.c.store.rv
         self.reevaluate(routes=True, tls=True)
-        self.spawn(self.sweep())
         async for ev in self.c.store.watch(rv):
-            kind = ev.object.get("kind")
-            if kind in ("Service", "Endpoints"):
-                self._eps.clear()
-            elif kind in ("Ingress", "IngressClass"):
-                self.reevaluate(routes=True, tls=True)
-            elif kind == "Secret":
-                m = ev.object["metadata"]
-                if (m.get("namespace") or "default", m["name"]) in self.secrets:
-                    self.reevaluate(routes=False, tls=True)
+            self.on_change(ev.object)
 
-    async def listen(self) -> None:
-        loop, s = asyncio.get_running_loop(), self.c.settings
+    def start_worker(self) -> None:
+        """The worker's side: certificates for the HTTPS listener, and the idle sweeper."""
+        self.load_certs()
+        self.spawn(self.sweep())
+
+    def on_change(self, obj: dict) -> None:
+        kind = obj.get("kind")
+        if kind in ("Service", "Endpoints"):
+            self._eps.clear()
+        elif kind in ("Ingress", "IngressClass"):
+            self.reevaluate(routes=True, tls=True)
+        elif kind == "Secret":
+            m = obj["metadata"]
+            if (m.get("namespace") or "default", m["name"]) in self.secrets:
+                self.reevaluate(routes=False, tls=True)
+
+    def load_certs(self) -> None:
         try:
             from .tls import CertStore
 
@@ -90,29 +102,30 @@ class IngressProxy:
         except Exception as e:  # noqa: BLE001 - HTTPS off, HTTP keeps working
             self.bind_errors.append(f"https: no default certificate: {e}")
             log.error("Ingress HTTPS disabled: %s", e)
+
+    def listen(self) -> None:
+        from .dataplane import bind_tcp
+
+        s = self.c.settings
+        self.load_certs()
         for scheme, port in (("http", s.ingress_http_port), ("https", s.ingress_https_port)):
             if scheme == "https" and self.certs is None:
                 continue
-            holder: list[bytes] = [b""]
             try:
-                server = await loop.create_server(
-                    lambda sc=scheme.encode(), h=holder: Client(self, sc, h[0]), s.address, port,
-                    reuse_address=True, backlog=1024,
-                    ssl=self.certs.default if scheme == "https" else None,
-                    ssl_handshake_timeout=10 if scheme == "https" else None)
+                sock = bind_tcp(s.address, port)
             except OSError as e:
                 msg = f"{scheme}: port {port} cannot be bound on {s.address}: {e.strerror or e}"
                 self.bind_errors.append(msg)
                 log.error("Ingress %s", msg)
                 continue
-            bound = server.sockets[0].getsockname()[1]
-            holder[0] = str(bound).encode()
-            self.servers[scheme] = (server, f"{s.address}:{bound}")
+            bound = sock.getsockname()[1]
+            self.c.dataplane.listen(f"ingress:{scheme}", sock, {"role": "ingress", "scheme": scheme, "port": bound})
+            self.servers[scheme] = (sock, f"{s.address}:{bound}")
             log.info("Ingress %s on %s://%s:%d", scheme, scheme, s.address, bound)
 
     async def close(self) -> None:
-        for server, _ in self.servers.values():
-            server.close()
+        for scheme in self.servers:
+            self.c.dataplane.unlisten(f"ingress:{scheme}")
         self.servers.clear()
         for t in list(self.tasks):
             t.cancel()
@@ -155,6 +168,8 @@ class IngressProxy:
         else:
             found.update({k: v for k, v in self._found.items() if v[1] == "InvalidTLSSecret"})
         self._found = found
+        if not self.control:
+            return
         for key, ((ns, name), reason, msg) in found.items():
             if key in self.problems:
                 continue

@@ -28,6 +28,7 @@ from collections import deque
 
 import httptools
 
+from .connect import open_connection
 from .ingress_upstream import Upstream, _nodelay
 from .routing import split_host
 
@@ -237,9 +238,8 @@ class Client(asyncio.Protocol):
         while target is not None:
             r.tries.add(target)
             try:
-                _, up = await asyncio.wait_for(loop.create_connection(
-                    lambda t=target: Upstream(self.proxy, t), *target), CONNECT_TIMEOUT)
-            except (OSError, asyncio.TimeoutError):
+                _, up = await open_connection(loop, lambda t=target: Upstream(self.proxy, t), target, CONNECT_TIMEOUT)
+            except OSError:  # refused, unreachable or timed out
                 target, _ = self.proxy.pick(r)
                 continue
             if self.transport.is_closing() or not self.queue or self.queue[0] is not r:

@@ -1,8 +1,10 @@
 """NodePort (and LoadBalancer) listeners on localhost: kubedeck's kube-proxy.
 
 Listeners are keyed by a frozen spec (address, port, protocol). Each reconcile keeps
-the unchanged ones, stops the removed ones first (so a port moving between Services is
-free again) and starts the new ones. A port that cannot be bound is an error on that
+the unchanged ones, re-routes a port whose Service or target changed without closing it,
+stops the removed ones and starts the new ones. TCP listeners are bound here and served
+by the proxy worker process (dataplane.py), which routes with `pick()` over its mirror of
+the Endpoints; UDP ones are served on this loop. A port that cannot be bound is an error on that
 Service only (an Event and `describe()`), never a crash.
 
 Endpoint choice is a pure function over the current Endpoints object: round-robin over
@@ -15,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ..controllers.endpoints import resolve_target_port
-from .splice import ClientSide
+from .dataplane import bind_tcp
 from .udp import UdpListener
 
 log = logging.getLogger("kubedeck.proxy")
@@ -60,7 +62,7 @@ def ready_backends(endpoints: dict | None, port_name: str, target, store=None) -
 class NodePortProxy:
     def __init__(self, cluster):
         self.c = cluster
-        self.listeners: dict[ListenerSpec, tuple[ServicePort, asyncio.AbstractServer]] = {}
+        self.listeners: dict[ListenerSpec, tuple[ServicePort, object]] = {}  # socket, or UDP transport
         self.errors: dict[tuple[str, str], str] = {}
         self.conns: set = set()
         self._rr: dict[ServicePort, itertools.count] = {}
@@ -97,22 +99,26 @@ class NodePortProxy:
     async def reconcile(self) -> None:
         want = self.wanted()
         for spec in list(self.listeners):
-            if spec not in want or want[spec] != self.listeners[spec][0]:
-                _, server = self.listeners.pop(spec)
-                server.close()
+            sp, handle = self.listeners[spec]
+            if spec not in want or (want[spec] != sp and spec.protocol == "UDP"):
+                del self.listeners[spec]
+                self._close(spec, handle)
+            elif want[spec] != sp:  # same port, new Service or target: re-route, keep listening
+                self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(want[spec])})
+                self.listeners[spec] = (want[spec], handle)
         self.errors.clear()
         for spec, sp in want.items():
             if spec in self.listeners:
                 continue
-            loop = asyncio.get_running_loop()
-            pick = lambda tried, peer, sp=sp: self.pick(sp, tried, peer)  # noqa: E731
             try:
                 if spec.protocol == "UDP":
-                    _, server = await loop.create_datagram_endpoint(lambda pick=pick: UdpListener(pick),
+                    loop = asyncio.get_running_loop()
+                    pick = lambda tried, peer, sp=sp: self.pick(sp, tried, peer)  # noqa: E731
+                    handle, _ = await loop.create_datagram_endpoint(lambda pick=pick: UdpListener(pick),
                                                                    local_addr=(spec.address, spec.port))
                 else:
-                    server = await loop.create_server(lambda pick=pick: ClientSide(pick, self.conns.discard),
-                                                      spec.address, spec.port, reuse_address=True, backlog=1024)
+                    handle = bind_tcp(spec.address, spec.port)
+                    self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(sp)})
             except OSError as e:
                 msg = f"nodePort {spec.port}/{spec.protocol} cannot be bound on {spec.address}: {e.strerror or e}"
                 self.errors[(sp.namespace, sp.name)] = msg
@@ -121,8 +127,18 @@ class NodePortProxy:
                     self.c.record_event(svc, "FailedToBindNodePort", msg, type="Warning", component="kube-proxy")
                 log.error("Service %s/%s: %s", sp.namespace, sp.name, msg)
                 continue
-            self.listeners[spec] = (sp, server)
+            self.listeners[spec] = (sp, handle)
             log.info("Service %s/%s listening on %s %s:%d", sp.namespace, sp.name, spec.protocol, spec.address, spec.port)
+
+    @staticmethod
+    def _key(spec: ListenerSpec) -> str:
+        return f"nodeport:{spec.address}:{spec.port}/{spec.protocol}"
+
+    def _close(self, spec: ListenerSpec, handle) -> None:
+        if spec.protocol == "UDP":
+            handle.close()
+        else:
+            self.c.dataplane.unlisten(self._key(spec))  # closes our copy too
 
     def pick(self, sp: ServicePort, tried: set, client_ip: str | None = None) -> tuple[str, int] | None:
         """Round-robin over ready endpoints; with ClientIP affinity, the same endpoint
@@ -142,8 +158,8 @@ class NodePortProxy:
         return chosen
 
     async def close(self) -> None:
-        for _, server in self.listeners.values():
-            server.close()
+        for spec, (_, handle) in self.listeners.items():
+            self._close(spec, handle)
         self.listeners.clear()
 
 

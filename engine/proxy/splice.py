@@ -16,6 +16,8 @@ import logging
 import socket
 from typing import Callable
 
+from .connect import open_connection
+
 log = logging.getLogger("kubedeck.proxy")
 CONNECT_TIMEOUT = 3.0
 
@@ -95,9 +97,9 @@ class ClientSide(_Half):
                 return
             tried.add(target)
             try:
-                _, backend = await asyncio.wait_for(loop.create_connection(_Half, *target), CONNECT_TIMEOUT)
+                _, backend = await open_connection(loop, _Half, target, CONNECT_TIMEOUT)
                 break
-            except (OSError, asyncio.TimeoutError):
+            except OSError:  # refused, unreachable or timed out (TimeoutError is an OSError)
                 continue
         if self.closed:
             backend.transport.close()

@@ -251,3 +251,22 @@ spec:
     wait_for(lambda: not [e for e in engine.client.status()["manifestErrors"]
                           if e["severity"] == "error" and e["file"] == "a-widget.yaml"], 10,
              what="the Widget accepted once its CRD exists")
+
+
+def test_nodeport_keeps_its_port_when_the_proxy_worker_dies(engine):
+    """The engine owns the listening socket and hands it to the proxy worker: a worker
+    killed with SIGKILL is started again, and a client connecting in between waits in
+    the backlog instead of being refused."""
+    import os
+    import signal
+
+    port = free_nodeport()
+    engine.write("web.yaml", WEB.format(replicas=1, port=port))
+    name = wait_for(lambda: engine.running_ready("app=web", 1), 60, what="pod")[0]["metadata"]["name"]
+    wait_for(lambda: get(f"http://127.0.0.1:{port}/") == name, 20)
+    worker = engine.client.status()["proxyWorker"]
+    assert worker["pid"] and f"nodeport:127.0.0.1:{port}/TCP" in worker["listeners"]
+    os.kill(worker["pid"], signal.SIGKILL)
+    assert get(f"http://127.0.0.1:{port}/", timeout=15) == name  # queued, then served by the new worker
+    after = engine.client.status()["proxyWorker"]
+    assert after["pid"] != worker["pid"] and after["restarts"] == worker["restarts"] + 1

@@ -1,0 +1,175 @@
+"""The proxy worker process: NodePort and Ingress bytes, on uvloop when it is installed.
+
+Started by dataplane.py as `python -m kubedeck.engine.proxy.worker FD`, where FD is its
+end of the control socket. It never touches Docker, the API or the database: it
+accepts on listening sockets the engine hands over and routes with the same code as the
+engine (NodePortProxy.pick, IngressProxy.pick), reading a mirror of the objects the
+engine sends. EOF on the control socket (the engine stopped or died) ends the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sys
+from collections import defaultdict
+
+from ..store import CLUSTER_SCOPED
+from . import wire
+from .ingress import IngressProxy
+from .ingress_http import Client
+from .nodeport import NodePortProxy, ServicePort
+from .splice import ClientSide
+
+log = logging.getLogger("kubedeck.proxy.worker")
+
+
+class Mirror:
+    """The slice of the store the data path reads: peek and iter_kind, as Store has."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, dict[tuple[str, str], dict]] = defaultdict(dict)
+
+    @staticmethod
+    def _key(kind: str, namespace: str | None, name: str) -> tuple[str, str]:
+        return ("" if kind in CLUSTER_SCOPED else (namespace or "default"), name)
+
+    def put(self, obj: dict) -> None:
+        m = obj["metadata"]
+        self.by_kind[obj["kind"]][self._key(obj["kind"], m.get("namespace"), m["name"])] = obj
+
+    def delete(self, obj: dict) -> None:
+        m = obj["metadata"]
+        self.by_kind[obj["kind"]].pop(self._key(obj["kind"], m.get("namespace"), m["name"]), None)
+
+    def peek(self, kind: str, namespace: str, name: str) -> dict | None:
+        return self.by_kind[kind].get(self._key(kind, namespace, name))
+
+    def iter_kind(self, kind: str) -> list[dict]:
+        return list(self.by_kind[kind].values())
+
+
+class Replica:
+    """What the proxies need from a Cluster, in the worker: the mirror, nothing else."""
+
+    settings = None
+
+    def __init__(self) -> None:
+        self.store = Mirror()
+
+
+class Worker:
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.reader = wire.Reader(control)
+        self.cluster = Replica()
+        self.nodeport = NodePortProxy(self.cluster)
+        self.ingress = IngressProxy(self.cluster, control=False)
+        self.routes: dict[str, ServicePort] = {}
+        self.servers: dict[str, asyncio.AbstractServer] = {}
+        self.keys: set[str] = set()  # listeners the engine wants served now
+        self.synced = False
+        self.done = asyncio.get_running_loop().create_future()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.ingress.start_worker()
+        loop.add_reader(self.control.fileno(), self.on_control)
+        await self.done
+        for server in self.servers.values():
+            server.close()
+        await self.ingress.close()
+
+    def on_control(self) -> None:
+        msgs = self.reader.read()
+        if msgs is None:  # the engine went away
+            asyncio.get_running_loop().remove_reader(self.control.fileno())
+            if not self.done.done():
+                self.done.set_result(None)
+            return
+        for msg, fds in msgs:
+            try:
+                self.handle(msg, fds)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the traffic
+                log.exception("proxy worker: cannot handle %s", msg.get("op"))
+                for fd in fds:
+                    os.close(fd)
+
+    def handle(self, msg: dict, fds: list[int]) -> None:
+        op = msg["op"]
+        if op in ("put", "delete"):
+            obj = msg["obj"]
+            (self.cluster.store.put if op == "put" else self.cluster.store.delete)(obj)
+            if self.synced:
+                self.ingress.on_change(obj)
+        elif op == "synced":
+            self.synced = True
+            self.ingress.reevaluate(routes=True, tls=True)
+        elif op == "listen":
+            self.listen(msg, fds[0])
+        elif op == "close":
+            self.keys.discard(msg["key"])
+            self.routes.pop(msg["key"], None)
+            server = self.servers.pop(msg["key"], None)
+            if server:
+                server.close()  # stops accepting; open connections finish (graceful drain)
+
+    def listen(self, msg: dict, fd: int) -> None:
+        key = msg["key"]
+        if msg["role"] == "nodeport":
+            self.routes[key] = ServicePort(**msg["sp"])
+        if key in self.keys:  # re-routed: keep accepting on the socket we have
+            os.close(fd)
+            return
+        self.keys.add(key)
+        sock = socket.socket(fileno=fd)
+        if msg["role"] == "nodeport":
+            pick, conns = self.nodeport.pick, self.nodeport.conns
+
+            def factory(key=key):
+                return ClientSide(lambda tried, ip: pick(self.routes[key], tried, ip) if key in self.routes else None,
+                                  conns.discard)
+            ssl = None
+        else:
+            scheme, port, ingress = msg["scheme"].encode(), str(msg["port"]).encode(), self.ingress
+            factory = lambda: Client(ingress, scheme, port)  # noqa: E731
+            ssl = ingress.certs.default if msg["scheme"] == "https" and ingress.certs else None
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(loop.create_server(factory, sock=sock, backlog=1024, ssl=ssl,
+                                                   ssl_handshake_timeout=10 if ssl else None))
+        task.add_done_callback(lambda t, key=key: self._served(key, t))
+
+    def _served(self, key: str, task: asyncio.Task) -> None:
+        if task.exception() is not None:
+            log.error("proxy worker cannot serve %s: %s", key, task.exception())
+            self.keys.discard(key)
+            return
+        if key not in self.keys:  # closed while it was starting
+            task.result().close()
+            return
+        self.servers[key] = task.result()
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy-worker %(levelname)s %(message)s")
+    control = socket.socket(fileno=int(argv[0]))
+    control.setblocking(False)
+    run = asyncio.run
+    if os.environ.get("KUBEDECK_PROXY_LOOP", "uvloop") == "uvloop":
+        try:
+            import uvloop
+
+            run = uvloop.run
+        except ImportError:
+            log.warning("uvloop is not installed: the proxy worker runs on asyncio's default loop")
+
+    async def serve() -> None:
+        await Worker(control).run()
+
+    run(serve())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
