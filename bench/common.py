@@ -258,13 +258,28 @@ class Engine:
                    if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp"))
 
     def rss_kb(self) -> tuple[int, int]:
-        """(VmRSS, VmHWM) of the engine in kB, from /proc/<pid>/status."""
-        vals = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                vals[k] = int(v.split()[0])
-        return vals["VmRSS"], vals["VmHWM"]
+        """(VmRSS, VmHWM) in kB of the engine plus its child processes (the proxy
+        worker), from /proc/<pid>/status."""
+        rss = hwm = 0
+        pids, seen = [self.pid], set()
+        while pids:
+            pid = pids.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            pids += [int(k) for k in kids]
+            for line in status.splitlines():
+                k, _, v = line.partition(":")
+                if k == "VmRSS":
+                    rss += int(v.split()[0])
+                elif k == "VmHWM":
+                    hwm += int(v.split()[0])
+        return rss, hwm
 
     def cleanup(self) -> None:
         if getattr(self, "profiler", None) and self.profiler.poll() is None:

@@ -1,6 +1,6 @@
-"""engine_rss_mb_100pods: the engine's resident memory (VmRSS from /proc/<pid>/status)
-with 100 single-container pods Running, measured after a short settle. The baseline row
-is the same engine idle (no pods) just before."""
+"""engine_rss_mb_100pods: the engine's resident memory, its proxy worker process included
+(VmRSS from /proc/<pid>/status), with 100 single-container pods Running, measured after
+a short settle. The baseline row is the same engine idle (no pods) just before."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def run(docker, quick: bool) -> Result:
         hwm = max(h for _, h in samples) / 1024
         log(f"rss: idle {idle / 1024:.1f} MB, {N} pods {rss:.1f} MB (peak {hwm:.1f} MB), pods up in {up:.1f}s")
         eng.client.patch("Deployment", "default", "rss", {"spec": {"replicas": 0}})
-    res = Result("engine_rss_mb_100pods", rss, "<= 150", f"engine VmRSS with {N} pods Running",
+    res = Result("engine_rss_mb_100pods", rss, "<= 150", f"engine + proxy worker VmRSS with {N} pods Running",
                  baseline_label="same engine idle, no pods", baseline=idle / 1024, kubedeck=rss, unit="MB",
                  repeats=len(samples), spread=f"{min(s for s, _ in samples) / 1024:.1f}..{max(s for s, _ in samples) / 1024:.1f} MB")
     res.rows.append({"label": "peak", "detail": "VmHWM while bringing them up", "value": f"{hwm:.1f} MB"})

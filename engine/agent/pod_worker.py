@@ -122,7 +122,7 @@ class PodWorker:
         spec = pod["spec"]
         hostname = spec.get("hostname") or self.name
         self.sandbox = await d.create_sandbox(name=name, hostname=hostname[:63], labels=self.labels("POD", "sandbox", 0),
-                                              aliases=self.aliases(pod))
+                                              aliases=self.aliases(pod), dns_search=self.dns_search())
         info = await d.inspect(self.sandbox)
         self.ip = d.ip_of(info)
         return bool(self.sandbox)
@@ -143,8 +143,14 @@ class PodWorker:
                 out += service_names(svc["metadata"]["name"], self.ns)
         if spec.get("subdomain"):
             host = spec.get("hostname") or self.name
-            out += [f"{host}.{n}" for n in service_names(spec["subdomain"], self.ns)]
+            # POD.SUBDOMAIN stays a bare alias too: a dotted name is looked up as is first
+            out += [f"{host}.{n}" for n in [spec["subdomain"], *service_names(spec["subdomain"], self.ns)]]
         return out
+
+    def dns_search(self) -> list[str]:
+        """Kubernetes' search path: a bare Service name resolves in the pod's own namespace
+        (`web` -> `web.NS.svc.cluster.local`, an alias of that Service's proxy)."""
+        return [f"{self.ns}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
 
     def labels(self, container: str, role: str, attempt: int) -> dict:
         return {L_CLUSTER: self.agent.cluster.name, L_POD: self.name, L_NS: self.ns, L_UID: self.uid,
@@ -253,7 +259,7 @@ class PodWorker:
         solo = self.sandbox is None  # a single-container pod: the container owns the network
         kwargs = dict(image=image, entrypoint=entry, command=cmd, env=env, mounts=mounts,
                       hostname=(pod["spec"].get("hostname") or self.name)[:63] if solo else None,
-                      aliases=self.aliases(pod) if solo else None,
+                      aliases=self.aliases(pod) if solo else None, dns_search=self.dns_search() if solo else None,
                       working_dir=c.get("workingDir"), labels=self.labels(c["name"], "init" if init else "app", attempt),
                       sandbox=self.sandbox, tty=bool(c.get("tty")), stdin=bool(c.get("stdin")),
                       **resource_kwargs(c), **security_kwargs(pod, c))

@@ -2,7 +2,8 @@
 
 Docker's embedded DNS on the cluster network is our cluster DNS. Each Service with a
 cluster IP gets a proxy container whose network aliases are the Service's names
-(`web`, `web.default`, `web.default.svc`, `web.default.svc.cluster.local`), listening
+(`web.default`, `web.default.svc`, `web.default.svc.cluster.local`; a bare `web` is found
+through the pod's DNS search path, so it means the Service in the pod's namespace), listening
 on every Service `port` and forwarding each connection to a ready endpoint's
 `targetPort` (so 80 -> 8080 works). Its IP becomes the Service's clusterIP, so
 `WEB_SERVICE_HOST` points at it too.
@@ -39,7 +40,9 @@ exec nc -w 3 "$1" "$2"
 
 
 def service_names(name: str, ns: str) -> list[str]:
-    return [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
+    """DNS aliases of a Service. The bare `name` is not one: pods find it through their
+    search path (PodWorker.dns_search), so it resolves in the pod's own namespace."""
+    return [f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
 
 
 def service_env(services: list[dict]) -> dict[str, str]:

@@ -140,3 +140,28 @@ def test_port_forward_to_a_service_survives_pod_replacement(engine):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_bare_service_name_resolves_in_the_pods_own_namespace(engine):
+    """`web` from a pod in `dev` is dev's Service, as with Kubernetes' DNS search path;
+    `web.default` still reaches the other one."""
+    def in_dev(text: str, name: str) -> str:
+        return text.replace(f"metadata: {{name: {name}}}", f"metadata: {{name: {name}, namespace: dev}}")
+
+    def ready_names(ns: str) -> set[str]:
+        return {p["metadata"]["name"] for p in engine.pods("app=web", ns=ns)
+                if any(c["type"] == "Ready" and c["status"] == "True"
+                       for c in (p.get("status") or {}).get("conditions") or [])}
+
+    engine.write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev}\n")
+    engine.write("default.yaml", WEB + "---\n" + SVC + "---\n" + CLIENT)
+    engine.write("dev.yaml", in_dev(WEB, "web") + "---\n" + in_dev(SVC, "web") + "---\n"
+                 + in_dev(CLIENT.replace("{name: client}", "{name: client-dev}"), "client-dev"))
+    default_names = wait_for(lambda: len(ready_names("default")) == 2 and ready_names("default"), 90,
+                             what="2 web pods in default")
+    dev_names = wait_for(lambda: len(ready_names("dev")) == 2 and ready_names("dev"), 90, what="2 web pods in dev")
+    for pod, host, want in (("client-dev", "web", dev_names), ("client-dev", "web.default", default_names),
+                            ("client", "web", default_names), ("client", "web.dev.svc.cluster.local", dev_names)):
+        got = wait_for(lambda: (exec_in(engine, pod, f"wget -qO- http://{host}/") or None), 30,
+                       what=f"{host} from {pod}")
+        assert got in want, f"{host} from {pod} answered {got!r}, want one of {want}"
