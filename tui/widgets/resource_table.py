@@ -8,6 +8,7 @@ namespace, filter or theme rebuilds (`rebuild()`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -19,6 +20,8 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from .. import format as fmt
 from ..resources import ResourceKind
+
+FRAME = 1 / 30  # seconds between applying batched watch events
 
 Decorate = Callable[[dict, list[str]], list[str]]
 
@@ -65,10 +68,11 @@ class ResourceTable(DataTable):
         self._pending: dict[str, tuple[str, dict]] = {}
         self._rendered: dict[str, tuple[list[str], str]] = {}
         self._colors: dict[str, str] = {}
+        self._last_flush = 0.0
 
     def on_mount(self) -> None:
         self._setup_columns()
-        self.set_interval(1 / 30, self.flush)
+        self.set_interval(FRAME, self.flush)
         self.set_interval(10, self.refresh_rows)
 
     def _setup_columns(self) -> None:
@@ -101,13 +105,19 @@ class ResourceTable(DataTable):
         self.rebuild()
 
     def queue(self, event_type: str, obj: dict) -> None:
-        """Remember an event; the newest per object wins, applied on the next flush."""
+        """Remember an event; the newest per object wins, applied on the next flush. The
+        first event after a quiet frame is applied at once (a lone status change shows
+        without waiting for the 1/30 s tick); a burst still coalesces per frame."""
+        quiet = not self._pending and time.monotonic() - self._last_flush > FRAME
         self._pending[_uid(obj)] = (event_type, obj)
+        if quiet:
+            self.call_later(self.flush)
 
     def flush(self) -> int:
         """Apply queued events in place; returns how many were applied."""
         if not self._pending:
             return 0
+        self._last_flush = time.monotonic()
         pending, self._pending = self._pending, {}
         for uid, (event_type, obj) in pending.items():
             if event_type == "DELETED":
