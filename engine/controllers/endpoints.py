@@ -1,12 +1,15 @@
 """Endpoints controller: each Service with a selector gets an Endpoints object listing
-its pods, ready ones under `addresses` and the rest under `notReadyAddresses`.
-Terminating pods leave at once. Hand-made Endpoints of selector-less Services are
-never touched. Also fills Service defaults the API server would (clusterIP, nodePort).
+its pods, ready ones under `addresses` and the rest under `notReadyAddresses`, and the
+same as EndpointSlices (discovery.k8s.io/v1, one per port set, `conditions.ready`), which
+is what newer clients read. Terminating pods leave at once. Hand-made Endpoints of
+selector-less Services are never touched. Also fills Service defaults the API server
+would (clusterIP, nodePort).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import ipaddress
 import random
 
@@ -15,6 +18,7 @@ from ..selectors import matches_selector
 from .podutil import is_ready, is_terminating
 
 MANAGED = "endpoints.kubernetes.io/managed-by"
+SLICE_MANAGED, SLICE_SERVICE = "endpointslice.kubernetes.io/managed-by", "kubernetes.io/service-name"
 NODEPORT_RANGE = (30000, 32767)
 
 
@@ -52,13 +56,15 @@ class EndpointsController:
             mine = [p for p in pods if p["metadata"]["namespace"] == ns and not is_terminating(p)
                     and matches_selector(sel, p["metadata"].get("labels") or {})]
             self._write(svc, mine)
-        for ep in self.store.iter_kind("Endpoints"):
-            key = (ep["metadata"]["namespace"], ep["metadata"]["name"])
-            if (ep["metadata"].get("labels") or {}).get(MANAGED) == "kubedeck" and key not in names:
-                try:
-                    self.store.delete("Endpoints", *key)
-                except StoreError:
-                    pass
+        for kind, label in (("Endpoints", MANAGED), ("EndpointSlice", SLICE_MANAGED)):
+            for ep in self.store.iter_kind(kind):
+                m = ep["metadata"]
+                owner = (m["namespace"], (m.get("labels") or {}).get(SLICE_SERVICE, m["name"]))
+                if (m.get("labels") or {}).get(label) == "kubedeck" and owner not in names:
+                    try:
+                        self.store.delete(kind, m["namespace"], m["name"])
+                    except StoreError:
+                        pass
 
     def _write(self, svc: dict, pods: list[dict]) -> None:
         subsets: dict[tuple, dict] = {}
@@ -86,14 +92,48 @@ class EndpointsController:
                 "metadata": {"name": svc["metadata"]["name"], "namespace": svc["metadata"]["namespace"],
                              "labels": {**(svc["metadata"].get("labels") or {}), MANAGED: "kubedeck"}},
                 "subsets": list(subsets.values())}
-        live = self.store.peek("Endpoints", body["metadata"]["namespace"], body["metadata"]["name"])
+        self._put(body, ("subsets",))
+        self._write_slices(svc, body["subsets"])
+
+    def _put(self, body: dict, fields: tuple[str, ...]) -> None:
+        """Create, or update `fields` and labels when they differ."""
+        live = self.store.peek(body["kind"], body["metadata"]["namespace"], body["metadata"]["name"])
         if live is None:
             self.store.create(body)
-        elif live.get("subsets") != body["subsets"] or live["metadata"].get("labels") != body["metadata"]["labels"]:
+        elif any(live.get(f) != body[f] for f in fields) or live["metadata"].get("labels") != body["metadata"]["labels"]:
             new = copy.deepcopy(live)
-            new["subsets"] = body["subsets"]
+            new.update({f: body[f] for f in fields})
             new["metadata"]["labels"] = body["metadata"]["labels"]
             self.store.update(new, check_rv=False)
+
+    def _write_slices(self, svc: dict, subsets: list[dict]) -> None:
+        """One EndpointSlice per port set (at least one, empty when no pod matches)."""
+        meta = svc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        stem = f"{name}-{hashlib.sha1(meta.get('uid', name).encode()).hexdigest()[:5]}"
+        wanted = []
+        for i, sub in enumerate(subsets or [{}]):
+            endpoints = []
+            for key, ready in (("addresses", True), ("notReadyAddresses", False)):
+                for a in sub.get(key) or []:
+                    ep = {"addresses": [a["ip"]], "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                          "nodeName": a.get("nodeName"), "targetRef": a["targetRef"]}
+                    if a.get("hostname"):
+                        ep["hostname"] = a["hostname"]
+                    endpoints.append(ep)
+            body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                    "metadata": {"name": stem if i == 0 else f"{stem}-{i}", "namespace": ns,
+                                 "labels": {SLICE_SERVICE: name, SLICE_MANAGED: "kubedeck"},
+                                 "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": name,
+                                                      "uid": meta.get("uid", ""), "controller": True,
+                                                      "blockOwnerDeletion": True}]},
+                    "addressType": "IPv4", "ports": sub.get("ports") or [], "endpoints": endpoints}
+            wanted.append(body["metadata"]["name"])
+            self._put(body, ("ports", "endpoints"))
+        i = len(wanted)
+        while self.store.peek("EndpointSlice", ns, f"{stem}-{i}"):  # port sets that went away
+            self.store.delete("EndpointSlice", ns, f"{stem}-{i}")
+            i += 1
 
     def _defaults(self, svc: dict) -> None:
         spec = svc["spec"]

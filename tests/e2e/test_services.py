@@ -91,6 +91,10 @@ def test_service_names_resolve_on_the_service_port(engine):
     assert got
     ip = engine.client.get("Service", "default", "web")["spec"]["clusterIP"]
     assert exec_in(engine, "client", f"wget -qO- http://{ip}/") in names
+    # the same endpoints as an EndpointSlice, through the API as kubectl would list them
+    [sl] = engine.client.list("EndpointSlice", "default", "kubernetes.io/service-name=web")
+    assert sl["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
+    assert {e["targetRef"]["name"] for e in sl["endpoints"] if e["conditions"]["ready"]} == names
 
 
 def test_headless_and_statefulset_pod_names(engine):

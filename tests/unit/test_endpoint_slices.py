@@ -1,0 +1,60 @@
+"""Endpoints and EndpointSlices from the Endpoints controller, on an in-process store."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubedeck.engine.cluster import Cluster, Settings
+from kubedeck.engine.controllers.endpoints import EndpointsController
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(Settings(state=tmp_path, docker=False))
+    c._ensure_base_objects()
+    yield c
+    c.store.close()
+
+
+def pod(cluster, name, ip, ready):
+    cluster.store.create({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
+        "spec": {"nodeName": "kubedeck", "containers": [{"name": "c", "image": "x",
+                                                         "ports": [{"name": "http", "containerPort": 8080}]}]},
+        "status": {"phase": "Running", "podIP": ip,
+                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}})
+
+
+def slices(cluster, service="web"):
+    return [s for s in cluster.store.list("EndpointSlice")
+            if s["metadata"]["labels"].get("kubernetes.io/service-name") == service]
+
+
+def test_slices_follow_the_service_pods_and_ports(cluster):
+    cluster.store.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                          "spec": {"selector": {"app": "web"},
+                                   "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
+    ctl = EndpointsController(cluster)
+    ctl.reconcile()
+    [empty] = slices(cluster)
+    assert empty["endpoints"] == [] and empty["addressType"] == "IPv4"
+    assert empty["metadata"]["ownerReferences"][0]["kind"] == "Service"
+
+    pod(cluster, "web-a", "10.0.0.1", ready=True)
+    pod(cluster, "web-b", "10.0.0.2", ready=False)
+    ctl.reconcile()
+    [sl] = slices(cluster)
+    assert sl["metadata"]["name"] == empty["metadata"]["name"]  # updated in place, not replaced
+    assert sl["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]  # the named targetPort, resolved
+    got = {e["targetRef"]["name"]: (e["addresses"], e["conditions"]["ready"]) for e in sl["endpoints"]}
+    assert got == {"web-a": (["10.0.0.1"], True), "web-b": (["10.0.0.2"], False)}
+    ep = cluster.store.get("Endpoints", "default", "web")
+    assert [a["ip"] for a in ep["subsets"][0]["addresses"]] == ["10.0.0.1"]
+
+    rv = sl["metadata"]["resourceVersion"]
+    ctl.reconcile()  # nothing changed: no write
+    assert slices(cluster)[0]["metadata"]["resourceVersion"] == rv
+
+    cluster.store.delete("Service", "default", "web")
+    ctl.reconcile()
+    assert slices(cluster) == [] and cluster.store.peek("Endpoints", "default", "web") is None
