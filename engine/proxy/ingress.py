@@ -55,6 +55,7 @@ class IngressProxy:
         self._eps: dict = {}
         self._rr: dict = {}
         self._found: dict[tuple, tuple] = {}
+        self._matched: dict[tuple[str, str], object] = {}  # (host, path) -> table.match(), per table
 
     # ---- lifecycle ---------------------------------------------------------------
     def describe(self) -> dict:
@@ -155,6 +156,7 @@ class IngressProxy:
         found: dict[tuple, tuple[dict, str, str]] = {}
         if routes:
             self.table, conflicts = build_table(ingresses, classes)
+            self._matched.clear()
             self._eps.clear()
             for cf in conflicts:
                 found[(*cf.loser, cf.message())] = (cf.loser, "IngressConflict", cf.message())
@@ -209,7 +211,12 @@ class IngressProxy:
 
     def pick(self, r) -> tuple[tuple[str, int] | None, int]:
         """(endpoint, 0) for a request, or (None, HTTP status to answer)."""
-        b = self.table.match(r.host, r.path)
+        key = (r.host, r.path)
+        b = self._matched.get(key, self)
+        if b is self:  # not seen since the table last changed
+            if len(self._matched) > 4096:
+                self._matched.clear()
+            b = self._matched[key] = self.table.match(r.host, r.path)
         if b is None:
             return None, 404
         eps = self.backends(b)

@@ -99,9 +99,6 @@ class Client(asyncio.Protocol):
             self.closing = True
         self.flush()
 
-    def on_message_begin(self) -> None:
-        self.hdrs, self.url = [], b""
-
     def on_url(self, url: bytes) -> None:
         self.url += url
 
@@ -142,6 +139,7 @@ class Client(asyncio.Protocol):
         parts.append(b"\r\n")
         r.head = b"".join(parts)
         url = self.url
+        self.hdrs, self.url = [], b""  # for the next request on this connection
         if url[:1] != b"/":
             try:
                 u = httptools.parse_url(url)
@@ -150,7 +148,7 @@ class Client(asyncio.Protocol):
                 url = b"/"
         q = url.find(b"?")
         r.path = (url if q < 0 else url[:q]).decode("latin-1")
-        r.host = split_host(host)
+        r.host = _HOSTS.get(host) or _host(host)
         self.queue.append(r)
         if len(self.queue) == 1:
             self.start(r)
@@ -294,7 +292,7 @@ class Client(asyncio.Protocol):
         parts = [b"HTTP/1.1 %d %s\r\n" % (code, up.reason)]
         cl = chunked = False
         for n, v in up.headers:
-            ln = n.lower()
+            ln = _LOWER.get(n) or _lower(n)
             if ln in RESP_DROP:
                 if ln == b"transfer-encoding":
                     chunked = b"chunked" in v.lower()
@@ -370,6 +368,24 @@ class Client(asyncio.Protocol):
             up.transport.write(r.extra)
         self.queue.clear()
         self.transport.resume_reading()
+
+
+_HOSTS: dict[bytes, str] = {}  # Host header -> routing host; small, cleared when it grows
+_LOWER: dict[bytes, bytes] = {}  # response header name -> lower case
+
+
+def _host(raw: bytes) -> str:
+    if len(_HOSTS) > 1024:
+        _HOSTS.clear()
+    _HOSTS[raw] = h = split_host(raw)
+    return h
+
+
+def _lower(name: bytes) -> bytes:
+    if len(_LOWER) > 1024:
+        _LOWER.clear()
+    _LOWER[name] = low = name.lower()
+    return low
 
 
 def _local(code: int, keep_alive: bool) -> bytes:
