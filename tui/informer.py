@@ -9,6 +9,7 @@ relists are done by `ApiClient.watch`, which replays what was missed as events.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 
 from .api import ApiClient, ApiError, Disconnected
@@ -58,6 +59,10 @@ class Informer:
         self.synced = True
         self._on_state(kind, True, "")
         self._on_sync(kind, items)
+        # What is alive now (the listed objects, the rows built from them) lives long:
+        # move it out of the cyclic GC's reach, or every full collection walks it all
+        # (150 ms pauses with 1,000 pods listed). Changes later are freed by refcount.
+        gc.freeze()
         async for event_type, obj in self.api.watch(
             kind.plural, rv, None, kind.group_version, known=self.cache
         ):

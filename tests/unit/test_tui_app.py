@@ -77,6 +77,30 @@ async def test_watch_modified_updates_cell_in_place(make_app, fake_api):
         await wait_for(pilot, lambda: table.row_count == 3)
 
 
+async def test_many_deletions_in_one_frame_leave_a_consistent_table(make_app):
+    """flush() removes several rows with one re-index (not DataTable.remove_row each)."""
+    app = make_app()
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = main(app)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        kind = app.informers["pods"].kind
+        extra = [pod(f"bulk-{i}", labels={"app": "bulk"}) for i in range(6)]
+        for p in extra:
+            app._on_event(kind, "ADDED", p)
+        table.flush()
+        table.move_cursor(row=table.get_row_index("uid-default-bulk-2"))
+        for p in extra[:2] + extra[3:5]:
+            app._on_event(kind, "DELETED", p)
+        assert table.flush() == 4
+        await pilot.pause()
+        keys = [k.value for k in table.rows]
+        assert keys == [k for k in keys if not k.startswith("uid-default-bulk-")] + \
+            ["uid-default-bulk-2", "uid-default-bulk-5"]
+        assert [table.get_row_index(k) for k in keys] == list(range(len(keys)))
+        assert table.get_row_at(table.get_row_index("uid-default-bulk-5"))[0].plain == "default"
+        assert table.selected_uid() == "uid-default-bulk-2"  # the cursor stays on its row, not its index
+
+
 async def test_filter_by_name_status_and_label(make_app):
     app = make_app()
     async with app.run_test(size=(120, 34)) as pilot:

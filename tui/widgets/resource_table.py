@@ -119,13 +119,16 @@ class ResourceTable(DataTable):
             return 0
         self._last_flush = time.monotonic()
         pending, self._pending = self._pending, {}
+        gone = []
         for uid, (event_type, obj) in pending.items():
             if event_type == "DELETED":
                 self.objects.pop(uid, None)
-                self._drop(uid)
+                if self._rendered.pop(uid, None) is not None:
+                    gone.append(uid)
             else:
                 self.objects[uid] = obj
                 self._render(uid)
+        self._remove_rows(gone)
         return len(pending)
 
     # -- rendering -------------------------------------------------------------------------
@@ -166,6 +169,40 @@ class ResourceTable(DataTable):
                 self.remove_row(uid)
             except RowDoesNotExist:
                 pass
+
+    def _remove_rows(self, uids: list[str]) -> None:
+        """remove_row for many rows at once. DataTable.remove_row re-indexes every row
+        on each call (O(rows) apiece); here the survivors are re-indexed once. Falls back
+        to remove_row where DataTable's internals are not the ones this was written for."""
+        locations = getattr(self, "_row_locations", None)
+        if len(uids) < 2 or locations is None or not hasattr(self, "_data"):
+            for uid in uids:
+                try:
+                    self.remove_row(uid)
+                except RowDoesNotExist:
+                    pass
+            return
+        from textual._two_way_dict import TwoWayDict
+        from textual.widgets.data_table import CellKey
+
+        wanted = set(uids)
+        selected = self.selected_uid()
+        drop = {key for key in locations if key in wanted}
+        kept = sorted((locations.get(key), key) for key in locations if key not in drop)
+        self._row_locations = TwoWayDict({key: i for i, (_, key) in enumerate(kept)})
+        for key in drop:
+            for column_key in self._data.get(key) or {}:
+                self._updated_cells.discard(CellKey(key, column_key))
+            del self.rows[key]
+            del self._data[key]
+        self._require_update_dimensions = True
+        self.check_idle()
+        row = self._row_locations.get(selected) if selected and selected not in wanted else None
+        # the cursor stays on the row it was on (DataTable keeps the index instead)
+        self.cursor_coordinate = self.cursor_coordinate if row is None else self.cursor_coordinate._replace(row=row)
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
 
     def refresh_rows(self) -> None:
         """Re-render every row in place (ages, node totals); only changed cells move."""
