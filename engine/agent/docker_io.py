@@ -20,6 +20,7 @@ from docker.types import Mount
 from .pause import PAUSE_IMAGE, build_context
 
 log = logging.getLogger("kubedeck.docker")
+LOG_BUFFER = 4 << 20  # unread log bytes a follower may queue before Docker reading pauses
 L_CLUSTER = "io.kubedeck.cluster"
 
 
@@ -222,10 +223,30 @@ class DockerIO:
 
     async def logs(self, cid: str, *, follow: bool, tail: int | None, timestamps: bool,
                    since: int | None = None) -> AsyncIterator[bytes]:
+        """The container's log as bytes, in batches: Docker sends one frame per line, and a
+        hand-over to the loop per line capped a chatty pod at ~7,500 lines/s. A reader
+        thread appends frames to a buffer and wakes the loop only when it is not already
+        awake; the loop takes everything buffered at once. The thread waits while more
+        than LOG_BUFFER bytes are unread (a slow client slows the reader, nothing is lost)."""
         loop = asyncio.get_running_loop()
-        q: asyncio.Queue = asyncio.Queue(maxsize=256)
-        done = object()
+        ready = asyncio.Event()
+        cond = threading.Condition()
+        state = {"buf": [], "size": 0, "awake": False, "done": False}
         cancelled = threading.Event()
+
+        def hand_over(chunk: bytes | None) -> None:
+            with cond:
+                if chunk is None:
+                    state["done"] = True
+                else:
+                    state["buf"].append(chunk)
+                    state["size"] += len(chunk)
+                wake, state["awake"] = not state["awake"], True
+            if wake:
+                loop.call_soon_threadsafe(ready.set)
+            with cond:
+                while state["size"] > LOG_BUFFER and not cancelled.is_set():
+                    cond.wait(0.5)
 
         def run() -> None:
             try:
@@ -236,21 +257,29 @@ class DockerIO:
                     for chunk in self.api.logs(cid, stream=True, follow=True, **kwargs):
                         if cancelled.is_set():
                             break
-                        asyncio.run_coroutine_threadsafe(q.put(chunk), loop).result()
+                        hand_over(chunk)
                 else:
-                    asyncio.run_coroutine_threadsafe(q.put(self.api.logs(cid, **kwargs)), loop).result()
+                    hand_over(self.api.logs(cid, **kwargs))
             except Exception as e:  # noqa: BLE001
                 log.debug("log stream ended: %s", e)
             finally:
                 if not cancelled.is_set():
-                    asyncio.run_coroutine_threadsafe(q.put(done), loop)
+                    hand_over(None)
 
         threading.Thread(target=run, name="docker-logs", daemon=True).start()
         try:
             while True:
-                item = await q.get()
-                if item is done:
+                await ready.wait()
+                with cond:
+                    ready.clear()
+                    chunks, done = state["buf"], state["done"]
+                    state.update(buf=[], size=0, awake=False)
+                    cond.notify_all()
+                if chunks:
+                    yield b"".join(chunks)
+                if done:
                     return
-                yield item
         finally:
             cancelled.set()
+            with cond:
+                cond.notify_all()
