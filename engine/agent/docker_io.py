@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,18 @@ from docker.types import Mount
 from .pause import PAUSE_IMAGE, build_context
 
 log = logging.getLogger("kubedeck.docker")
+
+
+def _name_thread(name: bytes) -> None:
+    """The thread's name for the OS (top -H, /proc/PID/task/*/comm); Linux only, best effort."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, name[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
 LOG_BUFFER = 4 << 20  # unread log bytes a follower may queue before Docker reading pauses
 L_CLUSTER = "io.kubedeck.cluster"
 
@@ -221,6 +234,44 @@ class DockerIO:
         t.start()
         return t
 
+    def _follow_chunks(self, cid: str, kwargs: dict, holder: dict):
+        """Followed log bytes, as much as each read brings. The SDK's stream yields one
+        frame at a time through two urllib3 reads per line (~20 us a line); here one
+        `read1` takes whatever has arrived and the frames in it are unpacked in a loop.
+        Uses SDK internals (docker 7.x), so any surprise falls back to the SDK's stream."""
+        try:
+            tty = self.api.inspect_container(cid)["Config"]["Tty"]
+            params = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": int(bool(kwargs.get("timestamps"))),
+                      "tail": kwargs.get("tail", "all")}
+            if kwargs.get("since"):
+                params["since"] = kwargs["since"]
+            res = self.api._get(self.api._url("/containers/{0}/logs", cid), params=params, stream=True)
+            self.api._raise_for_status(res)
+            fp = res.raw._fp  # http.client.HTTPResponse: read1 undoes the chunked encoding
+            holder["sock"] = sock = self.api._get_raw_response_socket(res)
+            self.api._disable_socket_timeout(sock)
+        except AttributeError:
+            yield from self.api.logs(cid, stream=True, follow=True, **kwargs)
+            return
+        try:
+            pending = b""
+            while data := fp.read1(1 << 16):
+                if tty:
+                    yield data
+                    continue
+                buf, out, at = pending + data, [], 0
+                while len(buf) - at >= 8:  # frame: stream (1), zero (3), length (4, big-endian)
+                    end = at + 8 + int.from_bytes(buf[at + 4:at + 8], "big")
+                    if end > len(buf):
+                        break
+                    out.append(buf[at + 8:end])
+                    at = end
+                pending = buf[at:]
+                if out:
+                    yield b"".join(out)
+        finally:
+            res.close()
+
     async def logs(self, cid: str, *, follow: bool, tail: int | None, timestamps: bool,
                    since: int | None = None) -> AsyncIterator[bytes]:
         """The container's log as bytes, in batches: Docker sends one frame per line, and a
@@ -233,6 +284,7 @@ class DockerIO:
         cond = threading.Condition()
         state = {"buf": [], "size": 0, "awake": False, "done": False}
         cancelled = threading.Event()
+        holder: dict = {}  # the follow socket, shut down when the reader is no longer wanted
 
         def hand_over(chunk: bytes | None) -> None:
             with cond:
@@ -249,12 +301,13 @@ class DockerIO:
                     cond.wait(0.5)
 
         def run() -> None:
+            _name_thread(b"docker-logs")
             try:
                 kwargs = dict(stdout=True, stderr=True, timestamps=timestamps, tail=tail if tail is not None else "all")
                 if since:
                     kwargs["since"] = since
                 if follow:
-                    for chunk in self.api.logs(cid, stream=True, follow=True, **kwargs):
+                    for chunk in self._follow_chunks(cid, kwargs, holder):
                         if cancelled.is_set():
                             break
                         hand_over(chunk)
@@ -283,3 +336,9 @@ class DockerIO:
             cancelled.set()
             with cond:
                 cond.notify_all()
+            sock = holder.get("sock")
+            if sock is not None:  # a quiet container: do not leave the thread blocked in recv
+                try:
+                    getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)  # SocketIO wraps the socket
+                except (OSError, AttributeError):
+                    pass

@@ -279,7 +279,7 @@ class Handlers:
         resp.enable_chunked_encoding()
         first = True
         try:
-            async for chunk in stream:
+            async for chunk in _until_hangup(stream, request):
                 if first:
                     await resp.prepare(request)
                     first = False
@@ -289,9 +289,36 @@ class Handlers:
                 return fail(e.code, e.reason, e.message)
         except (ConnectionResetError, asyncio.CancelledError):
             return resp
+        finally:
+            await stream.aclose()  # stops the Docker reader, even for a container gone quiet
         if first:
             await resp.prepare(request)
         return resp
+
+
+async def _until_hangup(stream, request: web.Request, check: float = 1.0):
+    """The stream's items until it ends or the client hangs up. aiohttp does not cancel a
+    handler when its client goes, and a quiet container sends nothing that would fail, so
+    the connection is looked at whenever no item came for `check` seconds."""
+    it = stream.__aiter__()
+    nxt = asyncio.ensure_future(it.__anext__())
+    try:
+        while True:
+            done, _ = await asyncio.wait({nxt}, timeout=check)
+            if not done:
+                if request.transport is None or request.transport.is_closing():
+                    return
+                continue
+            try:
+                item = nxt.result()
+            except StopAsyncIteration:
+                return
+            yield item
+            nxt = asyncio.ensure_future(it.__anext__())
+    finally:
+        if not nxt.done():
+            nxt.cancel()  # runs the stream's own cleanup (Docker reader stopped) ...
+            await asyncio.wait({nxt})  # ... before anyone closes the stream itself
 
 
 def _line(etype: str, obj: dict) -> bytes:

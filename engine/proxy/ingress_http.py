@@ -35,8 +35,6 @@ from .routing import split_host
 REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
                       b"upgrade", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
                       b"x-forwarded-port", b"x-real-ip"))
-RESP_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-                       b"transfer-encoding", b"upgrade"))
 CONNECT_TIMEOUT, REPLAY_MAX = 3.0, 65536
 REASONS = {400: b"Bad Request", 404: b"Not Found", 502: b"Bad Gateway", 503: b"Service Unavailable"}
 
@@ -289,28 +287,19 @@ class Client(asyncio.Protocol):
             self.out.append(b"HTTP/1.1 %d %s\r\n\r\n" % (code, up.reason))
             return
         r.status = code
-        parts = [b"HTTP/1.1 %d %s\r\n" % (code, up.reason)]
-        cl = chunked = False
-        for n, v in up.headers:
-            ln = _LOWER.get(n) or _lower(n)
-            if ln in RESP_DROP:
-                if ln == b"transfer-encoding":
-                    chunked = b"chunked" in v.lower()
-                elif code == 101 and ln in (b"upgrade", b"connection"):
-                    parts += (n, b": ", v, b"\r\n")
-                continue
-            if ln == b"content-length":
-                cl = True
-            parts += (n, b": ", v, b"\r\n")
-        if not (r.is_head or code in (101, 204, 304) or cl):
-            up.until_close = not chunked
+        parts = up.head  # the backend's end-to-end headers, filtered by Upstream.on_header
+        parts[0] = b"HTTP/1.1 %d %s\r\n" % (code, up.reason)
+        if code == 101:
+            parts += up.upgrade
+        elif not (r.is_head or code in (204, 304) or up.length):
+            up.until_close = not up.chunked
             if r.http11:
                 r.resp_chunked = True
                 parts.append(b"Transfer-Encoding: chunked\r\n")
             else:
                 r.keep_alive = False
         if code != 101:
-            if not r.keep_alive or (self.upgrading and code != 101):
+            if not r.keep_alive or self.upgrading:
                 r.keep_alive = False
                 parts.append(b"Connection: close\r\n")
             elif not r.http11:
@@ -371,7 +360,6 @@ class Client(asyncio.Protocol):
 
 
 _HOSTS: dict[bytes, str] = {}  # Host header -> routing host; small, cleared when it grows
-_LOWER: dict[bytes, bytes] = {}  # response header name -> lower case
 
 
 def _host(raw: bytes) -> str:
@@ -379,13 +367,6 @@ def _host(raw: bytes) -> str:
         _HOSTS.clear()
     _HOSTS[raw] = h = split_host(raw)
     return h
-
-
-def _lower(name: bytes) -> bytes:
-    if len(_LOWER) > 1024:
-        _LOWER.clear()
-    _LOWER[name] = low = name.lower()
-    return low
 
 
 def _local(code: int, keep_alive: bool) -> bytes:

@@ -15,6 +15,18 @@ import socket
 
 import httptools
 
+HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+                        b"transfer-encoding", b"upgrade"))
+_LOWER: dict[bytes, bytes] = {}  # header name -> lower case; small, cleared when it grows
+
+
+def _lower(name: bytes) -> bytes:
+    if len(_LOWER) > 1024:
+        _LOWER.clear()
+    _LOWER[name] = low = name.lower()
+    return low
+
+
 def _nodelay(transport) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None:
@@ -27,8 +39,8 @@ def _nodelay(transport) -> None:
 class Upstream(asyncio.Protocol):
     """One keep-alive connection to a pod; serves one Client request at a time."""
 
-    __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "headers", "got", "closed",
-                 "tunnel", "idle_since", "until_close")
+    __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "head", "length", "chunked",
+                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close")
 
     def __init__(self, proxy: "IngressProxy", target) -> None:
         self.proxy, self.target = proxy, target
@@ -36,7 +48,8 @@ class Upstream(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         # CGI scripts (busybox httpd) end header lines with a bare LF; nginx accepts that too
         self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
-        self.reason, self.headers = b"", []
+        self.reason, self.head, self.upgrade = b"", [b""], []
+        self.length = self.chunked = False
         self.got = self.closed = self.tunnel = self.until_close = False
         self.idle_since = 0.0
 
@@ -62,13 +75,26 @@ class Upstream(asyncio.Protocol):
         c.flush()
 
     def on_message_begin(self) -> None:
-        self.reason, self.headers = b"", []
+        # head[0] is left for the status line; Client.response_head completes the head
+        self.reason, self.head, self.upgrade = b"", [b""], []
+        self.length = self.chunked = False
 
     def on_status(self, s: bytes) -> None:
         self.reason += s
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        """Filter as the header arrives (one pass): hop-by-hop headers are dropped (kept
+        aside for a 101), framing is noted."""
+        low = _LOWER.get(name) or _lower(name)
+        if low in HOP_BY_HOP:
+            if low == b"transfer-encoding":
+                self.chunked = b"chunked" in value.lower()
+            elif low in (b"upgrade", b"connection"):
+                self.upgrade += (name, b": ", value, b"\r\n")
+            return
+        if low == b"content-length":
+            self.length = True
+        self.head += (name, b": ", value, b"\r\n")
 
     def on_headers_complete(self) -> None:
         self.client.response_head(self, self.parser.get_status_code())

@@ -351,3 +351,31 @@ spec:
     assert [v.name for v in engine.docker.volumes.list(filters={"label": label})] == vols  # kept by default
     engine.cli("down", "--volumes")
     assert engine.docker.volumes.list(filters={"label": label}) == []
+
+
+def test_log_follow_streams_lines_and_lets_go_of_a_quiet_container(engine):
+    """Followed lines arrive as they are printed; when the client goes away, the engine's
+    Docker reader stops even though the container prints nothing more."""
+    from pathlib import Path
+
+    def readers() -> int:
+        return sum(1 for t in Path(f"/proc/{engine.proc.pid}/task").iterdir()
+                   if (t / "comm").read_text().strip() == "docker-logs")
+
+    engine.write("quiet.yaml", """
+apiVersion: v1
+kind: Pod
+metadata: {name: quiet}
+spec:
+  containers:
+  - {name: main, image: "busybox:1.36", command: ["sh", "-c", "seq 1 3; sleep 3600"]}
+""")
+    wait_for(lambda: logs(engine, "quiet").split() == ["1", "2", "3"], 60, what="quiet printed 1..3")
+    before = readers()
+    stream = engine.client.logs("default", "quiet", follow=True)
+    got = b""
+    while got.split() != [b"1", b"2", b"3"]:
+        got += next(stream)
+    assert readers() == before + 1
+    stream.close()  # the client hangs up while the container stays silent
+    wait_for(lambda: readers() == before, 10, what="the engine's log reader thread to end")
