@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,7 +129,15 @@ class Engine:
             self.client.close()
         label = f"io.kubedeck.cluster={self.name}"
         for c in self.docker.containers.list(all=True, filters={"label": label}):
-            c.remove(force=True)
+            try:
+                c.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as e:  # 409: the engine's own removal is under way
+                if e.status_code != 409:
+                    raise
+                wait_for(lambda c=c: not self.docker.containers.list(all=True, filters={"id": c.id}), 30,
+                         what=f"container {c.short_id} removed")
         for n in self.docker.networks.list(filters={"label": label}):
             n.remove()
         for v in self.docker.volumes.list(filters={"label": label}):

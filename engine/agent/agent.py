@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -266,9 +267,10 @@ class NodeAgent:
             raise StoreError(400, "BadRequest",
                              f'container "{container}" in pod "{pod["metadata"]["name"]}" is waiting to start')
         since = int(time.time()) - since_seconds if since_seconds else None
-        async for chunk in self.docker.logs(cid, follow=follow and not previous, tail=tail,
-                                            timestamps=timestamps, since=since):
-            yield chunk
+        async with contextlib.aclosing(self.docker.logs(cid, follow=follow and not previous, tail=tail,
+                                                        timestamps=timestamps, since=since)) as chunks:
+            async for chunk in chunks:  # closed with us, so the Docker reader stops at once
+                yield chunk
 
 
 def _docker_message(e: Exception) -> str:

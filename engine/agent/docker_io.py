@@ -246,14 +246,16 @@ class DockerIO:
             if kwargs.get("since"):
                 params["since"] = kwargs["since"]
             res = self.api._get(self.api._url("/containers/{0}/logs", cid), params=params, stream=True)
-            self.api._raise_for_status(res)
-            fp = res.raw._fp  # http.client.HTTPResponse: read1 undoes the chunked encoding
-            holder["sock"] = sock = self.api._get_raw_response_socket(res)
-            self.api._disable_socket_timeout(sock)
         except AttributeError:
             yield from self.api.logs(cid, stream=True, follow=True, **kwargs)
             return
         try:
+            self.api._raise_for_status(res)
+            fp = res.raw._fp  # http.client.HTTPResponse: read1 undoes the chunked encoding
+            holder["sock"] = sock = self.api._get_raw_response_socket(res)
+            self.api._disable_socket_timeout(sock)
+            if holder.get("cancelled"):  # the consumer left before the socket was known
+                return
             pending = b""
             while data := fp.read1(1 << 16):
                 if tty:
@@ -336,6 +338,7 @@ class DockerIO:
             cancelled.set()
             with cond:
                 cond.notify_all()
+                holder["cancelled"] = True
             sock = holder.get("sock")
             if sock is not None:  # a quiet container: do not leave the thread blocked in recv
                 try:

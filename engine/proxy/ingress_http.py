@@ -31,6 +31,7 @@ import httptools
 from .connect import open_connection
 from .ingress_upstream import Upstream, _nodelay
 from .routing import split_host
+from .splice import half_close
 
 REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
                       b"upgrade", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
@@ -194,8 +195,7 @@ class Client(asyncio.Protocol):
             up.transport.resume_reading()
 
     def eof_received(self):
-        if self.tunnel is not None and self.tunnel.transport.can_write_eof():
-            self.tunnel.transport.write_eof()
+        if self.tunnel is not None and half_close(self.tunnel.transport):
             return True
         return False
 

@@ -15,6 +15,8 @@ import socket
 
 import httptools
 
+from .splice import half_close
+
 HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
                         b"transfer-encoding", b"upgrade"))
 _LOWER: dict[bytes, bytes] = {}  # header name -> lower case; small, cleared when it grows
@@ -115,8 +117,7 @@ class Upstream(asyncio.Protocol):
             self.client.transport.resume_reading()
 
     def eof_received(self):
-        if self.tunnel and self.client.transport.can_write_eof():
-            self.client.transport.write_eof()
+        if self.tunnel and half_close(self.client.transport):
             return True
         return False
 

@@ -117,7 +117,7 @@ class NodePortProxy:
                     handle, _ = await loop.create_datagram_endpoint(lambda pick=pick: UdpListener(pick),
                                                                    local_addr=(spec.address, spec.port))
                 else:
-                    handle = bind_tcp(spec.address, spec.port)
+                    handle = self.c.dataplane.reclaim(self._key(spec)) or bind_tcp(spec.address, spec.port)
                     self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(sp)})
             except OSError as e:
                 msg = f"nodePort {spec.port}/{spec.protocol} cannot be bound on {spec.address}: {e.strerror or e}"

@@ -3,7 +3,8 @@
 Protocols (not streams) keep the per-chunk cost low: bytes go from one transport's
 data_received straight into the other's write. Flow control: when one side's write
 buffer is full (pause_writing), the other side stops reading until it drains. Half-close
-is passed through (eof_received returns True and the peer gets write_eof).
+is passed through (eof_received returns True and the peer's write side is shut, see
+`half_close`).
 
 The backend is chosen by a callback; a connect failure before any byte was exchanged
 tries the next endpoint, so a pod that just went away costs a retry, not a failed request.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from typing import Callable
 
@@ -20,6 +22,31 @@ from .connect import open_connection
 
 log = logging.getLogger("kubedeck.proxy")
 CONNECT_TIMEOUT = 3.0
+
+
+def half_close(transport) -> bool:
+    """Send FIN on `transport` and keep reading from it; False when that cannot be done
+    cleanly now (the caller then closes the transport instead).
+
+    Not `transport.write_eof()`: under uvloop, a write_eof whose connection closes soon
+    after corrupts the heap ("double free or corruption", reproduced with short HTTP/1.0
+    connections through a NodePort). The socket is shut down through a duplicate
+    descriptor, and only when nothing is left in the transport's write buffer, so the
+    FIN never overtakes data."""
+    if transport is None or transport.is_closing() or transport.get_write_buffer_size():
+        return False
+    sock = transport.get_extra_info("socket")
+    try:
+        dup = socket.socket(fileno=os.dup(sock.fileno()))
+    except (OSError, AttributeError):
+        return False
+    try:
+        dup.shutdown(socket.SHUT_WR)
+        return True
+    except OSError:
+        return False
+    finally:
+        dup.close()
 
 
 class _Half(asyncio.Protocol):
@@ -50,11 +77,13 @@ class _Half(asyncio.Protocol):
 
     def eof_received(self):
         peer = self.peer
-        if peer is not None and peer.transport is not None and peer.transport.can_write_eof():
-            peer.transport.write_eof()
-        else:
-            self.eof = True
-        return True
+        if peer is None or peer.transport is None:
+            self.eof = True  # passed on once the backend is connected
+            return True
+        if half_close(peer.transport):
+            return True
+        peer.transport.close()  # data still queued for the peer: close after it is sent
+        return False
 
     def connection_lost(self, exc) -> None:
         self.closed = True
@@ -108,8 +137,8 @@ class ClientSide(_Half):
         for chunk in self.pending:
             backend.transport.write(chunk)
         self.pending.clear()
-        if self.eof and backend.transport.can_write_eof():
-            backend.transport.write_eof()
+        if self.eof and not half_close(backend.transport):
+            backend.transport.close()
         self.transport.resume_reading()
 
     def connection_lost(self, exc) -> None:

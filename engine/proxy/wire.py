@@ -25,12 +25,23 @@ def pair() -> tuple[socket.socket, socket.socket]:
     return a, b
 
 
-def send(sock: socket.socket, msg: dict, fds: tuple[int, ...] = ()) -> None:
+def packets(msg: dict) -> list[bytes]:
+    """The packets of one message; descriptors go with the last one."""
     data = json.dumps(msg, separators=(",", ":")).encode()
+    out = []
     while len(data) > PACKET:
-        sock.sendall(b"+" + data[:PACKET])
+        out.append(b"+" + data[:PACKET])
         data = data[PACKET:]
-    socket.send_fds(sock, [b"." + data], list(fds)) if fds else sock.sendall(b"." + data)
+    out.append(b"." + data)
+    return out
+
+
+def send_packet(sock: socket.socket, packet: bytes, fds: tuple[int, ...] = ()) -> None:
+    """One packet, whole or not at all (SEQPACKET); BlockingIOError when the buffer is full."""
+    if fds:
+        socket.send_fds(sock, [packet], list(fds))
+    else:
+        sock.send(packet)
 
 
 class Reader:

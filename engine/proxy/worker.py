@@ -10,8 +10,10 @@ engine sends. EOF on the control socket (the engine stopped or died) ends the pr
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
+import signal
 import socket
 import sys
 from collections import defaultdict
@@ -94,8 +96,9 @@ class Worker:
                 self.handle(msg, fds)
             except Exception:  # noqa: BLE001 - one bad message must not stop the traffic
                 log.exception("proxy worker: cannot handle %s", msg.get("op"))
-                for fd in fds:
-                    os.close(fd)
+                if msg.get("op") != "listen":  # listen() disposes of its descriptor itself
+                    for fd in fds:
+                        os.close(fd)
 
     def handle(self, msg: dict, fds: list[int]) -> None:
         op = msg["op"]
@@ -123,8 +126,14 @@ class Worker:
         if key in self.keys:  # re-routed: keep accepting on the socket we have
             os.close(fd)
             return
-        self.keys.add(key)
         sock = socket.socket(fileno=fd)
+        try:
+            self._serve(key, msg, sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    def _serve(self, key: str, msg: dict, sock: socket.socket) -> None:
         if msg["role"] == "nodeport":
             pick, conns = self.nodeport.pick, self.nodeport.conns
 
@@ -135,13 +144,20 @@ class Worker:
         else:
             scheme, port, ingress = msg["scheme"].encode(), str(msg["port"]).encode(), self.ingress
             factory = lambda: Client(ingress, scheme, port)  # noqa: E731
-            ssl = ingress.certs.default if msg["scheme"] == "https" and ingress.certs else None
+            ssl = None
+            if msg["scheme"] == "https":
+                if ingress.certs is None:  # never serve the HTTPS port in clear text
+                    raise RuntimeError("no certificate store: HTTPS listener not served")
+                ssl = ingress.certs.default
+        self.keys.add(key)
         loop = asyncio.get_running_loop()
         task = loop.create_task(loop.create_server(factory, sock=sock, backlog=1024, ssl=ssl,
                                                    ssl_handshake_timeout=10 if ssl else None))
         task.add_done_callback(lambda t, key=key: self._served(key, t))
 
     def _served(self, key: str, task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
         if task.exception() is not None:
             log.error("proxy worker cannot serve %s: %s", key, task.exception())
             self.keys.discard(key)
@@ -154,6 +170,8 @@ class Worker:
 
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s proxy-worker %(levelname)s %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's; we end on EOF
+    faulthandler.enable()  # a native crash leaves the Python stack in the engine's log
     control = socket.socket(fileno=int(argv[0]))
     control.setblocking(False)
     run = asyncio.run

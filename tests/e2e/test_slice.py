@@ -270,3 +270,39 @@ def test_nodeport_keeps_its_port_when_the_proxy_worker_dies(engine):
     assert get(f"http://127.0.0.1:{port}/", timeout=15) == name  # queued, then served by the new worker
     after = engine.client.status()["proxyWorker"]
     assert after["pid"] != worker["pid"] and after["restarts"] == worker["restarts"] + 1
+
+
+def test_a_nodeport_that_goes_and_comes_back_is_served_again(engine):
+    """Deleting a NodePort Service and creating it again at once (or switching its type
+    away and back) gets the same port back, not 'address already in use'."""
+    port = free_nodeport()
+    engine.write("web.yaml", WEB.format(replicas=1, port=port))
+    name = wait_for(lambda: engine.running_ready("app=web", 1), 60, what="pod")[0]["metadata"]["name"]
+    wait_for(lambda: get(f"http://127.0.0.1:{port}/") == name, 20, what="NodePort answering")
+    svc = engine.client.get("Service", "default", "web")
+    for _ in range(3):
+        engine.client.delete("Service", "default", "web")
+        wait_for(lambda: f"default/web:80" not in engine.client.status()["nodePorts"], 10, what="listener closed")
+        engine.client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                              "spec": {k: v for k, v in svc["spec"].items() if k not in ("clusterIP", "clusterIPs")}})
+        assert wait_for(lambda: get(f"http://127.0.0.1:{port}/") == name, 20, what="NodePort back")
+    errors = [e for e in engine.client.list("Event", "default") if e.get("reason") == "FailedToBindNodePort"]
+    assert errors == []
+
+
+def test_half_close_passes_through_the_nodeport(engine):
+    """A client that sends its request and then shuts its write side still gets the whole
+    answer (the FIN is passed on to the pod, the answer comes back), over and over."""
+    port = free_nodeport()
+    engine.write("web.yaml", WEB.format(replicas=1, port=port))
+    name = wait_for(lambda: engine.running_ready("app=web", 1), 60, what="pod")[0]["metadata"]["name"]
+    wait_for(lambda: get(f"http://127.0.0.1:{port}/") == name, 20)
+    for _ in range(200):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+        assert data.startswith(b"HTTP/1.") and data.rstrip().endswith(name.encode()), data[-200:]
+    assert engine.client.status()["proxyWorker"]["restarts"] == 0
