@@ -26,7 +26,7 @@ def run(docker, quick: bool) -> Result:
         wait_for(lambda: eng.running("app=rss") >= N, 600, 0.5, what=f"{N} pods Running")
         up = time.perf_counter() - t0
         samples = []
-        for _ in range(5 if quick else 10):
+        for _ in range(3 if quick else 10):
             time.sleep(1)
             samples.append(eng.rss_kb())
         rss = samples[-1][0] / 1024

@@ -92,5 +92,5 @@ def restart(docker, repeats: int) -> Result:
 
 
 def run(docker, quick: bool) -> list[Result]:
-    n = 3 if quick else 7
+    n = 2 if quick else 7
     return [serve_start(docker, n), restart(docker, n)]

@@ -59,7 +59,7 @@ class Follower:
 
 
 def run(docker, quick: bool) -> Result:
-    n = 100_000 if quick else 200_000
+    n = 50_000 if quick else 200_000
     repeats = 2 if quick else 3
     rates: dict[str, list[float]] = {"docker": [], "kubedeck": []}
     with Engine(docker) as eng:

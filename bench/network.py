@@ -233,11 +233,12 @@ def run(docker, quick: bool) -> list[Result]:
             # latency added at moderate load: p99 through the NodePort minus p99 direct
             p99: dict[str, list[float]] = {"direct": [], "nodeport": []}
             p50: dict[str, list[float]] = {"direct": [], "nodeport": []}
+            lat_seconds = 1.5 if quick else 5
             for key in ("direct", "nodeport"):
                 paced_latencies(urls[key][0], 0.5)  # warm up
             for _ in range(repeats):
                 for key in ("direct", "nodeport"):
-                    lat = paced_latencies(urls[key][0], seconds / 2)
+                    lat = paced_latencies(urls[key][0], lat_seconds)
                     p99[key].append(percentile(lat, 99))
                     p50[key].append(percentile(lat, 50))
             log("network latency p99: " + "  ".join(f"{k} {median(v):.3f} ms" for k, v in p99.items()))
@@ -247,7 +248,7 @@ def run(docker, quick: bool) -> list[Result]:
     added = [n - d for n, d in zip(p99["nodeport"], p99["direct"])]
     lat_res = Result("nodeport_p99_added_ms", median(added), "<= 1",
                      f"p99 latency through the NodePort minus straight to the pod, paced {LAT_RATE} req/s over "
-                     f"{LAT_CONNS} keep-alive connections, {seconds / 2:g}s each",
+                     f"{LAT_CONNS} keep-alive connections, {1.5 if quick else 5:g}s each",
                      baseline_label="p99 straight to the pod IP", baseline=median(p99["direct"]),
                      kubedeck=median(p99["nodeport"]), unit="ms", repeats=repeats, spread=spread(added))
     lat_res.rows.append({"label": "p50", "detail": "direct / NodePort",

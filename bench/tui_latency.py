@@ -286,7 +286,7 @@ async def status_latency(eng: Engine, url: str, token: str, names: list[str], co
 
 # ---- the benchmark ---------------------------------------------------------------------------
 def run(docker, quick: bool) -> list[Result]:
-    starts = 3 if quick else 7
+    starts = 2 if quick else 7
     repeats = 20 if quick else 40
     config = Path(tempfile.mkdtemp(prefix="kdbench-tui-cfg-"))
     try:

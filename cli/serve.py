@@ -40,7 +40,7 @@ def serve(args, state: Path) -> int:
                         ingress_https_port=args.ingress_https_port)
     runner = asyncio.Runner()
     if os.environ.get("KUBEDECK_UVLOOP") == "1":
-        import uvloop  # opt-in: see README (crashed under load with Docker SDK threads)
+        import uvloop  # opt-in for the engine's own loop (the proxy worker always uses it); see docs/ARCHITECTURE.md
 
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
     import faulthandler
@@ -121,11 +121,25 @@ def _stop_engine(pid: int) -> None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if _gone(pid):
                 return
             time.sleep(0.05)
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited: no such pid, or a zombie its parent has not reaped yet
+    (an engine started by another program, e.g. a benchmark, stays one until then)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def down(state: Path, *, volumes: bool) -> int:
