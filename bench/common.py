@@ -161,11 +161,17 @@ def remove_labelled(client, label_value: str) -> None:
             c.remove(force=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
+    # a container whose removal was already under way (409) still holds the network
+    try:
+        wait_for(lambda: not client.containers.list(all=True, filters={"label": label}), 30, 0.2,
+                 what="labelled containers removed")
+    except Exception as e:  # noqa: BLE001 - report, and try the networks anyway
+        log(f"cleanup of {label_value}: {e}")
     for n in client.networks.list(filters={"label": label}):
         try:
             n.remove()
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception as e:  # noqa: BLE001
+            log(f"cleanup of {label_value}: network {n.name} not removed: {e}")
     for v in client.volumes.list(filters={"label": label}):
         try:
             v.remove(force=True)
