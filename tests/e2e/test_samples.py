@@ -30,8 +30,10 @@ def test_demo_runs_offline(engine):
                 else p["metadata"]["name"]: p["status"].get("phase") for p in pods}
     wait_for(lambda: (lambda ph: ph.get("counter-0") == "Running" and ph.get("client") == "Running"
                       and "Succeeded" in ph.values())(phases()), 90, what="counter, client running and the job done")
-    job = engine.client.get("Job", "default", "hello")
-    assert any(c["type"] == "Complete" for c in job["status"]["conditions"])
+    # the Job controller marks the Job on its next pass after the pod's Succeeded
+    assert wait_for(lambda: any(c["type"] == "Complete" and c["status"] == "True" for c in
+                                (engine.client.get("Job", "default", "hello").get("status") or {}).get("conditions") or []),
+                    30, what="Job hello Complete")
     # the client reaches the web Service by name
     wait_for(lambda: "hello from web-" in b"".join(engine.client.logs("default", "client", tail=20)).decode(),
              60, what="client reaching http://web/ by name")
