@@ -109,7 +109,9 @@ def test_headless_and_statefulset_pod_names(engine):
 def test_service_env_vars_for_existing_services(engine):
     engine.write("web.yaml", WEB + "---\n" + SVC)
     wait_for(lambda: engine.running_ready("app=web", 2), 60, what="web pods")
-    ip = wait_for(lambda: engine.client.get("Service", "default", "web")["spec"].get("clusterIP"), 20)
+    # the clusterIP first comes from the service range, then becomes the Service proxy's address
+    ip = wait_for(lambda: (lambda ip: ip if ip and not ip.startswith("10.96.") else None)(
+        engine.client.get("Service", "default", "web")["spec"].get("clusterIP")), 30, what="the proxy's clusterIP")
     engine.write("client.yaml", CLIENT)
     wait_for(lambda: engine.client.get("Pod", "default", "client")["status"]["phase"] == "Running", 60)
     env = exec_in(engine, "client", "env")
