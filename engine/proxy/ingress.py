@@ -56,6 +56,7 @@ class IngressProxy:
         self._rr: dict = {}
         self._found: dict[tuple, tuple] = {}
         self._matched: dict[tuple[str, str], object] = {}  # (host, path) -> table.match(), per table
+        self.fast_routes: dict[tuple[bytes, bytes], object] = {}  # the same keyed by raw bytes (ingress_fast.py)
 
     # ---- lifecycle ---------------------------------------------------------------
     def describe(self) -> dict:
@@ -157,6 +158,7 @@ class IngressProxy:
         if routes:
             self.table, conflicts = build_table(ingresses, classes)
             self._matched.clear()
+            self.fast_routes.clear()
             self._eps.clear()
             for cf in conflicts:
                 found[(*cf.loser, cf.message())] = (cf.loser, "IngressConflict", cf.message())
@@ -209,14 +211,25 @@ class IngressProxy:
         self._eps[b] = out
         return out
 
-    def pick(self, r) -> tuple[tuple[str, int] | None, int]:
-        """(endpoint, 0) for a request, or (None, HTTP status to answer)."""
-        key = (r.host, r.path)
+    def match(self, host: str, path: str):
+        """The backend of (host, path) in the current table, memoised until it changes."""
+        key = (host, path)
         b = self._matched.get(key, self)
         if b is self:  # not seen since the table last changed
             if len(self._matched) > 4096:
                 self._matched.clear()
-            b = self._matched[key] = self.table.match(r.host, r.path)
+            b = self._matched[key] = self.table.match(host, path)
+        return b
+
+    def learn_fast(self, host: bytes, path: bytes, r) -> None:
+        """Remember the backend of a raw (Host, path) for the fast lane (ingress_fast.py)."""
+        if len(self.fast_routes) > 4096:
+            self.fast_routes.clear()
+        self.fast_routes[(host, path)] = self.match(r.host, r.path)
+
+    def pick(self, r) -> tuple[tuple[str, int] | None, int]:
+        """(endpoint, 0) for a request, or (None, HTTP status to answer)."""
+        b = self.match(r.host, r.path)
         if b is None:
             return None, 404
         eps = self.backends(b)
@@ -239,8 +252,10 @@ class IngressProxy:
         return None
 
     def pool_put(self, up: Upstream) -> None:
-        ups = self.pool.setdefault(up.target, [])
-        if len(ups) >= POOL_MAX:
+        ups = self.pool.get(up.target)
+        if ups is None:
+            ups = self.pool[up.target] = []
+        if up.closed or len(ups) >= POOL_MAX:
             up.transport.close()
             return
         up.idle_since = time.monotonic()

@@ -28,9 +28,11 @@ from collections import deque
 
 import httptools
 
+from . import ingress_fast
 from .connect import open_connection
-from .ingress_upstream import Upstream, _nodelay
-from .routing import split_host
+from .ingress_request import Req
+from .ingress_upstream import Upstream, _nodelay, connection_tokens, transfer_encoding
+from .routing import HOSTS
 from .splice import half_close
 
 REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
@@ -38,20 +40,6 @@ REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", 
                       b"x-forwarded-port", b"x-real-ip"))
 CONNECT_TIMEOUT, REPLAY_MAX = 3.0, 65536
 REASONS = {400: b"Bad Request", 404: b"Not Found", 502: b"Bad Gateway", 503: b"Service Unavailable"}
-
-
-class Req:
-    __slots__ = ("head", "body", "complete", "chunked", "keep_alive", "http11", "is_head", "upgrade", "host",
-                 "path", "up", "replay", "tries", "resp_done", "resp_chunked", "status", "discard", "extra")
-
-    def __init__(self) -> None:
-        self.body: list[bytes] = []
-        self.complete = self.resp_done = self.resp_chunked = self.discard = False
-        self.up: Upstream | None = None
-        self.replay: list[bytes] | None = []
-        self.tries: set = set()
-        self.status = 0
-        self.extra = b""
 
 
 class Client(asyncio.Protocol):
@@ -68,6 +56,7 @@ class Client(asyncio.Protocol):
         self.url = b""
         self.tunnel: Upstream | None = None
         self.upgrading = self.closing = False
+        self.idle = True  # the parser is between messages (the fast lane may take the next one)
         self.last = time.monotonic()
 
     # ---- client side -------------------------------------------------------------
@@ -76,16 +65,22 @@ class Client(asyncio.Protocol):
         _nodelay(transport)
         peer = transport.get_extra_info("peername")
         self.ip = (peer[0] if peer else "").encode()
+        # the X-Forwarded-* lines that are the same for every request on this connection
+        self.xf = (b"X-Forwarded-For: %s\r\nX-Real-IP: %s\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %s\r\n"
+                   % (self.ip, self.ip, self.scheme, self.port))
         self.proxy.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.last = time.monotonic()
         if self.tunnel is not None:
+            self.last = time.monotonic()
             self.tunnel.transport.write(data)
             return
         if self.upgrading:
             self.cur.extra += data
             return
+        if self.idle and not self.queue and not self.closing and ingress_fast.request(self, data):
+            return  # `last` is set when the answer is done
+        self.last = time.monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
@@ -97,6 +92,9 @@ class Client(asyncio.Protocol):
             self.out.append(_local(400, False))
             self.closing = True
         self.flush()
+
+    def on_message_begin(self) -> None:
+        self.idle = False
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -111,14 +109,15 @@ class Client(asyncio.Protocol):
         r.http11, r.keep_alive, r.upgrade = p.get_http_version() == "1.1", p.should_keep_alive(), p.should_upgrade()
         r.is_head, r.chunked = method == b"HEAD", False
         parts = [method, b" ", self.url, b" HTTP/1.1\r\n"]
-        xff = host = upg = None
+        xff = host = upg = te = None
+        named = connection_tokens(self.hdrs)
         for n, v in self.hdrs:
             ln = n.lower()
-            if ln in REQ_DROP:
+            if ln in REQ_DROP or ln in named:
                 if ln == b"x-forwarded-for":
                     xff = v if xff is None else xff + b", " + v
                 elif ln == b"transfer-encoding":
-                    r.chunked = b"chunked" in v.lower()
+                    r.chunked, te = b"chunked" in v.lower(), v
                 elif ln == b"upgrade":
                     upg = v
                 continue
@@ -134,7 +133,7 @@ class Client(asyncio.Protocol):
         if r.upgrade and upg:
             parts += (b"Connection: Upgrade\r\nUpgrade: ", upg, b"\r\n")
         if r.chunked:
-            parts.append(b"Transfer-Encoding: chunked\r\n")
+            parts.append(transfer_encoding(te))
         parts.append(b"\r\n")
         r.head = b"".join(parts)
         url = self.url
@@ -147,7 +146,7 @@ class Client(asyncio.Protocol):
                 url = b"/"
         q = url.find(b"?")
         r.path = (url if q < 0 else url[:q]).decode("latin-1")
-        r.host = _HOSTS.get(host) or _host(host)
+        r.host = HOSTS[host]
         self.queue.append(r)
         if len(self.queue) == 1:
             self.start(r)
@@ -162,6 +161,7 @@ class Client(asyncio.Protocol):
             self.send_body(r, data)
 
     def on_message_complete(self) -> None:
+        self.idle = True
         r = self.cur
         r.complete = True
         if r.chunked and not r.discard:
@@ -295,7 +295,7 @@ class Client(asyncio.Protocol):
             up.until_close = not up.chunked
             if r.http11:
                 r.resp_chunked = True
-                parts.append(b"Transfer-Encoding: chunked\r\n")
+                parts.append(transfer_encoding(up.te if up.chunked else None))
             else:
                 r.keep_alive = False
         if code != 101:
@@ -357,16 +357,6 @@ class Client(asyncio.Protocol):
             up.transport.write(r.extra)
         self.queue.clear()
         self.transport.resume_reading()
-
-
-_HOSTS: dict[bytes, str] = {}  # Host header -> routing host; small, cleared when it grows
-
-
-def _host(raw: bytes) -> str:
-    if len(_HOSTS) > 1024:
-        _HOSTS.clear()
-    _HOSTS[raw] = h = split_host(raw)
-    return h
 
 
 def _local(code: int, keep_alive: bool) -> bytes:

@@ -15,18 +15,31 @@ import socket
 
 import httptools
 
+from . import ingress_fast
+from .routing import BoundedMemo
 from .splice import half_close
 
 HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
                         b"transfer-encoding", b"upgrade"))
-_LOWER: dict[bytes, bytes] = {}  # header name -> lower case; small, cleared when it grows
+LOWER = BoundedMemo(bytes.lower)  # header name -> lower case
+NONE, KEEP = frozenset(), frozenset((b"upgrade", b"keep-alive", b"close", b""))
 
 
-def _lower(name: bytes) -> bytes:
-    if len(_LOWER) > 1024:
-        _LOWER.clear()
-    _LOWER[name] = low = name.lower()
-    return low
+def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset | set:
+    """Header names listed in Connection (hop-by-hop by declaration, RFC 9110 7.6.1),
+    which a proxy must not forward; Upgrade stays, it is handled on its own."""
+    named = NONE
+    for n, v in headers:
+        if n.lower() == b"connection":
+            named = named | {t.strip().lower() for t in v.split(b",")}
+    return named - KEEP if named else named
+
+
+def transfer_encoding(value: bytes | None) -> bytes:
+    """The Transfer-Encoding line for a body the proxy frames as chunked: codings other
+    than `chunked` (gzip, ...) belong to the body and are passed on (RFC 9112 6.1)."""
+    codings = [t.strip() for t in value.split(b",") if t.strip().lower() != b"chunked"] if value else []
+    return b"Transfer-Encoding: " + b", ".join([*codings, b"chunked"]) + b"\r\n"
 
 
 def _nodelay(transport) -> None:
@@ -41,8 +54,8 @@ def _nodelay(transport) -> None:
 class Upstream(asyncio.Protocol):
     """One keep-alive connection to a pod; serves one Client request at a time."""
 
-    __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "head", "length", "chunked",
-                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close")
+    __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "head", "length", "chunked", "te",
+                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close", "left", "idle")
 
     def __init__(self, proxy: "IngressProxy", target) -> None:
         self.proxy, self.target = proxy, target
@@ -52,8 +65,11 @@ class Upstream(asyncio.Protocol):
         self.parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
         self.reason, self.head, self.upgrade = b"", [b""], []
         self.length = self.chunked = False
+        self.te = None
         self.got = self.closed = self.tunnel = self.until_close = False
         self.idle_since = 0.0
+        self.left = 0  # body bytes still to come of a fast-lane answer (ingress_fast.py)
+        self.idle = True  # the parser is between messages
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -68,6 +84,16 @@ class Upstream(asyncio.Protocol):
             self.transport.close()
             return
         self.got = True
+        if self.left:
+            ingress_fast.body(c, self, data)
+            c.flush()
+            return
+        if self.idle and c.queue:
+            r = c.queue[0]
+            if r.fast and not r.status and r.up is self and ingress_fast.response(c, self, r, data):
+                if c.out or c.closing:
+                    c.flush()
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
@@ -78,8 +104,10 @@ class Upstream(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         # head[0] is left for the status line; Client.response_head completes the head
+        self.idle = False
         self.reason, self.head, self.upgrade = b"", [b""], []
         self.length = self.chunked = False
+        self.te = None
 
     def on_status(self, s: bytes) -> None:
         self.reason += s
@@ -87,10 +115,10 @@ class Upstream(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         """Filter as the header arrives (one pass): hop-by-hop headers are dropped (kept
         aside for a 101), framing is noted."""
-        low = _LOWER.get(name) or _lower(name)
+        low = LOWER[name]
         if low in HOP_BY_HOP:
             if low == b"transfer-encoding":
-                self.chunked = b"chunked" in value.lower()
+                self.chunked, self.te = b"chunked" in value.lower(), value
             elif low in (b"upgrade", b"connection"):
                 self.upgrade += (name, b": ", value, b"\r\n")
             return
@@ -99,12 +127,19 @@ class Upstream(asyncio.Protocol):
         self.head += (name, b": ", value, b"\r\n")
 
     def on_headers_complete(self) -> None:
+        if self.upgrade:  # Upgrade and Connection lines: drop the headers Connection names
+            up = self.upgrade
+            named = connection_tokens([(up[i], up[i + 2]) for i in range(0, len(up), 4)])
+            if named:
+                h = self.head
+                self.head = [h[0], *(x for i in range(1, len(h), 4) if LOWER[h[i]] not in named for x in h[i:i + 4])]
         self.client.response_head(self, self.parser.get_status_code())
 
     def on_body(self, data: bytes) -> None:
         self.client.response_body(data)
 
     def on_message_complete(self) -> None:
+        self.idle = True
         if self.client is not None:
             self.client.response_done(self, self.parser.should_keep_alive())
 

@@ -216,3 +216,21 @@ def split_host(host: bytes | str | None) -> str:
         return host[:end + 1] if end > 0 else host
     colon = host.rfind(":")
     return host[:colon] if colon >= 0 else host.rstrip(".")
+
+
+class BoundedMemo(dict):
+    """`fn(key)` memoised in a dict that is cleared when it grows past `limit` (the keys
+    come from clients, so the memo must not grow without bound). A hit is one dict lookup."""
+
+    def __init__(self, fn, limit: int = 1024) -> None:
+        super().__init__()
+        self.fn, self.limit = fn, limit
+
+    def __missing__(self, key):
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value = self.fn(key)
+        return value
+
+
+HOSTS = BoundedMemo(split_host)  # raw Host header -> routing host

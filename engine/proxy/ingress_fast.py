@@ -1,0 +1,141 @@
+"""The Ingress data path's fast lane: the common exchange without the HTTP parsers.
+
+Most traffic is one small request with no body from an HTTP/1.1 keep-alive client,
+answered with a Content-Length body. For that case the general path (ingress_http.py)
+costs ~9 us of Python per request, most of it in the ~15 parser callbacks of two llhttp
+passes. Here the head is checked with a few bytes searches (C speed) and forwarded
+nearly as it came: the request gets its X-Forwarded-* lines appended, the response loses
+its `Connection: keep-alive` line. Bodies are counted, not parsed.
+
+Anything else falls through to the general path with nothing changed: a partial head,
+pipelined requests, a body, HTTP/1.0, an absolute URL, a header the general path rewrites
+(hop-by-hop, X-Forwarded-*, X-Real-IP, Content-Length, Transfer-Encoding, a second Host),
+a bare LF, a HEAD request, 1xx/204/304 answers, a chunked or close-delimited answer, or
+an answer with more bytes than its Content-Length. Both lanes produce the same bytes on
+the wire apart from header order and the reason phrase, which the fast lane passes on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .ingress_request import Req
+from .routing import HOSTS
+
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# A whole request head: request line, Host first (as curl, browsers, wrk and Go send it), then
+# well-formed header lines and nothing after the blank line. Groups: method, path, host, rest.
+_REQ = re.compile(rb"(" + _TOKEN + rb") (/[^ ?\r\n\0]*)[^ \r\n\0]* HTTP/1\.1\r\n[Hh][Oo][Ss][Tt]:[ \t]*([^\r\n\0]*?)[ \t]*"
+                  rb"((?:\r\n" + _TOKEN + rb":[^\r\n\0]*)*)\r\n\r\n")
+# Request headers that send a request to the general path (matched in the lowered rest).
+_REQ_SLOW = re.compile(rb"\r\n(?:host|connection|keep-alive|proxy-connection|te|trailer|transfer-encoding|upgrade|"
+                       rb"content-length|x-forwarded-[a-z]+|x-real-ip)[ \t]*:")
+# The start of an answer: status line and header lines up to the blank line. Groups: code, headers.
+_RESP = re.compile(rb"HTTP/1\.1 ([2-5][0-9][0-9]) [^\r\n\0]*((?:\r\n" + _TOKEN + rb":[^\r\n\0]*)*)\r\n\r\n")
+# Response headers that send an answer to the general path; `Connection` is handled here.
+_RESP_SLOW = re.compile(rb"\r\n(?:keep-alive|proxy-connection|te|trailer|transfer-encoding|upgrade)[ \t]*:")
+_LENGTH = re.compile(rb"\r\ncontent-length:([^\r]*)")
+_CONNECTION = re.compile(rb"\r\nconnection:([^\r]*)")
+ENABLED = True  # tests compare the two lanes by switching this off
+
+
+def request(c, data: bytes) -> bool:
+    """Take a whole request head from client `c` (ingress_http.Client) if it is a plain
+    one; False (nothing done) otherwise.
+
+    The hot case (route known, a pooled connection to the next endpoint) is written out
+    here rather than through Client.start/pick/attach: every Python call saved is ~0.2 us
+    on a path that runs once per request. Anything else goes through Client.start."""
+    if not ENABLED:
+        return False
+    m = _REQ.fullmatch(data)
+    if m is None:
+        return False
+    method, path, host, rest = m.groups()
+    if method == b"HEAD" or rest and _REQ_SLOW.search(rest.lower()):
+        return False
+    r = c.cur = Req()
+    r.head = b"%s%sX-Forwarded-Host: %s\r\n\r\n" % (data[:-2], c.xf, host)
+    r.fast = r.complete = True
+    c.queue.append(r)
+    proxy = c.proxy
+    b = proxy.fast_routes.get((host, path), proxy)
+    eps = None if b is proxy or b is None else proxy._eps.get(b)
+    if eps:
+        n = proxy._rr.get(b, 0)
+        proxy._rr[b] = n + 1
+        ups = proxy.pool.get(eps[n % len(eps)])
+        up = ups.pop() if ups else None
+        if up is not None and not up.closed and not up.transport.is_closing():
+            r.up, up.client, up.until_close, up.got = up, c, False, False
+            up.transport.write(r.head)
+            return True
+        if up is not None:
+            ups.append(up)  # Client.start pops it again and skips it
+    r.host, r.path = HOSTS[host], path.decode("latin-1")
+    proxy.learn_fast(host, path, r)
+    c.start(r)
+    c.flush()
+    return True
+
+
+def response(c, up, r, data: bytes) -> bool:
+    """Take the start of an answer from `up` (ingress_upstream.Upstream) to the fast
+    request `r` of client `c`; False (nothing done) when the general path must parse it."""
+    m = _RESP.match(data)
+    if m is None:
+        return False
+    code = int(m.group(1))
+    low = m.group(2).lower()
+    if code == 204 or code == 304 or _RESP_SLOW.search(low):
+        return False
+    length = _LENGTH.findall(low)
+    if len(length) != 1 or not (length := length[0].strip(b" \t")).isdigit():
+        return False
+    left = int(length) - (len(data) - m.end())
+    if left < 0:
+        return False
+    conn = _CONNECTION.search(low)
+    if conn is not None:
+        if conn.group(1).strip(b" \t") != b"keep-alive" or _CONNECTION.search(low, conn.end()):
+            return False  # `close` or tokens to strip: the general path handles them
+        at = m.start(2)
+        data = data[:at + conn.start()] + data[at + conn.end():]
+    r.status = code
+    if c.out:
+        c.out.append(data)
+    else:
+        c.transport.write(data)
+    if left:
+        up.left = left
+    else:
+        done(c, up, r)
+    return True
+
+
+def body(c, up, data: bytes) -> None:
+    """The rest of a fast answer's Content-Length body."""
+    n = len(data)
+    if n > up.left:  # more than announced: pass what belongs to the answer, drop the connection
+        c.out.append(data[:up.left])
+        up.left = 0
+        up.transport.close()
+        c.response_done(up, False)
+        return
+    c.out.append(data)
+    up.left -= n
+    if not up.left:
+        done(c, up, c.queue[0])
+
+
+def done(c, up, r) -> None:
+    """Client.response_done + finish for a fast exchange: `up` back to the pool, the
+    client's next request (if pipelined meanwhile) started."""
+    r.resp_done, r.up, up.client = True, None, None
+    c.proxy.pool_put(up)
+    q = c.queue
+    q.popleft()
+    c.last = time.monotonic()
+    if q:
+        c.start(q[0])
