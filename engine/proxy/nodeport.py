@@ -93,29 +93,34 @@ class NodePortProxy:
     async def run(self) -> None:
         await self.reconcile()
         async for ev in self.c.store.watch():
-            if ev.object.get("kind") in ("Service",):
+            kind = ev.object.get("kind")
+            if kind == "Service":
                 await self.reconcile()
+            elif kind == "Endpoints":
+                self.retain_udp_flows()
 
     async def reconcile(self) -> None:
         want = self.wanted()
         for spec in list(self.listeners):
             sp, handle = self.listeners[spec]
-            if spec not in want or (want[spec] != sp and spec.protocol == "UDP"):
+            if spec not in want:
                 del self.listeners[spec]
                 self._close(spec, handle)
             elif want[spec] != sp:  # same port, new Service or target: re-route, keep listening
-                self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(want[spec])})
+                if spec.protocol == "UDP":  # closing and re-binding at once could meet EADDRINUSE
+                    handle.get_protocol().pick = self._udp_pick(want[spec])
+                else:
+                    self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(want[spec])})
                 self.listeners[spec] = (want[spec], handle)
+        self.retain_udp_flows()
         self.errors.clear()
         for spec, sp in want.items():
             if spec in self.listeners:
                 continue
             try:
                 if spec.protocol == "UDP":
-                    loop = asyncio.get_running_loop()
-                    pick = lambda tried, peer, sp=sp: self.pick(sp, tried, peer)  # noqa: E731
-                    handle, _ = await loop.create_datagram_endpoint(lambda pick=pick: UdpListener(pick),
-                                                                   local_addr=(spec.address, spec.port))
+                    handle, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                        lambda sp=sp: UdpListener(self._udp_pick(sp)), local_addr=(spec.address, spec.port))
                 else:
                     handle = self.c.dataplane.reclaim(self._key(spec)) or bind_tcp(spec.address, spec.port)
                     self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(sp)})
@@ -129,6 +134,15 @@ class NodePortProxy:
                 continue
             self.listeners[spec] = (sp, handle)
             log.info("Service %s/%s listening on %s %s:%d", sp.namespace, sp.name, spec.protocol, spec.address, spec.port)
+
+    def _udp_pick(self, sp: ServicePort):
+        return lambda tried, peer: self.pick(sp, tried, peer)
+
+    def retain_udp_flows(self) -> None:
+        for spec, (sp, handle) in self.listeners.items():
+            if spec.protocol == "UDP":
+                eps = self.c.store.peek("Endpoints", sp.namespace, sp.name)
+                handle.get_protocol().retain(set(ready_backends(eps, sp.port_name, sp.target)))
 
     @staticmethod
     def _key(spec: ListenerSpec) -> str:

@@ -1,7 +1,9 @@
 """UDP NodePorts: datagrams relayed to a ready endpoint, replies relayed back.
 
 Each client address gets its own upstream datagram socket (a "flow"), bound to one
-endpoint while it lives, as kube-proxy's conntrack entries are; idle flows expire.
+endpoint while it lives, as kube-proxy's conntrack entries are; idle flows expire, and
+flows to an endpoint that is no longer ready are dropped (kube-proxy clears those
+conntrack entries), so the client's next datagram goes to a ready one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ FLOW_IDLE_SECONDS = 30.0
 
 
 class _Upstream(asyncio.DatagramProtocol):
-    def __init__(self, listener: "UdpListener", client: tuple):
-        self.listener, self.client = listener, client
+    def __init__(self, listener: "UdpListener", client: tuple, target: tuple[str, int]):
+        self.listener, self.client, self.target = listener, client, target
         self.transport: asyncio.DatagramTransport | None = None
         self.last = time.monotonic()
 
@@ -57,7 +59,7 @@ class UdpListener(asyncio.DatagramProtocol):
     async def _open(self, addr: tuple, target: tuple[str, int]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            _, flow = await loop.create_datagram_endpoint(lambda: _Upstream(self, addr), remote_addr=target)
+            _, flow = await loop.create_datagram_endpoint(lambda: _Upstream(self, addr, target), remote_addr=target)
         except OSError:
             self._pending.pop(addr, None)
             return
@@ -69,6 +71,14 @@ class UdpListener(asyncio.DatagramProtocol):
         now = time.monotonic()
         for addr, flow in list(self.flows.items()):
             if now - flow.last > FLOW_IDLE_SECONDS:
+                flow.transport.close()
+                del self.flows[addr]
+
+    def retain(self, ready) -> None:
+        """Drop the flows whose endpoint is not in `ready` (a re-routed Service, a pod
+        that stopped being ready)."""
+        for addr, flow in list(self.flows.items()):
+            if flow.target not in ready:
                 flow.transport.close()
                 del self.flows[addr]
 

@@ -163,48 +163,65 @@ def test_session_affinity_client_ip(engine):
 
 
 def test_udp_nodeport(engine):
-    """busybox has no UDP server, so the backend is a UDP echo socket in this process,
-    behind a selector-less Service with hand-made Endpoints (which must work too)."""
+    """busybox has no UDP server, so the backends are UDP echo sockets in this process,
+    behind a selector-less Service with hand-made Endpoints (which must work too). A
+    client's flow follows the Endpoints: when its endpoint goes, the next datagram of the
+    same client socket reaches the new one; a re-routed Service keeps its port."""
     import threading
 
-    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    echo.bind(("127.0.0.1", 0))
-    echo_port = echo.getsockname()[1]
+    def echo_server(tag: bytes):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
 
-    def serve():
-        while True:
-            try:
-                data, addr = echo.recvfrom(1024)
-            except OSError:
-                return
-            echo.sendto(b"echo:" + data, addr)
-    threading.Thread(target=serve, daemon=True).start()
+        def serve():
+            while True:
+                try:
+                    data, addr = sock.recvfrom(1024)
+                except OSError:
+                    return
+                sock.sendto(tag + data, addr)
+        threading.Thread(target=serve, daemon=True).start()
+        return sock
+
+    first, second = echo_server(b"a:"), echo_server(b"b:")
     port = free_nodeport()
-    engine.write("udp.yaml", f"""
+    manifest = """
 apiVersion: v1
 kind: Service
 metadata: {{name: udp}}
 spec:
   type: NodePort
-  ports: [{{name: dns, port: 53, protocol: UDP, nodePort: {port}}}]
+  ports: [{{name: {name}, port: 53, protocol: UDP, nodePort: {port}}}]
 ---
 apiVersion: v1
 kind: Endpoints
 metadata: {{name: udp}}
 subsets:
 - addresses: [{{ip: 127.0.0.1}}]
-  ports: [{{name: dns, port: {echo_port}, protocol: UDP}}]
-""")
+  ports: [{{name: {name}, port: {echo}, protocol: UDP}}]
+"""
+    engine.write("udp.yaml", manifest.format(name="dns", port=port, echo=first.getsockname()[1]))
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(1)
 
     def ask():
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(1)
-            s.sendto(b"hi", ("127.0.0.1", port))
-            return s.recvfrom(1024)[0]
+        client.sendto(b"hi", ("127.0.0.1", port))
+        while True:  # skip late answers to earlier tries
+            data = client.recvfrom(1024)[0]
+            if data.endswith(b"hi"):
+                return data
     try:
-        assert wait_for(ask, 30, interval=0.2, what="an answer through the UDP NodePort") == b"echo:hi"
+        assert wait_for(ask, 30, interval=0.2, what="an answer through the UDP NodePort") == b"a:hi"
+        engine.write("udp.yaml", manifest.format(name="dns", port=port, echo=second.getsockname()[1]))
+        wait_for(lambda: ask() == b"b:hi", 30, interval=0.2, what="the same client flow moved to the new endpoint")
+        # the Service is re-routed (another port name): same port, still answering, no bind error
+        engine.write("udp.yaml", manifest.format(name="dns2", port=port, echo=first.getsockname()[1]))
+        wait_for(lambda: ask() == b"a:hi", 30, interval=0.2, what="the re-routed Service answering")
+        assert not [e for e in engine.client.list("Event", "default") if e["reason"] == "FailedToBindNodePort"]
     finally:
-        echo.close()
+        client.close()
+        first.close()
+        second.close()
 
 
 def test_thousand_idle_connections_and_a_slow_client(engine):
