@@ -259,4 +259,5 @@ class IngressProxy:
             up.transport.close()
             return
         up.idle_since = time.monotonic()
+        up.reused = True
         ups.append(up)

@@ -62,20 +62,29 @@ def request(c, data: bytes) -> bool:
     proxy = c.proxy
     b = proxy.fast_routes.get((host, path), proxy)
     eps = None if b is proxy or b is None else proxy._eps.get(b)
+    target = None
     if eps:
         n = proxy._rr.get(b, 0)
         proxy._rr[b] = n + 1
-        ups = proxy.pool.get(eps[n % len(eps)])
+        target = eps[n % len(eps)]
+        ups = proxy.pool.get(target)
         up = ups.pop() if ups else None
         if up is not None and not up.closed and not up.transport.is_closing():
             r.up, up.client, up.until_close, up.got = up, c, False, False
             up.transport.write(r.head)
             return True
         if up is not None:
-            ups.append(up)  # Client.start pops it again and skips it
+            ups.append(up)  # pool_get pops it again and drops it
     r.host, r.path = HOSTS[host], path.decode("latin-1")
-    proxy.learn_fast(host, path, r)
-    c.start(r)
+    if target is None:  # route not learnt yet, no ready endpoint, or no route: the general path
+        proxy.learn_fast(host, path, r)
+        c.start(r)
+    else:  # keep the endpoint round-robin chose
+        up = proxy.pool_get(target)
+        if up is not None:
+            c.attach(r, up)
+        else:
+            proxy.spawn(c.connect(r, target))
     c.flush()
     return True
 

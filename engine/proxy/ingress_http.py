@@ -274,9 +274,16 @@ class Client(asyncio.Protocol):
         if r.status or up.got:  # answer already under way: cut the client off too
             self.closing = True
             self.transport.close()
-        elif r.replay is not None and len(r.tries) < 4:
-            r.body, r.replay = r.replay[1:], []
-            self.proxy.spawn(self.connect(r, up.target))
+        elif r.replay is not None and r.attempts < 4:
+            # A pooled connection that died was stale: the same endpoint, on a new connection.
+            # A new connection that died unanswered: the endpoint failed, try another one.
+            r.attempts += 1
+            target = up.target if up.reused else self.proxy.pick(r)[0]
+            if target is None:
+                self.local(r, 502)
+            else:
+                r.body, r.replay = r.replay[1:], []
+                self.proxy.spawn(self.connect(r, target))
         else:
             self.local(r, 502)
 

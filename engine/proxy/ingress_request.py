@@ -11,7 +11,7 @@ class Req:
     (host, path), its body chunks not yet sent, and how far its answer has come."""
 
     __slots__ = ("head", "body", "complete", "chunked", "keep_alive", "http11", "is_head", "upgrade", "host",
-                 "path", "up", "replay", "tries", "resp_done", "resp_chunked", "status", "discard", "extra", "fast")
+                 "path", "up", "replay", "tries", "resp_done", "resp_chunked", "status", "discard", "extra", "fast", "attempts")
 
     def __init__(self) -> None:
         self.body: list[bytes] = []
@@ -20,6 +20,7 @@ class Req:
         self.http11 = self.keep_alive = True
         self.up = None  # the ingress_upstream.Upstream serving it
         self.replay: list[bytes] | None = []  # head + body while small enough to resend
-        self.tries: set = set()  # endpoints that failed it
+        self.tries: set = set()  # endpoints it was sent to on a new connection
+        self.attempts = 0  # times it was sent again after a connection died unanswered
         self.status = 0
         self.extra = b""  # bytes after an Upgrade request's head

@@ -55,7 +55,7 @@ class Upstream(asyncio.Protocol):
     """One keep-alive connection to a pod; serves one Client request at a time."""
 
     __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "head", "length", "chunked", "te",
-                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close", "left", "idle")
+                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close", "left", "idle", "reused")
 
     def __init__(self, proxy: "IngressProxy", target) -> None:
         self.proxy, self.target = proxy, target
@@ -70,6 +70,7 @@ class Upstream(asyncio.Protocol):
         self.idle_since = 0.0
         self.left = 0  # body bytes still to come of a fast-lane answer (ingress_fast.py)
         self.idle = True  # the parser is between messages
+        self.reused = False  # has been in the pool (so a loss may just mean it went stale)
 
     def connection_made(self, transport) -> None:
         self.transport = transport

@@ -302,3 +302,91 @@ spec:
     assert lb["ingress"][0]["ip"] == "127.0.0.1" and http_port in [p["port"] for p in lb["ingress"][0]["ports"]]
     out = engine.cli("get", "ingress").stdout
     assert f"http://show.localtest.me:{http_port}/" in out and "127.0.0.1" in out
+
+
+def test_idle_clients_a_slow_client_and_a_resetting_backend(engine):
+    """Faults at the Ingress: 1,000 idle client connections and a client that sends its
+    request byte by byte do not stop service; a backend that resets every connection is
+    a 502 and the proxy goes on serving. The backends are sockets in this process behind
+    selector-less Services with hand-made Endpoints."""
+    import http.server
+    import struct
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, *args):
+            pass
+
+    good = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=good.serve_forever, daemon=True).start()
+    resetter = socket.socket()
+    resetter.bind(("127.0.0.1", 0))
+    resetter.listen(16)
+
+    def reset_all():
+        while True:
+            try:
+                conn, _ = resetter.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.recv(65536)
+            conn.close()  # RST, not FIN
+    threading.Thread(target=reset_all, daemon=True).start()
+
+    def backend(name: str, port: int) -> str:
+        return f"""
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec:
+  ports: [{{name: http, port: 80}}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: {name}}}
+subsets:
+- addresses: [{{ip: 127.0.0.1}}]
+  ports: [{{name: http, port: {port}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: {name}}}
+spec:
+  rules:
+  - host: {name}.test
+    http:
+      paths:
+      - {{path: /, pathType: Prefix, backend: {{service: {{name: {name}, port: {{number: 80}}}}}}}}
+"""
+    http_port, _ = ports(engine)
+    engine.write("faults.yaml", backend("good", good.server_address[1]) + "---" +
+                 backend("reset", resetter.getsockname()[1]))
+    idle = []
+    try:
+        wait_for(lambda: request(http_port, "good.test") == (200, "hello"), 20, what="good backend via ingress")
+        for _ in range(1000):
+            idle.append(socket.create_connection(("127.0.0.1", http_port), timeout=5))
+        assert request(http_port, "good.test") == (200, "hello")  # still served with 1,000 idle clients
+        with socket.create_connection(("127.0.0.1", http_port), timeout=10) as slow:
+            for b in b"GET / HTTP/1.1\r\nHost: good.test\r\nConnection: close\r\n\r\n":
+                slow.send(bytes([b]))
+            data = b""
+            while chunk := slow.recv(4096):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello")
+        assert request(http_port, "reset.test")[0] == 502
+        assert request(http_port, "good.test") == (200, "hello")  # and the proxy goes on
+        assert engine.client.status()["proxyWorker"]["restarts"] == 0
+    finally:
+        for s in idle:
+            s.close()
+        resetter.close()
+        good.shutdown()

@@ -9,6 +9,7 @@ aside), so the fast lane is checked against the general path it shortcuts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -53,13 +54,14 @@ class Backend:
             writer.close()
 
 
-def cluster(port: int, hosts=("app.test",)):
+def cluster(port: int, hosts=("app.test",), more_ports=()):
     c = Replica()
     for o in [
         {"kind": "Service", "metadata": {"name": "web", "namespace": "default"},
          "spec": {"ports": [{"name": "http", "port": 80, "targetPort": "http"}], "selector": {"app": "web"}}},
         {"kind": "Endpoints", "metadata": {"name": "web", "namespace": "default"},
-         "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "http", "port": port}]}]},
+         "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "http", "port": p}]}
+                     for p in (port, *more_ports)]},
         {"kind": "Service", "metadata": {"name": "empty", "namespace": "default"},
          "spec": {"ports": [{"port": 80}], "selector": {"app": "none"}}},
         {"kind": "IngressClass", "metadata": {"name": "kubedeck", "annotations": {
@@ -107,34 +109,44 @@ def normalise(raw: bytes) -> tuple[bytes, list[bytes]]:
     return lines[0], sorted(lines[1:]) + [body]
 
 
-async def exchange(fast: bool, requests: list[bytes], answers: list, n_answers: int | None = None, *,
-                   together: bool = False):
-    ingress_fast.ENABLED = fast
-    backend = Backend(answers)
-    bserver = await asyncio.start_server(backend.handle, "127.0.0.1", 0)
-    proxy = IngressProxy(cluster(bserver.sockets[0].getsockname()[1]), control=False)
+@contextlib.asynccontextmanager
+async def proxied(*servers):
+    """An in-process Ingress proxy whose `web` Service has one endpoint per server, and
+    a client connection to it: yields (proxy, reader, writer)."""
+    ports = [srv.sockets[0].getsockname()[1] for srv in servers]
+    proxy = IngressProxy(cluster(ports[0], more_ports=ports[1:]), control=False)
     proxy.reevaluate(routes=True, tls=False)
-    loop = asyncio.get_running_loop()
-    pserver = await loop.create_server(lambda: Client(proxy, b"http", b"8080"), "127.0.0.1", 0)
+    pserver = await asyncio.get_running_loop().create_server(lambda: Client(proxy, b"http", b"8080"), "127.0.0.1", 0)
     reader, writer = await asyncio.open_connection(*pserver.sockets[0].getsockname()[:2])
-    got = []
     try:
-        if together:
-            writer.write(b"".join(requests))
-        for req in requests:
-            if not together:
-                writer.write(req)
-            got.append(await asyncio.wait_for(read_answer(reader, req.startswith(b"HEAD ")), 10))
-        for _ in range((n_answers or len(requests)) - len(requests)):
-            got.append(await asyncio.wait_for(read_answer(reader), 10))
+        yield proxy, reader, writer
     finally:
-        ingress_fast.ENABLED = True
         writer.close()
-        pserver.close()
-        bserver.close()
+        for srv in (pserver, *servers):
+            srv.close()
         for up in [u for ups in proxy.pool.values() for u in ups]:
             up.transport.close()
+
+
+async def exchange(fast: bool, requests: list[bytes], answers: list, *, together: bool = False):
+    ingress_fast.ENABLED = fast
+    backend = Backend(answers)
+    got = []
+    try:
+        async with proxied(await asyncio.start_server(backend.handle, "127.0.0.1", 0)) as (_, reader, writer):
+            await converse(writer, reader, requests, got, together)
+    finally:
+        ingress_fast.ENABLED = True
     return [normalise(s) for s in backend.seen], got, backend.connections
+
+
+async def converse(writer, reader, requests, got, together) -> None:
+    if together:
+        writer.write(b"".join(requests))
+    for req in requests:
+        if not together:
+            writer.write(req)
+        got.append(await asyncio.wait_for(read_answer(reader, req.startswith(b"HEAD ")), 10))
 
 
 async def both(requests, answers, **kw):
@@ -231,3 +243,34 @@ async def test_malformed_heads_are_judged_by_the_parser(raw):
     assert ingress_fast._REQ.fullmatch(raw) is None
     _, got, _ = await both([raw], [[OK]])
     assert got[0][0] == 400
+
+
+async def test_an_endpoint_that_resets_is_skipped_for_a_ready_one():
+    """One endpoint accepts and resets every connection: requests still get 200s from
+    the other (the failed endpoint is tried once per request, then avoided)."""
+    resets = []
+
+    async def reset(reader, writer):
+        resets.append(1)
+        await reader.read(1)
+        writer.transport.abort()
+    good = Backend([[OK]] * 6)
+    async with proxied(await asyncio.start_server(reset, "127.0.0.1", 0),
+                       await asyncio.start_server(good.handle, "127.0.0.1", 0)) as (_, reader, writer):
+        for _ in range(6):
+            writer.write(GET)
+            code, _, body = await asyncio.wait_for(read_answer(reader), 10)
+            assert (code, body) == (200, b"hello")
+        assert resets, "the resetting endpoint was tried"
+
+
+async def test_requests_are_balanced_over_endpoints():
+    """Round-robin over two endpoints, whether or not a pooled connection to the next
+    one exists (the fast lane must not skip an endpoint it has no connection to yet)."""
+    one, two = Backend([[OK]] * 4), Backend([[OK]] * 4)
+    async with proxied(await asyncio.start_server(one.handle, "127.0.0.1", 0),
+                       await asyncio.start_server(two.handle, "127.0.0.1", 0)) as (_, reader, writer):
+        for _ in range(8):
+            writer.write(GET)
+            assert (await asyncio.wait_for(read_answer(reader), 10))[0] == 200
+    assert (len(one.seen), len(two.seen)) == (4, 4)
