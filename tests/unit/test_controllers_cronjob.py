@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from kubedeck.engine.cluster import Cluster, Settings
 from kubedeck.engine.controllers.cronjob import CronError, CronJobController, Schedule
 from kubedeck.engine.controllers.gc import GarbageCollector
 from kubedeck.engine.controllers.podutil import set_condition
@@ -49,14 +48,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(Settings(state=tmp_path, docker=False))
-    c._ensure_base_objects()
-    yield c
-    c.store.close()
 
 
 def cronjob(cluster, **spec) -> dict:

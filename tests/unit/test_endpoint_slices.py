@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from kubedeck.engine.cluster import Cluster, Settings
 from kubedeck.engine.controllers.endpoints import EndpointsController
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(Settings(state=tmp_path, docker=False))
-    c._ensure_base_objects()
-    yield c
-    c.store.close()
 
 
 def pod(cluster, name, ip, ready):

@@ -54,7 +54,7 @@ class Backend:
             writer.close()
 
 
-def cluster(port: int, hosts=("app.test",), more_ports=()):
+def replica(port: int, hosts=("app.test",), more_ports=()):
     c = Replica()
     for o in [
         {"kind": "Service", "metadata": {"name": "web", "namespace": "default"},
@@ -114,7 +114,7 @@ async def proxied(*servers):
     """An in-process Ingress proxy whose `web` Service has one endpoint per server, and
     a client connection to it: yields (proxy, reader, writer)."""
     ports = [srv.sockets[0].getsockname()[1] for srv in servers]
-    proxy = IngressProxy(cluster(ports[0], more_ports=ports[1:]), control=False)
+    proxy = IngressProxy(replica(ports[0], more_ports=ports[1:]), control=False)
     proxy.reevaluate(routes=True, tls=False)
     pserver = await asyncio.get_running_loop().create_server(lambda: Client(proxy, b"http", b"8080"), "127.0.0.1", 0)
     reader, writer = await asyncio.open_connection(*pserver.sockets[0].getsockname()[:2])
@@ -185,9 +185,10 @@ async def test_answers_the_fast_lane_leaves_to_the_general_path():
     closing = [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"]
     named = [b"HTTP/1.1 200 OK\r\nX-Internal: 1\r\nContent-Length: 2\r\nConnection: keep-alive, X-Internal\r\n\r\nok"]
     gzip = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nGZ\r\n0\r\n\r\n"]
-    _, got, conns = await both([GET] * 6, [chunked, no_content, closing, named, gzip, [OK]])
+    bare_lf = [b"HTTP/1.1 200 OK\r\nX-A: 1\nX-B: 2\r\nContent-Length: 2\r\n\r\nok"]  # CGI style, llhttp's call
+    _, got, conns = await both([GET] * 7, [chunked, no_content, closing, named, gzip, bare_lf, [OK]])
     assert [(g[0], g[2]) for g in got] == [(200, b"abc"), (204, b""), (200, b"ok"), (200, b"ok"), (200, b"GZ"),
-                                           (200, b"hello")]
+                                           (200, b"ok"), (200, b"hello")]
     assert conns == 2, "a backend that said Connection: close is not reused"
     assert b"x-internal" not in got[3][1], "headers named in Connection are dropped"
     assert got[4][1][b"transfer-encoding"] == [b"gzip, chunked"], "the gzip coding is passed on"
