@@ -166,3 +166,15 @@ def make_engine(tmp_path, docker_client):
     yield make
     for eng in made:
         eng.cleanup()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """An in-process Cluster on a fresh store in tmp_path, with its base objects
+    (namespaces, nodes) and no Docker: unit tests drive its controllers by hand."""
+    from kubedeck.engine.cluster import Cluster, Settings
+
+    c = Cluster(Settings(state=tmp_path, docker=False))
+    c._ensure_base_objects()
+    yield c
+    c.store.close()
