@@ -168,6 +168,20 @@ def make_engine(tmp_path, docker_client):
         eng.cleanup()
 
 
+def trickle(port: int, request: bytes) -> bytes:
+    """A slow client: sends `request` to 127.0.0.1:port one byte per send, then reads
+    the answer until the server closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+        for b in request:
+            slow.send(bytes([b]))
+        data = b""
+        while chunk := slow.recv(4096):
+            data += chunk
+    return data
+
+
 @pytest.fixture
 def cluster(tmp_path):
     """An in-process Cluster on a fresh store in tmp_path, with its base objects

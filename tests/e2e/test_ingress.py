@@ -9,7 +9,7 @@ import socket
 import ssl
 import threading
 
-from conftest import wait_for
+from conftest import trickle, wait_for
 
 APP = """
 apiVersion: apps/v1
@@ -375,12 +375,7 @@ spec:
         for _ in range(1000):
             idle.append(socket.create_connection(("127.0.0.1", http_port), timeout=5))
         assert request(http_port, "good.test") == (200, "hello")  # still served with 1,000 idle clients
-        with socket.create_connection(("127.0.0.1", http_port), timeout=10) as slow:
-            for b in b"GET / HTTP/1.1\r\nHost: good.test\r\nConnection: close\r\n\r\n":
-                slow.send(bytes([b]))
-            data = b""
-            while chunk := slow.recv(4096):
-                data += chunk
+        data = trickle(http_port, b"GET / HTTP/1.1\r\nHost: good.test\r\nConnection: close\r\n\r\n")
         assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello")
         assert request(http_port, "reset.test")[0] == 502
         assert request(http_port, "good.test") == (200, "hello")  # and the proxy goes on

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 
-from conftest import wait_for
+from conftest import trickle, wait_for
 
 WEB = """
 apiVersion: apps/v1
@@ -236,12 +236,7 @@ def test_thousand_idle_connections_and_a_slow_client(engine):
             idle.append(s)
         assert get(f"http://127.0.0.1:{port}/") == name  # still served with 1,000 idle clients open
         # a slow client: the request trickles in byte by byte
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
-            for b in b"GET / HTTP/1.0\r\nHost: x\r\n\r\n":
-                slow.send(bytes([b]))
-            data = b""
-            while chunk := slow.recv(4096):
-                data += chunk
+        data = trickle(port, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
         assert data.startswith(b"HTTP/1.") and name.encode() in data
     finally:
         for s in idle:
@@ -299,7 +294,7 @@ def test_a_nodeport_that_goes_and_comes_back_is_served_again(engine):
     svc = engine.client.get("Service", "default", "web")
     for _ in range(3):
         engine.client.delete("Service", "default", "web")
-        wait_for(lambda: f"default/web:80" not in engine.client.status()["nodePorts"], 10, what="listener closed")
+        wait_for(lambda: "default/web:80" not in engine.client.status()["nodePorts"], 10, what="listener closed")
         engine.client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                               "spec": {k: v for k, v in svc["spec"].items() if k not in ("clusterIP", "clusterIPs")}})
         assert wait_for(lambda: get(f"http://127.0.0.1:{port}/") == name, 20, what="NodePort back")
