@@ -9,6 +9,7 @@ directly (the raw-Docker baselines) carry `io.kubedeck.cluster=kdbench-raw-xxxx`
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -26,6 +27,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUSYBOX = "busybox:1.36"
+
+
+def pod_yaml(name: str, app: str, command: list[str], image: str = BUSYBOX) -> str:
+    """A one-container Pod manifest for a benchmark: labelled app=APP, no grace period."""
+    return (f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{app: {app}}}}}\nspec:\n"
+            f"  terminationGracePeriodSeconds: 0\n  containers:\n"
+            f"  - {{name: main, image: {json.dumps(image)}, command: {json.dumps(command)}}}\n")
 NGINX_IMAGE = "kubedeck-bench/nginx:1"
 L_CLUSTER = "io.kubedeck.cluster"
 

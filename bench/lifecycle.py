@@ -15,18 +15,9 @@ import time
 
 import httpx
 
-from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, spread, wait_for
+from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, pod_yaml, spread, wait_for
 from reconcile import StartEvents
 
-POD = """\
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, labels: {{app: restart}}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - {{name: main, image: "busybox:1.36", command: ["sleep", "3600"]}}
-"""
 
 
 def serve_start(docker, repeats: int) -> Result:
@@ -67,7 +58,7 @@ def restart(docker, repeats: int) -> Result:
         with Engine(docker) as eng:
             for i in range(repeats):
                 name = f"r{i}"
-                eng.write(f"{name}.yaml", POD.format(name=name))
+                eng.write(f"{name}.yaml", pod_yaml(name, "restart", ["sleep", "3600"]))
                 first = wait_for(lambda n=name: [c for c in docker.containers.list(filters={"label": [
                     f"{L_CLUSTER}={eng.name}", f"io.kubernetes.pod.name={n}", "io.kubedeck.role=app"]})], 60,
                     what="pod container running")[0]

@@ -18,19 +18,9 @@ import sys
 import threading
 import time
 
-from common import BUSYBOX, Engine, Result, log, median, spread, wait_for
+from common import Engine, Result, log, median, pod_yaml, spread, wait_for
 
-POD = """\
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, labels: {{app: logs}}}}
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-  - name: main
-    image: "{image}"
-    command: ["sh", "-c", "echo ready; while [ ! -e /tmp/go ]; do sleep 0.02; done; seq 1 {n}; sleep 3600"]
-"""
+SCRIPT = "echo ready; while [ ! -e /tmp/go ]; do sleep 0.02; done; seq 1 {n}; sleep 3600"
 
 
 class Follower:
@@ -66,7 +56,7 @@ def run(docker, quick: bool) -> Result:
         for i in range(repeats):
             for who in ("docker", "kubedeck"):  # one at a time, each on a fresh pod
                 name = f"logs-{who}-{i}"
-                eng.write(f"{name}.yaml", POD.format(name=name, image=BUSYBOX, n=n))
+                eng.write(f"{name}.yaml", pod_yaml(name, "logs", ["sh", "-c", SCRIPT.format(n=n)]))
                 cid = wait_for(lambda: next((c.id for c in docker.containers.list(
                     filters={"label": f"io.kubernetes.pod.name={name}"})), None), 60, 0.1, what=f"{name} running")
                 cmd = ["docker", "logs", "-f", cid] if who == "docker" else \
