@@ -3,9 +3,9 @@
 Most traffic is one small request with no body from an HTTP/1.1 keep-alive client,
 answered with a Content-Length body. For that case the general path (ingress_http.py)
 costs ~9 us of Python per request, most of it in the ~15 parser callbacks of two llhttp
-passes. Here the head is checked with a few bytes searches (C speed) and forwarded
-nearly as it came: the request gets its X-Forwarded-* lines appended, the response loses
-its `Connection: keep-alive` line. Bodies are counted, not parsed.
+passes. Here each head is checked by one regex match and forwarded nearly as it came:
+the request gets its X-Forwarded-* lines appended, the response loses its
+`Connection: keep-alive` line. Bodies are counted, not parsed.
 
 Anything else falls through to the general path with nothing changed: a partial head,
 pipelined requests, a body, HTTP/1.0, an absolute URL, a header the general path rewrites
@@ -71,25 +71,18 @@ def request(c, data: bytes) -> bool:
         n = proxy._rr.get(b, 0)
         proxy._rr[b] = n + 1
         target = eps[n % len(eps)]
-        ups = proxy.pool.get(target)
-        up = ups.pop() if ups else None
-        if up is not None and not up.closed and not up.transport.is_closing():
+        up = proxy.pool_get(target)
+        if up is not None:
             r.up, up.client, up.until_close, up.got = up, c, False, False
             up.transport.write(r.head)
             return True
-        if up is not None:
-            ups.append(up)  # pool_get pops it again and drops it
     r.host, r.path = HOSTS[host], path.decode("latin-1")
     if target is None:  # route not learnt yet, no ready endpoint, or no route: the general path
         proxy.learn_fast(host, path, r)
         c.start(r)
-    else:  # keep the endpoint round-robin chose
-        up = proxy.pool_get(target)
-        if up is not None:
-            c.attach(r, up)
-        else:
-            proxy.spawn(c.connect(r, target))
-    c.flush()
+        c.flush()
+    else:  # no pooled connection to the endpoint round-robin chose: a new one to it
+        proxy.spawn(c.connect(r, target))
     return True
 
 
