@@ -44,7 +44,8 @@ def docker_client():
     except Exception as e:  # noqa: BLE001
         pytest.fail(f"these tests need a running Docker daemon: {e}")
     try:
-        client.images.get("busybox:1.36")
+        for image in ("busybox:1.36", "kubedeck-test/perl:1"):
+            client.images.get(image)
     except docker.errors.ImageNotFound:
         subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
     return client

@@ -3,16 +3,19 @@
 Docker's embedded DNS on the cluster network is our cluster DNS. Each Service with a
 cluster IP gets a proxy container whose network aliases are the Service's names
 (`web.default`, `web.default.svc`, `web.default.svc.cluster.local`; a bare `web` is found
-through the pod's DNS search path, so it means the Service in the pod's namespace), listening
-on every Service `port` and forwarding each connection to a ready endpoint's
-`targetPort` (so 80 -> 8080 works). Its IP becomes the Service's clusterIP, so
-`WEB_SERVICE_HOST` points at it too.
+through the pod's DNS search path, so it means the Service in the pod's namespace). Its
+IP becomes the Service's clusterIP, so `WEB_SERVICE_HOST` points at it too. Headless
+Services get no proxy: their names are aliases on the pods themselves (see
+PodWorker.aliases).
 
-The proxy needs no binary of ours: it is busybox (`nc -ll -e` forks a relay per
-connection) with scripts from a bind-mounted directory in the state dir. The engine
-rewrites the endpoint files there whenever Endpoints change, so traffic moves off a
-pod as soon as it stops being ready, with no container restart. Headless Services get
-no proxy: their names are aliases on the pods themselves (see PodWorker.aliases).
+Two kinds of proxy, both forwarding a Service `port` to a ready endpoint's `targetPort`
+(so 80 -> 8080 works) and following Endpoints with no container restart:
+- kernel (the default): the image of svc_proxy_image.py, with NET_ADMIN in its own
+  network namespace only; the engine loads nftables DNAT rules (svc_rules.py) into it
+  with `docker exec nft` whenever the endpoints change. TCP and UDP, sessionAffinity.
+- nc (the fallback when the host has no nft, or KUBEDECK_SERVICE_PROXY=nc): busybox,
+  `nc -ll -e` forking a relay per connection, scripts and endpoint files in a
+  bind-mounted directory of the state dir. TCP only.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import logging
 import os
 from pathlib import Path
 
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
 from ..proxy.nodeport import ready_backends
+from . import svc_proxy_image
+from .svc_rules import PortRules, affinity_seconds, udp_flows_stale, render
 
 log = logging.getLogger("kubedeck.services")
 PROXY_IMAGE = os.environ.get("KUBEDECK_PROXY_IMAGE", "busybox:1.36")
@@ -74,6 +79,10 @@ class ServiceProxies:
         self.agent = agent
         self.root: Path = agent.cluster.settings.state / "services"
         self.known: dict[tuple[str, str], tuple[str, str]] = {}  # (ns, name) -> (container id, hash)
+        self.kernel_image: str | None = None  # None: nc proxies
+        # kernel proxies: what is loaded in each, and the UDP conntrack zone it uses
+        self.loaded: dict[tuple[str, str], tuple[str, str, list[PortRules]]] = {}  # key -> (cid, text, ports)
+        self.zone: dict[tuple[str, str], int] = {}
 
     def _dir(self, ns: str, name: str) -> Path:
         return self.root / f"{ns}_{name}"
@@ -84,6 +93,29 @@ class ServiceProxies:
                                                             L_SERVICE]}):
             ns, _, name = c["Labels"][L_SERVICE].partition("/")
             self.known[(ns, name)] = (c["Id"], c["Labels"].get(L_HASH, ""))
+        self.kernel_image = self._kernel_image()
+
+    def _kernel_image(self) -> str | None:
+        if os.environ.get("KUBEDECK_SERVICE_PROXY", "kernel") == "nc":
+            return None
+        client = self.agent.docker.client
+        try:
+            tag, ctx = svc_proxy_image.context()
+            try:
+                client.images.get(tag)
+            except ImageNotFound:
+                client.images.build(fileobj=ctx, custom_context=True, tag=tag, rm=True,
+                                    labels={"io.kubedeck.image": "svc-proxy"})
+            return tag
+        except (svc_proxy_image.Unavailable, APIError, BuildError) as e:
+            log.warning("in-cluster Services fall back to busybox nc proxies (TCP only): %s", e)
+            return None
+
+    def _ports(self, svc: dict, eps: dict | None) -> list[PortRules]:
+        protocols = ("TCP", "UDP") if self.kernel_image else ("TCP",)
+        return [PortRules(p.get("protocol", "TCP"), int(p["port"]),
+                          ready_backends(eps, p.get("name", ""), p.get("targetPort")))
+                for p in svc["spec"]["ports"] if p.get("protocol", "TCP") in protocols]
 
     def reconcile_sync(self, services: list[dict], endpoints: dict) -> dict[tuple[str, str], str]:
         """Make proxy containers match the Services; returns (ns, name) -> proxy IP."""
@@ -99,9 +131,11 @@ class ServiceProxies:
             if key not in want:
                 self._remove(key)
         for key, svc in want.items():
-            ports = [int(p["port"]) for p in svc["spec"]["ports"] if p.get("protocol", "TCP") == "TCP"]
-            h = hashlib.sha1(json.dumps(ports).encode()).hexdigest()[:12]
-            self._write_endpoints(key, svc, endpoints.get(key))
+            ports = self._ports(svc, endpoints.get(key))
+            kind = self.kernel_image or PROXY_IMAGE
+            h = hashlib.sha1(json.dumps([kind, [(p.protocol, p.port) for p in ports]]).encode()).hexdigest()[:12]
+            if not self.kernel_image:
+                self._write_endpoints(key, ports)
             cid, old_h = self.known.get(key, (None, None))
             info = None
             if cid:
@@ -116,30 +150,60 @@ class ServiceProxies:
                 if not cid:
                     continue
                 info = d.api.inspect_container(cid)
+            if self.kernel_image:
+                self._load_rules(key, cid, svc["spec"], ports)
             ips[key] = d.ip_of(info)
         return ips
 
-    def _write_endpoints(self, key, svc: dict, eps: dict | None) -> None:
+    def _write_endpoints(self, key, ports: list[PortRules]) -> None:
         base = self._dir(*key)
         base.mkdir(parents=True, exist_ok=True)
-        ports = [p for p in svc["spec"]["ports"] if p.get("protocol", "TCP") == "TCP"]
         for i, p in enumerate(ports):
-            lines = "".join(f"{ip} {port}\n" for ip, port in ready_backends(eps, p.get("name", ""), p.get("targetPort")))
-            path = base / f"ep-{i}"
-            if not path.exists() or path.read_text() != lines:
-                tmp = base / f".ep-{i}.tmp"
-                tmp.write_text(lines)
-                os.replace(tmp, path)
+            _write_if_changed(base / f"ep-{i}", "".join(f"{ip} {port}\n" for ip, port in p.backends))
             route = base / f"route-{i}"
             if not route.exists():
                 route.write_text(ROUTE.replace("{i}", str(i)))
                 route.chmod(0o755)
 
-    def _create(self, key, ports: list[int], h: str) -> str | None:
+    def _load_rules(self, key, cid: str, spec: dict, ports: list[PortRules]) -> None:
+        """Load the Service's DNAT rules into its proxy when they changed (one `nft -f`)."""
+        old_cid, old_text, old_ports = self.loaded.get(key, (None, None, None))
+        zone = self.zone.get(key, 1)
+        if old_cid == cid and udp_flows_stale(old_ports, ports):
+            zone = zone % 65535 + 1
+        text = render(ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone)
+        if old_cid == cid and old_text == text:
+            return
+        base = self._dir(*key)
+        base.mkdir(parents=True, exist_ok=True)
+        _write_if_changed(base / "rules.nft", text)
+        api = self.agent.docker.api
+        try:
+            ex = api.exec_create(cid, ["/usr/sbin/nft", "-f", "/kd/rules.nft"])
+            out = api.exec_start(ex["Id"]).decode(errors="replace").strip()
+            code = api.exec_inspect(ex["Id"])["ExitCode"]
+        except (APIError, NotFound) as e:
+            code, out = -1, str(e)
+        if code != 0:
+            log.error("Service %s/%s: nft could not load its rules (exit %s): %s", *key, code, out)
+            return
+        self.loaded[key] = (cid, text, ports)
+        self.zone[key] = zone
+
+    def _create(self, key, ports: list[PortRules], h: str) -> str | None:
         d = self.agent.docker
         ns, name = key
-        run = "".join(f"nc -ll -p {port} -e /kd/route-{i} &\n" for i, port in enumerate(ports)) + "wait\n"
-        (self._dir(ns, name) / "run.sh").write_text("#!/bin/sh\n" + run)
+        self._dir(ns, name).mkdir(parents=True, exist_ok=True)
+        if self.kernel_image:
+            image, command = self.kernel_image, None
+            extra = {"cap_add": ["NET_ADMIN"], "sysctls": {
+                "net.ipv4.ip_forward": "1",
+                # answers go back out the interface they came in on: no ICMP redirects
+                "net.ipv4.conf.all.send_redirects": "0", "net.ipv4.conf.default.send_redirects": "0"}}
+        else:
+            image, command, extra = PROXY_IMAGE, ["sh", "/kd/run.sh"], {"init": True}
+            run = "".join(f"nc -ll -p {p.port} -e /kd/route-{i} &\n" for i, p in enumerate(ports)) + "wait\n"
+            (self._dir(ns, name) / "run.sh").write_text("#!/bin/sh\n" + run)
         cname = f"k8s_svc_{name}_{ns}_{d.cluster}"
         try:
             try:
@@ -149,22 +213,32 @@ class ServiceProxies:
             net = d.api.create_networking_config({d.network: d.api.create_endpoint_config(
                 aliases=service_names(name, ns))})
             c = d.api.create_container(
-                PROXY_IMAGE, name=cname, command=["sh", "/kd/run.sh"], networking_config=net,
+                image, name=cname, command=command, networking_config=net,
                 labels={"io.kubedeck.cluster": d.cluster, L_SERVICE: f"{ns}/{name}", L_HASH: h,
                         "io.kubedeck.role": "service-proxy"},
                 host_config=d.api.create_host_config(network_mode=d.network, binds={
-                    str(self._dir(ns, name)): {"bind": "/kd", "mode": "ro"}}, init=True))
+                    str(self._dir(ns, name)): {"bind": "/kd", "mode": "ro"}}, **extra))
             d.api.start(c["Id"])
         except (APIError, NotFound) as e:
-            log.error("Service %s/%s: cannot start its in-cluster proxy (%s): %s", ns, name, PROXY_IMAGE, e)
+            log.error("Service %s/%s: cannot start its in-cluster proxy (%s): %s", ns, name, image, e)
             return None
         self.known[key] = (c["Id"], h)
         return c["Id"]
 
     def _remove(self, key) -> None:
         cid, _ = self.known.pop(key, (None, None))
+        self.loaded.pop(key, None)
         if cid:
             try:
                 self.agent.docker.api.remove_container(cid, force=True)
             except (APIError, NotFound):
                 pass
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Replace a file atomically, so a reader never sees half of it."""
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -205,6 +205,41 @@ DOCKERFILE
     rm -rf "$bctx"
 }
 
+# ---- perl on busybox (always) -----------------------------------------------------
+# busybox has no UDP server or client (Debian's nc is TCP only), so the UDP Service
+# tests use perl's socket builtins. Debian's perl (perl-base, an essential package)
+# and the libraries ldd lists, on top of busybox:1.36. Tag kubedeck-test/perl:1.
+build_test_perl() {
+    local tag=kubedeck-test/perl:1 perl_bin=/usr/bin/perl pctx lib phash have
+    [[ -x $perl_bin ]] || { log "$perl_bin missing (Debian: perl-base)"; return 1; }
+    pctx=$(mktemp -d /tmp/kubedeck-perl-image.XXXXXX)
+    [[ -n $pctx && -d $pctx ]] || return 1
+    mkdir -p "$pctx/root/usr/bin"
+    cp "$perl_bin" "$pctx/root/usr/bin/perl"
+    for lib in $(ldd "$perl_bin" | grep -o '/[^ ]*'); do
+        mkdir -p "$pctx/root$(dirname "$lib")"
+        cp -L "$lib" "$pctx/root$lib"
+    done
+    # the base image's id is a build input: a rebuilt busybox rebuilds this one
+    docker image inspect -f '{{.Id}}' busybox:1.36 >"$pctx/base-id"
+    printf 'FROM busybox:1.36\nCOPY root/ /\nLABEL io.kubedeck.test-image="1"\n' >"$pctx/Dockerfile"
+    phash=$(cd "$pctx" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
+    have=$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)
+    if [[ ${FORCE:-0} != 1 && $have == "$phash" ]]; then
+        log "perl image up to date (hash $phash): $tag"
+    else
+        log "building $tag (hash $phash)"
+        DOCKER_BUILDKIT=0 docker build -q --label "$HASH_LABEL=$phash" -t "$tag" "$pctx" >/dev/null 2>"$pctx/build.err" || {
+            cat "$pctx/build.err" >&2
+            rm -rf "$pctx"
+            log "docker build of $tag failed"
+            return 1
+        }
+    fi
+    rm -rf "$pctx"
+}
+build_test_perl
+
 if [[ ${1:-} == bench ]]; then
     build_bench_nginx
 fi

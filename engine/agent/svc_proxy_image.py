@@ -1,0 +1,74 @@
+"""The Service proxy image, built offline from the host's own `nft`.
+
+A proxy container needs two things: a process that keeps its network namespace alive
+(the pause binary of pause.py) and `nft` to load rules into it (svc_rules.py). No
+registry may be needed, so the image is the host's nft binary plus the shared libraries
+`ldd` lists, kept at the same paths, FROM scratch (about 4.5 MB). Debian ships nft in
+the `nftables` package (priority important). Without it, `context()` says why and the
+engine falls back to busybox `nc` proxies, which relay TCP only.
+
+The image is tagged with a hash of its inputs, so an upgraded nft gives a new image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+
+from .pause import pause_elf
+
+REPO = "kubedeck/svc-proxy"
+NFT = "/usr/sbin/nft"
+DOCKERFILE = b'FROM scratch\nCOPY . /\nENTRYPOINT ["/pause"]\n'
+
+
+class Unavailable(Exception):
+    """The host cannot provide what the image needs (the message says what)."""
+
+
+def nft_path() -> str:
+    path = shutil.which("nft", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not path:
+        raise Unavailable("the host has no nft binary (Debian: apt-get install nftables)")
+    return os.path.realpath(path)
+
+
+def libraries(binary: str) -> list[str]:
+    """The loader and every library `ldd` lists for a binary, by absolute path."""
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise Unavailable(f"cannot list the libraries of {binary} with ldd: {e}") from e
+    return sorted(set(re.findall(r"(/\S+)", out)))
+
+
+def context() -> tuple[str, io.BytesIO]:
+    """(tag, tar build context). Raises Unavailable."""
+    nft = nft_path()
+    files = [("pause", pause_elf(), 0o755), ("usr/sbin/nft", _read(nft), 0o755)]
+    files += [(lib.lstrip("/"), _read(lib), 0o755) for lib in libraries(nft)]
+    files.append(("Dockerfile", DOCKERFILE, 0o644))
+    digest = hashlib.sha256()
+    for name, data, _ in files:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data, mode in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return f"{REPO}:{digest.hexdigest()[:12]}", buf
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise Unavailable(f"cannot read {path}: {e}") from e

@@ -1,0 +1,192 @@
+"""In-cluster Service proxies: UDP and TCP through the kernel (nftables) proxy, flows
+moving off a removed endpoint, open connections draining, sessionAffinity, and the
+busybox nc fallback. The pods speak through perl's socket builtins (busybox has no UDP
+server or client); see tests/images/build.sh for the kubedeck-test/perl:1 image."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import wait_for
+from test_services import CLIENT as BUSYBOX_CLIENT, SVC as WEB_SVC, WEB, exec_in
+
+# Answers every UDP datagram on 9053 and every line on a TCP connection to 9080 with
+# its hostname. AF_INET=2, SOCK_STREAM=1, SOCK_DGRAM=2, SOL_SOCKET=1, SO_REUSEADDR=2.
+SERVER = r"""
+my $h = `hostname`; chomp $h;
+socket(my $u, 2, 2, 0) or die "udp socket: $!";
+bind($u, pack("S n x12", 2, 9053)) or die "udp bind: $!";
+socket(my $t, 2, 1, 0) or die "tcp socket: $!";
+setsockopt($t, 1, 2, 1);
+bind($t, pack("S n x12", 2, 9080)) or die "tcp bind: $!";
+listen($t, 16) or die "listen: $!";
+$SIG{CHLD} = 'IGNORE';
+while (1) {
+    my $rin = ''; vec($rin, fileno($u), 1) = 1; vec($rin, fileno($t), 1) = 1;
+    select(my $r = $rin, undef, undef, undef) > 0 or next;
+    if (vec($r, fileno($u), 1)) { my $peer = recv($u, my $m, 512, 0); send($u, $h, 0, $peer); }
+    if (vec($r, fileno($t), 1) and accept(my $c, $t)) {
+        if (!fork) { while (my $l = <$c>) { syswrite($c, "$h\n") } exit }
+        close $c;
+    }
+}
+"""
+# UDP client: HOST PORT N FRESH. Sends N datagrams 100 ms apart, printing each answer
+# (or "timeout"); FRESH=1 uses a new socket (a new flow) per datagram, 0 one socket.
+UDP_CLIENT = r"""
+$| = 1;
+my ($host, $port, $n, $fresh) = @ARGV;
+my $a = gethostbyname($host) or die "cannot resolve $host\n";
+my $to = pack("S n a4 x8", 2, $port, $a);
+my $s;
+for my $i (1 .. $n) {
+    if ($fresh or !$s) { close $s if $s; socket($s, 2, 2, 0) or die "socket: $!"; }
+    send($s, "ping", 0, $to) or die "send: $!";
+    my $rin = ''; vec($rin, fileno($s), 1) = 1;
+    if (select(my $r = $rin, undef, undef, 0.5) > 0) { recv($s, my $m, 512, 0); print "$m\n"; }
+    else { print "timeout\n"; }
+    select(undef, undef, undef, 0.1);
+}
+"""
+# TCP client: HOST PORT. One connection: a line, an answer, then after /tmp/go
+# exists another line and answer on the same connection.
+TCP_CLIENT = r"""
+$| = 1;
+my ($host, $port) = @ARGV;
+my $a = gethostbyname($host) or die "cannot resolve $host\n";
+socket(my $s, 2, 1, 0) or die "socket: $!";
+connect($s, pack("S n a4 x8", 2, $port, $a)) or die "connect: $!";
+syswrite($s, "one\n"); print scalar <$s>;
+select(undef, undef, undef, 0.1) until -e "/tmp/go";
+syswrite($s, "two\n"); print scalar(<$s>) // "closed\n";
+"""
+ECHO = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      terminationGracePeriodSeconds: 60
+      containers:
+      - name: echo
+        image: kubedeck-test/perl:1
+        command: ["perl", "-e"]
+        args: [SERVER]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports:
+  - {name: dns, port: 53, targetPort: 9053, protocol: UDP}
+  - {name: tcp, port: 80, targetPort: 9080}
+"""
+CLIENT = """
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - {name: c, image: "kubedeck-test/perl:1", command: ["sleep", "3600"]}
+"""
+
+
+def echo_manifest() -> str:
+    return ECHO.replace("[SERVER]", json.dumps([SERVER]))  # a JSON string is a YAML string
+
+
+def container(engine, pod: str):
+    return next(c for c in engine.containers() if c.labels.get("io.kubernetes.pod.name") == pod
+                and c.labels.get("io.kubedeck.role") == "app")
+
+
+def perl(engine, pod: str, script: str, *args, background: str | None = None) -> str:
+    """Run a perl script in the pod; with background=FILE, start it there and return."""
+    cmd = 'perl -e "$SCRIPT" "$@"' + (f" >{background} 2>&1 &" if background else "")
+    code, out = container(engine, pod).exec_run(["sh", "-c", cmd, "sh", *map(str, args)],
+                                                environment={"SCRIPT": script})
+    assert code == 0, out.decode(errors="replace")
+    return out.decode(errors="replace")
+
+
+def lines_of(engine, pod: str, path: str) -> list[str]:
+    return exec_in(engine, pod, f"cat {path}").splitlines()
+
+
+def start_echo(engine) -> set[str]:
+    engine.write("echo.yaml", echo_manifest())
+    engine.write("client.yaml", CLIENT)
+    pods = wait_for(lambda: engine.running_ready("app=echo", 2), 90, what="2 echo pods")
+    wait_for(lambda: engine.client.get("Pod", "default", "client")["status"]["phase"] == "Running", 60)
+    return {p["metadata"]["name"] for p in pods}
+
+
+def test_udp_and_tcp_through_the_kernel_proxy(engine):
+    names = start_echo(engine)
+    # UDP on the Service port (53 -> 9053), balanced: each fresh socket is a new flow
+    for host in ("echo", "echo.default.svc.cluster.local"):
+        seen = wait_for(lambda: set(perl(engine, "client", UDP_CLIENT, host, 53, 20, 1).split()) >= names
+                        and True, 30, what=f"both echo pods answering UDP at {host}:53")
+        assert seen
+    assert "timeout" not in perl(engine, "client", UDP_CLIENT, "echo", 53, 10, 1)
+    proxy = [c for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"]
+    assert [c.attrs["Config"]["Image"].split(":")[0] for c in proxy] == ["kubedeck/svc-proxy"]
+
+    # one UDP flow sending steadily, one TCP connection held open
+    perl(engine, "client", UDP_CLIENT, "echo", 53, 400, 0, background="/tmp/udp")
+    perl(engine, "client", TCP_CLIENT, "echo", 80, background="/tmp/tcp")
+    udp_first = wait_for(lambda: (lambda ls: len(ls) >= 5 and ls)(lines_of(engine, "client", "/tmp/udp")), 30,
+                         what="the UDP flow answered")
+    assert len(set(udp_first)) == 1 and udp_first[0] in names, udp_first  # a flow sticks to one pod
+    tcp_pod = wait_for(lambda: lines_of(engine, "client", "/tmp/tcp"), 30, what="the TCP answer")[0]
+    assert tcp_pod in names
+
+    # their pods leave the endpoints at once (terminating, still running for 60 s)
+    gone = {udp_first[0], tcp_pod}
+    for pod in gone:
+        engine.client.delete("Pod", "default", pod)
+    # the UDP flow moves to a ready pod although the old one still answers
+    moved = wait_for(lambda: (lambda ls: ls and ls[-1] not in gone | {"timeout"} and ls[-1])(
+        lines_of(engine, "client", "/tmp/udp")), 60, what="the UDP flow reaching a ready pod")
+    assert moved not in gone
+    # the open TCP connection drains: still answered by its terminating pod
+    exec_in(engine, "client", "touch /tmp/go")
+    tcp = wait_for(lambda: (lambda ls: len(ls) == 2 and ls)(lines_of(engine, "client", "/tmp/tcp")), 30,
+                   what="the second answer on the held TCP connection")
+    assert tcp == [tcp_pod, tcp_pod]
+
+
+def test_session_affinity_client_ip(engine):
+    names = start_echo(engine)
+    engine.write("echo.yaml", echo_manifest().replace("  selector: {app: echo}\n  ports:",
+                                                      "  selector: {app: echo}\n  sessionAffinity: ClientIP\n  ports:"))
+    wait_for(lambda: engine.client.get("Service", "default", "echo")["spec"].get("sessionAffinity") == "ClientIP",
+             30, what="the Service updated")
+
+    def answers() -> list[str]:
+        return perl(engine, "client", UDP_CLIENT, "echo", 53, 12, 1).split()
+    # every fresh flow from this client lands on the same pod
+    sticky = wait_for(lambda: (lambda a: len(set(a)) == 1 and "timeout" not in a and a)(answers()), 30,
+                      what="all flows on one pod")
+    assert sticky[0] in names
+    engine.write("echo.yaml", echo_manifest())  # affinity off again: balanced
+    assert wait_for(lambda: set(answers()) >= names and True, 30, what="both pods again")
+
+
+def test_nc_fallback_proxies_tcp(make_engine, monkeypatch):
+    monkeypatch.setenv("KUBEDECK_SERVICE_PROXY", "nc")
+    engine = make_engine()
+    engine.write("web.yaml", WEB + "---\n" + WEB_SVC + "---\n" + BUSYBOX_CLIENT)
+    names = {p["metadata"]["name"] for p in wait_for(lambda: engine.running_ready("app=web", 2), 60,
+                                                     what="web pods")}
+    wait_for(lambda: engine.client.get("Pod", "default", "client")["status"]["phase"] == "Running", 60)
+    got = wait_for(lambda: {exec_in(engine, "client", "wget -qO- http://web/") for _ in range(12)} >= names
+                   and True, 30, what="both replicas through the nc proxy")
+    assert got
+    proxy = [c for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"]
+    assert [c.attrs["Config"]["Image"] for c in proxy] == ["busybox:1.36"]

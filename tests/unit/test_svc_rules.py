@@ -1,0 +1,64 @@
+"""The nftables rules of a kernel Service proxy (engine/agent/svc_rules.py). The e2e
+tests in tests/e2e/test_service_proxies.py load them into real containers; here: their
+shape, and when UDP flows must start afresh. Checked with `nft -c` when the host has nft."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from kubedeck.engine.agent.svc_rules import PortRules, affinity_seconds, render, udp_flows_stale
+
+A, B, C = ("10.0.0.2", 8080), ("10.0.0.3", 8080), ("10.0.0.4", 8080)
+
+
+def test_each_port_is_balanced_over_its_backends():
+    text = render([PortRules("TCP", 80, [A, B]), PortRules("UDP", 53, [C])], udp_zone=7)
+    assert "meta l4proto tcp th dport 80 goto p0" in text
+    assert "numgen random mod 2 vmap { 0 : goto p0e0, 1 : goto p0e1 }" in text
+    assert "meta l4proto tcp dnat to 10.0.0.2:8080" in text and "meta l4proto tcp dnat to 10.0.0.3:8080" in text
+    assert "meta l4proto udp th dport 53 goto p1" in text and "meta l4proto udp dnat to 10.0.0.4:8080" in text
+    assert "meta l4proto udp ct zone set 7" in text
+    assert "ct status dnat masquerade" in text
+    assert "@aff" not in text
+    # one transaction that replaces the table, whether or not it exists yet
+    assert text.startswith("table ip kubedeck {}\ndelete table ip kubedeck\n")
+
+
+def test_a_port_without_backends_gets_no_rule_and_tcp_only_no_zone():
+    text = render([PortRules("TCP", 80, [])])
+    assert "dport 80" not in text and "chain p0" not in text and "ct zone" not in text
+
+
+def test_client_ip_affinity_remembers_each_client_per_endpoint():
+    text = render([PortRules("TCP", 80, [A, B])], affinity_seconds=60)
+    assert "set aff0e1 { type ipv4_addr; flags dynamic,timeout; timeout 60s; }" in text
+    assert text.index("set aff0e0") < text.index("chain p0 {")  # declared before use
+    assert "ip saddr @aff0e0 goto p0e0" in text and "update @aff0e1 { ip saddr }" in text
+    assert affinity_seconds({"sessionAffinity": "ClientIP"}) == 10800
+    assert affinity_seconds({"sessionAffinity": "ClientIP",
+                             "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 30}}}) == 30
+    assert affinity_seconds({"sessionAffinity": "None"}) is None
+
+
+def test_udp_flows_start_afresh_when_an_endpoint_goes_or_the_first_arrives():
+    udp = lambda *b: [PortRules("UDP", 53, list(b)), PortRules("TCP", 80, [A])]  # noqa: E731
+    assert not udp_flows_stale(None, udp(A))          # first load: nothing to clear
+    assert not udp_flows_stale(udp(A), udp(A, B))     # one more endpoint: flows stay
+    assert udp_flows_stale(udp(A, B), udp(B))         # an endpoint left
+    assert udp_flows_stale(udp(), udp(A))             # flows begun with no endpoint
+    tcp_only = [PortRules("TCP", 80, [A])]
+    assert not udp_flows_stale(tcp_only, [PortRules("TCP", 80, [B])])  # TCP drains instead
+
+
+@pytest.mark.skipif(not shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin"), reason="no nft on this host")
+def test_nft_accepts_the_rules(tmp_path):
+    path = tmp_path / "rules.nft"
+    path.write_text(render([PortRules("TCP", 80, [A, B]), PortRules("UDP", 53, [C])], affinity_seconds=5))
+    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
+    r = subprocess.run(["unshare", "-n", nft, "-f", str(path)], capture_output=True, text=True)
+    if r.returncode and "unshare" in r.stderr and "Operation not permitted" in r.stderr:
+        pytest.skip("no permission for a network namespace")
+    assert r.returncode == 0, r.stderr
