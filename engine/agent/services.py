@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
@@ -120,6 +121,7 @@ class ServiceProxies:
     def reconcile_sync(self, services: list[dict], endpoints: dict) -> dict[tuple[str, str], str]:
         """Make proxy containers match the Services; returns (ns, name) -> proxy IP."""
         d = self.agent.docker
+        kernel = self.kernel_image
         want = {}
         for svc in services:
             spec = svc["spec"]
@@ -153,6 +155,8 @@ class ServiceProxies:
             if self.kernel_image:
                 self._load_rules(key, cid, svc["spec"], ports)
             ips[key] = d.ip_of(info)
+        if kernel and not self.kernel_image:  # fell back to nc during this pass: redo them all
+            return self.reconcile_sync(services, endpoints)
         return ips
 
     def _write_endpoints(self, key, ports: list[PortRules]) -> None:
@@ -168,13 +172,13 @@ class ServiceProxies:
     def _load_rules(self, key, cid: str, spec: dict, ports: list[PortRules]) -> None:
         """Load the Service's DNAT rules into its proxy when they changed (one `nft -f`)."""
         old_cid, old_text, old_ports = self.loaded.get(key, (None, None, None))
-        zone = self.zone.get(key, 1)
+        base = self._dir(*key)
+        zone = self.zone.get(key) or _zone_in(base / "rules.nft")  # a restarted engine keeps the zone
         if old_cid == cid and udp_flows_stale(old_ports, ports):
             zone = zone % 65535 + 1
         text = render(ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone)
         if old_cid == cid and old_text == text:
             return
-        base = self._dir(*key)
         base.mkdir(parents=True, exist_ok=True)
         _write_if_changed(base / "rules.nft", text)
         api = self.agent.docker.api
@@ -182,10 +186,15 @@ class ServiceProxies:
             ex = api.exec_create(cid, ["/usr/sbin/nft", "-f", "/kd/rules.nft"])
             out = api.exec_start(ex["Id"]).decode(errors="replace").strip()
             code = api.exec_inspect(ex["Id"])["ExitCode"]
-        except (APIError, NotFound) as e:
-            code, out = -1, str(e)
+        except (APIError, NotFound) as e:  # the container went away: the next pass recreates it
+            log.warning("Service %s/%s: cannot reach its proxy to load rules: %s", *key, e)
+            return
         if code != 0:
-            log.error("Service %s/%s: nft could not load its rules (exit %s): %s", *key, code, out)
+            # nft itself refused (a kernel without nf_tables, no NET_ADMIN...): that holds for
+            # every Service, so all proxies become nc relays (their hash changes next pass)
+            log.error("Service %s/%s: nft could not load the proxy rules (exit %s): %s; in-cluster "
+                      "Services fall back to busybox nc relays (TCP only)", *key, code, out)
+            self.kernel_image = None
             return
         self.loaded[key] = (cid, text, ports)
         self.zone[key] = zone
@@ -233,6 +242,14 @@ class ServiceProxies:
                 self.agent.docker.api.remove_container(cid, force=True)
             except (APIError, NotFound):
                 pass
+
+
+def _zone_in(rules: Path) -> int:
+    try:
+        m = re.search(r"ct zone set (\d+)", rules.read_text())
+    except OSError:
+        m = None
+    return int(m.group(1)) if m else 1
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -62,3 +62,52 @@ def test_nft_accepts_the_rules(tmp_path):
     if r.returncode and "unshare" in r.stderr and "Operation not permitted" in r.stderr:
         pytest.skip("no permission for a network namespace")
     assert r.returncode == 0, r.stderr
+
+
+class FakeDockerAPI:
+    """Just enough of docker's APIClient for ServiceProxies._load_rules."""
+
+    def __init__(self, exit_code: int):
+        self.exit_code, self.execs = exit_code, []
+
+    def exec_create(self, cid, cmd):
+        self.execs.append((cid, cmd))
+        return {"Id": "x"}
+
+    def exec_start(self, _id):
+        return b"Error: Could not process rule: Operation not supported"
+
+    def exec_inspect(self, _id):
+        return {"ExitCode": self.exit_code}
+
+
+def proxies(tmp_path, exit_code: int):
+    from types import SimpleNamespace
+
+    from kubedeck.engine.agent.services import ServiceProxies
+
+    api = FakeDockerAPI(exit_code)
+    agent = SimpleNamespace(cluster=SimpleNamespace(settings=SimpleNamespace(state=tmp_path)),
+                            docker=SimpleNamespace(api=api))
+    sp = ServiceProxies(agent)
+    sp.kernel_image = "kubedeck/svc-proxy:test"
+    return sp, api
+
+
+def test_rules_load_once_and_the_zone_survives_an_engine_restart(tmp_path):
+    sp, api = proxies(tmp_path, 0)
+    key = ("default", "dns")
+    sp._load_rules(key, "c1", {}, [PortRules("UDP", 53, [A, B])])
+    sp._load_rules(key, "c1", {}, [PortRules("UDP", 53, [A, B])])  # unchanged: no exec
+    assert api.execs == [("c1", ["/usr/sbin/nft", "-f", "/kd/rules.nft"])]
+    sp._load_rules(key, "c1", {}, [PortRules("UDP", 53, [B])])  # A left: zone 2
+    assert sp.zone[key] == 2 and "ct zone set 2" in (tmp_path / "services/default_dns/rules.nft").read_text()
+    again, _ = proxies(tmp_path, 0)  # a new engine adopting the same container
+    again._load_rules(key, "c1", {}, [PortRules("UDP", 53, [B])])
+    assert again.zone[key] == 2
+
+
+def test_nft_refusing_the_rules_falls_back_to_nc_relays(tmp_path):
+    sp, _ = proxies(tmp_path, 1)
+    sp._load_rules(("default", "web"), "c1", {}, [PortRules("TCP", 80, [A])])
+    assert sp.kernel_image is None and ("default", "web") not in sp.loaded
