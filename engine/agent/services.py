@@ -25,13 +25,14 @@ import json
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
 from ..proxy.nodeport import ready_backends
 from . import svc_proxy_image
-from .svc_rules import PortRules, affinity_seconds, udp_flows_stale, render
+from .svc_rules import PortRules, affinity_seconds, render, render_alias, udp_flows_stale
 
 log = logging.getLogger("kubedeck.services")
 PROXY_IMAGE = os.environ.get("KUBEDECK_PROXY_IMAGE", "busybox:1.36")
@@ -125,7 +126,10 @@ class ServiceProxies:
         want = {}
         for svc in services:
             spec = svc["spec"]
-            if spec.get("clusterIP") == "None" or spec.get("type") == "ExternalName" or not spec.get("ports"):
+            if spec.get("type") == "ExternalName":
+                if not (self.kernel_image and spec.get("externalName")):
+                    continue
+            elif spec.get("clusterIP") == "None" or not spec.get("ports"):
                 continue
             want[(svc["metadata"]["namespace"], svc["metadata"]["name"])] = svc
         ips = {}
@@ -133,9 +137,10 @@ class ServiceProxies:
             if key not in want:
                 self._remove(key)
         for key, svc in want.items():
-            ports = self._ports(svc, endpoints.get(key))
+            alias = svc["spec"].get("type") == "ExternalName"
+            ports = [] if alias else self._ports(svc, endpoints.get(key))
             kind = self.kernel_image or PROXY_IMAGE
-            h = hashlib.sha1(json.dumps([kind, [(p.protocol, p.port) for p in ports]]).encode()).hexdigest()[:12]
+            h = hashlib.sha1(json.dumps([kind, alias, [(p.protocol, p.port) for p in ports]]).encode()).hexdigest()[:12]
             if not self.kernel_image:
                 self._write_endpoints(key, ports)
             cid, old_h = self.known.get(key, (None, None))
@@ -152,8 +157,11 @@ class ServiceProxies:
                 if not cid:
                     continue
                 info = d.api.inspect_container(cid)
+            if alias:  # no clusterIP in Kubernetes either: the name is the point
+                self._load_rules(key, cid, render_alias(external_target(svc["spec"]["externalName"], services)))
+                continue
             if self.kernel_image:
-                self._load_rules(key, cid, svc["spec"], ports)
+                self._load_rules(key, cid, self._rules(key, cid, svc["spec"], ports), ports)
             ips[key] = d.ip_of(info)
         if kernel and not self.kernel_image:  # fell back to nc during this pass: redo them all
             return self.reconcile_sync(services, endpoints)
@@ -169,16 +177,20 @@ class ServiceProxies:
                 route.write_text(ROUTE.replace("{i}", str(i)))
                 route.chmod(0o755)
 
-    def _load_rules(self, key, cid: str, spec: dict, ports: list[PortRules]) -> None:
-        """Load the Service's DNAT rules into its proxy when they changed (one `nft -f`)."""
-        old_cid, old_text, old_ports = self.loaded.get(key, (None, None, None))
-        base = self._dir(*key)
-        zone = self.zone.get(key) or _zone_in(base / "rules.nft")  # a restarted engine keeps the zone
+    def _rules(self, key, cid: str, spec: dict, ports: list[PortRules]) -> str:
+        old_cid, _, old_ports = self.loaded.get(key, (None, None, None))
+        zone = self.zone.get(key) or _zone_in(self._dir(*key) / "rules.nft")  # a restarted engine keeps it
         if old_cid == cid and udp_flows_stale(old_ports, ports):
             zone = zone % 65535 + 1
-        text = render(ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone)
+        self.zone[key] = zone
+        return render(ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone)
+
+    def _load_rules(self, key, cid: str, text: str, ports: list[PortRules] | None = None) -> None:
+        """Load a proxy's DNAT rules when they changed (one `nft -f`)."""
+        old_cid, old_text, _ = self.loaded.get(key, (None, None, None))
         if old_cid == cid and old_text == text:
             return
+        base = self._dir(*key)
         base.mkdir(parents=True, exist_ok=True)
         _write_if_changed(base / "rules.nft", text)
         api = self.agent.docker.api
@@ -196,8 +208,7 @@ class ServiceProxies:
                       "Services fall back to busybox nc relays (TCP only)", *key, code, out)
             self.kernel_image = None
             return
-        self.loaded[key] = (cid, text, ports)
-        self.zone[key] = zone
+        self.loaded[key] = (cid, text, ports or [])
 
     def _create(self, key, ports: list[PortRules], h: str) -> str | None:
         d = self.agent.docker
@@ -242,6 +253,21 @@ class ServiceProxies:
                 self.agent.docker.api.remove_container(cid, force=True)
             except (APIError, NotFound):
                 pass
+
+
+def external_target(name: str, services: list[dict]) -> str | None:
+    """The address an ExternalName points at: a Service of the cluster by its DNS name,
+    else whatever the host resolves it to."""
+    name = name.rstrip(".").lower()
+    for svc in services:
+        meta, spec = svc["metadata"], svc["spec"]
+        if name in service_names(meta["name"], meta["namespace"]):
+            ip = spec.get("clusterIP")
+            return ip if ip and ip != "None" and spec.get("type") != "ExternalName" else None
+    try:
+        return socket.gethostbyname(name)
+    except OSError:
+        return None
 
 
 def _zone_in(rules: Path) -> int:

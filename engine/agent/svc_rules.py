@@ -72,6 +72,16 @@ def render(ports: list[PortRules], *, affinity_seconds: int | None = None, udp_z
                       f"table ip {TABLE} {{", *body, "}", ""])
 
 
+def render_alias(target: str | None) -> str:
+    """An ExternalName Service: every TCP and UDP port forwarded to the target's address
+    (as a CNAME would send the client there), or nothing when it does not resolve."""
+    rule = [f"    meta l4proto {{ tcp, udp }} dnat to {target}"] if target else []
+    return "\n".join([f"table ip {TABLE} {{}}", f"delete table ip {TABLE}", f"table ip {TABLE} {{",
+                      "  chain pre {", "    type nat hook prerouting priority dstnat; policy accept;", *rule,
+                      "  }", "  chain post {", "    type nat hook postrouting priority srcnat; policy accept;",
+                      "    ct status dnat masquerade", "  }", "}", ""])
+
+
 def affinity_seconds(spec: dict) -> int | None:
     if spec.get("sessionAffinity") != "ClientIP":
         return None

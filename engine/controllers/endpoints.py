@@ -140,7 +140,7 @@ class EndpointsController:
         changed = copy.deepcopy(svc)
         cs = changed["spec"]
         cs.setdefault("type", "ClusterIP")
-        if not cs.get("clusterIP"):
+        if not cs.get("clusterIP") and cs["type"] != "ExternalName":  # a name only, as in Kubernetes
             used = {s["spec"].get("clusterIP") for s in self.store.iter_kind("Service")}
             while True:
                 ip = str(self._net[random.randint(10, self._net.num_addresses - 2)])

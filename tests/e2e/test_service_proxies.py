@@ -60,6 +60,14 @@ syswrite($s, "one\n"); print scalar <$s>;
 select(undef, undef, undef, 0.1) until -e "/tmp/go";
 syswrite($s, "two\n"); print scalar(<$s>) // "closed\n";
 """
+# TCP client: HOST PORT. One connection, one line, prints the answer.
+TCP_ONCE = r"""
+my ($host, $port) = @ARGV;
+my $a = gethostbyname($host) or die "cannot resolve $host\n";
+socket(my $s, 2, 1, 0) or die "socket: $!";
+connect($s, pack("S n a4 x8", 2, $port, $a)) or die "connect: $!";
+syswrite($s, "one\n"); print scalar <$s>;
+"""
 ECHO = """
 apiVersion: apps/v1
 kind: Deployment
@@ -176,6 +184,25 @@ def test_session_affinity_client_ip(engine):
     assert sticky[0] in names
     engine.write("echo.yaml", echo_manifest())  # affinity off again: balanced
     assert wait_for(lambda: set(answers()) >= names and True, 30, what="both pods again")
+
+
+def test_external_name_and_a_pod_reaching_its_own_service(engine):
+    names = start_echo(engine)
+    engine.write("alias.yaml", """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: alias}
+        spec: {type: ExternalName, externalName: echo.default.svc.cluster.local}
+        """)
+    # every port of the alias reaches the target Service, as a CNAME would
+    assert wait_for(lambda: perl(engine, "client", TCP_ONCE, "alias", 80).strip() in names, 30,
+                    what="TCP through the ExternalName")
+    assert set(perl(engine, "client", UDP_CLIENT, "alias", 53, 4, 1).split()) <= names
+    assert not engine.client.get("Service", "default", "alias")["spec"].get("clusterIP")
+    # hairpin: a pod of the Service reaches the Service, and so sometimes itself
+    pod = sorted(names)[0]
+    assert wait_for(lambda: set(perl(engine, pod, UDP_CLIENT, "echo", 53, 20, 1).split()) == names, 30,
+                    what=f"{pod} reaching both pods through its own Service")
 
 
 def test_nc_fallback_proxies_tcp(make_engine, monkeypatch):

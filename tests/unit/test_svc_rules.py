@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from kubedeck.engine.agent.svc_rules import PortRules, affinity_seconds, render, udp_flows_stale
+from kubedeck.engine.agent.svc_rules import PortRules, affinity_seconds, render, render_alias, udp_flows_stale
 
 A, B, C = ("10.0.0.2", 8080), ("10.0.0.3", 8080), ("10.0.0.4", 8080)
 
@@ -30,6 +30,20 @@ def test_each_port_is_balanced_over_its_backends():
 def test_a_port_without_backends_gets_no_rule_and_tcp_only_no_zone():
     text = render([PortRules("TCP", 80, [])])
     assert "dport 80" not in text and "chain p0" not in text and "ct zone" not in text
+
+
+def test_an_external_name_forwards_every_port_to_its_target():
+    from kubedeck.engine.agent.services import external_target
+
+    assert "meta l4proto { tcp, udp } dnat to 10.0.0.9" in render_alias("10.0.0.9")
+    assert "dnat to" not in render_alias(None)
+    svcs = [{"metadata": {"name": "db", "namespace": "data"}, "spec": {"clusterIP": "10.0.0.9"}},
+            {"metadata": {"name": "h", "namespace": "data"}, "spec": {"clusterIP": "None"}}]
+    assert external_target("db.data.svc.cluster.local.", svcs) == "10.0.0.9"
+    assert external_target("DB.data", svcs) == "10.0.0.9"
+    assert external_target("h.data.svc", svcs) is None  # headless: no single address
+    assert external_target("localhost", svcs) == "127.0.0.1"  # else the host's resolver
+    assert external_target("no-such-host.invalid", svcs) is None
 
 
 def test_client_ip_affinity_remembers_each_client_per_endpoint():
@@ -56,12 +70,14 @@ def test_udp_flows_start_afresh_when_an_endpoint_goes_or_the_first_arrives():
 @pytest.mark.skipif(not shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin"), reason="no nft on this host")
 def test_nft_accepts_the_rules(tmp_path):
     path = tmp_path / "rules.nft"
-    path.write_text(render([PortRules("TCP", 80, [A, B]), PortRules("UDP", 53, [C])], affinity_seconds=5))
     nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
-    r = subprocess.run(["unshare", "-n", nft, "-f", str(path)], capture_output=True, text=True)
-    if r.returncode and "unshare" in r.stderr and "Operation not permitted" in r.stderr:
-        pytest.skip("no permission for a network namespace")
-    assert r.returncode == 0, r.stderr
+    for text in (render([PortRules("TCP", 80, [A, B]), PortRules("UDP", 53, [C])], affinity_seconds=5),
+                 render_alias("10.0.0.9"), render_alias(None)):
+        path.write_text(text)
+        r = subprocess.run(["unshare", "-n", nft, "-f", str(path)], capture_output=True, text=True)
+        if r.returncode and "unshare" in r.stderr and "Operation not permitted" in r.stderr:
+            pytest.skip("no permission for a network namespace")
+        assert r.returncode == 0, r.stderr
 
 
 class FakeDockerAPI:
@@ -94,20 +110,24 @@ def proxies(tmp_path, exit_code: int):
     return sp, api
 
 
+def load(sp, key, ports):
+    sp._load_rules(key, "c1", sp._rules(key, "c1", {}, ports), ports)
+
+
 def test_rules_load_once_and_the_zone_survives_an_engine_restart(tmp_path):
     sp, api = proxies(tmp_path, 0)
     key = ("default", "dns")
-    sp._load_rules(key, "c1", {}, [PortRules("UDP", 53, [A, B])])
-    sp._load_rules(key, "c1", {}, [PortRules("UDP", 53, [A, B])])  # unchanged: no exec
+    load(sp, key, [PortRules("UDP", 53, [A, B])])
+    load(sp, key, [PortRules("UDP", 53, [A, B])])  # unchanged: no exec
     assert api.execs == [("c1", ["/usr/sbin/nft", "-f", "/kd/rules.nft"])]
-    sp._load_rules(key, "c1", {}, [PortRules("UDP", 53, [B])])  # A left: zone 2
+    load(sp, key, [PortRules("UDP", 53, [B])])  # A left: zone 2
     assert sp.zone[key] == 2 and "ct zone set 2" in (tmp_path / "services/default_dns/rules.nft").read_text()
     again, _ = proxies(tmp_path, 0)  # a new engine adopting the same container
-    again._load_rules(key, "c1", {}, [PortRules("UDP", 53, [B])])
+    load(again, key, [PortRules("UDP", 53, [B])])
     assert again.zone[key] == 2
 
 
 def test_nft_refusing_the_rules_falls_back_to_nc_relays(tmp_path):
     sp, _ = proxies(tmp_path, 1)
-    sp._load_rules(("default", "web"), "c1", {}, [PortRules("TCP", 80, [A])])
+    load(sp, ("default", "web"), [PortRules("TCP", 80, [A])])
     assert sp.kernel_image is None and ("default", "web") not in sp.loaded
