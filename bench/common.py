@@ -152,7 +152,7 @@ def ensure_images(client) -> None:
     import docker
 
     need = False
-    for image in (BUSYBOX, NGINX_IMAGE):
+    for image in (BUSYBOX, NGINX_IMAGE, "kubedeck-bench/wrk:1"):
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:

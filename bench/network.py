@@ -111,7 +111,11 @@ def wrk(url: str, seconds: float, host: str | None = None) -> tuple[float, str]:
     cmd = ["wrk", "-t2", "-c32", f"-d{seconds:g}s", "--timeout", "5s"]
     if host:
         cmd += ["-H", f"Host: {host}"]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    return parse_wrk(subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout)
+
+
+def parse_wrk(out: str) -> tuple[float, str]:
+    """(requests/s, problems such as errors or non-2xx answers) from wrk's report."""
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     problems = []
     for pat in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):

@@ -205,43 +205,45 @@ DOCKERFILE
     rm -rf "$bctx"
 }
 
-# ---- perl on busybox (always) -----------------------------------------------------
-# busybox has no UDP server or client (Debian's nc is TCP only), so the UDP Service
-# tests use perl's socket builtins. Debian's perl (perl-base, an essential package)
-# and the libraries ldd lists, on top of busybox:1.36. Tag kubedeck-test/perl:1.
-build_test_perl() {
-    local tag=kubedeck-test/perl:1 perl_bin=/usr/bin/perl pctx lib phash have
-    [[ -x $perl_bin ]] || { log "$perl_bin missing (Debian: perl-base)"; return 1; }
-    pctx=$(mktemp -d /tmp/kubedeck-perl-image.XXXXXX)
-    [[ -n $pctx && -d $pctx ]] || return 1
-    mkdir -p "$pctx/root/usr/bin"
-    cp "$perl_bin" "$pctx/root/usr/bin/perl"
-    for lib in $(ldd "$perl_bin" | grep -o '/[^ ]*'); do
-        mkdir -p "$pctx/root$(dirname "$lib")"
-        cp -L "$lib" "$pctx/root$lib"
+# ---- tools on busybox ---------------------------------------------------------------
+# A host binary and the libraries ldd lists, on top of busybox:1.36 (so the pod still has
+# sh and sleep). Used for perl (always: busybox has no UDP server or client, so the UDP
+# Service tests use perl's socket builtins; Debian's perl-base is essential) and for wrk
+# (with `bench`: load from inside a pod for the in-cluster Service benchmark).
+build_tool_image() {
+    local tag=$1 bin=$2 tctx lib thash have
+    [[ -x $bin ]] || { log "$bin missing (needed for $tag)"; return 1; }
+    tctx=$(mktemp -d /tmp/kubedeck-tool-image.XXXXXX)
+    [[ -n $tctx && -d $tctx ]] || return 1
+    mkdir -p "$tctx/root$(dirname "$bin")"
+    cp "$bin" "$tctx/root$bin"
+    for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+        mkdir -p "$tctx/root$(dirname "$lib")"
+        cp -L "$lib" "$tctx/root$lib"
     done
     # the base image's id is a build input: a rebuilt busybox rebuilds this one
-    docker image inspect -f '{{.Id}}' busybox:1.36 >"$pctx/base-id"
-    printf 'FROM busybox:1.36\nCOPY root/ /\nLABEL io.kubedeck.test-image="1"\n' >"$pctx/Dockerfile"
-    phash=$(cd "$pctx" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
+    docker image inspect -f '{{.Id}}' busybox:1.36 >"$tctx/base-id"
+    printf 'FROM busybox:1.36\nCOPY root/ /\nLABEL io.kubedeck.test-image="1"\n' >"$tctx/Dockerfile"
+    thash=$(cd "$tctx" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
     have=$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)
-    if [[ ${FORCE:-0} != 1 && $have == "$phash" ]]; then
-        log "perl image up to date (hash $phash): $tag"
+    if [[ ${FORCE:-0} != 1 && $have == "$thash" ]]; then
+        log "image up to date (hash $thash): $tag"
     else
-        log "building $tag (hash $phash)"
-        DOCKER_BUILDKIT=0 docker build -q --label "$HASH_LABEL=$phash" -t "$tag" "$pctx" >/dev/null 2>"$pctx/build.err" || {
-            cat "$pctx/build.err" >&2
-            rm -rf "$pctx"
+        log "building $tag (hash $thash)"
+        DOCKER_BUILDKIT=0 docker build -q --label "$HASH_LABEL=$thash" -t "$tag" "$tctx" >/dev/null 2>"$tctx/build.err" || {
+            cat "$tctx/build.err" >&2
+            rm -rf "$tctx"
             log "docker build of $tag failed"
             return 1
         }
     fi
-    rm -rf "$pctx"
+    rm -rf "$tctx"
 }
-build_test_perl
+build_tool_image kubedeck-test/perl:1 /usr/bin/perl
 
 if [[ ${1:-} == bench ]]; then
     build_bench_nginx
+    build_tool_image kubedeck-bench/wrk:1 "$(command -v wrk || echo /usr/bin/wrk)"
 fi
 
 end=$(date +%s.%N)
