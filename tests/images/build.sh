@@ -131,6 +131,38 @@ else
     fi
 fi
 
+# ---- helpers for the images made of host binaries ---------------------------------
+# copy_with_libs BIN ROOT: BIN and the loader and libraries ldd lists, at their paths under ROOT
+copy_with_libs() {
+    local bin=$1 root=$2 lib
+    mkdir -p "$root$(dirname "$bin")"
+    cp "$bin" "$root$bin"
+    for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+}
+
+# build_context TAG CTX: build CTX as TAG unless TAG already carries the hash of CTX's
+# files; removes CTX either way
+build_context() {
+    local tag=$1 dir=$2 h have
+    h=$(cd "$dir" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
+    have=$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)
+    if [[ ${FORCE:-0} != 1 && $have == "$h" ]]; then
+        log "image up to date (hash $h): $tag"
+    else
+        log "building $tag (hash $h)"
+        DOCKER_BUILDKIT=0 docker build -q --label "$HASH_LABEL=$h" -t "$tag" "$dir" >/dev/null 2>"$dir/build.err" || {
+            cat "$dir/build.err" >&2
+            rm -rf "$dir"
+            log "docker build of $tag failed"
+            return 1
+        }
+    fi
+    rm -rf "$dir"
+}
+
 # ---- bench backend (only with `build.sh bench`) ----------------------------------
 # busybox httpd forks per request and has no keep-alive, so it would be the bottleneck
 # of the NodePort/Ingress throughput benchmarks. This image is Debian's nginx binary
@@ -147,13 +179,8 @@ build_bench_nginx() {
     [[ -n $bctx && -d $bctx ]] || return 1
     mkdir -p "$bctx/root/usr/sbin" "$bctx/root/etc/nginx" "$bctx/root/www" "$bctx/root/tmp"
     chmod 1777 "$bctx/root/tmp"
-    cp "$nginx_bin" "$bctx/root/usr/sbin/nginx"
-    # the dynamic loader and every library nginx links (paths kept as ldd prints them)
-    local lib
-    for lib in $(ldd "$nginx_bin" | grep -o '/[^ ]*'); do
-        mkdir -p "$bctx/root$(dirname "$lib")"
-        cp -L "$lib" "$bctx/root$lib"
-    done
+    copy_with_libs "$nginx_bin" "$bctx/root"
+    [[ $nginx_bin == /usr/sbin/nginx ]] || cp "$nginx_bin" "$bctx/root/usr/sbin/nginx"
     cp "$ctx/etc/passwd" "$ctx/etc/group" "$ctx/etc/nsswitch.conf" "$bctx/root/etc/"
     printf '%063d\n' 0 >"$bctx/root/www/index.html"   # 64 bytes
     cat >"$bctx/root/etc/nginx/nginx.conf" <<'NGINX_CONF'
@@ -188,21 +215,7 @@ LABEL io.kubedeck.test-image="1"
 EXPOSE 8080
 ENTRYPOINT ["/usr/sbin/nginx", "-e", "stderr", "-c", "/etc/nginx/nginx.conf"]
 DOCKERFILE
-    local bhash have
-    bhash=$(cd "$bctx" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
-    have=$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)
-    if [[ ${FORCE:-0} != 1 && $have == "$bhash" ]]; then
-        log "bench image up to date (hash $bhash): $tag"
-    else
-        log "building $tag (hash $bhash)"
-        DOCKER_BUILDKIT=0 docker build -q --label "$HASH_LABEL=$bhash" -t "$tag" "$bctx" >/dev/null 2>"$bctx/build.err" || {
-            cat "$bctx/build.err" >&2
-            rm -rf "$bctx"
-            log "docker build of $tag failed"
-            return 1
-        }
-    fi
-    rm -rf "$bctx"
+    build_context "$tag" "$bctx"
 }
 
 # ---- tools on busybox ---------------------------------------------------------------
@@ -211,33 +224,15 @@ DOCKERFILE
 # Service tests use perl's socket builtins; Debian's perl-base is essential) and for wrk
 # (with `bench`: load from inside a pod for the in-cluster Service benchmark).
 build_tool_image() {
-    local tag=$1 bin=$2 tctx lib thash have
+    local tag=$1 bin=$2 tctx
     [[ -x $bin ]] || { log "$bin missing (needed for $tag)"; return 1; }
     tctx=$(mktemp -d /tmp/kubedeck-tool-image.XXXXXX)
     [[ -n $tctx && -d $tctx ]] || return 1
-    mkdir -p "$tctx/root$(dirname "$bin")"
-    cp "$bin" "$tctx/root$bin"
-    for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
-        mkdir -p "$tctx/root$(dirname "$lib")"
-        cp -L "$lib" "$tctx/root$lib"
-    done
+    copy_with_libs "$bin" "$tctx/root"
     # the base image's id is a build input: a rebuilt busybox rebuilds this one
     docker image inspect -f '{{.Id}}' busybox:1.36 >"$tctx/base-id"
     printf 'FROM busybox:1.36\nCOPY root/ /\nLABEL io.kubedeck.test-image="1"\n' >"$tctx/Dockerfile"
-    thash=$(cd "$tctx" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
-    have=$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)
-    if [[ ${FORCE:-0} != 1 && $have == "$thash" ]]; then
-        log "image up to date (hash $thash): $tag"
-    else
-        log "building $tag (hash $thash)"
-        DOCKER_BUILDKIT=0 docker build -q --label "$HASH_LABEL=$thash" -t "$tag" "$tctx" >/dev/null 2>"$tctx/build.err" || {
-            cat "$tctx/build.err" >&2
-            rm -rf "$tctx"
-            log "docker build of $tag failed"
-            return 1
-        }
-    fi
-    rm -rf "$tctx"
+    build_context "$tag" "$tctx"
 }
 build_tool_image kubedeck-test/perl:1 /usr/bin/perl
 
