@@ -30,9 +30,9 @@ from pathlib import Path
 
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
-from ..proxy.nodeport import ready_backends
+from ..proxy.nodeport import affinity_seconds, ready_backends
 from . import svc_proxy_image
-from .svc_rules import PortRules, affinity_seconds, render, render_alias, udp_flows_stale
+from .svc_rules import PortRules, render, render_alias, udp_flows_stale
 
 log = logging.getLogger("kubedeck.services")
 PROXY_IMAGE = os.environ.get("KUBEDECK_PROXY_IMAGE", "busybox:1.36")

@@ -82,13 +82,6 @@ def render_alias(target: str | None) -> str:
                       "    ct status dnat masquerade", "  }", "}", ""])
 
 
-def affinity_seconds(spec: dict) -> int | None:
-    if spec.get("sessionAffinity") != "ClientIP":
-        return None
-    cfg = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
-    return int(cfg.get("timeoutSeconds") or 10800)
-
-
 def udp_flows_stale(old: list[PortRules] | None, new: list[PortRules]) -> bool:
     """Must UDP flows start afresh (a new conntrack zone)? As kube-proxy clears conntrack:
     when a UDP endpoint went away, or a UDP port that had none gets one (flows that began

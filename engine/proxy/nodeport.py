@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from dataclasses import asdict, dataclass
 
 from ..controllers.endpoints import resolve_target_port
@@ -40,7 +41,15 @@ class ServicePort:
     port_name: str
     port: int
     target: object  # int or named port
-    affinity: bool = False  # sessionAffinity: ClientIP
+    affinity: int = 0  # sessionAffinity: ClientIP, for this many seconds since the client's last pick
+
+
+def affinity_seconds(spec: dict) -> int | None:
+    """sessionAffinity: ClientIP's timeout (Kubernetes' default 3 hours), or None."""
+    if spec.get("sessionAffinity") != "ClientIP":
+        return None
+    cfg = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
+    return int(cfg.get("timeoutSeconds") or 10800)
 
 
 def ready_backends(endpoints: dict | None, port_name: str, target, store=None) -> list[tuple[str, int]]:
@@ -66,7 +75,7 @@ class NodePortProxy:
         self.errors: dict[tuple[str, str], str] = {}
         self.conns: set = set()
         self._rr: dict[ServicePort, itertools.count] = {}
-        self._affinity: dict[tuple[ServicePort, str], tuple[str, int]] = {}
+        self._affinity: dict[tuple[ServicePort, str], tuple[tuple[str, int], float]] = {}  # -> (backend, expiry)
 
     def describe(self) -> dict:
         out = {f"{sp.namespace}/{sp.name}:{sp.port}": f"{ls.address}:{ls.port}"
@@ -87,7 +96,7 @@ class NodePortProxy:
                 spec = ListenerSpec(self.c.settings.address, int(p["nodePort"]), proto)
                 out[spec] = ServicePort(svc["metadata"]["namespace"], svc["metadata"]["name"], p.get("name", ""),
                                         int(p["port"]), p.get("targetPort", p["port"]),
-                                        svc["spec"].get("sessionAffinity") == "ClientIP")
+                                        affinity_seconds(svc["spec"]) or 0)
         return out
 
     async def run(self) -> None:
@@ -156,19 +165,25 @@ class NodePortProxy:
 
     def pick(self, sp: ServicePort, tried: set, client_ip: str | None = None) -> tuple[str, int] | None:
         """Round-robin over ready endpoints; with ClientIP affinity, the same endpoint
-        for a client as long as it stays ready."""
+        for a client as long as it stays ready and the client came back within the
+        timeout (kube-proxy's `recent` match: the clock restarts at every connection)."""
         eps = self.c.store.peek("Endpoints", sp.namespace, sp.name)
         backends = [b for b in ready_backends(eps, sp.port_name, sp.target) if b not in tried]
         if not backends:
             return None
+        chosen = None
         if sp.affinity and client_ip:
-            sticky = self._affinity.get((sp, client_ip))
-            if sticky in backends:
-                return sticky
-        n = next(self._rr.setdefault(sp, itertools.count()))
-        chosen = backends[n % len(backends)]
+            now = time.monotonic()
+            sticky, until = self._affinity.get((sp, client_ip), (None, 0.0))
+            if sticky in backends and until > now:
+                chosen = sticky
+        if chosen is None:
+            n = next(self._rr.setdefault(sp, itertools.count()))
+            chosen = backends[n % len(backends)]
         if sp.affinity and client_ip:
-            self._affinity[(sp, client_ip)] = chosen
+            if len(self._affinity) > 4096:  # forget the clients whose affinity ran out
+                self._affinity = {k: v for k, v in self._affinity.items() if v[1] > now}
+            self._affinity[(sp, client_ip)] = (chosen, now + sp.affinity)
         return chosen
 
     async def close(self) -> None:

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from kubedeck.engine.agent.svc_rules import PortRules, affinity_seconds, render, render_alias, udp_flows_stale
+from kubedeck.engine.agent.svc_rules import PortRules, render, render_alias, udp_flows_stale
+from kubedeck.engine.proxy.nodeport import affinity_seconds
 
 A, B, C = ("10.0.0.2", 8080), ("10.0.0.3", 8080), ("10.0.0.4", 8080)
 
