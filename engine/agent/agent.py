@@ -23,7 +23,7 @@ from ..store import StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
 from .pod_worker import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID, PodWorker
-from .services import ServiceProxies
+from .services import ServiceProxies, needs_proxy
 from .volumes import refresh_projected
 
 log = logging.getLogger("kubedeck.agent")
@@ -39,6 +39,8 @@ class NodeAgent:
         self._tasks: set[asyncio.Task] = set()
         self.services = ServiceProxies(self)
         self._services_dirty = asyncio.Event()
+        self._services_done: set[str] = set()  # uids of the Services the last pass handled
+        self._services_pass = asyncio.Event()  # set (and replaced) at the end of each pass
 
     def nodes(self) -> set[str]:
         return {n["metadata"]["name"] for n in self.cluster.store.iter_kind("Node")}
@@ -75,6 +77,8 @@ class NodeAgent:
             except Exception:  # noqa: BLE001 - Docker trouble: retry on the next change
                 log.exception("service proxies")
                 ips = {}
+            for svc, msg in self.services.failures:
+                self.cluster.record_event(svc, "FailedToLoadProxyRules", msg, type="Warning", component="kube-proxy")
             for (ns, name), ip in ips.items():
                 svc = store.peek("Service", ns, name)
                 if svc and ip and svc["spec"].get("clusterIP") != ip:
@@ -82,10 +86,31 @@ class NodeAgent:
                     new["spec"]["clusterIP"] = ip
                     new["spec"]["clusterIPs"] = [ip]
                     store.update(new, check_rv=False)
+            self._services_done = {s["metadata"].get("uid") for s in services}
+            self._services_pass.set()
+            self._services_pass = asyncio.Event()
             try:
                 await asyncio.wait_for(self._services_dirty.wait(), 5)
             except asyncio.TimeoutError:
                 pass
+
+    async def services_settled(self, ns: str, timeout: float = 5.0) -> None:
+        """Wait until the proxy pass has handled every Service of `ns`, so that a container
+        starting now gets the Services' real clusterIPs in its environment and finds their
+        names in DNS (a Service applied with its pods would otherwise still show the
+        placeholder IP of the service range). Bounded: a pass that fails is not retried here."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(s["metadata"]["namespace"] == ns and s["metadata"].get("uid") not in self._services_done
+                  and needs_proxy(s) for s in self.cluster.store.iter_kind("Service")):
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._services_dirty.set()
+            try:
+                await asyncio.wait_for(self._services_pass.wait(), left)
+            except asyncio.TimeoutError:
+                return
 
     async def _connect(self) -> None:
         said = False

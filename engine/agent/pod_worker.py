@@ -223,6 +223,7 @@ class PodWorker:
         d = self.agent.docker
         cluster = self.agent.cluster
         lookup = lambda kind, name: cluster.store.peek(kind, self.ns, name)
+        await self.agent.services_settled(self.ns)
         try:
             from .services import service_env
 

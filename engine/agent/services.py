@@ -24,15 +24,15 @@ import hashlib
 import json
 import logging
 import os
-import re
-import socket
+import shutil
 from pathlib import Path
 
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
 from ..proxy.nodeport import affinity_seconds, ready_backends
 from . import svc_proxy_image
-from .svc_rules import PortRules, render, render_alias, udp_flows_stale
+from .svc_kernel import NameCache, NftRefused, RuleLoader
+from .svc_rules import PortRules, render, render_alias
 
 log = logging.getLogger("kubedeck.services")
 PROXY_IMAGE = os.environ.get("KUBEDECK_PROXY_IMAGE", "busybox:1.36")
@@ -50,6 +50,13 @@ def service_names(name: str, ns: str) -> list[str]:
     """DNS aliases of a Service. The bare `name` is not one: pods find it through their
     search path (PodWorker.dns_search), so it resolves in the pod's own namespace."""
     return [f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
+
+
+def needs_proxy(svc: dict) -> bool:
+    """Does the Service get a cluster IP, and so a proxy container? (ExternalName
+    Services get one too, with the kernel proxies, but no IP.)"""
+    spec = svc["spec"]
+    return spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None" and bool(spec.get("ports"))
 
 
 def service_env(services: list[dict]) -> dict[str, str]:
@@ -82,9 +89,11 @@ class ServiceProxies:
         self.root: Path = agent.cluster.settings.state / "services"
         self.known: dict[tuple[str, str], tuple[str, str]] = {}  # (ns, name) -> (container id, hash)
         self.kernel_image: str | None = None  # None: nc proxies
-        # kernel proxies: what is loaded in each, and the UDP conntrack zone it uses
-        self.loaded: dict[tuple[str, str], tuple[str, str, list[PortRules]]] = {}  # key -> (cid, text, ports)
-        self.zone: dict[tuple[str, str], int] = {}
+        self.kernel_ok = False  # nft has loaded rules at least once: a later refusal is one Service's
+        self.rules: RuleLoader | None = None
+        self.names = NameCache()
+        # (Service, message) of rules nft refused in the last pass, for Events from the loop
+        self.failures: list[tuple[dict, str]] = []
 
     def _dir(self, ns: str, name: str) -> Path:
         return self.root / f"{ns}_{name}"
@@ -96,6 +105,7 @@ class ServiceProxies:
             ns, _, name = c["Labels"][L_SERVICE].partition("/")
             self.known[(ns, name)] = (c["Id"], c["Labels"].get(L_HASH, ""))
         self.kernel_image = self._kernel_image()
+        self.rules = RuleLoader(api, self.root)
 
     def _kernel_image(self) -> str | None:
         if os.environ.get("KUBEDECK_SERVICE_PROXY", "kernel") == "nc":
@@ -115,32 +125,43 @@ class ServiceProxies:
 
     def _ports(self, svc: dict, eps: dict | None) -> list[PortRules]:
         protocols = ("TCP", "UDP") if self.kernel_image else ("TCP",)
-        return [PortRules(p.get("protocol", "TCP"), int(p["port"]),
-                          ready_backends(eps, p.get("name", ""), p.get("targetPort")))
-                for p in svc["spec"]["ports"] if p.get("protocol", "TCP") in protocols]
+        out = []
+        for p in svc["spec"]["ports"]:
+            if p.get("protocol", "TCP") not in protocols:
+                log.warning("Service %s/%s: port %s/%s is not forwarded inside the cluster (%s)",
+                            svc["metadata"]["namespace"], svc["metadata"]["name"], p["port"],
+                            p.get("protocol"), "TCP only without nft" if self.kernel_image is None else "TCP and UDP only")
+                continue
+            out.append(PortRules(p.get("protocol", "TCP"), int(p["port"]),
+                                 ready_backends(eps, p.get("name", ""), p.get("targetPort"))))
+        return out
 
     def reconcile_sync(self, services: list[dict], endpoints: dict) -> dict[tuple[str, str], str]:
         """Make proxy containers match the Services; returns (ns, name) -> proxy IP."""
         d = self.agent.docker
         kernel = self.kernel_image
+        self.failures = []
         want = {}
         for svc in services:
             spec = svc["spec"]
             if spec.get("type") == "ExternalName":
                 if not (self.kernel_image and spec.get("externalName")):
                     continue
-            elif spec.get("clusterIP") == "None" or not spec.get("ports"):
+            elif not needs_proxy(svc):
                 continue
             want[(svc["metadata"]["namespace"], svc["metadata"]["name"])] = svc
         ips = {}
         for key in list(self.known):
             if key not in want:
                 self._remove(key)
+                shutil.rmtree(self._dir(*key), ignore_errors=True)
         for key, svc in want.items():
             alias = svc["spec"].get("type") == "ExternalName"
             ports = [] if alias else self._ports(svc, endpoints.get(key))
-            kind = self.kernel_image or PROXY_IMAGE
-            h = hashlib.sha1(json.dumps([kind, alias, [(p.protocol, p.port) for p in ports]]).encode()).hexdigest()[:12]
+            # kernel proxies take new ports with new rules; nc ones need a new run.sh
+            shape = [self.kernel_image, alias] if self.kernel_image else \
+                [PROXY_IMAGE, [(p.protocol, p.port) for p in ports]]
+            h = hashlib.sha1(json.dumps(shape).encode()).hexdigest()[:12]
             if not self.kernel_image:
                 self._write_endpoints(key, ports)
             cid, old_h = self.known.get(key, (None, None))
@@ -157,15 +178,33 @@ class ServiceProxies:
                 if not cid:
                     continue
                 info = d.api.inspect_container(cid)
-            if alias:  # no clusterIP in Kubernetes either: the name is the point
-                self._load_rules(key, cid, render_alias(external_target(svc["spec"]["externalName"], services)))
-                continue
             if self.kernel_image:
-                self._load_rules(key, cid, self._rules(key, cid, svc["spec"], ports), ports)
+                if alias:
+                    target = external_target(svc["spec"]["externalName"], services, self.names)
+                    self._load(svc, key, info, lambda _zone, t=target: render_alias(t), [])
+                    continue  # no clusterIP in Kubernetes either: the name is the point
+                spec = svc["spec"]
+                self._load(svc, key, info, lambda zone, ports=ports, spec=spec: render(
+                    ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone), ports)
             ips[key] = d.ip_of(info)
         if kernel and not self.kernel_image:  # fell back to nc during this pass: redo them all
             return self.reconcile_sync(services, endpoints)
         return ips
+
+    def _load(self, svc: dict, key, info: dict, make_table, ports: list[PortRules]) -> None:
+        try:
+            if self.rules.load(key, info, make_table, ports):
+                self.kernel_ok = True
+        except NftRefused as e:
+            if self.kernel_ok:  # nft works: this Service's rules are the trouble; retried next pass
+                log.error("Service %s/%s: nft refused its proxy rules (%s)", *key, e)
+                self.failures.append((svc, f"in-cluster proxy rules refused by nft: {e}"))
+                return
+            # the very first load failed (a kernel without nf_tables, no NET_ADMIN...): that
+            # holds for every Service, so all proxies become nc relays (their hash changes)
+            log.error("Service %s/%s: nft could not load the proxy rules (%s); in-cluster Services "
+                      "fall back to busybox nc relays (TCP only)", *key, e)
+            self.kernel_image = None
 
     def _write_endpoints(self, key, ports: list[PortRules]) -> None:
         base = self._dir(*key)
@@ -176,39 +215,6 @@ class ServiceProxies:
             if not route.exists():
                 route.write_text(ROUTE.replace("{i}", str(i)))
                 route.chmod(0o755)
-
-    def _rules(self, key, cid: str, spec: dict, ports: list[PortRules]) -> str:
-        old_cid, _, old_ports = self.loaded.get(key, (None, None, None))
-        zone = self.zone.get(key) or _zone_in(self._dir(*key) / "rules.nft")  # a restarted engine keeps it
-        if old_cid == cid and udp_flows_stale(old_ports, ports):
-            zone = zone % 65535 + 1
-        self.zone[key] = zone
-        return render(ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone)
-
-    def _load_rules(self, key, cid: str, text: str, ports: list[PortRules] | None = None) -> None:
-        """Load a proxy's DNAT rules when they changed (one `nft -f`)."""
-        old_cid, old_text, _ = self.loaded.get(key, (None, None, None))
-        if old_cid == cid and old_text == text:
-            return
-        base = self._dir(*key)
-        base.mkdir(parents=True, exist_ok=True)
-        _write_if_changed(base / "rules.nft", text)
-        api = self.agent.docker.api
-        try:
-            ex = api.exec_create(cid, ["/usr/sbin/nft", "-f", "/kd/rules.nft"])
-            out = api.exec_start(ex["Id"]).decode(errors="replace").strip()
-            code = api.exec_inspect(ex["Id"])["ExitCode"]
-        except (APIError, NotFound) as e:  # the container went away: the next pass recreates it
-            log.warning("Service %s/%s: cannot reach its proxy to load rules: %s", *key, e)
-            return
-        if code != 0:
-            # nft itself refused (a kernel without nf_tables, no NET_ADMIN...): that holds for
-            # every Service, so all proxies become nc relays (their hash changes next pass)
-            log.error("Service %s/%s: nft could not load the proxy rules (exit %s): %s; in-cluster "
-                      "Services fall back to busybox nc relays (TCP only)", *key, code, out)
-            self.kernel_image = None
-            return
-        self.loaded[key] = (cid, text, ports or [])
 
     def _create(self, key, ports: list[PortRules], h: str) -> str | None:
         d = self.agent.docker
@@ -247,7 +253,8 @@ class ServiceProxies:
 
     def _remove(self, key) -> None:
         cid, _ = self.known.pop(key, (None, None))
-        self.loaded.pop(key, None)
+        if self.rules:
+            self.rules.forget(key)
         if cid:
             try:
                 self.agent.docker.api.remove_container(cid, force=True)
@@ -255,27 +262,17 @@ class ServiceProxies:
                 pass
 
 
-def external_target(name: str, services: list[dict]) -> str | None:
-    """The address an ExternalName points at: a Service of the cluster by its DNS name,
-    else whatever the host resolves it to."""
+def external_target(name: str, services: list[dict], names: NameCache) -> str | None:
+    """The address an ExternalName points at: a Service of the cluster by its DNS name
+    (not a headless or ExternalName one: they have no single address), else whatever the
+    host resolves it to."""
     name = name.rstrip(".").lower()
     for svc in services:
         meta, spec = svc["metadata"], svc["spec"]
         if name in service_names(meta["name"], meta["namespace"]):
             ip = spec.get("clusterIP")
             return ip if ip and ip != "None" and spec.get("type") != "ExternalName" else None
-    try:
-        return socket.gethostbyname(name)
-    except OSError:
-        return None
-
-
-def _zone_in(rules: Path) -> int:
-    try:
-        m = re.search(r"ct zone set (\d+)", rules.read_text())
-    except OSError:
-        m = None
-    return int(m.group(1)) if m else 1
+    return names.lookup(name)
 
 
 def _write_if_changed(path: Path, text: str) -> None:

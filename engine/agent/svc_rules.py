@@ -15,11 +15,12 @@ deletes those conntrack entries. Here there is no conntrack tool, so UDP flows a
 kept in a conntrack zone, and the zone changes when an endpoint is removed (or a port
 gets its first one): every UDP flow then starts afresh on a ready pod.
 
-`render` is pure so it can be tested without Docker.
+Everything here is pure so it can be tested without Docker.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 TABLE = "kubedeck"
@@ -33,12 +34,13 @@ class PortRules:
 
 
 def render(ports: list[PortRules], *, affinity_seconds: int | None = None, udp_zone: int = 1) -> str:
-    """The whole table, as one `nft -f` transaction that replaces the previous one."""
-    body = []
+    """The table's contents (see `transaction` for loading them)."""
+    body, sets = [], []
     if any(p.protocol == "UDP" for p in ports):
+        # ICMP too, so that a port-unreachable answer finds its UDP flow and reaches the client
         body += ["  chain raw {",
                  "    type filter hook prerouting priority raw; policy accept;",
-                 f"    meta l4proto udp ct zone set {udp_zone}",
+                 f"    meta l4proto {{ udp, icmp }} ct zone set {udp_zone}",
                  "  }"]
     pre = []
     for n, p in enumerate(ports):
@@ -47,39 +49,50 @@ def render(ports: list[PortRules], *, affinity_seconds: int | None = None, udp_z
         proto = p.protocol.lower()
         pre.append(f"    meta l4proto {proto} th dport {p.port} goto p{n}")
         picks = ", ".join(f"{i} : goto p{n}e{i}" for i in range(len(p.backends)))
+        # affinity sets are named after their backend, not its position, so that a reload
+        # keeps them (and the clients they remember) for the endpoints that stay
+        aff = [f"aff_{proto}{p.port}_{ip.replace('.', '_')}_{target}_{affinity_seconds}"
+               for ip, target in p.backends] if affinity_seconds else []
+        sets += [f"  set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {affinity_seconds}s; }}"
+                 for name in aff]
         body.append(f"  chain p{n} {{")
-        if affinity_seconds:
-            body += [f"    ip saddr @aff{n}e{i} goto p{n}e{i}" for i in range(len(p.backends))]
+        body += [f"    ip saddr @{name} goto p{n}e{i}" for i, name in enumerate(aff)]
         body += [f"    numgen random mod {len(p.backends)} vmap {{ {picks} }}", "  }"]
         for i, (ip, target) in enumerate(p.backends):
-            if affinity_seconds:
-                body.insert(0, f"  set aff{n}e{i} {{ type ipv4_addr; flags dynamic,timeout; "
-                               f"timeout {affinity_seconds}s; }}")
             body.append(f"  chain p{n}e{i} {{")
-            if affinity_seconds:
-                body.append(f"    update @aff{n}e{i} {{ ip saddr }}")
+            if aff:
+                body.append(f"    update @{aff[i]} {{ ip saddr }}")
             body += [f"    meta l4proto {proto} dnat to {ip}:{target}", "  }"]
-    body += ["  chain pre {",
-             "    type nat hook prerouting priority dstnat; policy accept;",
-             *pre,
-             "  }",
-             "  chain post {",
-             "    type nat hook postrouting priority srcnat; policy accept;",
-             "    ct status dnat masquerade",
-             "  }"]
-    # `table` first so that `delete` has something to delete on the first load
-    return "\n".join([f"table ip {TABLE} {{}}", f"delete table ip {TABLE}",
-                      f"table ip {TABLE} {{", *body, "}", ""])
+    return _table(sets + body, pre)
 
 
 def render_alias(target: str | None) -> str:
     """An ExternalName Service: every TCP and UDP port forwarded to the target's address
     (as a CNAME would send the client there), or nothing when it does not resolve."""
-    rule = [f"    meta l4proto {{ tcp, udp }} dnat to {target}"] if target else []
-    return "\n".join([f"table ip {TABLE} {{}}", f"delete table ip {TABLE}", f"table ip {TABLE} {{",
-                      "  chain pre {", "    type nat hook prerouting priority dstnat; policy accept;", *rule,
-                      "  }", "  chain post {", "    type nat hook postrouting priority srcnat; policy accept;",
-                      "    ct status dnat masquerade", "  }", "}", ""])
+    return _table([], [f"    meta l4proto {{ tcp, udp }} dnat to {target}"] if target else [])
+
+
+def _table(body: list[str], pre: list[str]) -> str:
+    return "\n".join([f"table ip {TABLE} {{", *body,
+                      "  chain pre {", "    type nat hook prerouting priority dstnat; policy accept;", *pre, "  }",
+                      "  chain post {", "    type nat hook postrouting priority srcnat; policy accept;",
+                      "    ct status dnat masquerade", "  }",
+                      "}", ""])
+
+
+def transaction(table: str, loaded: str | None) -> str:
+    """One `nft -f` file that makes the table `table`, atomically. Given the table that is
+    loaded now, it empties every chain, drops the chains and sets that are gone and
+    declares the rest: affinity sets keep their members. Without it, the whole table is
+    replaced (`table` first so that `delete` has something to delete on a first load)."""
+    if loaded is None:
+        return f"table ip {TABLE} {{}}\ndelete table ip {TABLE}\n" + table
+    lines = [f"table ip {TABLE} {{}}", f"flush table ip {TABLE}"]
+    for kind in ("chain", "set"):
+        now = set(re.findall(rf"^  {kind} (\S+) {{", table, re.M))
+        lines += [f"delete {kind} ip {TABLE} {name}"
+                  for name in re.findall(rf"^  {kind} (\S+) {{", loaded, re.M) if name not in now]
+    return "\n".join(lines) + "\n" + table
 
 
 def udp_flows_stale(old: list[PortRules] | None, new: list[PortRules]) -> bool:

@@ -140,7 +140,10 @@ class EndpointsController:
         changed = copy.deepcopy(svc)
         cs = changed["spec"]
         cs.setdefault("type", "ClusterIP")
-        if not cs.get("clusterIP") and cs["type"] != "ExternalName":  # a name only, as in Kubernetes
+        if cs["type"] == "ExternalName":  # a name only, as in Kubernetes (also after a type change)
+            cs.pop("clusterIP", None)
+            cs.pop("clusterIPs", None)
+        elif not cs.get("clusterIP"):
             used = {s["spec"].get("clusterIP") for s in self.store.iter_kind("Service")}
             while True:
                 ip = str(self._net[random.randint(10, self._net.num_addresses - 2)])

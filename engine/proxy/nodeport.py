@@ -76,6 +76,7 @@ class NodePortProxy:
         self.conns: set = set()
         self._rr: dict[ServicePort, itertools.count] = {}
         self._affinity: dict[tuple[ServicePort, str], tuple[tuple[str, int], float]] = {}  # -> (backend, expiry)
+        self._affinity_limit = 4096
 
     def describe(self) -> dict:
         out = {f"{sp.namespace}/{sp.name}:{sp.port}": f"{ls.address}:{ls.port}"
@@ -181,8 +182,9 @@ class NodePortProxy:
             n = next(self._rr.setdefault(sp, itertools.count()))
             chosen = backends[n % len(backends)]
         if sp.affinity and client_ip:
-            if len(self._affinity) > 4096:  # forget the clients whose affinity ran out
+            if len(self._affinity) > self._affinity_limit:  # forget the clients whose affinity ran out
                 self._affinity = {k: v for k, v in self._affinity.items() if v[1] > now}
+                self._affinity_limit = max(4096, 2 * len(self._affinity))
             self._affinity[(sp, client_ip)] = (chosen, now + sp.affinity)
         return chosen
 

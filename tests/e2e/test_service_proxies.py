@@ -171,8 +171,9 @@ def test_udp_and_tcp_through_the_kernel_proxy(engine):
 
 def test_session_affinity_client_ip(engine):
     names = start_echo(engine)
-    engine.write("echo.yaml", echo_manifest().replace("  selector: {app: echo}\n  ports:",
-                                                      "  selector: {app: echo}\n  sessionAffinity: ClientIP\n  ports:"))
+    affine = echo_manifest().replace("  selector: {app: echo}\n  ports:",
+                                     "  selector: {app: echo}\n  sessionAffinity: ClientIP\n  ports:")
+    engine.write("echo.yaml", affine)
     wait_for(lambda: engine.client.get("Service", "default", "echo")["spec"].get("sessionAffinity") == "ClientIP",
              30, what="the Service updated")
 
@@ -182,6 +183,13 @@ def test_session_affinity_client_ip(engine):
     sticky = wait_for(lambda: (lambda a: len(set(a)) == 1 and "timeout" not in a and a)(answers()), 30,
                       what="all flows on one pod")
     assert sticky[0] in names
+    # a third pod joins: the rules change, and the client keeps its pod
+    engine.write("echo.yaml", affine.replace("replicas: 2", "replicas: 3"))
+    wait_for(lambda: engine.running_ready("app=echo", 3), 90, what="3 echo pods")
+    wait_for(lambda: "10800s" in (engine.state / "services/default_echo/rules.nft").read_text()
+             and (engine.state / "services/default_echo/rules.nft").read_text().count("dnat to") == 6, 30,
+             what="the rules with 3 endpoints loaded")
+    assert set(answers()) == {sticky[0]}
     engine.write("echo.yaml", echo_manifest())  # affinity off again: balanced
     assert wait_for(lambda: set(answers()) >= names and True, 30, what="both pods again")
 

@@ -107,15 +107,18 @@ def test_headless_and_statefulset_pod_names(engine):
 
 
 def test_service_env_vars_for_existing_services(engine):
-    engine.write("web.yaml", WEB + "---\n" + SVC)
-    wait_for(lambda: engine.running_ready("app=web", 2), 60, what="web pods")
-    # the clusterIP first comes from the service range, then becomes the Service proxy's address
-    ip = wait_for(lambda: (lambda ip: ip if ip and not ip.startswith("10.96.") else None)(
-        engine.client.get("Service", "default", "web")["spec"].get("clusterIP")), 30, what="the proxy's clusterIP")
-    engine.write("client.yaml", CLIENT)
+    # one file with the Service and its client, as `kubedeck up` of a folder would see it:
+    # the client must start with the Service's real clusterIP (the proxy's address), not
+    # the placeholder from the service range, and find the name on its first try
+    engine.write("all.yaml", WEB + "---\n" + SVC + "---\n" + CLIENT.replace(
+        'command: ["sleep", "3600"]',
+        'command: ["sh", "-c", "wget -qO- http://web/ > /tmp/first 2>&1; sleep 3600"]'))
     wait_for(lambda: engine.client.get("Pod", "default", "client")["status"]["phase"] == "Running", 60)
+    ip = engine.client.get("Service", "default", "web")["spec"]["clusterIP"]
+    assert not ip.startswith("10.96."), ip
     env = exec_in(engine, "client", "env")
     assert f"WEB_SERVICE_HOST={ip}" in env and "WEB_SERVICE_PORT=80" in env
+    assert "bad address" not in exec_in(engine, "client", "cat /tmp/first")
 
 
 def test_port_forward_to_a_service_survives_pod_replacement(engine):

@@ -47,3 +47,24 @@ def test_slices_follow_the_service_pods_and_ports(cluster):
     cluster.store.delete("Service", "default", "web")
     ctl.reconcile()
     assert slices(cluster) == [] and cluster.store.peek("Endpoints", "default", "web") is None
+
+
+def test_an_external_name_service_has_no_cluster_ip_even_after_a_type_change(cluster):
+    cluster.store.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "default"},
+                          "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}})
+    ctl = EndpointsController(cluster)
+    ctl.reconcile()
+    svc = cluster.store.get("Service", "default", "db")
+    assert svc["spec"]["clusterIP"] and svc["spec"]["clusterIPs"] == [svc["spec"]["clusterIP"]]
+    svc["spec"] = {**svc["spec"], "type": "ExternalName", "externalName": "db.example.com"}
+    cluster.store.update(svc, check_rv=False)
+    ctl.reconcile()
+    spec = cluster.store.get("Service", "default", "db")["spec"]
+    assert "clusterIP" not in spec and "clusterIPs" not in spec
+    spec = {**spec, "type": "ClusterIP"}
+    spec.pop("externalName")
+    svc = cluster.store.get("Service", "default", "db")
+    svc["spec"] = spec
+    cluster.store.update(svc, check_rv=False)
+    ctl.reconcile()
+    assert cluster.store.get("Service", "default", "db")["spec"]["clusterIP"]  # a fresh one

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from kubedeck.engine.agent.svc_rules import PortRules, render, render_alias, udp_flows_stale
+from kubedeck.engine.agent.svc_rules import PortRules, render, render_alias, transaction, udp_flows_stale
 from kubedeck.engine.proxy.nodeport import affinity_seconds
 
 A, B, C = ("10.0.0.2", 8080), ("10.0.0.3", 8080), ("10.0.0.4", 8080)
@@ -21,11 +21,9 @@ def test_each_port_is_balanced_over_its_backends():
     assert "numgen random mod 2 vmap { 0 : goto p0e0, 1 : goto p0e1 }" in text
     assert "meta l4proto tcp dnat to 10.0.0.2:8080" in text and "meta l4proto tcp dnat to 10.0.0.3:8080" in text
     assert "meta l4proto udp th dport 53 goto p1" in text and "meta l4proto udp dnat to 10.0.0.4:8080" in text
-    assert "meta l4proto udp ct zone set 7" in text
+    assert "meta l4proto { udp, icmp } ct zone set 7" in text
     assert "ct status dnat masquerade" in text
     assert "@aff" not in text
-    # one transaction that replaces the table, whether or not it exists yet
-    assert text.startswith("table ip kubedeck {}\ndelete table ip kubedeck\n")
 
 
 def test_a_port_without_backends_gets_no_rule_and_tcp_only_no_zone():
@@ -35,23 +33,28 @@ def test_a_port_without_backends_gets_no_rule_and_tcp_only_no_zone():
 
 def test_an_external_name_forwards_every_port_to_its_target():
     from kubedeck.engine.agent.services import external_target
+    from kubedeck.engine.agent.svc_kernel import NameCache
 
     assert "meta l4proto { tcp, udp } dnat to 10.0.0.9" in render_alias("10.0.0.9")
     assert "dnat to" not in render_alias(None)
     svcs = [{"metadata": {"name": "db", "namespace": "data"}, "spec": {"clusterIP": "10.0.0.9"}},
             {"metadata": {"name": "h", "namespace": "data"}, "spec": {"clusterIP": "None"}}]
-    assert external_target("db.data.svc.cluster.local.", svcs) == "10.0.0.9"
-    assert external_target("DB.data", svcs) == "10.0.0.9"
-    assert external_target("h.data.svc", svcs) is None  # headless: no single address
-    assert external_target("localhost", svcs) == "127.0.0.1"  # else the host's resolver
-    assert external_target("no-such-host.invalid", svcs) is None
+    names = NameCache()
+    assert external_target("db.data.svc.cluster.local.", svcs, names) == "10.0.0.9"
+    assert external_target("DB.data", svcs, names) == "10.0.0.9"
+    assert external_target("h.data.svc", svcs, names) is None  # headless: no single address
+    assert external_target("localhost", svcs, names) is None  # the proxy's own loopback: refused
+    assert external_target("no-such-host.invalid", svcs, names) is None
+    names.known["gone.example"] = ("10.0.0.7", 0.0)  # expired, and the lookup fails now:
+    assert names.lookup("gone.example") == "10.0.0.7"  # the last good address stays
 
 
 def test_client_ip_affinity_remembers_each_client_per_endpoint():
     text = render([PortRules("TCP", 80, [A, B])], affinity_seconds=60)
-    assert "set aff0e1 { type ipv4_addr; flags dynamic,timeout; timeout 60s; }" in text
-    assert text.index("set aff0e0") < text.index("chain p0 {")  # declared before use
-    assert "ip saddr @aff0e0 goto p0e0" in text and "update @aff0e1 { ip saddr }" in text
+    b_set = "aff_tcp80_10_0_0_3_8080_60"  # named after the endpoint, so a reload keeps it
+    assert f"set {b_set} {{ type ipv4_addr; flags dynamic,timeout; timeout 60s; }}" in text
+    assert text.index(f"set {b_set}") < text.index("chain p0 {")  # declared before use
+    assert f"ip saddr @{b_set} goto p0e1" in text and f"update @{b_set} {{ ip saddr }}" in text
     assert affinity_seconds({"sessionAffinity": "ClientIP"}) == 10800
     assert affinity_seconds({"sessionAffinity": "ClientIP",
                              "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 30}}}) == 30
@@ -69,66 +72,126 @@ def test_udp_flows_start_afresh_when_an_endpoint_goes_or_the_first_arrives():
 
 
 @pytest.mark.skipif(not shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin"), reason="no nft on this host")
-def test_nft_accepts_the_rules(tmp_path):
-    path = tmp_path / "rules.nft"
+def test_nft_accepts_the_transactions(tmp_path):
+    """Every table shape, loaded whole and then changed in place, in a scratch network
+    namespace of this host (the e2e tests load them into real proxy containers)."""
     nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
-    for text in (render([PortRules("TCP", 80, [A, B]), PortRules("UDP", 53, [C])], affinity_seconds=5),
-                 render_alias("10.0.0.9"), render_alias(None)):
-        path.write_text(text)
-        r = subprocess.run(["unshare", "-n", nft, "-f", str(path)], capture_output=True, text=True)
-        if r.returncode and "unshare" in r.stderr and "Operation not permitted" in r.stderr:
-            pytest.skip("no permission for a network namespace")
-        assert r.returncode == 0, r.stderr
+    tables = [render([PortRules("TCP", 80, [A, B]), PortRules("UDP", 53, [C])], affinity_seconds=5),
+              render([PortRules("TCP", 80, [B])], affinity_seconds=5, udp_zone=2),
+              render([PortRules("TCP", 80, [A, B]), PortRules("UDP", 53, [C])]),
+              render_alias("10.0.0.9"), render_alias(None)]
+    script = ""
+    for i, table in enumerate(tables):
+        (tmp_path / f"{i}.nft").write_text(transaction(table, tables[i - 1] if i else None))
+        script += f"{nft} -f {tmp_path / f'{i}.nft'} && "
+    r = subprocess.run(["unshare", "-n", "sh", "-c", script + f"{nft} list table ip kubedeck"],
+                       capture_output=True, text=True)
+    if r.returncode and "unshare" in r.stderr and "Operation not permitted" in r.stderr:
+        pytest.skip("no permission for a network namespace")
+    assert r.returncode == 0, r.stderr
+    assert "dnat to 10.0.0.9" in render_alias("10.0.0.9") and "dnat" not in r.stdout.split("chain pre")[1].split("}")[0]
+
+
+def test_a_change_keeps_the_affinity_sets_of_endpoints_that_stay():
+    old = render([PortRules("TCP", 80, [A, B])], affinity_seconds=60)
+    new = render([PortRules("TCP", 80, [B])], affinity_seconds=60)
+    text = transaction(new, old)
+    assert text.startswith("table ip kubedeck {}\nflush table ip kubedeck\n")
+    assert "delete set ip kubedeck aff_tcp80_10_0_0_2_8080_60" in text    # A's clients forget A
+    assert "delete set ip kubedeck aff_tcp80_10_0_0_3_8080_60" not in text  # B's keep B
+    assert "delete chain ip kubedeck p0e1" in text and "delete chain ip kubedeck p0\n" not in text
+    assert transaction(new, None).startswith("table ip kubedeck {}\ndelete table ip kubedeck\n")
 
 
 class FakeDockerAPI:
-    """Just enough of docker's APIClient for ServiceProxies._load_rules."""
+    """Just enough of docker's APIClient for loading rules: each exec answers with the
+    next exit code (None first means "still finishing"), and records the file it ran."""
 
-    def __init__(self, exit_code: int):
-        self.exit_code, self.execs = exit_code, []
+    def __init__(self, root, *codes):
+        self.root, self.codes, self.files = root, list(codes), []
 
     def exec_create(self, cid, cmd):
-        self.execs.append((cid, cmd))
+        assert cmd == ["/usr/sbin/nft", "-f", "/kd/next.nft"]
+        self.files.append(next(self.root.glob("services/*/next.nft")).read_text())
         return {"Id": "x"}
 
     def exec_start(self, _id):
         return b"Error: Could not process rule: Operation not supported"
 
     def exec_inspect(self, _id):
-        return {"ExitCode": self.exit_code}
+        code = self.codes[0] if len(self.codes) == 1 else self.codes.pop(0)
+        return {"ExitCode": code}
 
 
-def proxies(tmp_path, exit_code: int):
+def info(started="t1"):
+    return {"Id": "c1", "State": {"StartedAt": started, "Running": True}}
+
+
+def udp(*backends):
+    return [PortRules("UDP", 53, list(backends))]
+
+
+def load(loader, ports, started="t1"):
+    from kubedeck.engine.agent.svc_rules import render as r
+
+    return loader.load(("default", "dns"), info(started), lambda zone: r(ports, udp_zone=zone), ports)
+
+
+def test_rules_load_when_they_change_and_survive_an_engine_restart(tmp_path):
+    from kubedeck.engine.agent.svc_kernel import RuleLoader
+
+    api = FakeDockerAPI(tmp_path, 0)
+    loader = RuleLoader(api, tmp_path / "services")
+    assert load(loader, udp(A, B))
+    assert load(loader, udp(A, B)) and len(api.files) == 1      # unchanged: no exec
+    assert "delete table" in api.files[0]
+    load(loader, udp(B))                                         # A left: UDP flows to a new zone
+    assert "flush table" in api.files[1] and "ct zone set 2" in api.files[1]
+    again = RuleLoader(api, tmp_path / "services")               # a restarted engine, same proxy
+    load(again, udp(B))
+    assert len(api.files) == 2
+    load(again, udp())                                           # B left while... zone 3
+    assert "ct zone set 3" in api.files[2]
+    load(again, udp(), started="t2")                             # the proxy restarted: all of it
+    assert "delete table" in api.files[3] and "ct zone set 1" in api.files[3]
+
+
+def test_a_refused_change_is_retried_whole_and_a_late_exit_code_is_waited_for(tmp_path):
+    from kubedeck.engine.agent.svc_kernel import RuleLoader
+
+    loader = RuleLoader(FakeDockerAPI(tmp_path, 0), tmp_path / "services")
+    load(loader, udp(A))
+    loader.api = api = FakeDockerAPI(tmp_path, None, 1, 0)  # still running, then refused, then ok
+    assert load(loader, udp(A, B))
+    assert "flush table" in api.files[0] and "delete table" in api.files[1]
+
+
+def proxies(tmp_path, *codes):
     from types import SimpleNamespace
 
     from kubedeck.engine.agent.services import ServiceProxies
+    from kubedeck.engine.agent.svc_kernel import RuleLoader
 
-    api = FakeDockerAPI(exit_code)
-    agent = SimpleNamespace(cluster=SimpleNamespace(settings=SimpleNamespace(state=tmp_path)),
-                            docker=SimpleNamespace(api=api))
+    agent = SimpleNamespace(cluster=SimpleNamespace(settings=SimpleNamespace(state=tmp_path)))
     sp = ServiceProxies(agent)
     sp.kernel_image = "kubedeck/svc-proxy:test"
-    return sp, api
+    sp.rules = RuleLoader(FakeDockerAPI(tmp_path, *codes), tmp_path / "services")
+    return sp
 
 
-def load(sp, key, ports):
-    sp._load_rules(key, "c1", sp._rules(key, "c1", {}, ports), ports)
+SVC = {"metadata": {"name": "dns", "namespace": "default"}, "spec": {}}
 
 
-def test_rules_load_once_and_the_zone_survives_an_engine_restart(tmp_path):
-    sp, api = proxies(tmp_path, 0)
-    key = ("default", "dns")
-    load(sp, key, [PortRules("UDP", 53, [A, B])])
-    load(sp, key, [PortRules("UDP", 53, [A, B])])  # unchanged: no exec
-    assert api.execs == [("c1", ["/usr/sbin/nft", "-f", "/kd/rules.nft"])]
-    load(sp, key, [PortRules("UDP", 53, [B])])  # A left: zone 2
-    assert sp.zone[key] == 2 and "ct zone set 2" in (tmp_path / "services/default_dns/rules.nft").read_text()
-    again, _ = proxies(tmp_path, 0)  # a new engine adopting the same container
-    load(again, key, [PortRules("UDP", 53, [B])])
-    assert again.zone[key] == 2
+def test_nft_refusing_the_first_rules_falls_back_to_nc_relays(tmp_path):
+    sp = proxies(tmp_path, 1)
+    sp._load(SVC, ("default", "dns"), info(), lambda zone: render(udp(A)), udp(A))
+    assert sp.kernel_image is None
 
 
-def test_nft_refusing_the_rules_falls_back_to_nc_relays(tmp_path):
-    sp, _ = proxies(tmp_path, 1)
-    load(sp, ("default", "web"), [PortRules("TCP", 80, [A])])
-    assert sp.kernel_image is None and ("default", "web") not in sp.loaded
+def test_once_nft_works_a_refusal_is_that_services_alone(tmp_path):
+    sp = proxies(tmp_path, 0)
+    sp._load(SVC, ("default", "dns"), info(), lambda zone: render(udp(A)), udp(A))
+    sp.rules.api.codes = [1]
+    sp._load(SVC, ("default", "dns"), info("t2"), lambda zone: render(udp(B)), udp(B))
+    assert sp.kernel_image == "kubedeck/svc-proxy:test"
+    assert sp.failures and sp.failures[0][0] is SVC and "refused" in sp.failures[0][1]
