@@ -94,6 +94,7 @@ class ServiceProxies:
         self.names = NameCache()
         # (Service, message) of rules nft refused in the last pass, for Events from the loop
         self.failures: list[tuple[dict, str]] = []
+        self.said: set[tuple] = set()  # ports already warned about
 
     def _dir(self, ns: str, name: str) -> Path:
         return self.root / f"{ns}_{name}"
@@ -128,9 +129,12 @@ class ServiceProxies:
         out = []
         for p in svc["spec"]["ports"]:
             if p.get("protocol", "TCP") not in protocols:
-                log.warning("Service %s/%s: port %s/%s is not forwarded inside the cluster (%s)",
-                            svc["metadata"]["namespace"], svc["metadata"]["name"], p["port"],
-                            p.get("protocol"), "TCP only without nft" if self.kernel_image is None else "TCP and UDP only")
+                said = (svc["metadata"].get("uid"), p["port"], p.get("protocol"), protocols)
+                if said not in self.said:  # once, not every pass
+                    self.said.add(said)
+                    log.warning("Service %s/%s: port %s/%s is not forwarded inside the cluster (%s)",
+                                svc["metadata"]["namespace"], svc["metadata"]["name"], p["port"], p.get("protocol"),
+                                "TCP only without nft" if self.kernel_image is None else "TCP and UDP only")
                 continue
             out.append(PortRules(p.get("protocol", "TCP"), int(p["port"]),
                                  ready_backends(eps, p.get("name", ""), p.get("targetPort"))))
