@@ -119,10 +119,21 @@ class ServiceProxies:
             except ImageNotFound:
                 client.images.build(fileobj=ctx, custom_context=True, tag=tag, rm=True,
                                     labels={"io.kubedeck.image": "svc-proxy"})
+                self._drop_old_images(tag)
             return tag
         except (svc_proxy_image.Unavailable, APIError, BuildError) as e:
             log.warning("in-cluster Services fall back to busybox nc proxies (TCP only): %s", e)
             return None
+
+    def _drop_old_images(self, keep: str) -> None:
+        """Builds for an older nft; Docker refuses to remove one a container still uses."""
+        for image in self.agent.docker.client.images.list(svc_proxy_image.REPO):
+            for tag in image.tags:
+                if tag != keep and tag.startswith(svc_proxy_image.REPO + ":"):
+                    try:
+                        self.agent.docker.client.images.remove(tag)
+                    except APIError:
+                        pass
 
     def _ports(self, svc: dict, eps: dict | None) -> list[PortRules]:
         protocols = ("TCP", "UDP") if self.kernel_image else ("TCP",)

@@ -146,7 +146,7 @@ def test_udp_and_tcp_through_the_kernel_proxy(engine):
     assert [c.attrs["Config"]["Image"].split(":")[0] for c in proxy] == ["kubedeck/svc-proxy"]
 
     # one UDP flow sending steadily, one TCP connection held open
-    perl(engine, "client", UDP_CLIENT, "echo", 53, 400, 0, background="/tmp/udp")
+    perl(engine, "client", UDP_CLIENT, "echo", 53, 900, 0, background="/tmp/udp")
     perl(engine, "client", TCP_CLIENT, "echo", 80, background="/tmp/tcp")
     udp_first = wait_for(lambda: (lambda ls: len(ls) >= 5 and ls)(lines_of(engine, "client", "/tmp/udp")), 30,
                          what="the UDP flow answered")
