@@ -213,6 +213,32 @@ def test_external_name_and_a_pod_reaching_its_own_service(engine):
                     what=f"{pod} reaching both pods through its own Service")
 
 
+def test_a_restarted_engine_keeps_the_proxies_and_their_rules(engine):
+    names = start_echo(engine)
+    assert set(perl(engine, "client", UDP_CLIENT, "echo", 53, 4, 1).split()) <= names
+    folder = engine.state / "services/default_echo"
+    proxy = [c.id for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"]
+    ip = engine.client.get("Service", "default", "echo")["spec"]["clusterIP"]
+    before = (folder / "rules.nft").stat().st_mtime_ns
+    engine.kill()
+    engine.start()
+    # a new pod's containers wait for the restarted engine's first proxy pass
+    engine.write("client2.yaml", CLIENT.replace("name: client}", "name: client2}"))
+    wait_for(lambda: engine.client.get("Pod", "default", "client2")["status"]["phase"] == "Running", 60)
+    # the proxy was adopted, not replaced, and its rules were not reloaded
+    assert [c.id for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"] == proxy
+    assert engine.client.get("Service", "default", "echo")["spec"]["clusterIP"] == ip
+    assert (folder / "rules.nft").stat().st_mtime_ns == before
+    assert set(perl(engine, "client2", UDP_CLIENT, "echo", 53, 4, 1).split()) <= names
+    # it still follows the endpoints, changing the rules in place (what was loaded is known)
+    gone = sorted(names)[0]
+    gone_ip = engine.client.get("Pod", "default", gone)["status"]["podIP"]
+    engine.client.delete("Pod", "default", gone)
+    wait_for(lambda: f"dnat to {gone_ip}:" not in (folder / "rules.nft").read_text(), 30,
+             what="the rules reloaded without the deleted pod")
+    assert (folder / "next.nft").read_text().startswith("table ip kubedeck {}\nflush table ip kubedeck\n")
+
+
 def test_nc_fallback_proxies_tcp(make_engine, monkeypatch):
     monkeypatch.setenv("KUBEDECK_SERVICE_PROXY", "nc")
     engine = make_engine()
