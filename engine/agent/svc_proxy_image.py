@@ -41,10 +41,14 @@ def nft_path() -> str:
 def libraries(binary: str) -> list[str]:
     """The loader and every library `ldd` lists for a binary, by absolute path."""
     try:
-        out = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=10, check=True).stdout
+        r = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError) as e:
         raise Unavailable(f"cannot list the libraries of {binary} with ldd: {e}") from e
-    return sorted(set(re.findall(r"(/\S+)", out)))
+    if r.returncode and "not a dynamic executable" in r.stdout + r.stderr:
+        return []  # a static binary needs nothing else
+    if r.returncode:
+        raise Unavailable(f"ldd {binary} failed: {(r.stderr or r.stdout).strip()}")
+    return sorted(set(re.findall(r"(/\S+)", r.stdout)))
 
 
 def context() -> tuple[str, io.BytesIO]:
