@@ -23,10 +23,12 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from common import NGINX_IMAGE, Engine, Result, any_free_port, free_port, log, median, percentile, spread, wait_for
+from common import (L_CLUSTER, NGINX_IMAGE, Engine, Result, any_free_port, free_port, log, median, percentile,
+                    remove_labelled, spread, wait_for)
 
 LAT_RATE, LAT_CONNS = 1000, 8  # "moderate load": a paced 1,000 req/s over 8 keep-alive connections
 
@@ -162,6 +164,20 @@ def paced_latencies(url: str, seconds: float, rate: int = LAT_RATE, conns: int =
     return out
 
 
+def published_port(docker) -> tuple[str, int] | None:
+    """(label, port) of a raw container of the backend image published on 127.0.0.1."""
+    tag, port = f"kdbench-raw-{uuid.uuid4().hex[:6]}", free_port()
+    try:
+        docker.containers.run(NGINX_IMAGE, detach=True, name=tag, labels={L_CLUSTER: tag},
+                              ports={"8080/tcp": ("127.0.0.1", port)})
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 20, 0.1, what="docker-proxy answering")
+        return tag, port
+    except Exception as e:  # noqa: BLE001 - a comparison row only
+        log(f"no docker-proxy comparison: {e}")
+        remove_labelled(docker, tag)
+        return None
+
+
 def http_ok(url: str, host: str | None = None) -> bool:
     req = urllib.request.Request(url, headers={"Host": host} if host else {})
     with urllib.request.urlopen(req, timeout=2) as r:
@@ -215,6 +231,11 @@ def run(docker, quick: bool) -> list[Result]:
             urls["ingress"] = (ing_url, HOST)
         except Exception as e:  # noqa: BLE001 - report, don't block the other figures
             ingress_error = f"kubedeck Ingress not answering: {e}"
+        # what the usual local tools give on 127.0.0.1 (Docker's published ports, as used by
+        # kind, minikube's docker driver and podman): docker-proxy in user space
+        published = published_port(docker)
+        if published:
+            urls["docker-proxy"] = (f"http://127.0.0.1:{published[1]}/", None)
         nginx = None
         if "ingress" in urls:
             try:
@@ -249,6 +270,8 @@ def run(docker, quick: bool) -> list[Result]:
         finally:
             if nginx:
                 nginx.stop()
+            if published:
+                remove_labelled(docker, published[0])
     added = [n - d for n, d in zip(p99["nodeport"], p99["direct"])]
     lat_res = Result("nodeport_p99_added_ms", median(added), "<= 1",
                      f"p99 latency through the NodePort minus straight to the pod, paced {LAT_RATE} req/s over "
@@ -265,6 +288,11 @@ def run(docker, quick: bool) -> list[Result]:
     for k in ("direct", "nodeport"):
         if problems[k]:
             np_res.notes.append(f"{k}: " + "; ".join(sorted(problems[k])))
+    if "docker-proxy" in rps:
+        dp = [x / d for x, d in zip(rps["docker-proxy"], rps["direct"])]
+        np_res.rows.append({"label": "docker-proxy", "detail": "a Docker published port on 127.0.0.1 (same image, "
+                            "its own container) vs direct, for comparison",
+                            "value": f"{median(rps['docker-proxy']):,.0f} req/s, ratio {median(dp):.2f}"})
     np_res.notes.append("2 cores shared by wrk, the proxy and the backend: the proxy's CPU is taken from the others")
     if "nginx" in rps:
         ratio = [k / n for k, n in zip(rps["ingress"], rps["nginx"])]
