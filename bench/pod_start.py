@@ -66,6 +66,9 @@ def raw_start(docker, n: int, pairs: bool) -> float:
                 break
             except Exception:  # noqa: BLE001
                 time.sleep(0.1)
+        else:  # Docker 20.10 sometimes keeps a phantom endpoint until the daemon restarts
+            log(f"network {tag} could not be removed (Docker reports active endpoints); "
+                f"remove it with `docker network rm {tag}` after restarting dockerd")
 
 
 def kubedeck_start(eng: Engine, n: int) -> float:
