@@ -202,7 +202,11 @@ def service_ports(svc: dict) -> str:
 
 
 def service_url(svc: dict) -> str:
+    """Where to reach the Service from this machine: a NodePort URL; for an ExternalName,
+    the name it stands for (kubectl's EXTERNAL-IP column)."""
     spec = svc.get("spec", {})
+    if spec.get("type") == "ExternalName":
+        return spec.get("externalName", "")
     if spec.get("type") in ("NodePort", "LoadBalancer"):
         for port in spec.get("ports") or []:
             if port.get("nodePort"):

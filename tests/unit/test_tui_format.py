@@ -77,6 +77,7 @@ def test_services():
     assert fmt.service_ports(svc) == "80:30080/TCP"
     assert fmt.service_url(svc) == "http://127.0.0.1:30080"
     assert fmt.service_url({"spec": {"type": "ClusterIP", "ports": [{"port": 80}]}}) == ""
+    assert fmt.service_url({"spec": {"type": "ExternalName", "externalName": "db.example.com"}}) == "db.example.com"
 
 
 def test_label_selector():
