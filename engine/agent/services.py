@@ -169,7 +169,11 @@ class ServiceProxies:
         for key in list(self.known):
             if key not in want:
                 self._remove(key)
-                shutil.rmtree(self._dir(*key), ignore_errors=True)
+        if self.root.is_dir():  # folders of gone Services (also those deleted while the engine was down)
+            keep = {self._dir(*key).name for key in want}
+            for folder in self.root.iterdir():
+                if folder.name not in keep:
+                    shutil.rmtree(folder, ignore_errors=True)
         for key, svc in want.items():
             alias = svc["spec"].get("type") == "ExternalName"
             ports = [] if alias else self._ports(svc, endpoints.get(key))
