@@ -15,7 +15,7 @@ Two kinds of proxy, both forwarding a Service `port` to a ready endpoint's `targ
   with `docker exec nft` whenever the endpoints change. TCP and UDP, sessionAffinity.
 - nc (the fallback when the host has no nft, or KUBEDECK_SERVICE_PROXY=nc): busybox,
   `nc -ll -e` forking a relay per connection, scripts and endpoint files in a
-  bind-mounted directory of the state dir. TCP only.
+  bind-mounted directory of the state dir (nc_relay.py). TCP only.
 """
 
 from __future__ import annotations
@@ -30,20 +30,13 @@ from pathlib import Path
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
 from ..proxy.nodeport import affinity_seconds, ready_backends
-from . import svc_proxy_image
+from . import nc_relay, svc_proxy_image
 from .svc_kernel import NameCache, NftRefused, RuleLoader
 from .svc_rules import PortRules, render, render_alias
 
 log = logging.getLogger("kubedeck.services")
-PROXY_IMAGE = os.environ.get("KUBEDECK_PROXY_IMAGE", "busybox:1.36")
 L_SERVICE, L_HASH = "io.kubedeck.service", "io.kubedeck.service-hash"
 
-ROUTE = """#!/bin/sh
-# pick a random ready endpoint for this Service port and relay the connection to it
-set -- $(awk -v r=$RANDOM 'NF {a[n++]=$0} END {if (n) print a[r % n]}' /kd/ep-{i})
-[ -n "$1" ] || exit 1
-exec nc -w 3 "$1" "$2"
-"""
 
 
 def service_names(name: str, ns: str) -> list[str]:
@@ -179,10 +172,10 @@ class ServiceProxies:
             ports = [] if alias else self._ports(svc, endpoints.get(key))
             # kernel proxies take new ports with new rules; nc ones need a new run.sh
             shape = [self.kernel_image, alias] if self.kernel_image else \
-                [PROXY_IMAGE, [(p.protocol, p.port) for p in ports]]
+                [nc_relay.IMAGE, [(p.protocol, p.port) for p in ports]]
             h = hashlib.sha1(json.dumps(shape).encode()).hexdigest()[:12]
             if not self.kernel_image:
-                self._write_endpoints(key, ports)
+                nc_relay.write_endpoints(self._dir(*key), ports)
             cid, old_h = self.known.get(key, (None, None))
             info = None
             if cid:
@@ -225,16 +218,6 @@ class ServiceProxies:
                       "fall back to busybox nc relays (TCP only)", *key, e)
             self.kernel_image = None
 
-    def _write_endpoints(self, key, ports: list[PortRules]) -> None:
-        base = self._dir(*key)
-        base.mkdir(parents=True, exist_ok=True)
-        for i, p in enumerate(ports):
-            _write_if_changed(base / f"ep-{i}", "".join(f"{ip} {port}\n" for ip, port in p.backends))
-            route = base / f"route-{i}"
-            if not route.exists():
-                route.write_text(ROUTE.replace("{i}", str(i)))
-                route.chmod(0o755)
-
     def _create(self, key, ports: list[PortRules], h: str) -> str | None:
         d = self.agent.docker
         ns, name = key
@@ -246,9 +229,8 @@ class ServiceProxies:
                 # answers go back out the interface they came in on: no ICMP redirects
                 "net.ipv4.conf.all.send_redirects": "0", "net.ipv4.conf.default.send_redirects": "0"}}
         else:
-            image, command, extra = PROXY_IMAGE, ["sh", "/kd/run.sh"], {"init": True}
-            run = "".join(f"nc -ll -p {p.port} -e /kd/route-{i} &\n" for i, p in enumerate(ports)) + "wait\n"
-            (self._dir(ns, name) / "run.sh").write_text("#!/bin/sh\n" + run)
+            image, command, extra = nc_relay.IMAGE, ["sh", "/kd/run.sh"], {"init": True}
+            nc_relay.write_run_script(self._dir(ns, name), ports)
         cname = f"k8s_svc_{name}_{ns}_{d.cluster}"
         try:
             try:
@@ -292,12 +274,3 @@ def external_target(name: str, services: list[dict], names: NameCache) -> str | 
             ip = spec.get("clusterIP")
             return ip if ip and ip != "None" and spec.get("type") != "ExternalName" else None
     return names.lookup(name)
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    """Replace a file atomically, so a reader never sees half of it."""
-    if path.exists() and path.read_text() == text:
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
