@@ -12,8 +12,10 @@ Two kinds of proxy, both forwarding a Service `port` to a ready endpoint's `targ
 (so 80 -> 8080 works) and following Endpoints with no container restart:
 - kernel (the default): the image of svc_proxy_image.py, with NET_ADMIN in its own
   network namespace only; the engine loads nftables DNAT rules (svc_rules.py) into it
-  with `docker exec nft` whenever the endpoints change. TCP and UDP, sessionAffinity.
-- nc (the fallback when the host has no nft, or KUBEDECK_SERVICE_PROXY=nc): busybox,
+  with `docker exec nft` (svc_kernel.py) whenever the endpoints change. TCP and UDP,
+  sessionAffinity; ExternalName Services too.
+- nc (the fallback when the host has no nft, when nft refuses the very first rules, or
+  with KUBEDECK_SERVICE_PROXY=nc): busybox,
   `nc -ll -e` forking a relay per connection, scripts and endpoint files in a
   bind-mounted directory of the state dir (nc_relay.py). TCP only.
 """
