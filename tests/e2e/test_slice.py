@@ -316,5 +316,11 @@ def test_half_close_passes_through_the_nodeport(engine):
             data = b""
             while chunk := s.recv(4096):
                 data += chunk
-        assert data.startswith(b"HTTP/1.") and data.rstrip().endswith(name.encode()), data[-200:]
+        if not (data.startswith(b"HTTP/1.") and data.rstrip().endswith(name.encode())):
+            # say whether the pod had left the endpoints (the proxy then closes at once) or not
+            events = [f"{e['reason']}: {e['message']}" for e in engine.client.list("Event", "default")
+                      if e["involvedObject"].get("name") == name]
+            raise AssertionError(f"answer {data[-200:]!r}; Endpoints "
+                                 f"{engine.client.get('Endpoints', 'default', 'web').get('subsets')}; "
+                                 f"events of {name}: {events}")
     assert engine.client.status()["proxyWorker"]["restarts"] == 0
