@@ -164,14 +164,15 @@ def ensure_images(client) -> None:
 
 def remove_labelled(client, label_value: str) -> None:
     label = f"{L_CLUSTER}={label_value}"
-    for c in client.containers.list(all=True, filters={"label": label}):
+    # the low-level list: the high-level one inspects each and fails on one just removed
+    for c in client.api.containers(all=True, filters={"label": label}):
         try:
-            c.remove(force=True)
+            client.api.remove_container(c["Id"], force=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
     # a container whose removal was already under way (409) still holds the network
     try:
-        wait_for(lambda: not client.containers.list(all=True, filters={"label": label}), 30, 0.2,
+        wait_for(lambda: not client.api.containers(all=True, filters={"label": label}), 30, 0.2,
                  what="labelled containers removed")
     except Exception as e:  # noqa: BLE001 - report, and try the networks anyway
         log(f"cleanup of {label_value}: {e}")

@@ -122,23 +122,34 @@ class Engine:
         return ok if len(ok) == n and len(pods) == n else None
 
     def containers(self) -> list:
-        return self.docker.containers.list(all=True, filters={"label": f"io.kubedeck.cluster={self.name}"})
+        """This cluster's containers, skipping one removed between the list and its inspect
+        (docker's high-level list fails with 404 there)."""
+        out = []
+        for c in self.docker.api.containers(all=True, filters={"label": f"io.kubedeck.cluster={self.name}"}):
+            try:
+                out.append(self.docker.containers.get(c["Id"]))
+            except docker.errors.NotFound:
+                pass
+        return out
 
     def cleanup(self) -> None:
         self.kill(signal.SIGTERM)
         if self.client:
             self.client.close()
         label = f"io.kubedeck.cluster={self.name}"
-        for c in self.docker.containers.list(all=True, filters={"label": label}):
+        api = self.docker.api
+        # the low-level list: the high-level one inspects each container and fails with 404
+        # on one whose removal (asked for by the engine before it stopped) just finished
+        for c in api.containers(all=True, filters={"label": label}):
             try:
-                c.remove(force=True)
+                api.remove_container(c["Id"], force=True)
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as e:  # 409: the engine's own removal is under way
                 if e.status_code != 409:
                     raise
-                wait_for(lambda c=c: not self.docker.containers.list(all=True, filters={"id": c.id}), 30,
-                         what=f"container {c.short_id} removed")
+                wait_for(lambda c=c: not api.containers(all=True, filters={"id": c["Id"]}), 30,
+                         what=f"container {c['Id'][:12]} removed")
         for n in self.docker.networks.list(filters={"label": label}):
             n.remove()
         for v in self.docker.volumes.list(filters={"label": label}):

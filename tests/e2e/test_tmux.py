@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 
+import docker
 import pytest
 
 from conftest import wait_for
@@ -55,8 +56,11 @@ def up_cluster(tmp_path, docker_client):
     base = f"{sys.executable} -m kubedeck --state {state}"
     yield name, state, folder, base
     subprocess.run(f"{base} down --volumes", shell=True, capture_output=True, timeout=60)
-    for c in docker_client.containers.list(all=True, filters={"label": f"io.kubedeck.cluster={name}"}):
-        c.remove(force=True)
+    for c in docker_client.api.containers(all=True, filters={"label": f"io.kubedeck.cluster={name}"}):
+        try:
+            docker_client.api.remove_container(c["Id"], force=True)
+        except docker.errors.NotFound:  # removed by `down` meanwhile
+            pass
 
 
 def test_kubedeck_up_shows_running_pods_and_quits_leaving_them(up_cluster, docker_client):
