@@ -18,9 +18,8 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 
-from .pause import pause_elf
+from .pause import pause_elf, tar_context
 
 REPO = "kubedeck/svc-proxy"
 NFT = "/usr/sbin/nft"
@@ -60,14 +59,7 @@ def context() -> tuple[str, io.BytesIO]:
     digest = hashlib.sha256()
     for name, data, _ in files:
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data, mode in files:
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    buf.seek(0)
-    return f"{REPO}:{digest.hexdigest()[:12]}", buf
+    return f"{REPO}:{digest.hexdigest()[:12]}", tar_context(files)
 
 
 def _read(path: str) -> bytes:
