@@ -27,9 +27,11 @@ def cluster_name(state: Path) -> str:
     return name[:40]
 
 
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_atomic(path: Path, text: str, mode: int = 0o666) -> None:
+    """Replace a file at once, so a reader never sees half of it (mode before the umask;
+    0o600 keeps a secret unreadable to others from its first byte)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
@@ -37,8 +39,8 @@ def _write_private(path: Path, text: str) -> None:
 
 def write_connection(state: Path, *, url: str, token: str, cluster: str, folder: str | None) -> None:
     state.mkdir(parents=True, exist_ok=True)
-    _write_private(state / "api.json", json.dumps(
-        {"url": url, "token": token, "pid": os.getpid(), "cluster": cluster, "folder": folder}))
+    write_atomic(state / "api.json", json.dumps(
+        {"url": url, "token": token, "pid": os.getpid(), "cluster": cluster, "folder": folder}), 0o600)
     kubeconfig = f"""apiVersion: v1
 kind: Config
 clusters:
@@ -57,7 +59,7 @@ contexts:
     namespace: default
 current-context: kubedeck-{cluster}
 """
-    _write_private(state / "kubeconfig", kubeconfig)
+    write_atomic(state / "kubeconfig", kubeconfig, 0o600)
 
 
 def read_connection(state: Path) -> dict | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from textual.theme import Theme
 
+from kubedeck.engine.state import write_atomic
+
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "kubedeck-dark"
@@ -58,9 +60,7 @@ def save_config(directory: Path, **values: object) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         data = load_config(directory) | values
-        tmp = directory / "config.json.tmp"
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        tmp.replace(directory / "config.json")
+        write_atomic(directory / "config.json", json.dumps(data, indent=2) + "\n")
     except OSError as exc:
         log.warning("cannot save config to %s: %s", directory, exc)
 

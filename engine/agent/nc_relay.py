@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..state import write_atomic
 from .svc_rules import PortRules
 
 IMAGE = os.environ.get("KUBEDECK_PROXY_IMAGE", "busybox:1.36")
@@ -39,9 +40,5 @@ def write_run_script(folder: Path, ports: list[PortRules]) -> None:
 
 
 def write_if_changed(path: Path, text: str) -> None:
-    """Replace a file atomically, so a reader never sees half of it."""
-    if path.exists() and path.read_text() == text:
-        return
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    if not (path.exists() and path.read_text() == text):
+        write_atomic(path, text)  # the route script may be reading it

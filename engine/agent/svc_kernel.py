@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
+from ..state import write_atomic
 from .svc_rules import PortRules, transaction, udp_flows_stale
 
 log = logging.getLogger("kubedeck.services")
@@ -39,9 +39,7 @@ class Loaded:
 
     def save(self, path: Path) -> None:
         meta = {"proxy": self.proxy, "zone": self.zone, "udp": [asdict(p) for p in self.udp]}
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(HEADER + json.dumps(meta) + "\n" + self.table)
-        os.replace(tmp, path)
+        write_atomic(path, HEADER + json.dumps(meta) + "\n" + self.table)
 
     @classmethod
     def read(cls, path: Path) -> "Loaded | None":
@@ -105,8 +103,7 @@ class RuleLoader:
         return True
 
     def _nft(self, cid: str, folder: Path, text: str) -> None:
-        (folder / ".next.tmp").write_text(text)
-        os.replace(folder / ".next.tmp", folder / "next.nft")
+        write_atomic(folder / "next.nft", text)
         ex = self.api.exec_create(cid, ["/usr/sbin/nft", "-f", "/kd/next.nft"])
         out = self.api.exec_start(ex["Id"]).decode(errors="replace").strip()
         code = self.api.exec_inspect(ex["Id"])["ExitCode"]
