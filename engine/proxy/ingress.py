@@ -32,7 +32,7 @@ import time
 
 from .ingress_upstream import Upstream
 from .nodeport import ready_backends
-from .routing import build_table, RouteTable, service_port, tls_hosts
+from .routing import BoundedMemo, build_table, RouteTable, service_port, tls_hosts
 
 log = logging.getLogger("kubedeck.ingress")
 CLIENT_IDLE, POOL_IDLE, POOL_MAX = 75.0, 30.0, 256
@@ -55,7 +55,8 @@ class IngressProxy:
         self._eps: dict = {}
         self._rr: dict = {}
         self._found: dict[tuple, tuple] = {}
-        self._matched: dict[tuple[str, str], object] = {}  # (host, path) -> table.match(), per table
+        # (host, path) -> table.match(), cleared when the table changes
+        self._matched = BoundedMemo(lambda key: self.table.match(*key), 4096)
         self.fast_routes: dict[tuple[bytes, bytes], object] = {}  # the same keyed by raw bytes (ingress_fast.py)
 
     # ---- lifecycle ---------------------------------------------------------------
@@ -213,13 +214,7 @@ class IngressProxy:
 
     def match(self, host: str, path: str):
         """The backend of (host, path) in the current table, memoised until it changes."""
-        key = (host, path)
-        b = self._matched.get(key, self)
-        if b is self:  # not seen since the table last changed
-            if len(self._matched) > 4096:
-                self._matched.clear()
-            b = self._matched[key] = self.table.match(host, path)
-        return b
+        return self._matched[(host, path)]
 
     def learn_fast(self, host: bytes, path: bytes, r) -> None:
         """Remember the backend of a raw (Host, path) for the fast lane (ingress_fast.py)."""
