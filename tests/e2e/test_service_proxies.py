@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from conftest import wait_for
-from test_services import CLIENT as BUSYBOX_CLIENT, SVC as WEB_SVC, WEB, exec_in
+from test_services import CLIENT as BUSYBOX_CLIENT, SVC as WEB_SVC, WEB, container, exec_in
 
 # Answers every UDP datagram on 9053 and every line on a TCP connection to 9080 with
 # its hostname. AF_INET=2, SOCK_STREAM=1, SOCK_DGRAM=2, SOL_SOCKET=1, SO_REUSEADDR=2.
@@ -106,11 +106,6 @@ spec:
 
 def echo_manifest() -> str:
     return ECHO.replace("[SERVER]", json.dumps([SERVER]))  # a JSON string is a YAML string
-
-
-def container(engine, pod: str):
-    return next(c for c in engine.containers() if c.labels.get("io.kubernetes.pod.name") == pod
-                and c.labels.get("io.kubedeck.role") == "app")
 
 
 def perl(engine, pod: str, script: str, *args, background: str | None = None) -> str:

@@ -66,10 +66,14 @@ spec:
 """
 
 
+def container(engine, pod: str):
+    """The app container of a one-container pod."""
+    return next(c for c in engine.containers() if c.labels.get("io.kubernetes.pod.name") == pod
+                and c.labels.get("io.kubedeck.role") == "app")
+
+
 def exec_in(engine, pod: str, cmd: str) -> str:
-    c = next(c for c in engine.containers() if c.labels.get("io.kubernetes.pod.name") == pod
-             and c.labels.get("io.kubedeck.role") == "app")
-    code, out = c.exec_run(["sh", "-c", cmd])
+    code, out = container(engine, pod).exec_run(["sh", "-c", cmd])
     return out.decode().strip() if code == 0 else ""
 
 
