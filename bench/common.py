@@ -265,6 +265,11 @@ class Engine:
         os.replace(tmp, p)
         return p
 
+    def app_containers(self, pod: str) -> list:
+        """The running app containers of a pod of this engine."""
+        return self.docker.containers.list(filters={"label": [
+            f"{L_CLUSTER}={self.name}", f"io.kubernetes.pod.name={pod}", "io.kubedeck.role=app"]})
+
     def pods(self, selector: str | None = None) -> list[dict]:
         return self.client.list("Pod", "default", selector)
 

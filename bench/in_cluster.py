@@ -34,9 +34,7 @@ def measure(docker, mode: str, seconds: float, repeats: int) -> tuple[list[float
         ip = wait_for(lambda: [p["status"]["podIP"] for p in eng.pods("app=web") if any(
             c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])],
             90, 0.1, what="backend pod ready")[0]
-        client = wait_for(lambda: [c for c in docker.containers.list(filters={"label": [
-            f"io.kubedeck.cluster={eng.name}", "io.kubernetes.pod.name=client", "io.kubedeck.role=app"]})],
-            60, 0.1, what="client pod running")[0]
+        client = wait_for(lambda: eng.app_containers("client"), 60, 0.1, what="client pod running")[0]
 
         def wrk(url: str, secs: float) -> tuple[float, str]:
             code, out = client.exec_run(["wrk", "-t2", "-c32", f"-d{secs:g}s", "--timeout", "5s", url])

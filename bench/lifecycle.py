@@ -59,9 +59,7 @@ def restart(docker, repeats: int) -> Result:
             for i in range(repeats):
                 name = f"r{i}"
                 eng.write(f"{name}.yaml", pod_yaml(name, "restart", ["sleep", "3600"]))
-                first = wait_for(lambda n=name: [c for c in docker.containers.list(filters={"label": [
-                    f"{L_CLUSTER}={eng.name}", f"io.kubernetes.pod.name={n}", "io.kubedeck.role=app"]})], 60,
-                    what="pod container running")[0]
+                first = wait_for(lambda n=name: eng.app_containers(n), 60, what="pod container running")[0]
                 t0 = time.time()
                 first.kill()
                 t1 = events.wait(lambda a, n=name, cl=eng.name, old=first.name: a.get(L_CLUSTER) == cl and

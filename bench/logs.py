@@ -57,8 +57,8 @@ def run(docker, quick: bool) -> Result:
             for who in ("docker", "kubedeck"):  # one at a time, each on a fresh pod
                 name = f"logs-{who}-{i}"
                 eng.write(f"{name}.yaml", pod_yaml(name, "logs", ["sh", "-c", SCRIPT.format(n=n)]))
-                cid = wait_for(lambda: next((c.id for c in docker.containers.list(
-                    filters={"label": f"io.kubernetes.pod.name={name}"})), None), 60, 0.1, what=f"{name} running")
+                cid = wait_for(lambda: next((c.id for c in eng.app_containers(name)), None), 60, 0.1,
+                               what=f"{name} running")
                 cmd = ["docker", "logs", "-f", cid] if who == "docker" else \
                     [sys.executable, "-m", "kubedeck", "--state", str(eng.state), "logs", "-f", name]
                 follower = Follower(cmd, n)
