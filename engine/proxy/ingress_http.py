@@ -33,7 +33,7 @@ from .connect import open_connection
 from .ingress_request import Req
 from .ingress_upstream import Upstream, _nodelay, connection_tokens, transfer_encoding
 from .routing import HOSTS
-from .splice import half_close
+from .splice import pass_eof
 
 REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
                       b"upgrade", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
@@ -56,6 +56,7 @@ class Client(asyncio.Protocol):
         self.url = b""
         self.tunnel: Upstream | None = None
         self.upgrading = self.closing = False
+        self.got_eof = self.sent_fin = False  # half-close state once it is a tunnel (splice.pass_eof)
         self.idle = True  # the parser is between messages (the fast lane may take the next one)
         self.last = time.monotonic()
 
@@ -191,12 +192,12 @@ class Client(asyncio.Protocol):
     def resume_writing(self) -> None:
         r = self.queue[0] if self.queue else None
         up = self.tunnel or (r.up if r else None)
-        if up is not None and up.transport is not None:
+        if up is not None and up.transport is not None and not up.got_eof:
             up.transport.resume_reading()
 
     def eof_received(self):
-        if self.tunnel is not None and half_close(self.tunnel.transport):
-            return True
+        if self.tunnel is not None:
+            return pass_eof(self, self.tunnel)
         return False
 
     def connection_lost(self, exc) -> None:

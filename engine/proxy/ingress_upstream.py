@@ -17,7 +17,7 @@ import httptools
 
 from . import ingress_fast
 from .routing import BoundedMemo
-from .splice import half_close
+from .splice import pass_eof
 
 HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
                         b"transfer-encoding", b"upgrade"))
@@ -55,7 +55,8 @@ class Upstream(asyncio.Protocol):
     """One keep-alive connection to a pod; serves one Client request at a time."""
 
     __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "head", "length", "chunked", "te",
-                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close", "left", "idle", "reused")
+                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close", "left", "idle", "reused",
+                 "got_eof", "sent_fin")
 
     def __init__(self, proxy: "IngressProxy", target) -> None:
         self.proxy, self.target = proxy, target
@@ -67,6 +68,7 @@ class Upstream(asyncio.Protocol):
         self.length = self.chunked = False
         self.te = None
         self.got = self.closed = self.tunnel = self.until_close = False
+        self.got_eof = self.sent_fin = False  # half-close state once it is a tunnel (splice.pass_eof)
         self.idle_since = 0.0
         self.left = 0  # body bytes still to come of a fast-lane answer (ingress_fast.py)
         self.idle = True  # the parser is between messages
@@ -149,12 +151,12 @@ class Upstream(asyncio.Protocol):
             self.client.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.client is not None:
+        if self.client is not None and not self.client.got_eof:
             self.client.transport.resume_reading()
 
     def eof_received(self):
-        if self.tunnel and half_close(self.client.transport):
-            return True
+        if self.tunnel and self.client is not None:
+            return pass_eof(self, self.client)
         return False
 
     def connection_lost(self, exc) -> None:

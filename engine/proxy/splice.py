@@ -3,8 +3,8 @@
 Protocols (not streams) keep the per-chunk cost low: bytes go from one transport's
 data_received straight into the other's write. Flow control: when one side's write
 buffer is full (pause_writing), the other side stops reading until it drains. Half-close
-is passed through (eof_received returns True and the peer's write side is shut, see
-`half_close`).
+is passed through (`pass_eof`: the peer's write side is shut), and a connection is
+closed once both directions have passed their FIN.
 
 The backend is chosen by a callback; a connect failure before any byte was exchanged
 tries the next endpoint, so a pod that just went away costs a retry, not a failed request.
@@ -22,19 +22,16 @@ from .connect import open_connection
 
 log = logging.getLogger("kubedeck.proxy")
 CONNECT_TIMEOUT = 3.0
+FIN_RETRY = 0.005  # seconds between looks at a write buffer a FIN waits behind
 
 
-def half_close(transport) -> bool:
-    """Send FIN on `transport` and keep reading from it; False when that cannot be done
-    cleanly now (the caller then closes the transport instead).
+def _shutdown(transport) -> bool:
+    """shutdown(SHUT_WR) on the transport's socket; False when the socket refuses.
 
     Not `transport.write_eof()`: under uvloop, a write_eof whose connection closes soon
     after corrupts the heap ("double free or corruption", reproduced with short HTTP/1.0
     connections through a NodePort). The socket is shut down through a duplicate
-    descriptor, and only when nothing is left in the transport's write buffer, so the
-    FIN never overtakes data."""
-    if transport is None or transport.is_closing() or transport.get_write_buffer_size():
-        return False
+    descriptor instead."""
     sock = transport.get_extra_info("socket")
     try:
         dup = socket.socket(fileno=os.dup(sock.fileno()))
@@ -49,15 +46,42 @@ def half_close(transport) -> bool:
         dup.close()
 
 
+def send_fin(side) -> None:
+    """Shut the write side of `side.transport` once everything queued on it is sent (the
+    FIN never overtakes data), and close it when it has read its EOF too: both directions
+    are then done, and its connection_lost closes the other side.
+
+    A splice side has `transport`, `got_eof` (its transport read EOF) and `sent_fin`."""
+    t = side.transport
+    if side.sent_fin or t is None or t.is_closing():
+        return
+    if t.get_write_buffer_size():
+        asyncio.get_running_loop().call_later(FIN_RETRY, send_fin, side)
+        return
+    side.sent_fin = True
+    if not _shutdown(t) or side.got_eof:
+        t.close()
+
+
+def pass_eof(own, peer) -> bool:
+    """eof_received of splice side `own`: pass the FIN on to `peer` (None while it is not
+    connected; the caller passes it on later) and return what eof_received returns."""
+    if own.got_eof:  # libuv reads the EOF again if a transport is resumed after it: once is enough
+        return True
+    own.got_eof = True
+    if peer is not None and peer.transport is not None:
+        send_fin(peer)
+    return not own.sent_fin  # both directions done: let the transport close
+
+
 class _Half(asyncio.Protocol):
-    __slots__ = ("transport", "peer", "pending", "eof", "closed")
+    __slots__ = ("transport", "peer", "pending", "got_eof", "sent_fin", "closed")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.peer: "_Half | None" = None
         self.pending: list[bytes] = []
-        self.eof = False
-        self.closed = False
+        self.got_eof = self.sent_fin = self.closed = False
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -72,18 +96,12 @@ class _Half(asyncio.Protocol):
         peer = self.peer
         if peer is not None and peer.transport is not None:
             peer.transport.write(data)
-        else:
+        else:  # no backend yet: hold this chunk, read no more (uvloop starts reading after connection_made)
             self.pending.append(data)
+            self.transport.pause_reading()
 
     def eof_received(self):
-        peer = self.peer
-        if peer is None or peer.transport is None:
-            self.eof = True  # passed on once the backend is connected
-            return True
-        if half_close(peer.transport):
-            return True
-        peer.transport.close()  # data still queued for the peer: close after it is sent
-        return False
+        return pass_eof(self, self.peer)
 
     def connection_lost(self, exc) -> None:
         self.closed = True
@@ -96,7 +114,7 @@ class _Half(asyncio.Protocol):
             self.peer.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.peer and self.peer.transport:
+        if self.peer and self.peer.transport and not self.peer.got_eof:
             self.peer.transport.resume_reading()
 
 
@@ -137,9 +155,10 @@ class ClientSide(_Half):
         for chunk in self.pending:
             backend.transport.write(chunk)
         self.pending.clear()
-        if self.eof and not half_close(backend.transport):
-            backend.transport.close()
-        self.transport.resume_reading()
+        if self.got_eof:
+            send_fin(backend)
+        else:
+            self.transport.resume_reading()
 
     def connection_lost(self, exc) -> None:
         super().connection_lost(exc)

@@ -275,3 +275,28 @@ async def test_requests_are_balanced_over_endpoints():
             writer.write(GET)
             assert (await asyncio.wait_for(read_answer(reader), 10))[0] == 200
     assert (len(one.seen), len(two.seen)) == (4, 4)
+
+
+async def test_an_upgraded_connection_passes_half_close_and_is_closed_when_both_ends_are_done():
+    """After a 101 the connection is a raw splice: the client's FIN reaches the backend,
+    the backend's last bytes and FIN reach the client, and then the proxy closes both
+    connections (they once stayed open for good)."""
+    async def echo_until_eof(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+        got = await reader.read()  # up to the client's FIN, passed on by the proxy
+        writer.write(b"echo:" + got)
+        writer.write_eof()
+        await writer.drain()
+    async with proxied(await asyncio.start_server(echo_until_eof, "127.0.0.1", 0)) as (proxy, reader, writer):
+        writer.write(b"GET /ws HTTP/1.1\r\nHost: app.test\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 101")
+        writer.write(b"one two")
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 10) == b"echo:one two"
+        for _ in range(200):  # both FINs passed: the proxy lets go of both connections
+            if not proxy.conns:
+                break
+            await asyncio.sleep(0.01)
+        assert not proxy.conns, "the spliced connection is still open in the proxy"
