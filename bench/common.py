@@ -209,7 +209,8 @@ def any_free_port() -> int:
 class Engine:
     """A `kubedeck serve` subprocess in a kdbench-xxxx state dir with its manifest folder."""
 
-    def __init__(self, docker, extra_args=()):
+    def __init__(self, docker, extra_args=(), env=None):
+        self.env = {**os.environ, **(env or {})}
         self.base = Path(tempfile.mkdtemp(prefix="kubedeck-bench-"))
         self.name = f"kdbench-{uuid.uuid4().hex[:8]}"
         self.state = self.base / self.name
@@ -235,7 +236,7 @@ class Engine:
         self.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(self.state), "serve",
                                       str(self.folder), "--ingress-http-port", "0", "--ingress-https-port", "0",
                                       *self.extra_args],
-                                     stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                     stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
 
         def ready():
             if self.proc.poll() is not None:

@@ -151,6 +151,9 @@ def down(state: Path, *, volumes: bool) -> int:
     name = cluster_name(state)
     label = f"io.kubedeck.cluster={name}"
     client = docker.from_env()
+    from kubedeck.engine.agent.nodeport_kernel import remove_host_rules
+
+    remove_host_rules(client.api, name)  # a killed engine leaves its kernel NodePort rules
     n = 0
     for c in client.containers.list(all=True, filters={"label": label}):
         c.remove(force=True)

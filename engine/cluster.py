@@ -293,6 +293,7 @@ class Cluster:
                 "manifestErrors": [e.to_dict() for e in errors],
                 "docker": self.docker_status,
                 "nodePorts": self.proxy.describe() if self.proxy else {},
+                "nodePortForwarding": self.agent.nodeports.describe() if self.agent else "user space",
                 "ingress": self.ingress.describe() if self.ingress else {},
                 "proxyWorker": self.dataplane.describe() if self.dataplane else {},
                 "address": self.settings.address}

@@ -138,6 +138,9 @@ class Engine:
             self.client.close()
         label = f"io.kubedeck.cluster={self.name}"
         api = self.docker.api
+        from kubedeck.engine.agent.nodeport_kernel import remove_host_rules
+
+        remove_host_rules(api, self.name)  # what a killed engine left in the host's netfilter
         # the low-level list: the high-level one inspects each container and fails with 404
         # on one whose removal (asked for by the engine before it stopped) just finished
         for c in api.containers(all=True, filters={"label": label}):

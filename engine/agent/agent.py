@@ -23,6 +23,7 @@ from ..store import StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
 from .pod_worker import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID, PodWorker
+from .nodeport_kernel import HostNodePorts, remove_host_rules
 from .services import ServiceProxies, needs_proxy
 from .volumes import refresh_projected
 
@@ -38,9 +39,11 @@ class NodeAgent:
         self._stop = threading.Event()
         self._tasks: set[asyncio.Task] = set()
         self.services = ServiceProxies(self)
+        self.nodeports = HostNodePorts(self)
         self._services_dirty = asyncio.Event()
         self._services_done: set[str] = set()  # uids of the Services the last pass handled
         self._services_pass = asyncio.Event()  # set (and replaced) at the end of each pass
+        self._passes_started = self._passes_done = 0
 
     def nodes(self) -> set[str]:
         return {n["metadata"]["name"] for n in self.cluster.store.iter_kind("Node")}
@@ -69,11 +72,16 @@ class NodeAgent:
         store = self.cluster.store
         while True:
             self._services_dirty.clear()
+            self._passes_started += 1
+            started = self._passes_started
             services = [copy.deepcopy(s) for s in store.iter_kind("Service")]
             eps = {(e["metadata"]["namespace"], e["metadata"]["name"]): copy.deepcopy(e)
                    for e in store.iter_kind("Endpoints")}
+            proxy = getattr(self.cluster, "proxy", None)
+            listeners = proxy.bound_tcp() if proxy is not None else []
             try:
                 ips = await self.docker.call(self.services.reconcile_sync, services, eps)
+                await self.docker.call(self.nodeports.sync, self.services.kernel_image, listeners, eps)
             except Exception:  # noqa: BLE001 - Docker trouble: retry on the next change
                 log.exception("service proxies")
                 ips = {}
@@ -87,6 +95,7 @@ class NodeAgent:
                     new["spec"]["clusterIPs"] = [ip]
                     store.update(new, check_rv=False)
             self._services_done = {s["metadata"].get("uid") for s in services}
+            self._passes_done = started
             self._services_pass.set()
             self._services_pass = asyncio.Event()
             try:
@@ -112,6 +121,26 @@ class NodeAgent:
             except asyncio.TimeoutError:
                 return
 
+    def nudge_services(self) -> None:
+        """Something the proxy pass reads changed (the NodePort listeners)."""
+        self._services_dirty.set()
+
+    async def proxies_caught_up(self, timeout: float) -> None:
+        """Wait (bounded) for a proxy pass that starts after now to finish: the kernel
+        rules then route by the Endpoints as they are now."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        wanted = self._passes_started + 1
+        self._services_dirty.set()
+        while self._passes_done < wanted:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self._services_pass.wait(), left)
+            except asyncio.TimeoutError:
+                return
+
     async def _connect(self) -> None:
         said = False
         while True:
@@ -131,6 +160,11 @@ class NodeAgent:
 
     def close(self) -> None:
         self._stop.set()
+        if self.docker.api is not None:
+            try:  # NodePorts are served while the engine runs, in the kernel too
+                remove_host_rules(self.docker.api, self.cluster.name)
+            except Exception as e:  # noqa: BLE001 - Docker gone: nothing more to do now
+                log.warning("cannot remove the kernel NodePort rules: %s", e)
         self.docker.close()
 
     # ---- adoption ----------------------------------------------------------------

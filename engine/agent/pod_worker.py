@@ -348,6 +348,9 @@ class PodWorker:
             if not any(a.get("ip") == self.ip for ep in store.iter_kind("Endpoints")
                        if ep["metadata"].get("namespace") == self.ns
                        for sub in ep.get("subsets") or [] for a in sub.get("addresses") or []):
+                # and out of the kernel's rules (in-cluster Services, NodePorts), which follow
+                # the Endpoints one proxy pass later
+                await self.agent.proxies_caught_up(deadline - time.monotonic())
                 return
             await asyncio.sleep(0.02)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from docker.errors import APIError, NotFound
 
 from ..state import write_atomic
-from .svc_rules import PortRules, transaction, udp_flows_stale
+from .svc_rules import TABLE, PortRules, transaction, udp_flows_stale
 
 log = logging.getLogger("kubedeck.services")
 HEADER = "# kubedeck-loaded "
@@ -61,8 +61,8 @@ def proxy_identity(info: dict) -> str:
 class RuleLoader:
     """Keeps each kernel proxy's table as wanted, one `docker exec nft -f` per change."""
 
-    def __init__(self, api, root: Path):
-        self.api, self.root = api, root
+    def __init__(self, api, root: Path, table: str = TABLE):
+        self.api, self.root, self.table = api, root, table
         self.cache: dict[tuple[str, str], Loaded] = {}
 
     def forget(self, key) -> None:
@@ -88,14 +88,14 @@ class RuleLoader:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             try:
-                self._nft(info["Id"], path.parent, transaction(table, prev.table if prev else None))
+                self._nft(info["Id"], path.parent, transaction(table, prev.table if prev else None, self.table))
             except NftRefused:
                 if prev is None:
                     raise
                 # what is loaded is not what we thought: replace the whole table
-                self._nft(info["Id"], path.parent, transaction(table, None))
+                self._nft(info["Id"], path.parent, transaction(table, None, self.table))
         except (APIError, NotFound) as e:
-            log.warning("Service %s/%s: cannot reach its proxy to load rules: %s", *key, e)
+            log.warning("%s/%s: cannot reach its proxy to load rules: %s", *key, e)
             return False
         loaded = Loaded(ident, table, zone, udp)
         loaded.save(path)

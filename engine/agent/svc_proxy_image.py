@@ -4,7 +4,8 @@ A proxy container needs two things: a process that keeps its network namespace a
 (the pause binary of pause.py) and `nft` to load rules into it (svc_rules.py). No
 registry may be needed, so the image is the host's nft binary plus the shared libraries
 `ldd` lists, kept at the same paths, FROM scratch (about 4.5 MB). Debian ships nft in
-the `nftables` package (priority important). Without it, `context()` says why and the
+the `nftables` package (priority important). The host's `dd` comes along too, for the
+NodePort helper (nodeport_kernel.py). Without nft, `context()` says why and the
 engine falls back to busybox `nc` proxies, which relay TCP only.
 
 The image is tagged with a hash of its inputs, so an upgraded nft gives a new image.
@@ -23,6 +24,7 @@ from .pause import pause_elf, tar_context
 
 REPO = "kubedeck/svc-proxy"
 NFT = "/usr/sbin/nft"
+DD = "/usr/bin/dd"
 DOCKERFILE = b'FROM scratch\nCOPY . /\nENTRYPOINT ["/pause"]\n'
 
 
@@ -54,7 +56,12 @@ def context() -> tuple[str, io.BytesIO]:
     """(tag, tar build context). Raises Unavailable."""
     nft = nft_path()
     files = [("pause", pause_elf(), 0o755), ("usr/sbin/nft", _read(nft), 0o755)]
-    files += [(lib.lstrip("/"), _read(lib), 0o755) for lib in libraries(nft)]
+    libs = set(libraries(nft))
+    dd = shutil.which("dd")  # writes the bridge's route_localnet for kernel NodePorts (nodeport_kernel.py)
+    if dd:
+        files.append((DD.lstrip("/"), _read(os.path.realpath(dd)), 0o755))
+        libs.update(libraries(os.path.realpath(dd)))
+    files += [(lib.lstrip("/"), _read(lib), 0o755) for lib in sorted(libs)]
     files.append(("Dockerfile", DOCKERFILE, 0o644))
     digest = hashlib.sha256()
     for name, data, _ in files:

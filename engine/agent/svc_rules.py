@@ -44,26 +44,52 @@ def render(ports: list[PortRules], *, affinity_seconds: int | None = None, udp_z
                  "  }"]
     pre = []
     for n, p in enumerate(ports):
-        if not p.backends:
-            continue  # nothing listens on the port: TCP gets a reset, UDP an ICMP error
-        proto = p.protocol.lower()
-        pre.append(f"    meta l4proto {proto} th dport {p.port} goto p{n}")
-        picks = ", ".join(f"{i} : goto p{n}e{i}" for i in range(len(p.backends)))
-        # affinity sets are named after their backend, not its position, so that a reload
-        # keeps them (and the clients they remember) for the endpoints that stay
-        aff = [f"aff_{proto}{p.port}_{ip.replace('.', '_')}_{target}_{affinity_seconds}"
-               for ip, target in p.backends] if affinity_seconds else []
-        sets += [f"  set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {affinity_seconds}s; }}"
-                 for name in aff]
-        body.append(f"  chain p{n} {{")
-        body += [f"    ip saddr @{name} goto p{n}e{i}" for i, name in enumerate(aff)]
-        body += [f"    numgen random mod {len(p.backends)} vmap {{ {picks} }}", "  }"]
-        for i, (ip, target) in enumerate(p.backends):
-            body.append(f"  chain p{n}e{i} {{")
-            if aff:
-                body.append(f"    update @{aff[i]} {{ ip saddr }}")
-            body += [f"    meta l4proto {proto} dnat to {ip}:{target}", "  }"]
+        pre += _port_chains(n, p, affinity_seconds, sets, body)
     return _table(sets + body, pre)
+
+
+def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: str, bridge: str) -> str:
+    """A cluster's TCP NodePorts, in the host's own network namespace (nodeport_kernel.py):
+    a local connection to `match` (`ip daddr 127.0.0.1`) on a nodePort is DNAT-ed to a ready
+    endpoint (per port: PortRules and its ClientIP affinity seconds, or None).
+
+    A packet from 127.0.0.1 may leave through the cluster's bridge only with the bridge's
+    `route_localnet` set, and is masqueraded there to the bridge's address. `route_localnet`
+    would also let a container reach the host's 127.0.0.1 (CVE-2020-8558): the `guard`
+    chain drops anything that arrives from the bridge addressed to 127.0.0.0/8, before NAT
+    (answers to our DNAT are addressed to the bridge's IP until conntrack rewrites them)."""
+    body, sets, pre = [f"  chain guard {{",
+                       "    type filter hook prerouting priority -300; policy accept;",
+                       f'    iifname "{bridge}" ip daddr 127.0.0.0/8 drop',
+                       "  }"], [], []
+    for n, (p, affinity) in enumerate(ports):
+        pre += [f"{match} {rule.strip()}" for rule in _port_chains(n, p, affinity, sets, body)]
+    return _table(sets + body, [f"    {rule}" for rule in pre], name=name, hook="output", priority="-100",
+                  post=f'oifname "{bridge}" ip saddr 127.0.0.0/8 ct status dnat masquerade')
+
+
+def _port_chains(n: int, p: PortRules, affinity_seconds: int | None, sets: list, body: list) -> list[str]:
+    """Adds port `n`'s chains to `body` (and its affinity sets to `sets`); returns the rule
+    that sends the port's new connections to them (none while it has no endpoint)."""
+    if not p.backends:
+        return []  # nothing listens on the port: TCP gets a reset, UDP an ICMP error
+    proto = p.protocol.lower()
+    picks = ", ".join(f"{i} : goto p{n}e{i}" for i in range(len(p.backends)))
+    # affinity sets are named after their backend, not its position, so that a reload
+    # keeps them (and the clients they remember) for the endpoints that stay
+    aff = [f"aff_{proto}{p.port}_{ip.replace('.', '_')}_{target}_{affinity_seconds}"
+           for ip, target in p.backends] if affinity_seconds else []
+    sets += [f"  set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {affinity_seconds}s; }}"
+             for name in aff]
+    body.append(f"  chain p{n} {{")
+    body += [f"    ip saddr @{name} goto p{n}e{i}" for i, name in enumerate(aff)]
+    body += [f"    numgen random mod {len(p.backends)} vmap {{ {picks} }}", "  }"]
+    for i, (ip, target) in enumerate(p.backends):
+        body.append(f"  chain p{n}e{i} {{")
+        if aff:
+            body.append(f"    update @{aff[i]} {{ ip saddr }}")
+        body += [f"    meta l4proto {proto} dnat to {ip}:{target}", "  }"]
+    return [f"    meta l4proto {proto} th dport {p.port} goto p{n}"]
 
 
 def render_alias(target: str | None) -> str:
@@ -72,26 +98,27 @@ def render_alias(target: str | None) -> str:
     return _table([], [f"    meta l4proto {{ tcp, udp }} dnat to {target}"] if target else [])
 
 
-def _table(body: list[str], pre: list[str]) -> str:
-    return "\n".join([f"table ip {TABLE} {{", *body,
-                      "  chain pre {", "    type nat hook prerouting priority dstnat; policy accept;", *pre, "  }",
+def _table(body: list[str], pre: list[str], *, name: str = TABLE, hook: str = "prerouting",
+           priority: str = "dstnat", post: str = "ct status dnat masquerade") -> str:
+    return "\n".join([f"table ip {name} {{", *body,
+                      "  chain pre {", f"    type nat hook {hook} priority {priority}; policy accept;", *pre, "  }",
                       "  chain post {", "    type nat hook postrouting priority srcnat; policy accept;",
-                      "    ct status dnat masquerade", "  }",
+                      f"    {post}", "  }",
                       "}", ""])
 
 
-def transaction(table: str, loaded: str | None) -> str:
+def transaction(table: str, loaded: str | None, name: str = TABLE) -> str:
     """One `nft -f` file that makes the table `table`, atomically. Given the table that is
     loaded now, it empties every chain, drops the chains and sets that are gone and
     declares the rest: affinity sets keep their members. Without it, the whole table is
     replaced (`table` first so that `delete` has something to delete on a first load)."""
     if loaded is None:
-        return f"table ip {TABLE} {{}}\ndelete table ip {TABLE}\n" + table
-    lines = [f"table ip {TABLE} {{}}", f"flush table ip {TABLE}"]
+        return f"table ip {name} {{}}\ndelete table ip {name}\n" + table
+    lines = [f"table ip {name} {{}}", f"flush table ip {name}"]
     for kind in ("chain", "set"):
         now = set(re.findall(rf"^  {kind} (\S+) {{", table, re.M))
-        lines += [f"delete {kind} ip {TABLE} {name}"
-                  for name in re.findall(rf"^  {kind} (\S+) {{", loaded, re.M) if name not in now]
+        lines += [f"delete {kind} ip {name} {old}"
+                  for old in re.findall(rf"^  {kind} (\S+) {{", loaded, re.M) if old not in now]
     return "\n".join(lines) + "\n" + table
 
 

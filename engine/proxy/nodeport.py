@@ -109,7 +109,19 @@ class NodePortProxy:
             elif kind == "Endpoints":
                 self.retain_udp_flows()
 
+    def bound_tcp(self) -> list[tuple[int, ServicePort]]:
+        """(nodePort, ServicePort) of the TCP listeners bound now: the ports the host's
+        kernel may forward (agent/nodeport_kernel.py)."""
+        return [(spec.port, sp) for spec, (sp, _) in self.listeners.items() if spec.protocol == "TCP"]
+
     async def reconcile(self) -> None:
+        before = self.bound_tcp()
+        await self._reconcile()
+        agent = getattr(self.c, "agent", None)
+        if agent is not None and self.bound_tcp() != before:
+            agent.nudge_services()
+
+    async def _reconcile(self) -> None:
         want = self.wanted()
         for spec in list(self.listeners):
             sp, handle = self.listeners[spec]

@@ -195,3 +195,32 @@ def test_once_nft_works_a_refusal_is_that_services_alone(tmp_path):
     sp._load(SVC, ("default", "dns"), info("t2"), lambda zone: render(udp(B)), udp(B))
     assert sp.kernel_image == "kubedeck/svc-proxy:test"
     assert sp.failures and sp.failures[0][0] is SVC and "refused" in sp.failures[0][1]
+
+
+def test_host_nodeport_table_guards_localhost_and_loads_in_a_scratch_namespace(tmp_path):
+    """The NodePort table of the host (nodeport_kernel.py): local connections to the
+    listen address are DNAT-ed, only they are masqueraded out of the bridge, and anything
+    arriving from the bridge for 127.0.0.0/8 is dropped (route_localnet's CVE-2020-8558)."""
+    from kubedeck.engine.agent.svc_rules import render_host
+
+    first = render_host([(PortRules("TCP", 30080, [A, B]), None), (PortRules("TCP", 30081, [C]), 60)],
+                        name="kubedeck_np_test", match="ip daddr 127.0.0.1", bridge="br-test")
+    assert "ip daddr 127.0.0.1 meta l4proto tcp th dport 30080 goto p0" in first
+    assert 'iifname "br-test" ip daddr 127.0.0.0/8 drop' in first
+    assert 'oifname "br-test" ip saddr 127.0.0.0/8 ct status dnat masquerade' in first
+    assert "type nat hook output priority -100" in first and "type nat hook prerouting" not in first
+    assert "timeout 60s" in first  # the second port's ClientIP affinity
+    second = render_host([(PortRules("TCP", 30080, []), None)], name="kubedeck_np_test",
+                         match="fib daddr type local", bridge="br-test")
+    assert "dport 30080" not in second  # no endpoint: no DNAT (the closed port answers)
+    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
+    if not nft:
+        pytest.skip("no nft on this host")
+    (tmp_path / "1.nft").write_text(transaction(first, None, "kubedeck_np_test"))
+    (tmp_path / "2.nft").write_text(transaction(second, first, "kubedeck_np_test"))
+    r = subprocess.run(["unshare", "-n", "sh", "-c", f"{nft} -f {tmp_path}/1.nft && {nft} -f {tmp_path}/2.nft && "
+                        f"{nft} list table ip kubedeck_np_test"], capture_output=True, text=True)
+    if r.returncode and "unshare" in r.stderr and "Operation not permitted" in r.stderr:
+        pytest.skip("no permission for a network namespace")
+    assert r.returncode == 0, r.stderr
+    assert "127.0.0.0/8 drop" in r.stdout and "dnat to" not in r.stdout

@@ -1,0 +1,181 @@
+"""TCP NodePorts forwarded by the host's kernel, as kube-proxy does, instead of by the
+proxy worker.
+
+Why: through the worker, every request crosses a second TCP connection in user space;
+on 2 cores that holds a NodePort to about 0.75x of connecting to the pod directly. DNAT
+in the host's kernel forwards as fast as the direct connection (bench/network.py).
+
+How, with nothing but the Docker socket: a helper container in the host's network
+namespace with NET_ADMIN (the Service proxy image: pause, nft and dd). The engine loads
+one table per cluster into it (svc_rules.render_host, named after the cluster) with
+`docker exec nft`, the same loader as the in-cluster proxies (svc_kernel.RuleLoader).
+Local connections to 127.0.0.1 leave through the cluster's bridge only with that
+bridge's `route_localnet` set: the helper gets the bridge's folder of /proc/sys bind
+mounted and sets it with dd, after the rules that guard it are loaded.
+
+The worker's listener stays bound: it holds the port (a port another program has is
+still an error on that Service), it serves what the rules do not catch, and it is the
+fallback when any of this is refused (the reason is logged once). UDP NodePorts stay in
+the worker. KUBEDECK_NODEPORT_PROXY=userspace turns the kernel path off.
+
+The table goes when the engine stops and when `kubedeck down` runs (remove_host_rules);
+an engine that was killed leaves it until the next start replaces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+from docker.errors import APIError, NotFound
+
+from ..proxy.nodeport import ready_backends
+from .svc_kernel import NftRefused, RuleLoader
+from .svc_proxy_image import DD, NFT
+from .svc_rules import PortRules, render_host
+
+log = logging.getLogger("kubedeck.nodeports")
+ROLE = "nodeport-kernel"
+
+
+def table_name(cluster: str) -> str:
+    return "kubedeck_np_" + hashlib.sha1(cluster.encode()).hexdigest()[:10]
+
+
+def match_for(address: str) -> str | None:
+    """The nft match for connections to the listeners' address (None: not IPv4)."""
+    if address == "0.0.0.0":
+        return "fib daddr type local"
+    parts = address.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return f"ip daddr {address}"
+    return None
+
+
+def _exec(api, cid: str, cmd: list[str]) -> int:
+    ex = api.exec_create(cid, cmd)
+    api.exec_start(ex["Id"])
+    return api.exec_inspect(ex["Id"])["ExitCode"]
+
+
+def remove_host_rules(api, cluster: str) -> None:
+    """Delete the cluster's host table and remove its helper (engine stop, `kubedeck down`)."""
+    for c in api.containers(all=True, filters={"label": [f"io.kubedeck.cluster={cluster}",
+                                                         f"io.kubedeck.role={ROLE}"]}):
+        try:
+            if c["State"] != "running":
+                api.start(c["Id"])
+            _exec(api, c["Id"], [NFT, "delete", "table", "ip", table_name(cluster)])
+            _exec(api, c["Id"], [DD, "if=/kd/zero", "of=/conf/route_localnet", "conv=notrunc", "status=none"])
+        except (APIError, NotFound) as e:
+            log.warning("cannot remove the kernel NodePort rules: %s", e)
+        try:
+            api.remove_container(c["Id"], force=True)
+        except (APIError, NotFound):
+            pass
+
+
+class HostNodePorts:
+    def __init__(self, agent):
+        self.agent = agent
+        self.dir: Path = agent.cluster.settings.state / "nodeports_host"  # the loader's folder, /kd
+        self.table = table_name(agent.cluster.name)
+        self.off: str | None = "off" if os.environ.get("KUBEDECK_NODEPORT_PROXY") == "userspace" else None
+        self.cid: str | None = None
+        self.loader: RuleLoader | None = None
+        self.localnet = False  # route_localnet is set on the bridge
+        self.idle: bool | None = None  # no TCP NodePort (None: not known yet)
+
+    def describe(self) -> str:
+        """How local TCP NodePort connections are forwarded now (`kubedeck status`)."""
+        if self.off:
+            return "user space" + ("" if self.off == "off" else f" ({self.off})")
+        if self.idle:
+            return "kernel (no TCP NodePort now)"
+        return "kernel" if self.localnet else "user space (kernel rules not loaded yet)"
+
+    def sync(self, image: str | None, listeners: list, endpoints: dict) -> None:
+        """One pass, on a Docker thread: `listeners` are the worker's bound TCP NodePorts
+        as (port, ServicePort)."""
+        if self.off:
+            return
+        d = self.agent.docker
+        if not listeners:  # no helper while there is no TCP NodePort (nor one a killed engine left)
+            if self.idle is not True:
+                remove_host_rules(d.api, self.agent.cluster.name)
+                self.cid, self.localnet, self.idle = None, False, True
+            return
+        self.idle = False
+        match = match_for(self.agent.cluster.settings.address)
+        if image is None or match is None:
+            return self._turn_off("no nft on the host" if image is None else "the listen address is not IPv4")
+        try:
+            bridge = self._bridge()
+            info = self._helper(image, bridge)
+            ports = [(PortRules("TCP", port, ready_backends(endpoints.get((sp.namespace, sp.name)),
+                                                            sp.port_name, sp.target)), sp.affinity or None)
+                     for port, sp in sorted(listeners, key=lambda item: item[0])]
+            table = render_host(ports, name=self.table, match=match, bridge=bridge)
+            if not self.loader.load(("nodeports", "host"), info, lambda _zone: table, []):
+                return  # the helper could not be reached: next pass
+            if not self.localnet:
+                code = _exec(d.api, info["Id"], [DD, "if=/kd/one", "of=/conf/route_localnet", "conv=notrunc",
+                                                  "status=none"])
+                if code != 0:
+                    return self._turn_off(f"cannot set route_localnet on {bridge} (dd exit {code})")
+                self.localnet = True
+                log.info("TCP NodePorts forward in the kernel (table %s, bridge %s)", self.table, bridge)
+        except NftRefused as e:
+            self._turn_off(f"nft refused the rules: {e}")
+        except (APIError, NotFound, OSError) as e:
+            self._turn_off(f"the helper container failed: {e}")
+
+    def _turn_off(self, why: str) -> None:
+        self.off = why
+        log.warning("NodePorts stay in the user-space proxy: %s", why)
+        try:
+            remove_host_rules(self.agent.docker.api, self.agent.cluster.name)
+        except (APIError, NotFound):
+            pass
+        self.cid = None
+
+    def _bridge(self) -> str:
+        net = self.agent.docker.api.inspect_network(self.agent.docker.network)
+        return (net.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + net["Id"][:12]
+
+    def _helper(self, image: str, bridge: str) -> dict:
+        """The helper's inspect: the running one of this engine, one left by an earlier
+        engine with the same image, or a new one."""
+        api, d = self.agent.docker.api, self.agent.docker
+        if self.cid:
+            try:
+                info = api.inspect_container(self.cid)
+                if info["State"]["Running"]:
+                    return info
+            except NotFound:
+                pass
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name, text in (("one", "1\n"), ("zero", "0\n")):
+            (self.dir / name).write_text(text)
+        self.loader = self.loader or RuleLoader(api, self.dir.parent, self.table)
+        self.localnet = False
+        name = f"k8s_nodeports_{d.cluster}"
+        try:
+            info = api.inspect_container(name)
+            if info["State"]["Running"] and info["Config"]["Image"] == image:
+                self.cid = info["Id"]
+                return info
+            api.remove_container(name, force=True)
+        except NotFound:
+            pass
+        c = api.create_container(image, name=name, labels={
+            "io.kubedeck.cluster": d.cluster, "io.kubedeck.role": ROLE},
+            host_config=api.create_host_config(
+                network_mode="host", cap_add=["NET_ADMIN"], binds={
+                    str(self.dir): {"bind": "/kd", "mode": "ro"},
+                    f"/proc/sys/net/ipv4/conf/{bridge}": {"bind": "/conf", "mode": "rw"}}))
+        api.start(c["Id"])
+        self.cid = c["Id"]
+        return api.inspect_container(c["Id"])
