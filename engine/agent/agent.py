@@ -108,18 +108,9 @@ class NodeAgent:
         starting now gets the Services' real clusterIPs in its environment and finds their
         names in DNS (a Service applied with its pods would otherwise still show the
         placeholder IP of the service range). Bounded: a pass that fails is not retried here."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while any(s["metadata"]["namespace"] == ns and s["metadata"].get("uid") not in self._services_done
-                  and needs_proxy(s) for s in self.cluster.store.iter_kind("Service")):
-            left = deadline - loop.time()
-            if left <= 0:
-                return
-            self._services_dirty.set()
-            try:
-                await asyncio.wait_for(self._services_pass.wait(), left)
-            except asyncio.TimeoutError:
-                return
+        await self._await_passes(lambda: any(
+            s["metadata"]["namespace"] == ns and s["metadata"].get("uid") not in self._services_done
+            and needs_proxy(s) for s in self.cluster.store.iter_kind("Service")), timeout)
 
     def nudge_services(self) -> None:
         """Something the proxy pass reads changed (the NodePort listeners)."""
@@ -128,14 +119,18 @@ class NodeAgent:
     async def proxies_caught_up(self, timeout: float) -> None:
         """Wait (bounded) for a proxy pass that starts after now to finish: the kernel
         rules then route by the Endpoints as they are now."""
+        wanted = self._passes_started + 1
+        await self._await_passes(lambda: self._passes_done < wanted, timeout)
+
+    async def _await_passes(self, pending, timeout: float) -> None:
+        """Ask for proxy passes and wait for them while `pending()` holds, at most `timeout` s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        wanted = self._passes_started + 1
-        self._services_dirty.set()
-        while self._passes_done < wanted:
+        while pending():
             left = deadline - loop.time()
             if left <= 0:
                 return
+            self._services_dirty.set()
             try:
                 await asyncio.wait_for(self._services_pass.wait(), left)
             except asyncio.TimeoutError:
