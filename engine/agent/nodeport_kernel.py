@@ -32,7 +32,7 @@ from pathlib import Path
 from docker.errors import APIError, NotFound
 
 from ..proxy.nodeport import ready_backends
-from .svc_kernel import NftRefused, RuleLoader
+from .svc_kernel import NftRefused, RuleLoader, exec_code
 from .svc_proxy_image import DD, NFT
 from .svc_rules import PortRules, render_host
 
@@ -54,10 +54,10 @@ def match_for(address: str) -> str | None:
     return None
 
 
-def _exec(api, cid: str, cmd: list[str]) -> int:
-    ex = api.exec_create(cid, cmd)
-    api.exec_start(ex["Id"])
-    return api.exec_inspect(ex["Id"])["ExitCode"]
+def bridge_name(api, network: str) -> str:
+    """The host interface of a Docker bridge network."""
+    net = api.inspect_network(network)
+    return (net.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + net["Id"][:12]
 
 
 def remove_host_rules(api, cluster: str) -> None:
@@ -67,8 +67,8 @@ def remove_host_rules(api, cluster: str) -> None:
         try:
             if c["State"] != "running":
                 api.start(c["Id"])
-            _exec(api, c["Id"], [NFT, "delete", "table", "ip", table_name(cluster)])
-            _exec(api, c["Id"], [DD, "if=/kd/zero", "of=/conf/route_localnet", "conv=notrunc", "status=none"])
+            exec_code(api, c["Id"], [NFT, "delete", "table", "ip", table_name(cluster)])
+            exec_code(api, c["Id"], [DD, "if=/kd/zero", "of=/conf/route_localnet", "conv=notrunc", "status=none"])
         except (APIError, NotFound) as e:
             log.warning("cannot remove the kernel NodePort rules: %s", e)
         try:
@@ -112,7 +112,7 @@ class HostNodePorts:
         if image is None or match is None:
             return self._turn_off("no nft on the host" if image is None else "the listen address is not IPv4")
         try:
-            bridge = self._bridge()
+            bridge = bridge_name(d.api, d.network)
             info = self._helper(image, bridge)
             ports = [(PortRules("TCP", port, ready_backends(endpoints.get((sp.namespace, sp.name)),
                                                             sp.port_name, sp.target)), sp.affinity or None)
@@ -121,10 +121,10 @@ class HostNodePorts:
             if not self.loader.load(("nodeports", "host"), info, lambda _zone: table, []):
                 return  # the helper could not be reached: next pass
             if not self.localnet:
-                code = _exec(d.api, info["Id"], [DD, "if=/kd/one", "of=/conf/route_localnet", "conv=notrunc",
-                                                  "status=none"])
+                code, out = exec_code(d.api, info["Id"], [DD, "if=/kd/one", "of=/conf/route_localnet",
+                                                          "conv=notrunc", "status=none"])
                 if code != 0:
-                    return self._turn_off(f"cannot set route_localnet on {bridge} (dd exit {code})")
+                    return self._turn_off(f"cannot set route_localnet on {bridge} (dd exit {code}: {out})")
                 self.localnet = True
                 log.info("TCP NodePorts forward in the kernel (table %s, bridge %s)", self.table, bridge)
         except NftRefused as e:
@@ -140,10 +140,6 @@ class HostNodePorts:
         except (APIError, NotFound):
             pass
         self.cid = None
-
-    def _bridge(self) -> str:
-        net = self.agent.docker.api.inspect_network(self.agent.docker.network)
-        return (net.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + net["Id"][:12]
 
     def _helper(self, image: str, bridge: str) -> dict:
         """The helper's inspect: the running one of this engine, one left by an earlier

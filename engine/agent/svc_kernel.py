@@ -104,15 +104,22 @@ class RuleLoader:
 
     def _nft(self, cid: str, folder: Path, text: str) -> None:
         write_atomic(folder / "next.nft", text)
-        ex = self.api.exec_create(cid, ["/usr/sbin/nft", "-f", "/kd/next.nft"])
-        out = self.api.exec_start(ex["Id"]).decode(errors="replace").strip()
-        code = self.api.exec_inspect(ex["Id"])["ExitCode"]
-        deadline = time.monotonic() + 5
-        while code is None and time.monotonic() < deadline:  # the exec is still finishing
-            time.sleep(0.02)
-            code = self.api.exec_inspect(ex["Id"])["ExitCode"]
+        code, out = exec_code(self.api, cid, ["/usr/sbin/nft", "-f", "/kd/next.nft"])
         if code != 0:
             raise NftRefused(f"exit {code}: {out}")
+
+
+def exec_code(api, cid: str, cmd: list[str]) -> tuple[int | None, str]:
+    """Run `cmd` in a container: (exit code, output). The exit code can lag the end of
+    the output for a moment; it is waited for (None if it never came)."""
+    ex = api.exec_create(cid, cmd)
+    out = api.exec_start(ex["Id"]).decode(errors="replace").strip()
+    code = api.exec_inspect(ex["Id"])["ExitCode"]
+    deadline = time.monotonic() + 5
+    while code is None and time.monotonic() < deadline:  # the exec is still finishing
+        time.sleep(0.02)
+        code = api.exec_inspect(ex["Id"])["ExitCode"]
+    return code, out
 
 
 class NameCache:

@@ -90,8 +90,9 @@ def host_table(engine) -> str:
 
 
 def route_localnet(engine) -> str:
-    net = engine.docker.api.inspect_network(f"kubedeck-{engine.name}")
-    bridge = (net.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + net["Id"][:12]
+    from kubedeck.engine.agent.nodeport_kernel import bridge_name
+
+    bridge = bridge_name(engine.docker.api, f"kubedeck-{engine.name}")
     with open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet") as f:
         return f.read().strip()
 
