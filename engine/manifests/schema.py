@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib.resources
 import json
 import threading
 
-import importlib_resources
 import jsonschema
 from referencing import Registry, Resource
 
@@ -43,7 +43,7 @@ SCHEMA_VERSION = _pick_version()
 
 @functools.lru_cache(maxsize=1)
 def _definitions() -> dict:
-    ref = importlib_resources.files("kubernetes_validate").joinpath(
+    ref = importlib.resources.files("kubernetes_validate").joinpath(
         f"kubernetes-json-schema/v{SCHEMA_VERSION}-local-strict/_definitions.json"
     )
     with ref.open("r", encoding="utf-8") as fh:
