@@ -229,17 +229,17 @@ class ApiClient:
                                 known[uid] = obj
                         yield kind, obj
                 need_relist = True  # server closed the stream: relist to be safe
-            except (httpx.TransportError, Disconnected) as exc:
+            except (httpx.TransportError, Disconnected, ApiError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # a cancel that lands mid-request can come out of httpx as a transport
+                    # error (a connect timeout racing it): the caller asked to stop, so stop
+                    raise asyncio.CancelledError from exc
                 need_relist = True
-                if not down:
+                gone = isinstance(exc, ApiError) and exc.code == 410
+                if not gone and not down:
                     down = True
                     yield "DISCONNECTED", {"message": str(exc) or type(exc).__name__}
-            except ApiError as exc:
-                need_relist = True
-                if exc.code != 410:
-                    if not down:
-                        down = True
-                        yield "DISCONNECTED", {"message": str(exc)}
             reconnects += 1
             if max_reconnects is not None and reconnects > max_reconnects:
                 return
