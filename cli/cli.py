@@ -123,6 +123,8 @@ def _serve_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--nodes", type=int, default=1, help="number of virtual nodes")
     s.add_argument("--ingress-http-port", type=int, default=8080, help="Ingress HTTP port (default 8080)")
     s.add_argument("--ingress-https-port", type=int, default=8443, help="Ingress HTTPS port (default 8443)")
+    s.add_argument("--no-kubeconfig", action="store_true",
+                   help="do not merge this cluster's context into $KUBECONFIG or ~/.kube/config")
     s.add_argument("-v", "--verbose", action="store_true")
 
 

@@ -84,7 +84,7 @@ def cmd_ui(args, state: Path) -> int:
 def _open_ui(conn: dict, theme: str | None) -> int:
     from kubedeck.tui.app import run_tui
 
-    return run_tui(api_url=conn["url"], token=conn["token"], theme=theme)
+    return run_tui(api_url=conn["url"], token=conn["token"], ca=conn.get("ca"), theme=theme)
 
 
 def cmd_down(args, state: Path) -> int:
@@ -217,7 +217,7 @@ def cmd_exec(args, state: Path) -> int:
     Client.for_state(state).close()
     conn = read_connection(state)
     return asyncio.run(run_exec(conn["url"], conn["token"], args.namespace or "default", args.pod, cmd,
-                                container=args.container, stdin=args.stdin, tty=args.tty))
+                                container=args.container, stdin=args.stdin, tty=args.tty, ca=conn.get("ca")))
 
 
 def cmd_port_forward(args, state: Path) -> int:
@@ -236,7 +236,7 @@ def cmd_port_forward(args, state: Path) -> int:
         fwds = []
         for spec in args.ports:
             local, _, remote = spec.rpartition(":") if ":" in spec else (spec, "", spec)
-            f = Forwarder(url=conn["url"], token=conn["token"], kind=kind, namespace=args.namespace or "default",
+            f = Forwarder(url=conn["url"], token=conn["token"], ca=conn.get("ca"), kind=kind, namespace=args.namespace or "default",
                           name=name, remote_port=int(remote), local_port=int(local or 0), address=args.address)
             try:
                 port = await f.start()

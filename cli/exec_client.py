@@ -17,12 +17,13 @@ from contextlib import suppress
 import aiohttp
 
 from kubedeck.engine.api.paths import path_for
+from kubedeck.engine.state import Connection
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
 
 
 async def run_exec(url: str, token: str, ns: str, pod: str, cmd: list[str], *, container: str | None,
-                   stdin: bool, tty: bool) -> int:
+                   stdin: bool, tty: bool, ca: str | None = None) -> int:
     params = [("command", c) for c in cmd] + [("stdout", "true"), ("stderr", "true")]
     if container:
         params.append(("container", container))
@@ -32,7 +33,9 @@ async def run_exec(url: str, token: str, ns: str, pod: str, cmd: list[str], *, c
         params.append(("tty", "true"))
     loop = asyncio.get_running_loop()
     code = 0
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+    ssl = Connection(url, token, ca).ssl()
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
+                                     connector=aiohttp.TCPConnector(ssl=ssl)) as session:
         try:
             ws = await session.ws_connect(url + path_for("Pod", ns, pod) + "/exec", params=params,
                                           protocols=("v4.channel.k8s.io",), max_msg_size=0)

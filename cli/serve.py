@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from kubedeck.engine.state import cluster_name, read_connection
+from kubedeck.engine.kubeconfig import user_kubeconfig
+from kubedeck.engine.state import Connection, cluster_name, read_connection, unmerge_user_kubeconfig
 
 
 def serve(args, state: Path) -> int:
@@ -37,7 +38,8 @@ def serve(args, state: Path) -> int:
                         "(use another --state, or `kubedeck down`)")
     settings = Settings(state=state, folder=folder, address=args.address, api_port=args.api_port,
                         nodes=args.nodes, ingress_http_port=args.ingress_http_port,
-                        ingress_https_port=args.ingress_https_port)
+                        ingress_https_port=args.ingress_https_port,
+                        kubeconfig=None if args.no_kubeconfig else user_kubeconfig())
     runner = asyncio.Runner()
     if os.environ.get("KUBEDECK_UVLOOP") == "1":
         import uvloop  # opt-in for the engine's own loop (the proxy worker always uses it); see docs/ARCHITECTURE.md
@@ -78,7 +80,8 @@ async def _serve(cluster) -> int:
 
 def _alive(conn: dict) -> bool:
     try:
-        return httpx.get(conn["url"] + "/healthz", timeout=1).status_code == 200
+        return httpx.get(conn["url"] + "/healthz", timeout=1,
+                         verify=Connection.from_dict(conn).ssl()).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -92,7 +95,8 @@ def ensure_running(args, state: Path) -> dict:
     log = open(state / "engine.log", "ab")
     cmd = [sys.executable, "-m", "kubedeck", "--state", str(state), "serve", str(Path(args.dir).resolve()),
            "--address", args.address, "--api-port", str(args.api_port), "--nodes", str(args.nodes),
-           "--ingress-http-port", str(args.ingress_http_port), "--ingress-https-port", str(args.ingress_https_port)]
+           "--ingress-http-port", str(args.ingress_http_port), "--ingress-https-port", str(args.ingress_https_port),
+           *(["--no-kubeconfig"] if args.no_kubeconfig else [])]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 30
@@ -172,6 +176,8 @@ def down(state: Path, *, volumes: bool) -> int:
     import shutil
 
     shutil.rmtree(state / "pods", ignore_errors=True)
+    if kc := unmerge_user_kubeconfig(state):
+        print(f"kubedeck: removed context {'kubedeck-' + name!r} from {kc}")
     print(f"kubedeck: cluster {name!r} down: removed {n} container(s)"
           + (f" and {v} volume(s)" if volumes else "; volumes kept (use --volumes to remove them)"))
     return 0

@@ -13,7 +13,7 @@ from typing import Iterator
 import httpx
 
 from .api.paths import path_for
-from .state import read_connection
+from .state import Connection, read_connection
 
 
 class ApiError(Exception):
@@ -29,22 +29,24 @@ class NotRunning(Exception):
 
 
 class Client:
-    def __init__(self, url: str, token: str, timeout: float = 30.0):
-        self.url = url
-        self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=timeout)
+    def __init__(self, conn: Connection, timeout: float = 30.0):
+        self.url = conn.url
+        self.conn = conn
+        self.http = httpx.Client(base_url=conn.url, headers={"Authorization": f"Bearer {conn.token}"},
+                                 timeout=timeout, verify=conn.ssl())
 
     @classmethod
     def for_state(cls, state: Path) -> "Client":
-        conn = read_connection(state)
-        if not conn:
+        data = read_connection(state)
+        if not data:
             raise NotRunning(f"no kubedeck cluster is running for state dir {state} "
                              "(start one with `kubedeck serve DIR` or `kubedeck up DIR`)")
-        client = cls(conn["url"], conn["token"])
+        conn = Connection.from_dict(data)
+        client = cls(conn)
         try:
             client.http.get("/healthz", timeout=2)
         except httpx.HTTPError:
-            raise NotRunning(f"the kubedeck cluster for {state} is not answering at {conn['url']} "
+            raise NotRunning(f"the kubedeck cluster for {state} is not answering at {conn.url} "
                              "(start it with `kubedeck serve DIR`)") from None
         return client
 

@@ -23,7 +23,8 @@ from aiohttp import web
 from .api.merge import three_way
 from .folder import SOURCE, FolderSync
 from .manifests.kinds import KINDS
-from .state import clear_connection, cluster_name, write_connection
+from .pki import ensure_pki
+from .state import clear_connection, cluster_name, merge_user_kubeconfig, write_connection
 from .store import Store, StoreError, key_of, now_iso
 
 log = logging.getLogger("kubedeck")
@@ -47,6 +48,8 @@ class Settings:
     #: Ingress controller ports on `address`; unprivileged defaults so no root is needed
     ingress_http_port: int = 8080
     ingress_https_port: int = 8443
+    #: the user's kubeconfig to merge this cluster's context into (None: leave it alone)
+    kubeconfig: Path | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -88,12 +91,14 @@ class Cluster:
 
         self._ensure_base_objects()
         token = _load_or_make_token(self.settings.state)
+        pki = ensure_pki(self.settings.state)
         self._runner = web.AppRunner(build_app(self, token), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.settings.api_port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.settings.api_port,
+                           ssl_context=pki.server_context())
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"https://127.0.0.1:{port}"
         self.controllers = ControllerManager(self)
         self.spawn(self.controllers.run(), "controllers")
         if self.settings.docker:
@@ -109,7 +114,11 @@ class Cluster:
         if self.folder:
             self.spawn(self.folder.run(), "folder")
         write_connection(self.settings.state, url=self.url, token=token, cluster=self.name,
-                         folder=str(self.settings.folder) if self.settings.folder else None)
+                         folder=str(self.settings.folder) if self.settings.folder else None,
+                         ca=pki.ca_cert)
+        if self.settings.kubeconfig:
+            merge_user_kubeconfig(self.settings.state, self.settings.kubeconfig, url=self.url, token=token,
+                                  cluster=self.name, ca=pki.ca_cert)
         log.info("kubedeck cluster %r API on %s", self.name, self.url)
 
     def _start_ingress(self) -> None:

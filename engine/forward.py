@@ -18,6 +18,7 @@ import aiohttp
 from .api.paths import path_for
 from .controllers.endpoints import resolve_target_port
 from .selectors import matches_selector
+from .state import Connection
 
 DATA, ERROR = 0, 1
 
@@ -30,8 +31,9 @@ def _ready(pod: dict) -> bool:
 
 class Forwarder:
     def __init__(self, *, url: str, token: str, kind: str, namespace: str, name: str, remote_port: int,
-                 local_port: int = 0, address: str = "127.0.0.1"):
+                 local_port: int = 0, address: str = "127.0.0.1", ca: str | None = None):
         self.url, self.kind, self.ns, self.name = url, kind, namespace, name
+        self._ssl = Connection(url, token, ca).ssl()
         self.remote_port, self.local_port, self.address = remote_port, local_port, address
         self.session: aiohttp.ClientSession | None = None
         self._headers = {"Authorization": f"Bearer {token}"}
@@ -40,7 +42,8 @@ class Forwarder:
         self.errors: list[str] = []
 
     async def start(self) -> int:
-        self.session = aiohttp.ClientSession(headers=self._headers)
+        self.session = aiohttp.ClientSession(headers=self._headers,
+                                             connector=aiohttp.TCPConnector(ssl=self._ssl))
         self.server = await asyncio.start_server(self._handle, self.address, self.local_port)
         self.local_port = self.server.sockets[0].getsockname()[1]
         return self.local_port

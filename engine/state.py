@@ -7,9 +7,11 @@ dirs are two clusters that never touch each other's containers.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -37,29 +39,73 @@ def write_atomic(path: Path, text: str, mode: int = 0o666) -> None:
     os.replace(tmp, path)
 
 
-def write_connection(state: Path, *, url: str, token: str, cluster: str, folder: str | None) -> None:
-    state.mkdir(parents=True, exist_ok=True)
-    write_atomic(state / "api.json", json.dumps(
-        {"url": url, "token": token, "pid": os.getpid(), "cluster": cluster, "folder": folder}), 0o600)
-    kubeconfig = f"""apiVersion: v1
+@dataclass(frozen=True)
+class Connection:
+    """How a client reaches one cluster's API: `api.json` in its state dir."""
+
+    url: str
+    token: str
+    #: the cluster CA's PEM file; the API serves HTTPS signed by it (engine/pki.py)
+    ca: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Connection":
+        return cls(url=data["url"], token=data["token"], ca=data.get("ca"))
+
+    @classmethod
+    def from_state(cls, state: Path) -> "Connection":
+        data = read_connection(state)
+        if data is None:
+            raise FileNotFoundError(state / "api.json")
+        return cls.from_dict(data)
+
+    def ssl(self):
+        """The TLS context for this cluster (True: the system's trust, for plain http)."""
+        if not self.ca:
+            return True
+        from .pki import client_context
+
+        return client_context(self.ca)
+
+
+def kubeconfig_text(*, name: str, url: str, token: str, ca_pem: bytes, namespace: str = "default") -> str:
+    """A kubeconfig for one cluster: CA data inline, so it works anywhere it is copied."""
+    ca = base64.b64encode(ca_pem).decode()
+    return f"""apiVersion: v1
 kind: Config
 clusters:
-- name: kubedeck-{cluster}
-  cluster:
+- cluster:
+    certificate-authority-data: {ca}
     server: {url}
+  name: {name}
+contexts:
+- context:
+    cluster: {name}
+    namespace: {namespace}
+    user: {name}
+  name: {name}
+current-context: {name}
+preferences: {{}}
 users:
-- name: kubedeck-{cluster}
+- name: {name}
   user:
     token: {token}
-contexts:
-- name: kubedeck-{cluster}
-  context:
-    cluster: kubedeck-{cluster}
-    user: kubedeck-{cluster}
-    namespace: default
-current-context: kubedeck-{cluster}
 """
-    write_atomic(state / "kubeconfig", kubeconfig, 0o600)
+
+
+def write_connection(state: Path, *, url: str, token: str, cluster: str, folder: str | None,
+                     ca: Path) -> None:
+    state.mkdir(parents=True, exist_ok=True)
+    write_atomic(state / "api.json", json.dumps(
+        {"url": url, "token": token, "ca": str(ca), "pid": os.getpid(), "cluster": cluster,
+         "folder": folder}), 0o600)
+    write_atomic(state / "kubeconfig", kubeconfig_text(name=context_name(cluster), url=url, token=token,
+                                                      ca_pem=ca.read_bytes()), 0o600)
+
+
+def context_name(cluster: str) -> str:
+    """The kubeconfig cluster, user and context name of a kubedeck cluster."""
+    return f"kubedeck-{cluster}"
 
 
 def read_connection(state: Path) -> dict | None:
@@ -74,3 +120,38 @@ def clear_connection(state: Path) -> None:
         (state / "api.json").unlink()
     except OSError:
         pass
+
+
+def merge_user_kubeconfig(state: Path, path: Path, *, url: str, token: str, cluster: str, ca: Path) -> None:
+    """Put this cluster's context into the user's kubeconfig and make it current; remember
+    where, and which context was current before, for `kubedeck down` to undo it."""
+    from .kubeconfig import merge_context
+
+    name = context_name(cluster)
+    record = state / "kubeconfig-merged.json"
+    before = read_json(record) or {}
+    previous = merge_context(path, name=name, server=url, ca_pem=ca.read_bytes(), token=token)
+    if before.get("path") == str(path):  # a restart: keep what was current before the first start
+        previous = before.get("previous", "")
+    write_atomic(record, json.dumps({"path": str(path), "context": name, "previous": previous}), 0o600)
+
+
+def unmerge_user_kubeconfig(state: Path) -> str | None:
+    """Undo `merge_user_kubeconfig`; returns the kubeconfig file changed, if any."""
+    from .kubeconfig import remove_context
+
+    record = state / "kubeconfig-merged.json"
+    data = read_json(record)
+    if not data:
+        return None
+    path = Path(data["path"])
+    changed = remove_context(path, name=data["context"], previous=data.get("previous", ""))
+    record.unlink(missing_ok=True)
+    return str(path) if changed else None
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

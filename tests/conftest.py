@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -18,6 +19,8 @@ import docker
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Engines merge their context into the user's kubeconfig: never the real ~/.kube/config.
+os.environ["KUBECONFIG"] = str(Path(tempfile.mkdtemp(prefix="kdtest-kubeconfig-")) / "config")
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):

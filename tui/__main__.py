@@ -1,26 +1,19 @@
 """`python -m kubedeck.tui [--state DIR] [--theme NAME]`: open the TUI on a running cluster.
 
 For development; users run `kubedeck up` or `kubedeck ui`. The state directory is found
-like the CLI finds it: --state, else $KUBEDECK_STATE, else
+as the CLI finds it (engine/state.py): --state, else $KUBEDECK_STATE, else
 $XDG_STATE_HOME/kubedeck/default.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .api import ConnectionInfo
+from kubedeck.engine.state import Connection, state_dir
+
 from .app import run_tui
-
-
-def default_state_dir() -> Path:
-    if os.environ.get("KUBEDECK_STATE"):
-        return Path(os.environ["KUBEDECK_STATE"])
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "kubedeck" / "default"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,13 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, default=None)
     parser.add_argument("--theme", default=None)
     args = parser.parse_args(argv)
-    state = args.state or default_state_dir()
+    state = state_dir(args.state)
     try:
-        info = ConnectionInfo.from_state_dir(state)
+        conn = Connection.from_state(state)
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: no running cluster in {state} ({exc})", file=sys.stderr)
         return 1
-    return run_tui(api_url=info.url, token=info.token, theme=args.theme)
+    return run_tui(api_url=conn.url, token=conn.token, ca=conn.ca, theme=args.theme)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
+
+from kubedeck.engine.state import Connection
 
 CORE = "v1"
 
@@ -39,18 +39,6 @@ class ApiError(Exception):
 
 class Disconnected(Exception):
     """The API could not be reached."""
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    url: str
-    token: str
-
-    @classmethod
-    def from_state_dir(cls, state_dir: Path) -> ConnectionInfo:
-        """Read `api.json` (`{"url", "token", ...}`) from an engine state directory."""
-        data = json.loads((Path(state_dir) / "api.json").read_text())
-        return cls(url=data["url"], token=data["token"])
 
 
 def resource_path(
@@ -78,6 +66,7 @@ class ApiClient:
         url: str,
         token: str,
         *,
+        ca: str | None = None,
         timeout: float = 10.0,
         retry_delay: Callable[[int], float] | None = None,
     ) -> None:
@@ -86,6 +75,7 @@ class ApiClient:
             base_url=self.url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout),
+            verify=Connection(url, token, ca).ssl(),
         )
         self._retry_delay = retry_delay or (lambda attempt: min(0.25 * 2**attempt, 5.0))
 

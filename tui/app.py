@@ -72,6 +72,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         *,
         api_url: str,
         token: str,
+        ca: str | None = None,
         theme: str | None = None,
         config_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
@@ -79,9 +80,9 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         status_interval: float = 5.0,
         retry_delay: float = 0.5,
     ) -> None:
-        self.api_url, self.api_token = api_url, token
+        self.api_url, self.api_token, self.api_ca = api_url, token, ca
         self._init_forwards()
-        self.api = api or ApiClient(api_url, token, retry_delay=lambda n: min(retry_delay * 2**n, 5.0))
+        self.api = api or ApiClient(api_url, token, ca=ca, retry_delay=lambda n: min(retry_delay * 2**n, 5.0))
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.config_dir = Path(config_dir) if config_dir else theme_files.config_dir()
         self.requested_theme = theme
@@ -376,9 +377,10 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
 
 
 def run_tui(
-    *, api_url: str, token: str, theme: str | None = None, config_dir: Path | None = None
+    *, api_url: str, token: str, ca: str | None = None, theme: str | None = None,
+    config_dir: Path | None = None,
 ) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
-    app = KubedeckApp(api_url=api_url, token=token, theme=theme, config_dir=config_dir)
+    app = KubedeckApp(api_url=api_url, token=token, ca=ca, theme=theme, config_dir=config_dir)
     app.run()
     return app.return_code or 0

@@ -119,7 +119,7 @@ class ForwardMixin:
         self.run_worker(self._start_forward(*target, local, remote), group="forwards", exit_on_error=False)
 
     async def _start_forward(self, kind: str, ns: str, name: str, local: int, remote: int) -> None:
-        forwarder = Forwarder(url=self.api_url, token=self.api_token, kind=kind, namespace=ns,
+        forwarder = Forwarder(url=self.api_url, token=self.api_token, ca=self.api_ca, kind=kind, namespace=ns,
                               name=name, remote_port=remote, local_port=local)
         try:
             await forwarder.start()

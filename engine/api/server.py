@@ -52,19 +52,30 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
             return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
         except (ValueError, json.JSONDecodeError) as e:
             return fail(400, "BadRequest", str(e))
+        except RecursionError:
+            return fail(400, "BadRequest", "the request body is nested too deeply")
 
     app = web.Application(middlewares=[auth], client_max_size=3 * 1024 * 1024)
     h = Handlers(cluster)
     app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
     app.router.add_get("/version", lambda r: web.json_response(VERSION))
     app.router.add_get("/kubedeck/v1/status", h.kubedeck_status)
-    app.router.add_get("/api", lambda r: web.json_response(discovery.core_versions()))
-    app.router.add_get("/apis", lambda r: web.json_response(discovery.api_groups()))
+    app.router.add_get("/api", lambda r: _discovery_root(r, core=True))
+    app.router.add_get("/apis", lambda r: _discovery_root(r, core=False))
     app.router.add_get("/api/{version}", h.discover)
     app.router.add_get("/apis/{group}/{version}", h.discover)
     for prefix in ("/api/{rest:.*}", "/apis/{rest:.*}"):
         app.router.add_route("*", prefix, h.dispatch)
     return app
+
+
+def _discovery_root(request: web.Request, *, core: bool) -> web.Response:
+    """`/api` or `/apis`: aggregated discovery when the client asks for it (kubectl does)."""
+    version = discovery.wants_aggregated(request.headers.get("Accept", ""))
+    if version:
+        return web.Response(body=json.dumps(discovery.aggregated(version, core=core)).encode(),
+                            headers={"Content-Type": discovery.aggregated_content_type(version)})
+    return web.json_response(discovery.core_versions() if core else discovery.api_groups())
 
 
 class Handlers:

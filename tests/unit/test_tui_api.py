@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui_fake_api import TOKEN, FakeApi  # noqa: E402
 
-from kubedeck.tui.api import ApiClient, ApiError, ConnectionInfo, Disconnected, resource_path  # noqa: E402
+from kubedeck.engine.state import Connection  # noqa: E402
+from kubedeck.tui.api import ApiClient, ApiError, Disconnected, resource_path  # noqa: E402
 
 
 def test_paths():
@@ -22,8 +23,8 @@ def test_paths():
 
 
 def test_connection_info(tmp_path):
-    (tmp_path / "api.json").write_text('{"url": "http://127.0.0.1:1", "token": "t", "pid": 1}')
-    assert ConnectionInfo.from_state_dir(tmp_path) == ConnectionInfo("http://127.0.0.1:1", "t")
+    (tmp_path / "api.json").write_text('{"url": "https://127.0.0.1:1", "token": "t", "ca": "/x/ca.crt", "pid": 1}')
+    assert Connection.from_state(tmp_path) == Connection("https://127.0.0.1:1", "t", "/x/ca.crt")
 
 
 @pytest.fixture
