@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("down", help="stop the cluster and remove its containers and networks")
     s.add_argument("--volumes", action="store_true", help="also remove PersistentVolumeClaim volumes")
 
+    s = sub.add_parser("ip", help="print the node address at which NodePorts answer (as `minikube ip`)")
+    s.add_argument("node", nargs="?", default=None, help="node name (default: the first node)")
+
     sub.add_parser("version", help="print the version")
     return p
 

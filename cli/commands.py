@@ -352,3 +352,14 @@ def cmd_node(args, state: Path) -> int:
     else:
         print(f"node/{args.node} started")
     return 0
+
+
+def cmd_ip(args, state: Path) -> int:
+    """The node's InternalIP, where `<node IP>:<nodePort>` answers, as `minikube ip` prints."""
+    client = Client.for_state(state)
+    nodes = [client.get("Node", "", args.node)] if args.node else client.list("Node")
+    if not nodes:
+        raise UserError("the cluster has no nodes yet")
+    addrs = (nodes[0].get("status") or {}).get("addresses") or []
+    print(next((a["address"] for a in addrs if a.get("type") == "InternalIP"), "127.0.0.1"))
+    return 0

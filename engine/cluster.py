@@ -179,8 +179,7 @@ class Cluster:
         errs = [e for e in validate_document(doc, known_kinds=self.crd_kinds()) if e.severity == "error"]
         if errs:
             kind, _, name = key_of(obj)
-            raise StoreError(422, "Invalid", f'{kind} "{name}" is invalid: ' +
-                             "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errs))
+            raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
 
     def apply_object(self, obj: dict, *, source: str | None = None) -> str | None:
         """kubectl-apply one object. Returns None, "waiting" (namespace missing), or an error."""

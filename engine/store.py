@@ -16,6 +16,7 @@ Objects returned to callers are deep copies: nobody may mutate the cache.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 import sqlite3
@@ -26,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Callable, Iterable
 
+from .manifests.kinds import KINDS, group_of, qualified_resource
 from .selectors import matches_selector
+from .store_file import StoreDamaged, open_db
 
 HISTORY = 10_000
 CLUSTER_SCOPED = {"Namespace", "Node", "IngressClass", "PersistentVolume", "StorageClass",
@@ -36,11 +39,42 @@ CLUSTER_SCOPED = {"Namespace", "Node", "IngressClass", "PersistentVolume", "Stor
 class StoreError(Exception):
     """A request the store refuses; `code` and `reason` map to a Kubernetes Status."""
 
-    def __init__(self, code: int, reason: str, message: str):
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
         super().__init__(message)
         self.code = code
         self.reason = reason
         self.message = message
+        #: the Status `details` (name, group, kind, causes): kubectl prints field causes from it
+        self.details = details
+
+    @classmethod
+    def not_found(cls, kind: str, name: str) -> "StoreError":
+        return cls(404, "NotFound", f'{qualified_resource(kind)} "{name}" not found', _details(kind, name))
+
+    @classmethod
+    def already_exists(cls, kind: str, name: str) -> "StoreError":
+        return cls(409, "AlreadyExists", f'{qualified_resource(kind)} "{name}" already exists',
+                   _details(kind, name))
+
+    @classmethod
+    def invalid(cls, kind: str, name: str, causes: list[tuple[str, str]]) -> "StoreError":
+        """422 as the API server words it: `Deployment.apps "web" is invalid: field: message`."""
+        group = group_of(KINDS[kind].api_version) if kind in KINDS else ""
+        what = f"{kind}.{group}" if group else kind
+        text = "; ".join(f"{f}: {m}" if f else m for f, m in causes)
+        if len(causes) > 1:
+            text = "[" + ", ".join(f"{f}: {m}" if f else m for f, m in causes) + "]"
+        details = _details(kind, name)
+        details["causes"] = [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]
+        return cls(422, "Invalid", f'{what} "{name}" is invalid: {text}', details)
+
+
+def _details(kind: str, name: str) -> dict:
+    d = {"name": name, "kind": KINDS[kind].plural if kind in KINDS else kind.lower() + "s"}
+    group = group_of(KINDS[kind].api_version) if kind in KINDS else ""
+    if group:
+        d["group"] = group
+    return d
 
 
 def now_iso() -> str:
@@ -68,17 +102,16 @@ class Store:
         self._history: deque[WatchEvent] = deque(maxlen=HISTORY)
         self._watchers: set[asyncio.Queue] = set()
         self._json: dict[tuple[str, str, str], tuple[str, bytes]] = {}
-        self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS objects (kind TEXT, ns TEXT, name TEXT,"
-                         " body TEXT, PRIMARY KEY (kind, ns, name))")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT)")
-        row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
-        self.rv = int(row[0]) if row else 0
-        for kind, ns, name, body in self._db.execute("SELECT kind, ns, name, body FROM objects"):
-            obj = self._objects[(kind, ns, name)] = json.loads(body)
-            self._by_kind.setdefault(kind, {})[(kind, ns, name)] = obj
+        self._db = open_db(path)  # 0600, and StoreDamaged rather than an empty cluster
+        try:
+            row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
+            self.rv = int(row[0]) if row else 0
+            for kind, ns, name, body in self._db.execute("SELECT kind, ns, name, body FROM objects"):
+                obj = self._objects[(kind, ns, name)] = json.loads(body)
+                self._by_kind.setdefault(kind, {})[(kind, ns, name)] = obj
+        except (sqlite3.DatabaseError, ValueError) as e:
+            self._db.close()
+            raise StoreDamaged(path, f"cannot be read ({e})") from None
 
     def close(self) -> None:
         self._db.close()
@@ -132,7 +165,7 @@ class Store:
 
     # ---- writes ------------------------------------------------------------------
     def create(self, obj: dict) -> dict:
-        obj = copy.deepcopy(obj)
+        obj = _fold_string_data(copy.deepcopy(obj))
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
@@ -140,12 +173,11 @@ class Store:
         if not key[2]:
             raise StoreError(422, "Invalid", "metadata.name: Required value")
         if key in self._objects:
-            raise StoreError(409, "AlreadyExists",
-                             f'{obj["kind"].lower()}s "{key[2]}" already exists')
+            raise StoreError.already_exists(obj["kind"], key[2])
         if key[1]:
             meta["namespace"] = key[1]
             if obj["kind"] != "Event" and not self.peek("Namespace", "", key[1]):
-                raise StoreError(404, "NotFound", f'namespaces "{key[1]}" not found')
+                raise StoreError.not_found("Namespace", key[1])
         meta["uid"] = meta.get("uid") or str(uuid.uuid4())
         meta["creationTimestamp"] = meta.get("creationTimestamp") or now_iso()
         meta["generation"] = 1
@@ -154,16 +186,16 @@ class Store:
 
     def update(self, obj: dict, *, check_rv: bool = True) -> dict:
         """Replace an object. A stale resourceVersion is a 409 Conflict, as in Kubernetes."""
-        obj = copy.deepcopy(obj)
+        obj = _fold_string_data(copy.deepcopy(obj))
         key = key_of(obj)
         old = self._objects.get(key)
         if old is None:
-            raise StoreError(404, "NotFound", f'{obj["kind"].lower()}s "{key[2]}" not found')
+            raise StoreError.not_found(obj["kind"], key[2])
         meta = obj.setdefault("metadata", {})
         want_rv = meta.get("resourceVersion")
         if check_rv and want_rv and want_rv != old["metadata"]["resourceVersion"]:
             raise StoreError(409, "Conflict",
-                             f'Operation cannot be fulfilled on {obj["kind"].lower()}s "{key[2]}": '
+                             f'Operation cannot be fulfilled on {qualified_resource(obj["kind"])} "{key[2]}": '
                              "the object has been modified; please apply your changes to the latest version and try again")
         for f in ("uid", "creationTimestamp", "namespace"):
             if f in old["metadata"]:
@@ -198,7 +230,7 @@ class Store:
         ns = "" if kind in CLUSTER_SCOPED else (namespace or "default")
         old = self._objects.get((kind, ns, name))
         if old is None:
-            raise StoreError(404, "NotFound", f'{kind.lower()}s "{name}" not found')
+            raise StoreError.not_found(kind, name)
         if old["metadata"].get("finalizers") or graceful:
             if old["metadata"].get("deletionTimestamp"):
                 return copy.deepcopy(old)
@@ -272,3 +304,16 @@ def _spec_of(obj: dict):
 def _same(a: dict, b: dict) -> bool:
     strip = lambda o: {**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "resourceVersion"}}
     return strip(a) == strip(b)
+
+
+def _fold_string_data(obj: dict) -> dict:
+    """A Secret's `stringData` is write-only, as in Kubernetes: every write folds it into
+    base64 `data` (its keys win over `data`'s) and it is never stored nor returned."""
+    if obj.get("kind") == "Secret" and "stringData" in obj:
+        extra = obj.pop("stringData") or {}
+        if isinstance(extra, dict) and extra:
+            data = dict(obj.get("data") or {})
+            for k, v in extra.items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+            obj["data"] = data
+    return obj

@@ -18,6 +18,7 @@ from ..manifests.kinds import KINDS
 from ..selectors import matches_selector, parse_selector_string
 from ..store import StoreError
 from . import discovery
+from .fields import parse_field_selector
 from .merge import merge_patch
 from .paths import BadPath, Target, parse_path
 
@@ -27,13 +28,16 @@ if TYPE_CHECKING:
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubedeck", "platform": "linux/amd64"}
 
 
-def status_body(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
 
 
-def fail(code: int, reason: str, message: str) -> web.Response:
-    return web.json_response(status_body(code, reason, message), status=code)
+def fail(code: int, reason: str, message: str, details: dict | None = None) -> web.Response:
+    return web.json_response(status_body(code, reason, message, details), status=code)
 
 
 def build_app(cluster: "Cluster", token: str) -> web.Application:
@@ -47,7 +51,7 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
         try:
             return await handler(request)
         except StoreError as e:
-            return fail(e.code, e.reason, e.message)
+            return fail(e.code, e.reason, e.message, e.details)
         except BadPath:
             return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
         except (ValueError, json.JSONDecodeError) as e:
@@ -121,7 +125,7 @@ class Handlers:
         if m == "GET":
             obj = self.store.peek(t.kind, ns, t.name)  # serialised right away, never mutated
             if obj is None:
-                raise StoreError(404, "NotFound", f'{KINDS[t.kind][1]} "{t.name}" not found')
+                raise StoreError.not_found(t.kind, t.name)
             return web.json_response(obj)
         if m == "PUT":
             body = await request.json()
@@ -152,21 +156,14 @@ class Handlers:
         if t.name:
             meta.setdefault("name", t.name)
 
-    def _filter(self, request: web.Request):
+    def _filter(self, request: web.Request, kind: str):
         sel = request.query.get("labelSelector")
         sel_d = parse_selector_string(sel) if sel else None
-        field = request.query.get("fieldSelector", "")
-        fname = None
-        for part in filter(None, field.split(",")):
-            k, _, v = part.partition("=")
-            if k.strip() == "metadata.name":
-                fname = v.strip().lstrip("=")
-        return sel_d, fname
+        return sel_d, parse_field_selector(request.query.get("fieldSelector", ""), kind)
 
     def list(self, request: web.Request, t: Target) -> web.Response:
-        sel, fname = self._filter(request)
-        items = self.store.list(t.kind, t.namespace if t.namespaced else None, sel,
-                                where=(lambda o: o["metadata"]["name"] == fname) if fname else None,
+        sel, fields = self._filter(request, t.kind)
+        items = self.store.list(t.kind, t.namespace if t.namespaced else None, sel, where=fields,
                                 copy_=False)  # serialised right away, never mutated
         head = json.dumps({"kind": f"{t.kind}List", "apiVersion": KINDS[t.kind][0],
                            "metadata": {"resourceVersion": str(self.store.rv)}}, separators=(",", ":"))
@@ -174,7 +171,7 @@ class Handlers:
         return web.Response(body=body, content_type="application/json")
 
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
-        sel, fname = self._filter(request)
+        sel, fields = self._filter(request, t.kind)
         rv = request.query.get("resourceVersion")
         since = int(rv) if rv not in (None, "", "0") else None
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -182,7 +179,8 @@ class Handlers:
         await resp.prepare(request)
         try:
             if since is None:  # Kubernetes semantics: synthetic ADDED for what exists now
-                for obj in self.store.list(t.kind, t.namespace if t.namespaced else None, sel, copy_=False):
+                for obj in self.store.list(t.kind, t.namespace if t.namespaced else None, sel, where=fields,
+                                           copy_=False):
                     await resp.write(_line("ADDED", obj))
                 since = self.store.rv
             async for ev in self.store.watch(since):
@@ -191,7 +189,7 @@ class Handlers:
                     continue
                 if t.namespaced and t.namespace and o["metadata"].get("namespace") != t.namespace:
                     continue
-                if fname and o["metadata"]["name"] != fname:
+                if fields and not fields(o):
                     continue
                 if sel and not matches_selector(sel, o["metadata"].get("labels") or {}):
                     continue
@@ -215,7 +213,7 @@ class Handlers:
         patch = await request.json()
         obj = self.store.get(t.kind, ns, t.name)
         if obj is None:
-            raise StoreError(404, "NotFound", f'{KINDS[t.kind][1]} "{t.name}" not found')
+            raise StoreError.not_found(t.kind, t.name)
         new = merge_patch(obj, patch)
         if t.subresource == "status":
             out = self.store.update_status(t.kind, ns, t.name, new.get("status") or {})
@@ -226,7 +224,7 @@ class Handlers:
     async def scale(self, request: web.Request, t: Target) -> web.Response:
         obj = self.store.get(t.kind, t.namespace or "default", t.name)
         if obj is None:
-            raise StoreError(404, "NotFound", f'{KINDS[t.kind][1]} "{t.name}" not found')
+            raise StoreError.not_found(t.kind, t.name)
         if request.method != "GET":
             body = await request.json()
             obj["spec"]["replicas"] = int((body.get("spec") or {}).get("replicas", obj["spec"].get("replicas", 1)))
@@ -243,7 +241,7 @@ class Handlers:
         q = request.query
         pod = self.store.get("Pod", t.namespace or "default", t.name)
         if pod is None:
-            raise StoreError(404, "NotFound", f'pods "{t.name}" not found')
+            raise StoreError.not_found("Pod", t.name)
         cmd = q.getall("command", [])
         if not cmd:
             raise StoreError(400, "BadRequest", "you must specify at least one command for the container")
@@ -261,7 +259,7 @@ class Handlers:
 
         pod = self.store.get("Pod", t.namespace or "default", t.name)
         if pod is None:
-            raise StoreError(404, "NotFound", f'pods "{t.name}" not found')
+            raise StoreError.not_found("Pod", t.name)
         ip = (pod.get("status") or {}).get("podIP")
         if not ip or (pod["status"].get("phase") != "Running"):
             raise StoreError(400, "BadRequest", f'unable to forward port because pod is not running. Current status={pod["status"].get("phase")}')
@@ -278,7 +276,7 @@ class Handlers:
         ns = t.namespace or "default"
         pod = self.store.get("Pod", ns, t.name)
         if pod is None:
-            raise StoreError(404, "NotFound", f'pods "{t.name}" not found')
+            raise StoreError.not_found("Pod", t.name)
         tail = q.get("tailLines")
         stream = self.c.agent.logs(pod, container=q.get("container"),
                                    follow=q.get("follow") in ("1", "true"),

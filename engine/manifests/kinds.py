@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["KindInfo", "KINDS", "kind_for_plural", "plural_for_kind", "group_of", "is_namespaced"]
+__all__ = ["KindInfo", "KINDS", "kind_for_plural", "plural_for_kind", "group_of", "is_namespaced",
+           "qualified_resource"]
 
 
 class KindInfo(NamedTuple):
@@ -102,3 +103,12 @@ def plural_for_kind(kind: str) -> str | None:
 def is_namespaced(kind: str, default: bool = True) -> bool:
     info = KINDS.get(kind)
     return info.namespaced if info else default
+
+
+def qualified_resource(kind: str) -> str:
+    """How the API server names a kind's resource in messages: `pods`, `deployments.apps`."""
+    info = KINDS.get(kind)
+    if info is None:
+        return kind.lower() + "s"
+    group = group_of(info.api_version)
+    return f"{info.plural}.{group}" if group else info.plural
