@@ -21,7 +21,7 @@ import threading
 import jsonschema
 from referencing import Registry, Resource
 
-__all__ = ["SCHEMA_VERSION", "gvk_index", "lookup", "api_versions_for_kind", "schema_errors"]
+__all__ = ["SCHEMA_VERSION", "api_versions_for_kind", "definitions", "gvk_index", "lookup", "schema_errors"]
 
 _PREFERRED_VERSION = "1.30.0"
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
@@ -48,6 +48,11 @@ def _definitions() -> dict:
     )
     with ref.open("r", encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def definitions() -> dict:
+    """The parsed ``_definitions.json`` (strict variant), loaded once; never mutate it."""
+    return _definitions()
 
 
 @functools.lru_cache(maxsize=1)
