@@ -10,25 +10,21 @@ stops: stopping them is `kubedeck down`.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from .api.merge import three_way
-from .folder import SOURCE, FolderSync
-from .manifests.kinds import KINDS
+from .folder import FolderSync
+from .objects import ObjectService
 from .pki import ensure_pki
 from .state import clear_connection, cluster_name, merge_user_kubeconfig, write_connection
-from .store import Store, StoreError, key_of, now_iso
+from .store import Store
 
 log = logging.getLogger("kubedeck")
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 @dataclass
@@ -59,6 +55,7 @@ class Cluster:
         settings.state.mkdir(parents=True, exist_ok=True)
         self.name = cluster_name(settings.state)
         self.store = Store(settings.state / "store.sqlite")
+        self.objects = ObjectService(self.store)
         self.folder = FolderSync(self, settings.folder) if settings.folder else None
         self.tasks: set[asyncio.Task] = set()
         self.url = ""
@@ -69,7 +66,6 @@ class Cluster:
         self.ingress = None
         self.dataplane = None
         self.stopping = asyncio.Event()
-        self._events: dict[tuple, tuple[str, str]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------
     def spawn(self, coro, name: str) -> asyncio.Task:
@@ -105,6 +101,7 @@ class Cluster:
             from .agent.agent import NodeAgent
 
             self.agent = NodeAgent(self)
+            self.objects.kubelet = self.agent
             self.spawn(self.agent.run(), "node-agent")
         self.dataplane = DataPlane(self)
         self.spawn(self.dataplane.run(), "proxy-worker")
@@ -162,135 +159,23 @@ class Cluster:
                                    "ingressclass.kubernetes.io/is-default-class": "true"}},
                                "spec": {"controller": "kubedeck.io/ingress"}})
 
-    # ---- object helpers used by the folder, API and controllers ------------------
+    # ---- the object service, under the names its callers still use ---------------
     def crd_kinds(self) -> set[tuple[str, str]]:
-        out = set()
-        for crd in self.store.iter_kind("CustomResourceDefinition"):
-            spec = crd.get("spec") or {}
-            out.add((spec.get("group", ""), (spec.get("names") or {}).get("kind", "")))
-        return out
+        return self.objects.crd_kinds()
 
     def admit(self, obj: dict) -> None:
-        """Validate an object arriving through the API, as the API server would (422)."""
-        from .manifests.loader import Document
-        from .manifests.validate import validate_document
-
-        doc = Document(obj=obj, file="<api>", index=0, line=0)
-        errs = [e for e in validate_document(doc, known_kinds=self.crd_kinds()) if e.severity == "error"]
-        if errs:
-            kind, _, name = key_of(obj)
-            raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
+        self.objects.admit(obj)
 
     def apply_object(self, obj: dict, *, source: str | None = None) -> str | None:
-        """kubectl-apply one object. Returns None, "waiting" (namespace missing), or an error."""
-        obj = json.loads(json.dumps(obj))
-        meta = obj.setdefault("metadata", {})
-        ann = dict(meta.get("annotations") or {})
-        ann.pop(LAST_APPLIED, None)
-        meta["annotations"] = ann
-        applied = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-        if source:
-            ann[SOURCE] = source
-        ann[LAST_APPLIED] = applied
-        kind, ns, name = key_of(obj)
-        if ns and not self.store.peek("Namespace", "", ns):
-            return "waiting"
-        live = self.store.get(kind, ns, name)
-        try:
-            if live is None:
-                self.store.create(obj)
-            else:
-                last = json.loads((live["metadata"].get("annotations") or {}).get(LAST_APPLIED, "{}"))
-                merged = three_way(live, last, obj)
-                for f in ("uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
-                    if f in live["metadata"]:
-                        merged["metadata"][f] = live["metadata"][f]
-                self.store.update(merged, check_rv=False)
-        except StoreError as e:
-            return e.message
-        return None
+        return self.objects.apply(obj, source=source)
 
     def delete_object(self, kind: str, ns: str, name: str, *, grace: int | None = None,
                       propagation: str | None = None) -> dict:
-        if propagation == "Orphan":
-            obj = self.store.peek(kind, ns, name)
-            uid = obj["metadata"]["uid"] if obj else None
-            for k in list(KINDS):
-                for dep in self.store.list(k, where=lambda o: any(
-                        r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])):
-                    dep["metadata"]["ownerReferences"] = [r for r in dep["metadata"]["ownerReferences"]
-                                                          if r.get("uid") != uid]
-                    self.store.update(dep, check_rv=False)
-        if propagation == "Foreground" and kind != "Pod":
-            # the owner stays (deletionTimestamp + finalizer) until the garbage
-            # collector has deleted its dependents (controllers/gc.py)
-            obj = self.store.get(kind, ns, name)
-            if obj is None:
-                return self.store.delete(kind, ns, name)  # raises NotFound
-            fins = obj["metadata"].get("finalizers") or []
-            if "foregroundDeletion" not in fins and not obj["metadata"].get("deletionTimestamp"):
-                obj["metadata"]["finalizers"] = [*fins, "foregroundDeletion"]
-                self.store.update(obj, check_rv=False)
-        if kind == "Pod":
-            pod = self.store.peek("Pod", ns, name)
-            if pod is not None and pod["spec"].get("nodeName") and self.agent is not None:
-                if grace == 0:
-                    self.agent.force_delete(pod)
-                out = self.store.delete("Pod", ns, name, graceful=True)
-                if grace is not None:
-                    self.agent.set_grace(out, grace)
-                return out
-        return self.store.delete(kind, ns, name)
+        return self.objects.delete(kind, ns, name, grace=grace, propagation=propagation)
 
     def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",
                      component: str = "kubedeck") -> None:
-        """Record an Event. A repeat of the same (object, reason, message) bumps the
-        existing Event's count, as Kubernetes aggregates them; old Events are pruned."""
-        meta = obj.get("metadata") or {}
-        ns = meta.get("namespace") or "default"
-        now = now_iso()
-        key = (meta.get("uid"), reason, message)
-        existing = self._events.get(key)
-        if existing is not None:
-            ev = self.store.get("Event", existing[0], existing[1])
-            if ev is not None:
-                ev["count"] = int(ev.get("count", 1)) + 1
-                ev["lastTimestamp"] = now
-                self.store.update(ev, check_rv=False)
-                return
-        name = f"{meta.get('name', 'x')}.{uuid.uuid4().hex[:16]}"
-        ev = {"apiVersion": "v1", "kind": "Event",
-              "metadata": {"name": name, "namespace": ns},
-              "involvedObject": {"kind": obj.get("kind"), "name": meta.get("name"), "namespace": ns,
-                                 "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion")},
-              "reason": reason, "message": message, "type": type, "count": 1,
-              "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
-              "source": {"component": component}, "reportingComponent": component}
-        try:
-            self.store.create(ev)
-        except StoreError:
-            return
-        self._events[key] = (ns, name)
-        if len(self._events) % 200 == 0:
-            self._prune_events()
-
-    def _prune_events(self, *, ttl: float = 3600, keep: int = 5000) -> None:
-        """Events live an hour, as Kubernetes' default --event-ttl; at most `keep` stay."""
-        import time as _time
-
-        from .controllers.podutil import parse_time
-
-        events = sorted(self.store.iter_kind("Event"), key=lambda e: e.get("lastTimestamp") or "")
-        cutoff = _time.time() - ttl
-        drop = [e for e in events if parse_time(e.get("lastTimestamp")) < cutoff]
-        drop += events[len(drop):max(len(drop), len(events) - keep)]
-        for e in drop:
-            try:
-                self.store.delete("Event", e["metadata"]["namespace"], e["metadata"]["name"])
-            except StoreError:
-                pass
-        live = {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.store.iter_kind("Event")}
-        self._events = {k: v for k, v in self._events.items() if v in live}
+        self.objects.record_event(obj, reason, message, type=type, component=component)
 
     def manifest_errors_changed(self) -> None:
         pass  # status() reads errors live; a hook for future notification

@@ -14,10 +14,11 @@ CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-cm", "l
 
 
 def test_auth_and_status_errors(engine):
-    url = engine.client.url
-    r = httpx.get(url + "/api/v1/namespaces/default/pods")
+    url, tls = engine.client.url, engine.client.conn.ssl()
+    assert url.startswith("https://127.0.0.1:")
+    r = httpx.get(url + "/api/v1/namespaces/default/pods", verify=tls)
     assert r.status_code == 401 and r.json()["kind"] == "Status" and r.json()["reason"] == "Unauthorized"
-    r = httpx.get(url + "/api/v1/namespaces/default/pods", headers={"Authorization": "Bearer wrong"})
+    r = httpx.get(url + "/api/v1/namespaces/default/pods", headers={"Authorization": "Bearer wrong"}, verify=tls)
     assert r.status_code == 401
     http = engine.client.http
     r = http.get("/api/v1/namespaces/default/configmaps/nope")

@@ -54,7 +54,7 @@ def make_app(engine, tmp_path):
     def make(**kwargs) -> KubedeckApp:
         conn = json.loads((engine.state / "api.json").read_text())
         kwargs.setdefault("config_dir", tmp_path / "config")
-        return KubedeckApp(api_url=conn["url"], token=conn["token"], status_interval=0.2,
+        return KubedeckApp(api_url=conn["url"], token=conn["token"], ca=conn["ca"], status_interval=0.2,
                            retry_delay=0.05, **kwargs)
     return make
 

@@ -1,0 +1,168 @@
+"""The object service: every write path's rules in one place, over the store.
+
+The folder sync, the API, the controllers and the CLI (through the API) all create,
+apply and delete objects through this service, so that admission (schema and semantic
+validation, as the API server's 422), kubectl's apply semantics (three-way merge with
+`last-applied-configuration`), delete propagation (Foreground, Background, Orphan), and
+Events (aggregated and pruned, as `--event-ttl`) are written once.
+
+It holds only the store, and, once the node agent runs, the `kubelet` that stops a pod's
+containers (graceful deletion needs it); nothing else of the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Protocol
+
+from .api.merge import three_way
+from .manifests.kinds import KINDS
+from .store import Store, StoreError, key_of, now_iso
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+SOURCE = "kubedeck.io/source"
+
+
+class Kubelet(Protocol):
+    """What pod deletion needs of the node agent."""
+
+    def force_delete(self, pod: dict) -> None: ...
+
+    def set_grace(self, pod: dict, grace: int) -> None: ...
+
+
+class ObjectService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.kubelet: Kubelet | None = None
+        self._events: dict[tuple, tuple[str, str]] = {}
+
+    def crd_kinds(self) -> set[tuple[str, str]]:
+        out = set()
+        for crd in self.store.iter_kind("CustomResourceDefinition"):
+            spec = crd.get("spec") or {}
+            out.add((spec.get("group", ""), (spec.get("names") or {}).get("kind", "")))
+        return out
+
+    def admit(self, obj: dict) -> None:
+        """Validate an object arriving through the API, as the API server would (422)."""
+        from .manifests.loader import Document
+        from .manifests.validate import validate_document
+
+        doc = Document(obj=obj, file="<api>", index=0, line=0)
+        errs = [e for e in validate_document(doc, known_kinds=self.crd_kinds()) if e.severity == "error"]
+        if errs:
+            kind, _, name = key_of(obj)
+            raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
+
+    def apply(self, obj: dict, *, source: str | None = None) -> str | None:
+        """kubectl-apply one object. Returns None, "waiting" (namespace missing), or an error."""
+        obj = json.loads(json.dumps(obj))
+        meta = obj.setdefault("metadata", {})
+        ann = dict(meta.get("annotations") or {})
+        ann.pop(LAST_APPLIED, None)
+        meta["annotations"] = ann
+        applied = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+        if source:
+            ann[SOURCE] = source
+        ann[LAST_APPLIED] = applied
+        kind, ns, name = key_of(obj)
+        if ns and not self.store.peek("Namespace", "", ns):
+            return "waiting"
+        live = self.store.get(kind, ns, name)
+        try:
+            if live is None:
+                self.store.create(obj)
+            else:
+                last = json.loads((live["metadata"].get("annotations") or {}).get(LAST_APPLIED, "{}"))
+                merged = three_way(live, last, obj)
+                for f in ("uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
+                    if f in live["metadata"]:
+                        merged["metadata"][f] = live["metadata"][f]
+                self.store.update(merged, check_rv=False)
+        except StoreError as e:
+            return e.message
+        return None
+
+    def delete(self, kind: str, ns: str, name: str, *, grace: int | None = None,
+                      propagation: str | None = None) -> dict:
+        if propagation == "Orphan":
+            obj = self.store.peek(kind, ns, name)
+            uid = obj["metadata"]["uid"] if obj else None
+            for k in list(KINDS):
+                for dep in self.store.list(k, where=lambda o: any(
+                        r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])):
+                    dep["metadata"]["ownerReferences"] = [r for r in dep["metadata"]["ownerReferences"]
+                                                          if r.get("uid") != uid]
+                    self.store.update(dep, check_rv=False)
+        if propagation == "Foreground" and kind != "Pod":
+            # the owner stays (deletionTimestamp + finalizer) until the garbage
+            # collector has deleted its dependents (controllers/gc.py)
+            obj = self.store.get(kind, ns, name)
+            if obj is None:
+                return self.store.delete(kind, ns, name)  # raises NotFound
+            fins = obj["metadata"].get("finalizers") or []
+            if "foregroundDeletion" not in fins and not obj["metadata"].get("deletionTimestamp"):
+                obj["metadata"]["finalizers"] = [*fins, "foregroundDeletion"]
+                self.store.update(obj, check_rv=False)
+        if kind == "Pod":
+            pod = self.store.peek("Pod", ns, name)
+            if pod is not None and pod["spec"].get("nodeName") and self.kubelet is not None:
+                if grace == 0:
+                    self.kubelet.force_delete(pod)
+                out = self.store.delete("Pod", ns, name, graceful=True)
+                if grace is not None:
+                    self.kubelet.set_grace(out, grace)
+                return out
+        return self.store.delete(kind, ns, name)
+
+    def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",
+                     component: str = "kubedeck") -> None:
+        """Record an Event. A repeat of the same (object, reason, message) bumps the
+        existing Event's count, as Kubernetes aggregates them; old Events are pruned."""
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") or "default"
+        now = now_iso()
+        key = (meta.get("uid"), reason, message)
+        existing = self._events.get(key)
+        if existing is not None:
+            ev = self.store.get("Event", existing[0], existing[1])
+            if ev is not None:
+                ev["count"] = int(ev.get("count", 1)) + 1
+                ev["lastTimestamp"] = now
+                self.store.update(ev, check_rv=False)
+                return
+        name = f"{meta.get('name', 'x')}.{uuid.uuid4().hex[:16]}"
+        ev = {"apiVersion": "v1", "kind": "Event",
+              "metadata": {"name": name, "namespace": ns},
+              "involvedObject": {"kind": obj.get("kind"), "name": meta.get("name"), "namespace": ns,
+                                 "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion")},
+              "reason": reason, "message": message, "type": type, "count": 1,
+              "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
+              "source": {"component": component}, "reportingComponent": component}
+        try:
+            self.store.create(ev)
+        except StoreError:
+            return
+        self._events[key] = (ns, name)
+        if len(self._events) % 200 == 0:
+            self._prune_events()
+
+    def _prune_events(self, *, ttl: float = 3600, keep: int = 5000) -> None:
+        """Events live an hour, as Kubernetes' default --event-ttl; at most `keep` stay."""
+        import time as _time
+
+        from .controllers.podutil import parse_time
+
+        events = sorted(self.store.iter_kind("Event"), key=lambda e: e.get("lastTimestamp") or "")
+        cutoff = _time.time() - ttl
+        drop = [e for e in events if parse_time(e.get("lastTimestamp")) < cutoff]
+        drop += events[len(drop):max(len(drop), len(events) - keep)]
+        for e in drop:
+            try:
+                self.store.delete("Event", e["metadata"]["namespace"], e["metadata"]["name"])
+            except StoreError:
+                pass
+        live = {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.store.iter_kind("Event")}
+        self._events = {k: v for k, v in self._events.items() if v in live}
