@@ -21,23 +21,13 @@ from . import discovery
 from .fields import parse_field_selector
 from .merge import merge_patch
 from .paths import BadPath, Target, parse_path
+from .status import fail, status_body
+from .streams import Streams
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
 
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubedeck", "platform": "linux/amd64"}
-
-
-def status_body(code: int, reason: str, message: str, details: dict | None = None) -> dict:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
-    if details:
-        body["details"] = details
-    return body
-
-
-def fail(code: int, reason: str, message: str, details: dict | None = None) -> web.Response:
-    return web.json_response(status_body(code, reason, message, details), status=code)
 
 
 def build_app(cluster: "Cluster", token: str) -> web.Application:
@@ -86,6 +76,7 @@ class Handlers:
     def __init__(self, cluster: "Cluster"):
         self.c = cluster
         self.store = cluster.store
+        self.streams = Streams(cluster.store, lambda: cluster.agent)
 
     async def discover(self, request: web.Request) -> web.Response:
         m = request.match_info
@@ -105,11 +96,11 @@ class Handlers:
             raise BadPath(request.path)
         m = request.method
         if t.subresource == "log" and t.kind == "Pod" and m == "GET":
-            return await self.logs(request, t)
+            return await self.streams.logs(request, t)
         if t.subresource == "portforward" and t.kind == "Pod" and m in ("GET", "POST"):
-            return await self.portforward(request, t)
+            return await self.streams.portforward(request, t)
         if t.subresource == "exec" and t.kind == "Pod" and m in ("GET", "POST"):
-            return await self.exec(request, t)
+            return await self.streams.exec(request, t)
         if t.subresource == "scale" and m in ("GET", "PATCH", "PUT"):
             return await self.scale(request, t)
         if t.subresource not in (None, "status"):
@@ -233,102 +224,6 @@ class Handlers:
                                   "metadata": {"name": t.name, "namespace": obj["metadata"]["namespace"]},
                                   "spec": {"replicas": obj["spec"].get("replicas", 1)},
                                   "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)}})
-
-    async def exec(self, request: web.Request, t: Target) -> web.StreamResponse:
-        """WebSocket exec in Kubernetes' v4 channel protocol (see agent/exec.py)."""
-        from ..agent.exec import serve_exec
-
-        q = request.query
-        pod = self.store.get("Pod", t.namespace or "default", t.name)
-        if pod is None:
-            raise StoreError.not_found("Pod", t.name)
-        cmd = q.getall("command", [])
-        if not cmd:
-            raise StoreError(400, "BadRequest", "you must specify at least one command for the container")
-        cid = self.c.agent.container_id(pod, q.get("container")) if self.c.agent else None
-        if not cid:
-            raise StoreError(400, "BadRequest", f'container not found or not running in pod "{t.name}"')
-        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io", "channel.k8s.io"), max_msg_size=0)
-        await ws.prepare(request)
-        await serve_exec(self.c.agent.docker, cid, cmd, tty=q.get("tty") in ("1", "true"),
-                         stdin=q.get("stdin") in ("1", "true"), ws=ws)
-        return ws
-
-    async def portforward(self, request: web.Request, t: Target) -> web.StreamResponse:
-        from .portforward import serve_portforward
-
-        pod = self.store.get("Pod", t.namespace or "default", t.name)
-        if pod is None:
-            raise StoreError.not_found("Pod", t.name)
-        ip = (pod.get("status") or {}).get("podIP")
-        if not ip or (pod["status"].get("phase") != "Running"):
-            raise StoreError(400, "BadRequest", f'unable to forward port because pod is not running. Current status={pod["status"].get("phase")}')
-        ports = [p for p in request.query.get("ports", "").split(",") if p.strip()]
-        if len(ports) != 1 or not ports[0].isdigit():
-            raise StoreError(400, "BadRequest", "give exactly one numeric port in ?ports=")
-        ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io", "portforward.k8s.io"), max_msg_size=0)
-        await ws.prepare(request)
-        await serve_portforward(ip, int(ports[0]), ws)
-        return ws
-
-    async def logs(self, request: web.Request, t: Target) -> web.StreamResponse:
-        q = request.query
-        ns = t.namespace or "default"
-        pod = self.store.get("Pod", ns, t.name)
-        if pod is None:
-            raise StoreError.not_found("Pod", t.name)
-        tail = q.get("tailLines")
-        stream = self.c.agent.logs(pod, container=q.get("container"),
-                                   follow=q.get("follow") in ("1", "true"),
-                                   tail=int(tail) if tail else None,
-                                   timestamps=q.get("timestamps") in ("1", "true"),
-                                   previous=q.get("previous") in ("1", "true"),
-                                   since_seconds=int(q["sinceSeconds"]) if q.get("sinceSeconds") else None)
-        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
-        resp.enable_chunked_encoding()
-        first = True
-        try:
-            async for chunk in _until_hangup(stream, request):
-                if first:
-                    await resp.prepare(request)
-                    first = False
-                await resp.write(chunk)
-        except StoreError as e:
-            if first:
-                return fail(e.code, e.reason, e.message)
-        except (ConnectionResetError, asyncio.CancelledError):
-            return resp
-        finally:
-            await stream.aclose()  # stops the Docker reader, even for a container gone quiet
-        if first:
-            await resp.prepare(request)
-        return resp
-
-
-async def _until_hangup(stream, request: web.Request, check: float = 1.0):
-    """The stream's items until it ends or the client hangs up. aiohttp does not cancel a
-    handler when its client goes, and a quiet container sends nothing that would fail, so
-    the connection is looked at whenever no item came for `check` seconds."""
-    it = stream.__aiter__()
-    nxt = asyncio.ensure_future(it.__anext__())
-    try:
-        while True:
-            done, _ = await asyncio.wait({nxt}, timeout=check)
-            if not done:
-                if request.transport is None or request.transport.is_closing():
-                    return
-                continue
-            try:
-                item = nxt.result()
-            except StopAsyncIteration:
-                return
-            yield item
-            nxt = asyncio.ensure_future(it.__anext__())
-    finally:
-        if not nxt.done():
-            nxt.cancel()  # runs the stream's own cleanup (Docker reader stopped) ...
-            await asyncio.wait({nxt})  # ... before anyone closes the stream itself
-
 
 def _line(etype: str, obj: dict) -> bytes:
     return json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"
