@@ -145,7 +145,7 @@ def _retain_keys(original: dict, patch: dict) -> None:
         raise bad_request("invalid patch format of retainKeys")
     for key, value in patch.items():
         if value is not None and not key.startswith((_SET_ORDER, _DELETE_PRIMITIVE)) and key not in keep:
-            raise invalid(f"patch content doesn't match retainKeys list: {key!r} is not in {keep}")
+            raise bad_request(f"invalid patch format of retainKeys: {key!r} is not in {keep}")
     for key in [k for k in original if k not in keep]:
         del original[key]
 
@@ -178,7 +178,10 @@ def _set_element_orders(original: dict, patch: dict, schema: dict | None) -> Non
                 continue
             merged = current
         elif current is not None and field.strategy == "merge":
-            merged = _merge_list(current, change, field)
+            merged = _combine(current, change, field)[0]
+            # apimachinery ranks server-only items by the live list as the merge left it in
+            # place: deletions shifted left, new items written into the freed slots
+            current = merged[:len(current)]
         else:
             merged = _fresh_list(change, field)
         original[key] = _ordered(merged, order, current or [], field.merge_key)
@@ -202,9 +205,16 @@ def _check_order(change: list, order: list, key: str) -> None:
 def _merge_list(original: list, patch: list, field: _Field) -> list:
     if not original and not patch:
         return []
+    merged, server_order, rest = _combine(original, patch, field)
+    return _ordered(merged, rest, server_order, field.merge_key)
+
+
+def _combine(original: list, patch: list, field: _Field) -> tuple[list, list, list]:
+    """(merged items in the order they land: the live ones left after `$patch: delete`,
+    then new ones appended; those live ones; the patch without directive elements)."""
     key = field.merge_key
     if _element_kind(original + patch) != "map":
-        return _ordered(_dedupe(original + patch), patch, original, "")
+        return _dedupe(original + patch), original, patch
     if not key:
         raise bad_request("cannot merge lists of maps without a merge key")
     original, patch = _list_directives(original, patch, key)
@@ -218,7 +228,7 @@ def _merge_list(original: list, patch: list, field: _Field) -> list:
             merged.append(_merge_map({}, elem, items))
         else:
             merged[at] = _merge_map(merged[at], elem, items)
-    return _ordered(merged, patch, original, key)
+    return merged, original, patch
 
 
 def _list_directives(original: list, patch: list, key: str) -> tuple[list, list]:
@@ -249,7 +259,7 @@ def _element_kind(values: list) -> str:
         raise invalid("lists of lists are not supported")
     if len(kinds) > 1:
         raise bad_request(f"list element types are not identical: {values}")
-    return kinds.pop()
+    return kinds.pop() if kinds else "null"
 
 
 def _kind(value) -> str:
