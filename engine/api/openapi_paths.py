@@ -94,35 +94,43 @@ def _gvk(api_version: str, kind: str) -> dict:
     return {"group": group_of(api_version), "kind": kind, "version": api_version.rsplit("/", 1)[-1]}
 
 
-def _subresource_ops(kind: str, info, scope: str, gvk: dict, camel: str) -> dict[str, list[Op]]:
-    item = f"{path_prefix(info.api_version)}{'/namespaces/{namespace}' if info.namespaced else ''}/{info.plural}/{{name}}"
-    defn = definition_for(info.api_version, kind)
+_LOG = (Param("container", "query", "string", "The container for which to stream logs."),
+        Param("follow", "query", "boolean", "Follow the log stream of the pod."),
+        Param("tailLines", "query", "integer", "The number of lines from the end of the logs to show."),
+        Param("timestamps", "query", "boolean", "Add an RFC3339 timestamp to every line."),
+        Param("previous", "query", "boolean", "Return previous terminated container logs."))
+# discovery verb -> (HTTP method, operation id verb)
+_SUB_VERBS = {"get": ("get", "read"), "create": ("post", "create"), "patch": ("patch", "patch"),
+              "update": ("put", "replace")}
+
+
+def _subresource_ops(kind: str, info, item_path: str, camel: str) -> dict[str, list[Op]]:
+    """Operations of the subresources discovery lists for one kind, with its verbs and kinds."""
     out: dict[str, list[Op]] = {}
-    for sub in discovery.SUBRESOURCES.get(kind, ()):
-        cap = sub[:1].upper() + sub[1:]
-        if sub in ("status", "scale"):
-            target, sgvk = (defn, gvk) if sub == "status" else (
-                definition_for("autoscaling/v1", "Scale"), _gvk("autoscaling/v1", "Scale"))
-            out[f"{item}/{sub}"] = [
-                Op("get", "get", f"read{camel}{scope}{kind}{cap}", f"read {sub} of the specified {kind}",
-                   sgvk, (), None, target),
-                Op("patch", "patch", f"patch{camel}{scope}{kind}{cap}", f"partially update {sub} of the specified {kind}",
-                   sgvk, _WRITE + (_FORCE,), _META + "Patch", target, tuple(_PATCH_TYPES)),
-            ]
-        elif sub == "log":
-            out[f"{item}/log"] = [Op("get", "get", f"read{camel}{scope}{kind}Log", f"read log of the specified {kind}",
-                                     gvk, (Param("container", "query", "string", "The container for which to stream logs."),
-                                           Param("follow", "query", "boolean", "Follow the log stream of the pod."),
-                                           Param("tailLines", "query", "integer", "The number of lines from the end of the logs to show."),
-                                           Param("timestamps", "query", "boolean", "Add an RFC3339 timestamp to every line."),
-                                           Param("previous", "query", "boolean", "Return previous terminated container logs.")),
-                                     None, STRING)]
-        else:  # exec, portforward: WebSocket upgrades
-            options = _gvk(info.api_version, f"{kind}{'Exec' if sub == 'exec' else 'PortForward'}Options")
-            out[f"{item}/{sub}"] = [
-                Op(method, "connect", f"connect{camel}{method.capitalize()}{scope}{kind}{cap}",
-                   f"connect {method.upper()} requests to {sub} of {kind}", options, (), None, STRING)
-                for method in ("get", "post")]
+    for entry in (discovery.resource_list(info.api_version) or {}).get("resources", ()):
+        resource, _, sub = entry["name"].partition("/")
+        if resource != info.plural or not sub:
+            continue
+        sub_gv = f"{entry['group']}/{entry['version']}" if entry.get("group") else info.api_version
+        gvk = _gvk(sub_gv, entry["kind"])
+        name = ("Namespaced" if info.namespaced else "") + kind + sub[:1].upper() + sub[1:]
+        # exec, attach and portforward are upgrades (action connect); log is text
+        connect = entry["kind"].endswith("Options")
+        target = STRING if connect or sub == "log" else definition_for(sub_gv, entry["kind"])
+        ops = []
+        for verb in entry["verbs"]:
+            method, word = _SUB_VERBS[verb]
+            if connect:
+                ops.append(Op(method, "connect", f"connect{camel}{method.capitalize()}{name}",
+                              f"connect {method.upper()} requests to {sub} of {kind}", gvk, (), None, STRING))
+            elif method == "patch":
+                ops.append(Op(method, method, f"patch{camel}{name}", f"partially update {sub} of {kind}",
+                              gvk, _WRITE + (_FORCE,), _META + "Patch", target, tuple(_PATCH_TYPES)))
+            else:
+                body = target if method in ("put", "post") else None
+                ops.append(Op(method, method, f"{word}{camel}{name}", f"{word} {sub} of {kind}", gvk,
+                              _LOG if sub == "log" else _WRITE if body else (), body, target))
+        out[f"{item_path}/{sub}"] = ops
     return out
 
 
@@ -156,7 +164,7 @@ def operations(api_version: str) -> dict[str, list[Op]]:
             paths[f"{prefix}/{info.plural}"] = [
                 Op("get", "list", f"list{camel}{kind}ForAllNamespaces", f"list or watch objects of kind {kind}",
                    gvk, _LIST, None, list_defn)]
-        paths.update(_subresource_ops(kind, info, scope, gvk, camel))
+        paths.update(_subresource_ops(kind, info, coll + "/{name}", camel))
     return paths
 
 
