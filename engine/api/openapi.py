@@ -88,14 +88,12 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha512(body).hexdigest()[:32].upper() + '"'
 
 
-@functools.lru_cache(maxsize=1)
-def _v2_json() -> bytes:
-    return json.dumps(swagger(), separators=(",", ":")).encode()
-
-
-@functools.lru_cache(maxsize=1)
-def _v2_protobuf() -> bytes:
-    return openapi_pb.encode_document(swagger())
+@functools.cache
+def _v2(protobuf: bool) -> tuple[bytes, str]:
+    """(body, ETag) of one encoding, built once."""
+    doc = swagger()
+    body = openapi_pb.encode_document(doc) if protobuf else json.dumps(doc, separators=(",", ":")).encode()
+    return body, _etag(body)
 
 
 def _wants_protobuf(accept: str) -> bool:
@@ -105,19 +103,18 @@ def _wants_protobuf(accept: str) -> bool:
 
 def v2_body(accept: str) -> tuple[bytes, str]:
     """(body, content type) of ``/openapi/v2`` for an ``Accept`` header."""
-    if _wants_protobuf(accept):
-        return _v2_protobuf(), PROTOBUF_V2
-    return _v2_json(), "application/json"
+    protobuf = _wants_protobuf(accept)
+    return _v2(protobuf)[0], PROTOBUF_V2 if protobuf else "application/json"
 
 
 def v2_reply(*, accept: str, if_none_match: str | None = None) -> Reply:
     """The whole answer to ``GET /openapi/v2``: 200 with ETag, or 304."""
-    body, ctype = v2_body(accept)
-    etag = _etag(body)
+    protobuf = _wants_protobuf(accept)
+    body, etag = _v2(protobuf)
     headers = {"ETag": etag, "Cache-Control": _NO_CACHE, "Vary": "Accept"}
     if if_none_match and etag in if_none_match:
         return Reply(304, b"", headers)
-    return Reply(200, body, {**headers, "Content-Type": ctype})
+    return Reply(200, body, {**headers, "Content-Type": PROTOBUF_V2 if protobuf else "application/json"})
 
 
 def _v3(api_version: str) -> dict:
