@@ -128,6 +128,8 @@ def _serve_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--ingress-https-port", type=int, default=8443, help="Ingress HTTPS port (default 8443)")
     s.add_argument("--no-kubeconfig", action="store_true",
                    help="do not merge this cluster's context into $KUBECONFIG or ~/.kube/config")
+    s.add_argument("--reset-store", action="store_true",
+                   help="if store.sqlite is damaged, move it aside and start an empty cluster")
     s.add_argument("-v", "--verbose", action="store_true")
 
 

@@ -13,29 +13,39 @@ import time
 from pathlib import Path
 
 import httpx
-
 from kubedeck.engine.kubeconfig import user_kubeconfig
-from kubedeck.engine.state import Connection, cluster_name, read_connection, unmerge_user_kubeconfig
+from kubedeck.engine.lock import StateLock, StateLocked, holder
+from kubedeck.engine.state import (
+    Connection,
+    cluster_name,
+    ensure_state_dir,
+    read_connection,
+    unmerge_user_kubeconfig,
+)
+
+
+ATTACH_SECONDS = 30  # how long `up` waits for the API of an engine that holds the lock
 
 
 def serve(args, state: Path) -> int:
     from kubedeck.engine.cluster import Cluster, Settings
 
+    from .commands import UserError
+
+    ensure_state_dir(state)
+    try:  # before anything else, and held until os._exit below: one engine per state dir
+        _held = StateLock(state).acquire()
+    except StateLocked as e:
+        conn = read_connection(state)
+        where = f" (API {conn['url']})" if conn and e.pid and conn.get("pid") == e.pid else ""
+        raise UserError(f"{e}{where}; use another --state, or `kubedeck down`") from None
     folder = Path(args.dir).resolve()
     if not folder.is_dir():
-        from .commands import UserError
-
         raise UserError(f'the folder "{args.dir}" does not exist')
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.address not in ("127.0.0.1", "localhost"):
         logging.warning("NodePorts will listen on %s: reachable from other machines", args.address)
-    running = read_connection(state)
-    if running and _alive(running):
-        from .commands import UserError
-
-        raise UserError(f"a kubedeck cluster is already running for {state} at {running['url']} "
-                        "(use another --state, or `kubedeck down`)")
     settings = Settings(state=state, folder=folder, address=args.address, api_port=args.api_port,
                         nodes=args.nodes, ingress_http_port=args.ingress_http_port,
                         ingress_https_port=args.ingress_https_port,
@@ -55,13 +65,31 @@ def serve(args, state: Path) -> int:
 
     faulthandler.enable()  # a native crash leaves the Python stacks in the log
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every stack
+    cluster = _open_cluster(Cluster, settings, reset=args.reset_store)
     with runner:
-        code = runner.run(_serve(Cluster(settings)))
+        code = runner.run(_serve(cluster))
     # Executor threads may still sit in a blocking Docker call (a container stop with a
     # long grace period); the cluster state is saved, so do not wait for them.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _open_cluster(make, settings, *, reset: bool):
+    """The cluster on its store; a damaged store is a one-line refusal, or with `reset`
+    is moved aside (never deleted) for an empty one."""
+    from kubedeck.engine.store_file import StoreDamaged, set_aside
+
+    from .commands import UserError
+
+    try:
+        return make(settings)
+    except StoreDamaged as e:
+        if not reset:
+            raise UserError(str(e)) from None
+        logging.getLogger("kubedeck").warning("the damaged store is now %s; starting an empty cluster",
+                                              set_aside(e.path))
+        return make(settings)
 
 
 async def _serve(cluster) -> int:
@@ -87,16 +115,20 @@ def _alive(conn: dict) -> bool:
 
 
 def ensure_running(args, state: Path) -> dict:
-    """Attach to the cluster of this state dir, or start `kubedeck serve` in the background."""
-    conn = read_connection(state)
-    if conn and _alive(conn):
-        return conn
-    state.mkdir(parents=True, exist_ok=True)
+    """Attach to the engine holding this state dir's lock (however slow it is to answer),
+    or start `kubedeck serve` in the background."""
+    from .commands import UserError
+
+    pid = holder(state)
+    if pid is not None:
+        return _attach(state, pid)
+    ensure_state_dir(state)
     log = open(state / "engine.log", "ab")
     cmd = [sys.executable, "-m", "kubedeck", "--state", str(state), "serve", str(Path(args.dir).resolve()),
            "--address", args.address, "--api-port", str(args.api_port), "--nodes", str(args.nodes),
            "--ingress-http-port", str(args.ingress_http_port), "--ingress-https-port", str(args.ingress_https_port),
-           *(["--no-kubeconfig"] if args.no_kubeconfig else [])]
+           *(["--no-kubeconfig"] if args.no_kubeconfig else []),
+           *(["--reset-store"] if args.reset_store else [])]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 30
@@ -105,14 +137,30 @@ def ensure_running(args, state: Path) -> dict:
         if conn and conn.get("pid") == proc.pid and _alive(conn):
             return conn
         if proc.poll() is not None:
-            from .commands import UserError
-
+            other = holder(state)
+            if other is not None:  # another `up` started its engine first: use that one
+                return _attach(state, other)
             tail = (state / "engine.log").read_text(errors="replace").splitlines()[-5:]
             raise UserError("the engine failed to start:\n  " + "\n  ".join(tail))
         time.sleep(0.05)
+    raise UserError(f"the engine did not answer within 30 s; see {state / 'engine.log'}")
+
+
+def _attach(state: Path, pid: int) -> dict:
+    """The connection of the engine `pid` that holds the lock (0: pid not known), once
+    its API answers; it may still be starting."""
     from .commands import UserError
 
-    raise UserError(f"the engine did not answer within 30 s; see {state / 'engine.log'}")
+    deadline = time.monotonic() + ATTACH_SECONDS
+    while time.monotonic() < deadline:
+        conn = read_connection(state)
+        if conn and (not pid or conn.get("pid") == pid) and _alive(conn):
+            return conn
+        if holder(state) is None:
+            raise UserError(f"the engine (pid {pid}) on {state} exited; see {state / 'engine.log'}")
+        time.sleep(0.1)
+    raise UserError(f"the engine (pid {pid}) holding {state} does not answer; see {state / 'engine.log'}, "
+                    "or stop it with `kubedeck down`")
 
 
 def _stop_engine(pid: int) -> None:
@@ -147,9 +195,15 @@ def _gone(pid: int) -> bool:
 
 
 def down(state: Path, *, volumes: bool) -> int:
-    conn = read_connection(state)
-    if conn and conn.get("pid"):
-        _stop_engine(int(conn["pid"]))
+    from kubedeck.engine.store_file import remove as remove_store
+
+    from .commands import UserError
+
+    # the lock names the engine: a pid in a stale api.json may be another program's now
+    if pid := holder(state):
+        _stop_engine(pid)
+    if (pid := holder(state)) is not None:
+        raise UserError(f"the engine (pid {pid}) on {state} did not stop; nothing was removed")
     import docker
 
     name = cluster_name(state)
@@ -169,9 +223,7 @@ def down(state: Path, *, volumes: bool) -> int:
         for vol in client.volumes.list(filters={"label": label}):
             vol.remove(force=True)
             v += 1
-    (state / "store.sqlite").unlink(missing_ok=True)
-    for suffix in ("-wal", "-shm"):
-        (state / f"store.sqlite{suffix}").unlink(missing_ok=True)
+    remove_store(state / "store.sqlite")
     (state / "api.json").unlink(missing_ok=True)
     import shutil
 

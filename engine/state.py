@@ -115,11 +115,25 @@ def read_connection(state: Path) -> dict | None:
         return None
 
 
-def clear_connection(state: Path) -> None:
+def clear_connection(state: Path, *, pid: int | None = None) -> None:
+    """Remove `api.json` if it is the one engine `pid` (default: this process) wrote:
+    an engine stopping never removes another engine's connection."""
+    conn = read_connection(state)
+    if conn is None or conn.get("pid") != (os.getpid() if pid is None else pid):
+        return
     try:
         (state / "api.json").unlink()
     except OSError:
         pass
+
+
+def ensure_state_dir(state: Path) -> Path:
+    """Create the state dir (and its parents) if needed; it holds the token, the CA key
+    and the Secrets, so it is 0700 whoever created it."""
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if state.stat().st_mode & 0o077:
+        state.chmod(0o700)
+    return state
 
 
 def merge_user_kubeconfig(state: Path, path: Path, *, url: str, token: str, cluster: str, ca: Path) -> None:

@@ -23,7 +23,7 @@ from ..store import StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
 from .pod_worker import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID, PodWorker
-from .nodeport_kernel import HostNodePorts, remove_host_rules
+from .nodeport_kernel import HostNodePorts
 from .services import ServiceProxies, needs_proxy
 from .volumes import refresh_projected
 
@@ -50,7 +50,7 @@ class NodeAgent:
 
     async def run(self) -> None:
         await self._connect()
-        self.adopt()
+        await self.adopt()
         await self.docker.call(self.services.adopt_sync)
         self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop,
                                  on_health=self._on_docker_health)
@@ -157,28 +157,52 @@ class NodeAgent:
         self._stop.set()
         if self.docker.api is not None:
             try:  # NodePorts are served while the engine runs, in the kernel too
-                remove_host_rules(self.docker.api, self.cluster.name)
+                self.nodeports.remove()
             except Exception as e:  # noqa: BLE001 - Docker gone: nothing more to do now
                 log.warning("cannot remove the kernel NodePort rules: %s", e)
         self.docker.close()
 
     # ---- adoption ----------------------------------------------------------------
-    def adopt(self) -> None:
+    async def adopt(self) -> None:
+        """Take over the containers this cluster left running for pods that still exist,
+        and remove the others. Listing and removing run on Docker threads: with many
+        containers they take seconds, and the API and controllers keep serving."""
+        listed = await self.docker.call(self.docker.list_ours_sync)
+        plans, stale = self._adoption_plan(listed)
+        if stale:  # before the workers start: they reuse the names of the removed ones
+            await self.docker.call(self._remove_sync, stale)
+        for w, pod, newest, statuses, n in plans:
+            self._start_worker(w)
+            for cdef in pod["spec"]["containers"]:
+                st = w.containers.get(cdef["name"])
+                if st and st.id and newest.get(cdef["name"], {}).get("State") == "running":
+                    # re-attach probes without restarting the container
+                    w.start_probes(pod, cdef, st)
+                    st.ready = bool((statuses.get(cdef["name"]) or {}).get("ready"))
+            log.info("adopted pod %s/%s (%d containers)", w.ns, w.name, n)
+
+    def _remove_sync(self, ids: list[str]) -> None:
+        for cid in ids:
+            try:
+                self.docker.api.remove_container(cid, force=True)
+            except Exception as e:  # noqa: BLE001 - gone already, or Docker trouble: left for `down`
+                log.debug("cannot remove container %s: %s", cid[:12], e)
+
+    def _adoption_plan(self, listed: list[dict]) -> tuple[list[tuple], list[str]]:
+        """From the listed containers: a worker per pod that still exists (with what its
+        containers were), and the ids to remove (no pod; created but never started)."""
         store = self.cluster.store
         by_uid: dict[str, list[dict]] = {}
-        for c in self.docker.list_ours_sync():
+        for c in listed:
             uid = c["Labels"].get(L_UID)
             if uid:
                 by_uid.setdefault(uid, []).append(c)
         pods = {p["metadata"]["uid"]: p for p in store.iter_kind("Pod")}
+        plans, stale = [], []
         for uid, containers in by_uid.items():
             pod = pods.get(uid)
             if pod is None:
-                for c in containers:
-                    try:
-                        self.docker.api.remove_container(c["Id"], force=True)
-                    except Exception:  # noqa: BLE001
-                        pass
+                stale += [c["Id"] for c in containers]
                 continue
             w = PodWorker(self, uid, pod["metadata"]["namespace"], pod["metadata"]["name"])
             w.start_time = (pod.get("status") or {}).get("startTime")
@@ -206,10 +230,7 @@ class NodeAgent:
                 st.restarts = int(c["Labels"].get(L_ATTEMPT, 0))
                 if c.get("State") == "created":
                     # the engine died between create and start: not a crash, start it afresh
-                    try:
-                        self.docker.api.remove_container(c["Id"], force=True)
-                    except Exception:  # noqa: BLE001
-                        pass
+                    stale.append(c["Id"])
                     continue
                 st.id = c["Id"]
                 if not w.sandbox:  # a single-container pod owns its network
@@ -219,14 +240,8 @@ class NodeAgent:
                 st.started_at = (prior.get("state") or {}).get("running", {}).get("startedAt")
                 st.ready = bool(prior.get("ready"))
                 st.started = bool(prior.get("started", True))
-            self._start_worker(w)
-            for cdef in pod["spec"]["containers"]:
-                st = w.containers.get(cdef["name"])
-                if st and st.id and newest.get(cdef["name"], {}).get("State") == "running":
-                    # re-attach probes without restarting the container
-                    w.start_probes(pod, cdef, st)
-                    st.ready = bool((statuses.get(cdef["name"]) or {}).get("ready"))
-            log.info("adopted pod %s/%s (%d containers)", w.ns, w.name, len(containers))
+            plans.append((w, pod, newest, statuses, len(containers)))
+        return plans, stale
 
     # ---- events ------------------------------------------------------------------
     def resync(self) -> None:

@@ -19,7 +19,9 @@ fallback when any of this is refused (the reason is logged once). UDP NodePorts 
 the worker. KUBEDECK_NODEPORT_PROXY=userspace turns the kernel path off.
 
 The table goes when the engine stops and when `kubedeck down` runs (remove_host_rules);
-an engine that was killed leaves it until the next start replaces it.
+an engine that was killed leaves it until the next start replaces it. The table is named
+after the cluster, so an engine removes it only when no other process holds the state
+dir's lock (engine/lock.py): it is never another engine's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
+from ..lock import holder
 from ..proxy.nodeport import ready_backends
 from .svc_kernel import NftRefused, RuleLoader, exec_code
 from .svc_proxy_image import DD, NFT
@@ -104,7 +107,7 @@ class HostNodePorts:
         d = self.agent.docker
         if not listeners:  # no helper while there is no TCP NodePort (nor one a killed engine left)
             if self.idle is not True:
-                remove_host_rules(d.api, self.agent.cluster.name)
+                self.remove()
                 self.cid, self.localnet, self.idle = None, False, True
             return
         self.idle = False
@@ -136,10 +139,19 @@ class HostNodePorts:
         self.off = why
         log.warning("NodePorts stay in the user-space proxy: %s", why)
         try:
-            remove_host_rules(self.agent.docker.api, self.agent.cluster.name)
+            self.remove()
         except (APIError, NotFound):
             pass
         self.cid = None
+
+    def remove(self) -> None:
+        """Remove the cluster's table and helper (a Docker thread, or engine stop), unless
+        another process holds the state dir: then they are that engine's."""
+        other = holder(self.agent.cluster.settings.state)
+        if other not in (None, os.getpid()):
+            log.warning("engine pid %s holds %s: its NodePort rules stay", other, self.agent.cluster.settings.state)
+            return
+        remove_host_rules(self.agent.docker.api, self.agent.cluster.name)
 
     def _helper(self, image: str, bridge: str) -> dict:
         """The helper's inspect: the running one of this engine, one left by an earlier
