@@ -84,7 +84,8 @@ def json_patch(obj: dict, ops: list) -> dict:
             template = _MISSING.get(name, "{path}: missing value")
             raise invalid(template.format(path=op.get("path"), from_=op.get("from"))) from None
         except jsonpatch.InvalidJsonPatch as e:
-            raise invalid(f"Unexpected kind: {name}" if name not in _MISSING else str(e)) from None
+            unknown = name if isinstance(name, str) else "unknown"  # what evanphx/json-patch calls a missing op
+            raise invalid(str(e) if name in _MISSING else f"Unexpected kind: {unknown}") from None
     return doc
 
 
