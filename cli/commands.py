@@ -32,7 +32,7 @@ def run(args) -> int:
 
 
 def resolve_kind(name: str) -> str:
-    from kubedeck.tui.resources import resolve
+    from kubedeck.engine.present.resources import resolve
 
     rk = resolve(name)
     if rk:

@@ -1,38 +1,27 @@
-"""kubectl-style output for the CLI. Column rules are shared with the TUI
-(kubedeck.tui.resources / describe are pure functions, no Textual)."""
+"""kubectl-style output for the CLI. Tables render from the same `meta.k8s.io/v1` Table the
+API serves (kubedeck.engine.present), so `kubedeck get` prints kubectl's columns and cells."""
 
 from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kubedeck.engine.client import Client
+from kubedeck.engine.manifests.kinds import is_namespaced
+from kubedeck.engine.present import describe as describe_text
+from kubedeck.engine.present.table import render
+from kubedeck.engine.present.table import table as table_of
 
 
 def table(kind: str, items: list[dict], *, all_namespaces: bool, wide: bool = False,
           headers: bool = True) -> str:
-    from kubedeck.tui.resources import KINDS as VIEWS, ResourceKind
-
-    rk = next((v for v in VIEWS if v.kind == kind), None) or ResourceKind(kind.lower() + "s", kind)
-    now = datetime.now(timezone.utc)
-    cols = list(rk.headers)
-    rows = [rk.row(o, now)[0] for o in items]
-    if rk.namespaced and not all_namespaces:
-        cols, rows = cols[1:], [r[1:] for r in rows]
-    if kind == "Pod" and not wide:  # kubectl shows NODE and IP only with -o wide
-        keep = [i for i, c in enumerate(cols) if c not in ("NODE", "IP")]
-        cols, rows = [cols[i] for i in keep], [[r[i] for i in keep] for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
-    fmt_row = lambda r: "   ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-    lines = ([fmt_row(cols)] if headers else []) + [fmt_row(r) for r in rows]
-    return "\n".join(lines)
+    data = table_of(kind, items, now=datetime.now(UTC))
+    return render(data, wide=wide, headers=headers, namespace_column=all_namespaces and is_namespaced(kind))
 
 
 def describe(obj: dict, events: list[dict]) -> str:
-    from kubedeck.tui.describe import describe as render, events_for
-
-    return render(obj, events_for(obj, events), datetime.now(timezone.utc))
+    return describe_text.describe(obj, describe_text.events_for(obj, events), datetime.now(UTC))
 
 
 def rollout_status(client: Client, kind: str, ns: str, name: str, timeout: float) -> int:

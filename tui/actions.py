@@ -11,9 +11,10 @@ from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from . import describe as describe_text
+from kubedeck.engine.present import describe as describe_text
+from kubedeck.engine.present.resources import ResourceKind
+
 from .api import ApiError, Disconnected
-from .resources import ResourceKind
 from .shell import ShellError, exec_shell, find_container
 from .widgets.confirm import ConfirmScreen
 from .widgets.text_screen import TextScreen
@@ -92,7 +93,7 @@ class ActionsMixin:
             return
         data = describe_text.safe_object({"kind": "Secret", **obj}, reveal=True)
         values = {k: data[k] for k in ("data", "stringData") if data.get(k)}
-        body = describe_text._yaml(values) if values else "<no data>\n"
+        body = describe_text.yaml_text(values) if values else "<no data>\n"
         self.push_screen(TextScreen(f"Secret {self._label(kind, obj)} (revealed)", body))
 
     # -- changes ---------------------------------------------------------------------------

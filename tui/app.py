@@ -11,13 +11,14 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kubedeck.engine.present import format as fmt
+from kubedeck.engine.present.resources import COMMANDS, VIEWS, ResourceKind, resolve
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Static
 
-from . import format as fmt
 from . import themes as theme_files
 from .actions import ActionsMixin
 from .api import ApiClient
@@ -25,7 +26,6 @@ from .edit import EditMixin, error_text
 from .forwards import ForwardMixin
 from .help import KEY_HELP
 from .informer import Informer
-from .resources import COMMANDS, VIEWS, ResourceKind, resolve
 from .widgets.log_pane import LogPane
 from .widgets.pick_screen import PickScreen
 from .widgets.prompt import Prompt

@@ -20,12 +20,11 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from kubedeck.engine.manifests.loader import load_file
+from kubedeck.engine.present.resources import ResourceKind
 from textual.app import SuspendNotSupported
 
-from kubedeck.engine.manifests.loader import load_file
-
 from .api import ApiError, Disconnected
-from .resources import ResourceKind
 from .widgets.pick_screen import PickScreen
 
 SOURCE = "kubedeck.io/source"

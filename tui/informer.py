@@ -12,8 +12,9 @@ import asyncio
 import gc
 from collections.abc import Callable
 
+from kubedeck.engine.present.resources import ResourceKind
+
 from .api import ApiClient, ApiError, Disconnected
-from .resources import ResourceKind
 
 
 class Informer:

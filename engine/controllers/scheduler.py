@@ -13,18 +13,9 @@ from __future__ import annotations
 import copy
 from collections import Counter
 
-from ..quantity import parse_quantity
+from ..quantity import parse_quantity, pod_requests
 from ..selectors import matches_selector
 from .podutil import is_terminating, set_condition
-
-
-def pod_requests(pod: dict) -> tuple[float, float]:
-    cpu = mem = 0.0
-    for c in pod["spec"].get("containers") or []:
-        req = (c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits") or {}
-        cpu += parse_quantity(req.get("cpu", 0))
-        mem += parse_quantity(req.get("memory", 0))
-    return cpu, mem
 
 
 def tolerates(pod: dict, taint: dict) -> bool:

@@ -2,12 +2,11 @@
 
 Each ``*_problem`` function returns None when the value is fine, else a short
 reason in Kubernetes' own words; callers add the value and the field path.
-``parse_quantity`` follows ``resource.Quantity`` and returns a Decimal.
+Quantities live in ``kubedeck.engine.quantity``.
 """
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 __all__ = [
     "dns1123_label_problem",
@@ -18,7 +17,6 @@ __all__ = [
     "iana_svc_name_problem",
     "env_var_name_problem",
     "config_key_problem",
-    "parse_quantity",
     "is_percent",
 ]
 
@@ -28,7 +26,6 @@ _NAME_PART = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _IANA = re.compile(r"^[-a-z0-9]+$")
 _ENV = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
 
 LABEL_WORDS = ('must be a lowercase RFC 1123 label: at most 63 characters, lowercase letters, digits and "-", '
                "starting and ending with a letter or digit")
@@ -125,40 +122,6 @@ def config_key_problem(value: str) -> str | None:
     if value in (".", "..") or value.startswith(".."):
         return 'must not be "." or ".." or start with ".."'
     return None
-
-
-_SUFFIX = {
-    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-    "P": Decimal("1e15"), "E": Decimal("1e18"),
-    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
-}
-
-
-def parse_quantity(value) -> Decimal | None:
-    """``"1Gi"``, ``"500m"``, ``0.5``, ``"1e3"`` -> Decimal; None if not a quantity."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return None
-        return Decimal(repr(value))
-    if not isinstance(value, str):
-        return None
-    m = _QUANTITY.match(value.strip()) if value.strip() == value else None
-    if not m:
-        return None
-    number, suffix = m.group(1), m.group(2) or ""
-    try:
-        base = Decimal(number)
-        if suffix[:1] in ("e", "E"):
-            return base * (Decimal(10) ** int(suffix[1:]))
-        return base * _SUFFIX[suffix]
-    except (InvalidOperation, KeyError, ValueError, OverflowError):
-        return None
 
 
 def is_percent(value) -> bool:

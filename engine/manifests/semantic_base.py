@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from ..quantity import parse_decimal
 from .errors import ManifestError, format_path
 from .loader import Document
 from .names import (
@@ -15,7 +16,6 @@ from .names import (
     iana_svc_name_problem,
     is_percent,
     label_value_problem,
-    parse_quantity,
     path_segment_problem,
     qualified_name_problem,
 )
@@ -195,7 +195,7 @@ class _Base:
 
     # -- quantities and resources ------------------------------------------------------
     def quantity(self, value, path, *, what: str = "quantity", non_negative: bool = True):
-        q = parse_quantity(value)
+        q = parse_decimal(value)
         if q is None:
             self.err(path, f"invalid quantity {_q(value)}")
             return None

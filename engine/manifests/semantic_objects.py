@@ -4,7 +4,7 @@ from __future__ import annotations
 from .semantic_base import (
     _ACCESS_MODES, _NODE_PORT_RANGE, _PROTOCOLS, _SERVICE_TYPES, _d, _is_int, _l, _q, _supported,
     base64, binascii, config_key_problem, dns1123_label_problem, dns1123_subdomain_problem,
-    iana_svc_name_problem, parse_quantity,
+    iana_svc_name_problem, parse_decimal,
 )
 from .semantic_pods import _PodChecks
 
@@ -207,7 +207,7 @@ class _ObjectChecks(_PodChecks):
             if requests.get("storage") is None:
                 self.err(path + ("resources",), 'missing required field "requests.storage"')
         self.resources(spec.get("resources"), path + ("resources",))
-        storage = parse_quantity(requests.get("storage")) if requests.get("storage") is not None else None
+        storage = parse_decimal(requests.get("storage")) if requests.get("storage") is not None else None
         if storage is not None and storage <= 0:
             self.err(path + ("resources", "requests", "storage"), "must be greater than 0")
         vm = spec.get("volumeMode")

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tui_fake_api import NOW, TOKEN, FakeApi, dataset, pod, wait_for  # noqa: E402
 
 from kubedeck.tui.app import KubedeckApp  # noqa: E402
-from kubedeck.tui.format import MASK  # noqa: E402
+from kubedeck.engine.present.format import MASK  # noqa: E402
 from kubedeck.tui.widgets.resource_table import ResourceTable  # noqa: E402
 from kubedeck.tui.widgets.status_bar import StatusBar  # noqa: E402
 

@@ -12,14 +12,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from kubedeck.engine.present import format as fmt
+from kubedeck.engine.present.resources import ResourceKind
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
-
-from .. import format as fmt
-from ..resources import ResourceKind
 
 FRAME = 1 / 30  # seconds between applying batched watch events
 

@@ -1,4 +1,4 @@
-"""Pure display rules of the TUI: pod status like kubectl, ages, quantities, secrets."""
+"""Pure display rules (engine/present): pod status like kubectl, ages, quantities, secrets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from kubedeck.tui import describe, format as fmt
-from kubedeck.tui.resources import VIEWS, resolve
+from kubedeck.engine.present import describe
+from kubedeck.engine.present import format as fmt
+from kubedeck.engine.present.resources import VIEWS, resolve
 
 NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -43,14 +44,13 @@ def pod_with(state: dict | None = None, *, phase: str = "Running", deleting: boo
     ],
 )
 def test_pod_status_like_kubectl(pod, status, health):
-    assert fmt.pod_status(pod) == status
+    assert fmt.pod_summary(pod, NOW).status == status
     assert fmt.pod_health(status) == health
 
 
 def test_ready_and_restarts():
-    pod = pod_with({"running": {}})
-    assert fmt.pod_ready(pod) == "0/1"
-    assert fmt.pod_restarts(pod) == 2
+    summary = fmt.pod_summary(pod_with({"running": {}}), NOW)
+    assert (summary.ready, summary.restarts, summary.restarts_text) == ("0/1", 2, "2")
 
 
 @pytest.mark.parametrize(
@@ -62,11 +62,7 @@ def test_age(created, expected):
     assert fmt.age(created, NOW) == expected
 
 
-def test_quantities():
-    assert fmt.parse_cpu("250m") == 0.25
-    assert fmt.parse_cpu("2") == 2
-    assert fmt.parse_memory("128Mi") == 128 * 2**20
-    assert fmt.parse_memory("1G") == 10**9
+def test_quantity_display():
     assert fmt.fmt_cpu(0.3) == "300m"
     assert fmt.fmt_cpu(4.0) == "4"
     assert fmt.fmt_memory(8 * 2**30) == "8Gi"
@@ -120,5 +116,5 @@ def test_views_and_short_names():
     assert resolve("pvcs").plural == "persistentvolumeclaims"
     assert resolve("nope") is None
     cells, health = VIEWS["pods"].row(pod_with({"running": {}}), NOW)
-    assert VIEWS["pods"].headers == ("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE", "IP")
+    assert VIEWS["pods"].headers == ("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE")
     assert cells[3] == "Running" and health == "running"

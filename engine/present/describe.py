@@ -1,4 +1,5 @@
-"""Readable text for `d` (describe) and `y` (YAML), with secrets masked unless revealed."""
+"""Readable text for describe (the TUI's `d`, `kubedeck describe`) and YAML (the TUI's
+`y`), with Secret values masked unless revealed on purpose."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from . import format as fmt
 _SKIP_META = ("managedFields",)
 
 
-def _yaml(data: object) -> str:
+def yaml_text(data: object) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
@@ -24,7 +25,7 @@ def safe_object(obj: dict, *, reveal: bool = False) -> dict:
 
 
 def to_yaml(obj: dict, *, reveal: bool = False) -> str:
-    return _yaml(safe_object(obj, reveal=reveal))
+    return yaml_text(safe_object(obj, reveal=reveal))
 
 
 def events_for(obj: dict, events: list[dict]) -> list[dict]:
@@ -68,13 +69,13 @@ def describe(obj: dict, events: list[dict], now: datetime, *, reveal: bool = Fal
             lines.append(f"{(title + ':') if first else '':<14}{k}={text}")
             first = False
     if shown.get("kind") == "Pod":
-        lines.append(f"Status:       {fmt.pod_status(obj)}")
+        lines.append(f"Status:       {fmt.pod_summary(obj, now).status}")
         lines.append(f"Node:         {obj.get('spec', {}).get('nodeName') or '<none>'}")
         lines.append(f"IP:           {obj.get('status', {}).get('podIP') or '<none>'}")
     for section in ("spec", "data", "stringData", "status"):
-        if section in shown and shown[section]:
+        if shown.get(section):
             lines.append(f"{section[0].upper() + section[1:]}:")
-            body = _yaml(shown[section]).rstrip("\n")
+            body = yaml_text(shown[section]).rstrip("\n")
             lines.extend("  " + line for line in body.splitlines())
     lines.append("Events:")
     matched = events_for(obj, events)
