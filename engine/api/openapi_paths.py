@@ -104,10 +104,10 @@ _SUB_VERBS = {"get": ("get", "read"), "create": ("post", "create"), "patch": ("p
               "update": ("put", "replace")}
 
 
-def _subresource_ops(kind: str, info, item_path: str, camel: str) -> dict[str, list[Op]]:
-    """Operations of the subresources discovery lists for one kind, with its verbs and kinds."""
+def _subresource_ops(kind: str, info, entries: list[dict], item_path: str, camel: str) -> dict[str, list[Op]]:
+    """Operations of one kind's subresources, from discovery's entries (verbs, response kind)."""
     out: dict[str, list[Op]] = {}
-    for entry in (discovery.resource_list(info.api_version) or {}).get("resources", ()):
+    for entry in entries:
         resource, _, sub = entry["name"].partition("/")
         if resource != info.plural or not sub:
             continue
@@ -139,6 +139,7 @@ def operations(api_version: str) -> dict[str, list[Op]]:
     camel = _camel(api_version)
     prefix = path_prefix(api_version)
     paths: dict[str, list[Op]] = {}
+    entries = (discovery.resource_list(api_version) or {}).get("resources", [])
     for kind, info in sorted(KINDS.items()):
         if info.api_version != api_version:
             continue
@@ -164,7 +165,7 @@ def operations(api_version: str) -> dict[str, list[Op]]:
             paths[f"{prefix}/{info.plural}"] = [
                 Op("get", "list", f"list{camel}{kind}ForAllNamespaces", f"list or watch objects of kind {kind}",
                    gvk, _LIST, None, list_defn)]
-        paths.update(_subresource_ops(kind, info, coll + "/{name}", camel))
+        paths.update(_subresource_ops(kind, info, entries, coll + "/{name}", camel))
     return paths
 
 
