@@ -15,7 +15,6 @@ import copy
 import json
 
 import jsonpatch
-import jsonpointer
 
 from .merge import merge_patch
 from .patch_error import (
@@ -80,7 +79,7 @@ def json_patch(obj: dict, ops: list) -> dict:
             doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
         except jsonpatch.JsonPatchTestFailed:
             raise invalid(f"testing value {op.get('path')} failed: test failed") from None
-        except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException):
+        except (jsonpatch.JsonPatchConflict, jsonpatch.JsonPointerException):
             template = _MISSING.get(name, "{path}: missing value")
             raise invalid(template.format(path=op.get("path"), from_=op.get("from"))) from None
         except jsonpatch.InvalidJsonPatch as e:

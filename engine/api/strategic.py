@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 from typing import NamedTuple
 
-from ..manifests.schema import _definitions, lookup
+from ..manifests.schema import definitions, lookup
 from .patch_error import bad_request, invalid, unsupported_media_type
 
 _PATCH = "$patch"
@@ -55,14 +55,14 @@ def strategic_merge_patch(obj: dict, patch: dict, *, api_version: str, kind: str
         raise unsupported_media_type()
     if not isinstance(patch, dict):
         raise bad_request("invalid JSON document")
-    root = _definitions()["$defs"][def_name]
+    root = definitions()["$defs"][def_name]
     return _merge_map(copy.deepcopy(obj), copy.deepcopy(patch), root)
 
 
 # --- schema metadata ----------------------------------------------------------------------
 
 def _resolve(node) -> dict | None:
-    defs = _definitions()["$defs"]
+    defs = definitions()["$defs"]
     while isinstance(node, dict) and "$ref" in node:
         node = defs.get(node["$ref"].rsplit("/", 1)[-1])
     return node if isinstance(node, dict) else None
