@@ -52,8 +52,15 @@ class ObjectService:
 
         doc = Document(obj=obj, file="<api>", index=0, line=0)
         errs = [e for e in validate_document(doc, known_kinds=self.crd_kinds()) if e.severity == "error"]
+        kind, _, name = key_of(obj)
+        # Unknown fields are a decoding error (400) on the API server, which kubectl's
+        # default --validate=strict turns on with fieldValidation=Strict; kubedeck is always strict.
+        unknown = [_unknown_field(e.field, e.message) for e in errs if e.message.startswith('unknown field "')]
+        if unknown:
+            version = obj.get("apiVersion", "")
+            raise StoreError(400, "BadRequest", f'{kind} in version "{version.rpartition("/")[2]}" cannot be '
+                             f"handled as a {kind}: strict decoding error: " + ", ".join(unknown))
         if errs:
-            kind, _, name = key_of(obj)
             raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
 
     def apply(self, obj: dict, *, source: str | None = None) -> str | None:
@@ -166,3 +173,9 @@ class ObjectService:
                 pass
         live = {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.store.iter_kind("Event")}
         self._events = {k: v for k, v in self._events.items() if v in live}
+
+
+def _unknown_field(field: str | None, message: str) -> str:
+    """`unknown field "foo" (did you mean ...)` at `spec` -> `unknown field "spec.foo"`."""
+    key = message.split('"')[1]
+    return f'unknown field "{field + "." if field else ""}{key}"'

@@ -57,6 +57,12 @@ class StoreError(Exception):
                    _details(kind, name))
 
     @classmethod
+    def conflict(cls, kind: str, name: str) -> "StoreError":
+        return cls(409, "Conflict", f'Operation cannot be fulfilled on {qualified_resource(kind)} "{name}": '
+                   "the object has been modified; please apply your changes to the latest version and try again",
+                   _details(kind, name))
+
+    @classmethod
     def invalid(cls, kind: str, name: str, causes: list[tuple[str, str]]) -> "StoreError":
         """422 as the API server words it: `Deployment.apps "web" is invalid: field: message`."""
         group = group_of(KINDS[kind].api_version) if kind in KINDS else ""
@@ -65,6 +71,7 @@ class StoreError(Exception):
         if len(causes) > 1:
             text = "[" + ", ".join(f"{f}: {m}" if f else m for f, m in causes) + "]"
         details = _details(kind, name)
+        details["kind"] = kind  # an Invalid Status names the kind itself, not its resource
         details["causes"] = [{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]
         return cls(422, "Invalid", f'{what} "{name}" is invalid: {text}', details)
 
@@ -194,9 +201,7 @@ class Store:
         meta = obj.setdefault("metadata", {})
         want_rv = meta.get("resourceVersion")
         if check_rv and want_rv and want_rv != old["metadata"]["resourceVersion"]:
-            raise StoreError(409, "Conflict",
-                             f'Operation cannot be fulfilled on {qualified_resource(obj["kind"])} "{key[2]}": '
-                             "the object has been modified; please apply your changes to the latest version and try again")
+            raise StoreError.conflict(obj["kind"], key[2])
         for f in ("uid", "creationTimestamp", "namespace"):
             if f in old["metadata"]:
                 meta[f] = old["metadata"][f]

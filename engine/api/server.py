@@ -19,10 +19,11 @@ from ..selectors import matches_selector, parse_selector_string
 from ..store import StoreError
 from . import discovery
 from .fields import parse_field_selector
-from .merge import merge_patch
+from .patch_error import PatchError
 from .paths import BadPath, Target, parse_path
 from .status import fail, status_body
 from .streams import Streams
+from .writes import Writes
 
 if TYPE_CHECKING:
     from ..cluster import Cluster
@@ -40,8 +41,8 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
             return fail(401, "Unauthorized", "Unauthorized")
         try:
             return await handler(request)
-        except StoreError as e:
-            return fail(e.code, e.reason, e.message, e.details)
+        except (StoreError, PatchError) as e:
+            return fail(e.code, e.reason, e.message, getattr(e, "details", None))
         except BadPath:
             return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
         except (ValueError, json.JSONDecodeError) as e:
@@ -54,6 +55,9 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
     app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
     app.router.add_get("/version", lambda r: web.json_response(VERSION))
     app.router.add_get("/kubedeck/v1/status", h.kubedeck_status)
+    app.router.add_get("/openapi/v2", _openapi_v2)
+    app.router.add_get("/openapi/v3", _openapi_v3_index)
+    app.router.add_get("/openapi/v3/{path:.+}", _openapi_v3)
     app.router.add_get("/api", lambda r: _discovery_root(r, core=True))
     app.router.add_get("/apis", lambda r: _discovery_root(r, core=False))
     app.router.add_get("/api/{version}", h.discover)
@@ -61,6 +65,35 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
     for prefix in ("/api/{rest:.*}", "/apis/{rest:.*}"):
         app.router.add_route("*", prefix, h.dispatch)
     return app
+
+
+def _reply(reply) -> web.Response:
+    return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+
+
+# The OpenAPI documents (and protobuf) are imported on first use: most engines never serve them.
+async def _openapi_v2(request: web.Request) -> web.Response:
+    from . import openapi
+
+    # the first build takes 0.1-0.4 s of CPU: off the loop
+    return _reply(await asyncio.to_thread(openapi.v2_reply, accept=request.headers.get("Accept", ""),
+                                          if_none_match=request.headers.get("If-None-Match")))
+
+
+async def _openapi_v3_index(request: web.Request) -> web.Response:
+    from . import openapi
+
+    return web.json_response(await asyncio.to_thread(openapi.v3_index))
+
+
+async def _openapi_v3(request: web.Request) -> web.Response:
+    from . import openapi
+
+    reply = await asyncio.to_thread(openapi.v3_reply, request.match_info["path"], hash=request.query.get("hash"),
+                                    if_none_match=request.headers.get("If-None-Match"))
+    if reply is None:
+        return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
+    return _reply(reply)
 
 
 def _discovery_root(request: web.Request, *, core: bool) -> web.Response:
@@ -77,6 +110,7 @@ class Handlers:
         self.c = cluster
         self.store = cluster.store
         self.streams = Streams(cluster.store, lambda: cluster.agent)
+        self.writes = Writes(cluster.objects)
 
     async def discover(self, request: web.Request) -> web.Response:
         m = request.match_info
@@ -102,7 +136,7 @@ class Handlers:
         if t.subresource == "exec" and t.kind == "Pod" and m in ("GET", "POST"):
             return await self.streams.exec(request, t)
         if t.subresource == "scale" and m in ("GET", "PATCH", "PUT"):
-            return await self.scale(request, t)
+            return await self.writes.scale(request, t)
         if t.subresource not in (None, "status"):
             raise BadPath(request.path)
         if t.name is None:
@@ -111,7 +145,7 @@ class Handlers:
                     return await self.watch(request, t)
                 return self.list(request, t)
             if m == "POST":
-                return await self.create(request, t)
+                return await self.writes.create(request, t)
             raise BadPath(request.path)
         if m == "GET":
             obj = self.store.peek(t.kind, ns, t.name)  # serialised right away, never mutated
@@ -119,33 +153,12 @@ class Handlers:
                 raise StoreError.not_found(t.kind, t.name)
             return web.json_response(obj)
         if m == "PUT":
-            body = await request.json()
-            self._check_target(t, body)
-            if t.subresource == "status":
-                out = self.store.update_status(t.kind, ns, t.name, body.get("status") or {})
-                return web.json_response(out or self.store.get(t.kind, ns, t.name))
-            self.c.admit(body)
-            return web.json_response(self.store.update(body))
+            return await self.writes.replace(request, t, ns)
         if m == "PATCH":
-            return await self.patch(request, t, ns)
+            return await self.writes.patch(request, t, ns)
         if m == "DELETE":
-            grace = request.query.get("gracePeriodSeconds")
-            out = self.c.delete_object(t.kind, ns, t.name,
-                                       grace=int(grace) if grace is not None else None,
-                                       propagation=request.query.get("propagationPolicy"))
-            return web.json_response(out)
+            return await self.writes.delete(request, t, ns)
         raise BadPath(request.path)
-
-    def _check_target(self, t: Target, body: dict) -> None:
-        if not isinstance(body, dict):
-            raise ValueError("request body must be a JSON object")
-        body.setdefault("kind", t.kind)
-        body.setdefault("apiVersion", t.group_version)
-        meta = body.setdefault("metadata", {})
-        if t.namespaced:
-            meta.setdefault("namespace", t.namespace or "default")
-        if t.name:
-            meta.setdefault("name", t.name)
 
     def _filter(self, request: web.Request, kind: str):
         sel = request.query.get("labelSelector")
@@ -190,40 +203,6 @@ class Handlers:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return resp
-
-    async def create(self, request: web.Request, t: Target) -> web.Response:
-        body = await request.json()
-        self._check_target(t, body)
-        self.c.admit(body)
-        return web.json_response(self.store.create(body), status=201)
-
-    async def patch(self, request: web.Request, t: Target, ns: str) -> web.Response:
-        ctype = request.headers.get("Content-Type", "")
-        if "json-patch+json" in ctype:
-            return fail(415, "UnsupportedMediaType", "use application/merge-patch+json")
-        patch = await request.json()
-        obj = self.store.get(t.kind, ns, t.name)
-        if obj is None:
-            raise StoreError.not_found(t.kind, t.name)
-        new = merge_patch(obj, patch)
-        if t.subresource == "status":
-            out = self.store.update_status(t.kind, ns, t.name, new.get("status") or {})
-            return web.json_response(out or self.store.get(t.kind, ns, t.name))
-        self.c.admit(new)
-        return web.json_response(self.store.update(new, check_rv=False))
-
-    async def scale(self, request: web.Request, t: Target) -> web.Response:
-        obj = self.store.get(t.kind, t.namespace or "default", t.name)
-        if obj is None:
-            raise StoreError.not_found(t.kind, t.name)
-        if request.method != "GET":
-            body = await request.json()
-            obj["spec"]["replicas"] = int((body.get("spec") or {}).get("replicas", obj["spec"].get("replicas", 1)))
-            obj = self.store.update(obj, check_rv=False)
-        return web.json_response({"kind": "Scale", "apiVersion": "autoscaling/v1",
-                                  "metadata": {"name": t.name, "namespace": obj["metadata"]["namespace"]},
-                                  "spec": {"replicas": obj["spec"].get("replicas", 1)},
-                                  "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)}})
 
 def _line(etype: str, obj: dict) -> bytes:
     return json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"

@@ -1,0 +1,196 @@
+"""The API's write verbs: create, replace, patch (JSON, merge, strategic merge, server-side
+apply), delete and the scale subresource.
+
+Each takes the request's options as the API server does:
+- `dryRun=All`: admission and every check run, nothing is stored, the would-be object is
+  returned;
+- `fieldManager`: who made the change; it is recorded in `managedFields` (server-side
+  apply uses it to find conflicts; engine/api/ssa.py);
+- preconditions: a `metadata.resourceVersion` in a PUT or PATCH body, or
+  `preconditions` in DeleteOptions, must match the live object (409 otherwise);
+- `propagationPolicy` and `gracePeriodSeconds` from the query or a DeleteOptions body,
+  which is where kubectl sends them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+
+import yaml
+from aiohttp import web
+
+from ..objects import ObjectService
+from ..store import StoreError, now_iso
+from .patches import apply_patch
+from .paths import Target
+
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+def _dry(request: web.Request) -> bool:
+    values = request.query.getall("dryRun", [])
+    for v in values:
+        if v != "All":
+            raise StoreError(400, "BadRequest", f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    return bool(values)
+
+
+async def _body(request: web.Request) -> dict:
+    raw = await request.read()
+    ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+    try:
+        body = yaml.safe_load(raw) if ctype.endswith("yaml") else json.loads(raw or b"null")
+    except (ValueError, yaml.YAMLError) as e:
+        raise StoreError(400, "BadRequest", f"the object provided is not valid {ctype}: {e}") from None
+    if not isinstance(body, dict):
+        raise StoreError(400, "BadRequest", "the request body must be an object")
+    return body
+
+
+def fill_target(t: Target, body: dict) -> None:
+    """Kind, apiVersion, namespace and name from the URL where the body leaves them out;
+    a body that names another object than the URL is a 400, as on the API server."""
+    body.setdefault("kind", t.kind)
+    body.setdefault("apiVersion", t.group_version)
+    meta = body.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise StoreError(400, "BadRequest", "metadata must be an object")
+    if t.namespaced:
+        ns = t.namespace or "default"
+        if meta.setdefault("namespace", ns) != ns:
+            raise StoreError(400, "BadRequest", "the namespace of the provided object does not match "
+                                                "the namespace sent on the request")
+    if t.name:
+        if meta.setdefault("name", t.name) != t.name:
+            raise StoreError(400, "BadRequest", "the name of the object "
+                                                f"({meta['name']}) does not match the name on the URL ({t.name})")
+
+
+class Writes:
+    def __init__(self, objects: ObjectService) -> None:
+        self.objects = objects
+        self.store = objects.store
+
+    def _live(self, t: Target, ns: str) -> dict:
+        obj = self.store.get(t.kind, ns, t.name)
+        if obj is None:
+            raise StoreError.not_found(t.kind, t.name)
+        return obj
+
+    async def create(self, request: web.Request, t: Target) -> web.Response:
+        body = await _body(request)
+        fill_target(t, body)
+        self.objects.admit(body)
+        if _dry(request):
+            return web.json_response(self._dry_create(body), status=201)
+        return web.json_response(self.store.create(body), status=201)
+
+    def _dry_create(self, obj: dict) -> dict:
+        meta = obj["metadata"]
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        if self.store.peek(obj["kind"], meta.get("namespace", ""), meta.get("name", "")):
+            raise StoreError.already_exists(obj["kind"], meta["name"])
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now_iso(), generation=1)
+        return obj
+
+    async def replace(self, request: web.Request, t: Target, ns: str) -> web.Response:
+        body = await _body(request)
+        fill_target(t, body)
+        if t.subresource == "status":
+            if _dry(request):
+                return web.json_response({**self._live(t, ns), "status": body.get("status") or {}})
+            out = self.store.update_status(t.kind, ns, t.name, body.get("status") or {})
+            return web.json_response(out or self.store.get(t.kind, ns, t.name))
+        self.objects.admit(body)
+        if _dry(request):
+            return web.json_response(self._dry_update(t, ns, body))
+        return web.json_response(self.store.update(body))
+
+    def _dry_update(self, t: Target, ns: str, new: dict) -> dict:
+        live = self._live(t, ns)
+        rv = new["metadata"].get("resourceVersion")
+        if rv and rv != live["metadata"]["resourceVersion"]:
+            raise StoreError.conflict(t.kind, t.name)
+        for f in ("uid", "creationTimestamp", "resourceVersion", "generation"):
+            if f in live["metadata"]:
+                new["metadata"][f] = live["metadata"][f]
+        return new
+
+    async def patch(self, request: web.Request, t: Target, ns: str) -> web.Response:
+        ctype = request.headers.get("Content-Type", "")
+        live = self._live(t, ns)
+        if ctype.split(";")[0].strip() == APPLY_PATCH:
+            raise StoreError(415, "UnsupportedMediaType", "server-side apply is not supported yet")
+        new = apply_patch(live, await request.read(), content_type=ctype,
+                          api_version=live.get("apiVersion", t.group_version), kind=t.kind)
+        want_rv = (new.get("metadata") or {}).get("resourceVersion")
+        if want_rv and want_rv != live["metadata"]["resourceVersion"]:
+            raise StoreError.conflict(t.kind, t.name)  # a precondition in the patch body
+        for f in ("uid", "creationTimestamp", "namespace", "name"):
+            if f in live["metadata"]:
+                new["metadata"][f] = live["metadata"][f]
+        if t.subresource == "status":
+            if _dry(request):
+                return web.json_response(new)
+            out = self.store.update_status(t.kind, ns, t.name, new.get("status") or {})
+            return web.json_response(out or self.store.get(t.kind, ns, t.name))
+        self.objects.admit(new)
+        if _dry(request):
+            return web.json_response(new)
+        return web.json_response(self.store.update(new, check_rv=False))
+
+    async def delete(self, request: web.Request, t: Target, ns: str) -> web.Response:
+        opts = await _body(request) if request.can_read_body else {}
+        q = request.query
+        grace = q.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
+        propagation = q.get("propagationPolicy", opts.get("propagationPolicy"))
+        if propagation not in (None, "Foreground", "Background", "Orphan"):
+            raise StoreError(422, "Invalid", f'propagationPolicy: Unsupported value: "{propagation}": '
+                                             'supported values: "Foreground", "Background", "Orphan"')
+        live = self._live(t, ns)
+        pre = opts.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != live["metadata"]["uid"]:
+            raise StoreError(409, "Conflict", f'Precondition failed: UID in precondition: {pre["uid"]}, '
+                                              f'UID in object meta: {live["metadata"]["uid"]}')
+        if pre.get("resourceVersion") and pre["resourceVersion"] != live["metadata"]["resourceVersion"]:
+            raise StoreError.conflict(t.kind, t.name)
+        if _dry(request) or "All" in (opts.get("dryRun") or []):
+            return web.json_response(live)
+        out = self.objects.delete(t.kind, ns, t.name, grace=int(grace) if grace is not None else None,
+                                  propagation=propagation)
+        return web.json_response(out)
+
+    async def scale(self, request: web.Request, t: Target) -> web.Response:
+        ns = t.namespace or "default"
+        obj = self._live(t, ns)
+        if request.method != "GET":
+            if request.method == "PATCH":
+                scale = apply_patch(_scale_of(obj), await request.read(),
+                                    content_type=request.headers.get("Content-Type", ""),
+                                    api_version="autoscaling/v1", kind="Scale")
+            else:
+                scale = await _body(request)
+            replicas = (scale.get("spec") or {}).get("replicas", obj["spec"].get("replicas", 1))
+            if not isinstance(replicas, int) or replicas < 0:
+                raise StoreError.invalid(t.kind, t.name, [("spec.replicas", f"Invalid value: {replicas!r}: "
+                                                          "must be greater than or equal to 0")])
+            obj = copy.deepcopy(obj)
+            obj["spec"]["replicas"] = replicas
+            if not _dry(request):
+                obj = self.store.update(obj, check_rv=False)
+        return web.json_response(_scale_of(obj))
+
+
+def _scale_of(obj: dict) -> dict:
+    meta = obj["metadata"]
+    sel = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
+                         "resourceVersion": meta.get("resourceVersion"),
+                         "creationTimestamp": meta.get("creationTimestamp")},
+            "spec": {"replicas": obj["spec"].get("replicas", 1)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items()))}}

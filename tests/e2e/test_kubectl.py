@@ -1,0 +1,275 @@
+"""Real kubectl against a live kubedeck: the REST conversation of issue #15.
+
+Every test runs the real binaries from the machine image: `kubectl` on PATH and the
+oldest versioned one beside it (`kubectl.1.27`), through the kubeconfig the engine writes
+(HTTPS, the cluster's CA, a token; no --insecure-skip-tls-verify). A missing binary
+fails the test with a message; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import Engine, wait_for
+
+pytestmark = pytest.mark.docker
+
+
+def kubectl_binaries() -> list[str]:
+    found = shutil.which("kubectl")
+    oldest = Path(os.path.realpath(found)).parent / "kubectl.1.27" if found else None
+    return [found or "kubectl (not on PATH)", str(oldest) if oldest else "kubectl.1.27 (no kubectl folder)"]
+
+
+@pytest.fixture(scope="module")
+def kd(tmp_path_factory, docker_client):
+    eng = Engine(tmp_path_factory.mktemp("kubectl"), docker_client)
+    eng.start()
+    yield eng
+    eng.cleanup()
+
+
+@pytest.fixture(params=kubectl_binaries(), ids=["kubectl", "kubectl-1.27"])
+def k(request, kd):
+    binary = request.param
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        pytest.fail(f"the kubectl binary {binary!r} is missing from this machine: "
+                    "these tests need the machine image's kubectl binaries")
+
+    def run(*args, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run([binary, "--kubeconfig", str(kd.state / "kubeconfig"), *args], input=input,
+                           capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({r.returncode}):\n{r.stderr}{r.stdout}")
+        return r
+    run.binary = binary
+    return run
+
+
+def uniq(k, base: str) -> str:
+    """Object names per kubectl binary, so both runs share one engine without clashing."""
+    return f"{base}-{'old' if k.binary.endswith('1.27') else 'new'}"
+
+
+def test_plain_kubectl_works_after_serve_without_flags(kd):
+    """The user's kubeconfig ($KUBECONFIG in the tests) got a current context."""
+    env = dict(os.environ)
+    r = subprocess.run(["kubectl", "config", "current-context"], capture_output=True, text=True, env=env)
+    assert r.stdout.strip() == f"kubedeck-{kd.name}", r.stderr
+    r = subprocess.run(["kubectl", "get", "ns", "default", "-o", "name"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "namespace/default", r.stderr
+
+
+def test_no_credentials_is_401_and_tls_verifies(kd):
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(kd.state / "pki" / "ca.crt"))
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(kd.client.url + "/api/v1/pods", context=ctx, timeout=5)
+    assert e.value.code == 401
+    with pytest.raises(urllib.error.URLError):  # the system's trust does not know our CA
+        urllib.request.urlopen(kd.client.url + "/api/v1/pods", timeout=5)
+    for f in ("pki/ca.key", "pki/server.key", "token", "kubeconfig", "api.json"):
+        assert (kd.state / f).stat().st_mode & 0o077 == 0, f
+
+
+def test_tutorial_path_configmap_secret_deployment_nodeport(k, kd, tmp_path):
+    name = uniq(k, "tut")
+    port = 30900 if name.endswith("new") else 30901
+    (tmp_path / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n"
+                                      "data: {GREETING: hello}\n")
+    (tmp_path / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\n"
+                                          "stringData: {password: s3cret}\n")
+    (tmp_path / "app.yaml").write_text(f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && echo $GREETING $PASSWORD > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        env:
+        - {{name: GREETING, valueFrom: {{configMapKeyRef: {{name: {name}, key: GREETING}}}}}}
+        - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: {name}, key: password}}}}}}
+        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec:
+  type: NodePort
+  selector: {{app: {name}}}
+  ports: [{{port: 80, targetPort: 8080, nodePort: {port}}}]
+""")
+    for f in ("cm.yaml", "secret.yaml", "app.yaml"):
+        out = k("apply", "-f", str(tmp_path / f)).stdout
+        assert "created" in out, out
+    assert "unchanged" in k("apply", "-f", str(tmp_path / "app.yaml")).stdout
+    secret = json.loads(k("get", "secret", name, "-o", "json").stdout)
+    assert "stringData" not in secret and secret["data"]["password"] == "czNjcmV0"
+    k("rollout", "status", f"deploy/{name}", "--timeout=60s")
+    wide = k("get", "node", "-o", "wide").stdout.splitlines()
+    header = wide[0].split()
+    assert header[:5] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"] and "INTERNAL-IP" in header, wide
+    ip = wide[1].split()[header.index("INTERNAL-IP")]
+    body = wait_for(lambda: _get(f"http://{ip}:{port}/"), 30, what="the NodePort answering")
+    assert body.strip() == "hello s3cret"
+    assert kd.cli("ip").stdout.strip() == ip
+    k("delete", "-f", str(tmp_path / "app.yaml"))
+
+
+def _get(url: str) -> str | None:
+    try:
+        return urllib.request.urlopen(url, timeout=2).read().decode()
+    except OSError:
+        return None
+
+
+def test_discovery_short_names_and_get_all(k, kd):
+    res = k("api-resources", "--no-headers=false").stdout
+    for short in ("po", "svc", "deploy", "rs", "sts", "ds", "cm", "ns", "no", "ev", "ing", "pvc", "ep", "cj"):
+        assert f" {short} " in res or f" {short}," in res or f",{short} " in res, short
+    name = uniq(k, "disc")
+    k("create", "deployment", name, "--image=busybox:1.36", "--", "sleep", "3600")
+    out = k("get", "all").stdout
+    assert f"deployment.apps/{name}" in out
+    wait_for(lambda: f"pod/{name}-" in k("get", "all").stdout, 30, what="the pod in get all")
+    for short in ("deploy", "rs", "po"):
+        assert k("get", short).returncode == 0
+    pods = k("get", "pods", "-l", f"app={name}").stdout.splitlines()
+    assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], pods
+    k("delete", "deploy", name)
+
+
+def test_writes_set_image_scale_label_patch_and_dry_run(k, kd):
+    name = uniq(k, "wr")
+    k("create", "deployment", name, "--image=busybox:1.36", "--", "sleep", "3600")
+    k("set", "image", f"deploy/{name}", "busybox=busybox:1.37")
+    d = json.loads(k("get", "deploy", name, "-o", "json").stdout)
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.37"
+    k("scale", f"deploy/{name}", "--replicas=3")
+    assert kd.client.get("Deployment", "default", name)["spec"]["replicas"] == 3
+    k("label", "deploy", name, "tier=backend")
+    k("annotate", "deploy", name, "note=yes")
+    k("patch", "deploy", name, "--type=json", "-p", '[{"op":"replace","path":"/spec/replicas","value":1}]')
+    k("patch", "deploy", name, "--type=merge", "-p", '{"metadata":{"labels":{"merge":"ok"}}}')
+    k("patch", "deploy", name, "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"busybox","env":[{"name":"A","value":"1"}]}]}}}}')
+    d = kd.client.get("Deployment", "default", name)
+    assert d["spec"]["replicas"] == 1 and d["metadata"]["labels"]["tier"] == "backend"
+    assert d["metadata"]["labels"]["merge"] == "ok" and d["metadata"]["annotations"]["note"] == "yes"
+    c = d["spec"]["template"]["spec"]["containers"]
+    assert len(c) == 1 and c[0]["image"] == "busybox:1.37" and c[0]["env"] == [{"name": "A", "value": "1"}]
+    k("scale", f"deploy/{name}", "--replicas=5", "--dry-run=server")
+    assert kd.client.get("Deployment", "default", name)["spec"]["replicas"] == 1
+    out = k("create", "configmap", uniq(k, "dry"), "--from-literal=a=b", "--dry-run=server", "-o", "json").stdout
+    assert json.loads(out)["metadata"]["uid"]
+    assert "NotFound" in k("get", "cm", uniq(k, "dry"), check=False).stderr
+    k("rollout", "restart", f"deploy/{name}")
+    d = kd.client.get("Deployment", "default", name)
+    assert "kubectl.kubernetes.io/restartedAt" in d["spec"]["template"]["metadata"]["annotations"]
+    k("delete", "deploy", name, "--cascade=orphan")
+    wait_for(lambda: not [r for r in kd.client.list("ReplicaSet", "default", f"app={name}")
+                          if r["metadata"].get("ownerReferences")], 30, what="orphaned ReplicaSets")
+    assert kd.client.list("ReplicaSet", "default", f"app={name}")
+    for rs in kd.client.list("ReplicaSet", "default", f"app={name}"):
+        k("delete", "rs", rs["metadata"]["name"])
+
+
+def test_errors_in_kubectls_words(k, kd, tmp_path):
+    r = k("get", "pod", "nope", check=False)
+    assert r.returncode == 1 and 'Error from server (NotFound): pods "nope" not found' in r.stderr
+    r = k("get", "deploy", "nope", check=False)
+    assert 'Error from server (NotFound): deployments.apps "nope" not found' in r.stderr
+    name = uniq(k, "err")
+    (tmp_path / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n")
+    k("create", "-f", str(tmp_path / "cm.yaml"))
+    r = k("create", "-f", str(tmp_path / "cm.yaml"), check=False)
+    assert f'Error from server (AlreadyExists): error when creating "{tmp_path / "cm.yaml"}": ' \
+           f'configmaps "{name}" already exists' in r.stderr, r.stderr
+    live = json.loads(k("get", "cm", name, "-o", "json").stdout)
+    k("label", "cm", name, "bump=1")  # the live resourceVersion moves on
+    (tmp_path / "stale.json").write_text(json.dumps(live))
+    r = k("replace", "-f", str(tmp_path / "stale.json"), check=False)
+    assert "Error from server (Conflict)" in r.stderr and "the object has been modified" in r.stderr, r.stderr
+    (tmp_path / "bad.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: Bad_Name}\n"
+                                       "spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, "
+                                       "spec: {containers: [{name: c, image: busybox:1.36}]}}}\n")
+    r = k("apply", "-f", str(tmp_path / "bad.yaml"), check=False)
+    assert 'The Deployment "Bad_Name" is invalid' in r.stderr and "metadata.name" in r.stderr, r.stderr
+    (tmp_path / "unknown.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}-u}}\n"
+                                           "data: {a: b}\nfoo: bar\n")
+    r = k("apply", "-f", str(tmp_path / "unknown.yaml"), check=False)
+    assert r.returncode == 1 and 'unknown field "foo"' in r.stderr, r.stderr
+    k("delete", "cm", name)
+
+
+def test_describe_shows_only_its_own_events(k, kd):
+    name = uniq(k, "desc")
+    k("run", name, "--image=busybox:1.36", "--", "sleep", "3600")
+    wait_for(lambda: "Started" in k("describe", "pod", name).stdout, 30, what="Started event in describe")
+    out = k("describe", "pod", name).stdout
+    events = out[out.index("Events:"):]
+    assert "Scheduled" in events and f"Successfully assigned default/{name}" in events
+    assert "kubelet" in events and "default-scheduler" in events
+    node = k("describe", "node", "kubedeck").stdout
+    assert "Events:" in node
+    k("delete", "pod", name, "--grace-period=0", "--force")
+
+
+def test_explain(k, kd):
+    out = k("explain", "pods.spec.containers").stdout
+    assert "KIND:" in out and "Pod" in out and "image" in out
+    out = k("explain", "deployment.spec.strategy").stdout
+    assert "rollingUpdate" in out
+
+
+def test_folder_objects_and_kubectl_objects_live_side_by_side(k, kd):
+    name = uniq(k, "fold")
+    kd.write(f"{name}.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{a: file}}\n")
+    wait_for(lambda: kd.client.list("ConfigMap", "default", None) and any(
+        c["metadata"]["name"] == name for c in kd.client.list("ConfigMap", "default")), 10, what="folder object")
+    k("create", "configmap", f"{name}-kc", "--from-literal=a=kubectl")
+    obj = json.loads(k("get", "cm", name, "-o", "json").stdout)
+    assert obj["metadata"]["annotations"]["kubedeck.io/source"] == f"{name}.yaml"
+    # a kubectl change to a folder object stands until the file changes
+    k("label", "cm", name, "by=kubectl")
+    kd.write("other.yaml", f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}-other}}\n")
+    wait_for(lambda: kd.client.list("ConfigMap", "default") and any(
+        c["metadata"]["name"] == f"{name}-other" for c in kd.client.list("ConfigMap", "default")), 10,
+        what="second folder object")
+    assert kd.client.get("ConfigMap", "default", name)["metadata"]["labels"]["by"] == "kubectl"
+    # removing the folder's files prunes only what they made
+    (kd.folder / f"{name}.yaml").unlink()
+    (kd.folder / "other.yaml").unlink()
+    wait_for(lambda: not any(c["metadata"]["name"] in (name, f"{name}-other")
+                             for c in kd.client.list("ConfigMap", "default")), 10, what="folder objects pruned")
+    assert kd.client.get("ConfigMap", "default", f"{name}-kc")["data"] == {"a": "kubectl"}
+    k("delete", "cm", f"{name}-kc")
+
+
+def test_get_watch_sees_a_change(k, kd):
+    name = uniq(k, "watch")
+    k("create", "configmap", name, "--from-literal=a=1")
+    proc = subprocess.Popen([k.binary, "--kubeconfig", str(kd.state / "kubeconfig"), "get", "cm", name, "-w",
+                             "-o", "jsonpath={.data.a}{\"\\n\"}"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "1"
+        k("patch", "cm", name, "--type=merge", "-p", '{"data":{"a":"2"}}')
+        assert proc.stdout.readline().strip() == "2"
+    finally:
+        proc.kill()
+        proc.wait()
+    k("delete", "cm", name)
