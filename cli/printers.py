@@ -15,8 +15,8 @@ from kubedeck.engine.present.table import table as table_of
 
 
 def table(kind: str, items: list[dict], *, all_namespaces: bool, wide: bool = False,
-          headers: bool = True) -> str:
-    data = table_of(kind, items, now=datetime.now(UTC))
+          headers: bool = True, now: datetime | None = None) -> str:
+    data = table_of(kind, items, now=now or datetime.now(UTC))
     return render(data, wide=wide, headers=headers, namespace_column=all_namespaces and is_namespaced(kind))
 
 

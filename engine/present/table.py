@@ -7,7 +7,7 @@ rows with `cells`, `conditions` where kubectl's printer sets them, and `object` 
 `includeObject`: a `PartialObjectMetadata` (the default, `Metadata`), the whole object
 (`Object`) or null (`None`). `render()` is the client half, as kubectl's table printer
 does it: upper-case headers, priority-1 columns only when wide, a NAMESPACE column that
-the client adds when listing all namespaces, columns padded and separated by 3 spaces.
+the client adds when listing all namespaces, columns padded as its tabwriter pads them.
 """
 
 from __future__ import annotations
@@ -67,5 +67,6 @@ def render(data: dict, *, wide: bool = False, headers: bool = True, namespace_co
         lines = [head, *lines]
     if not lines:
         return ""
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    # kubectl's tabwriter: 3 spaces of padding, cells at least 6 wide with it
+    widths = [max(3, *(len(line[i]) for line in lines)) for i in range(len(lines[0]))]
     return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in lines)

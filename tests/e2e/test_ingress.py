@@ -300,8 +300,9 @@ spec:
     lb = wait_for(lambda: (engine.client.get("Ingress", "default", "show").get("status") or {}).get("loadBalancer"),
                   10, what="status.loadBalancer")
     assert lb["ingress"][0]["ip"] == "127.0.0.1" and http_port in [p["port"] for p in lb["ingress"][0]["ports"]]
-    out = engine.cli("get", "ingress").stdout
-    assert f"http://show.localtest.me:{http_port}/" in out and "127.0.0.1" in out
+    head, line = engine.cli("get", "ingress").stdout.splitlines()[:2]
+    assert head.split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]  # kubectl's columns
+    assert line.split()[2:5] == ["show.localtest.me", "127.0.0.1", "80"]
 
 
 def test_idle_clients_a_slow_client_and_a_resetting_backend(engine):

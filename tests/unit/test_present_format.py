@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from kubedeck.engine.present import describe
 from kubedeck.engine.present import format as fmt
 from kubedeck.engine.present.resources import VIEWS, resolve
 
-NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=UTC)
 
 
 def pod_with(state: dict | None = None, *, phase: str = "Running", deleting: bool = False,
