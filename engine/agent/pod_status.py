@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from ..controllers.podutil import set_condition
+from ..qos import qos_class
 from ..store import now_iso
 
 
@@ -95,7 +96,7 @@ def pod_status(pod: dict, containers: dict[str, CState], init_done: set[str], *,
         conds = set_condition(conds, "Ready", "False", "PodCompleted")
     status = {"phase": phase, "conditions": conds, "hostIP": "127.0.0.1", "podIP": ip,
               "podIPs": [{"ip": ip}] if ip else [], "startTime": start_time,
-              "containerStatuses": apps, "qosClass": old.get("qosClass", "BestEffort")}
+              "containerStatuses": apps, "qosClass": qos_class(pod)}
     if inits:
         status["initContainerStatuses"] = inits
     return status, (phase if phase in ("Succeeded", "Failed") else None)

@@ -8,6 +8,8 @@ import random
 import time
 from datetime import datetime, timezone
 
+from ..qos import qos_class
+
 _ALNUM = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' rand.String alphabet (no vowels)
 
 
@@ -57,7 +59,7 @@ def pod_from_template(template: dict, *, owner: dict, name: str | None = None,
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("schedulerName", "default-scheduler")
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
-            "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+            "status": {"phase": "Pending", "qosClass": qos_class({"spec": spec})}}
 
 
 def is_terminating(obj: dict) -> bool:
