@@ -5,7 +5,8 @@ and the text kubectl prints from it.
 `asTable` handler do: every column with its priority (the server always prints wide),
 rows with `cells`, `conditions` where kubectl's printer sets them, and `object` per
 `includeObject`: a `PartialObjectMetadata` (the default, `Metadata`), the whole object
-(`Object`) or null (`None`). `render()` is the client half, as kubectl's table printer
+(`Object`) or null (`None`). On a watch the server sends the column definitions with the
+first event only (`no_headers=True` for the others). `render()` is the client half, as kubectl's table printer
 does it: upper-case headers, priority-1 columns only when wide, a NAMESPACE column that
 the client adds when listing all namespaces, columns padded as its tabwriter pads them.
 """
@@ -28,9 +29,10 @@ def _row_object(obj: dict, include_object: str) -> dict | None:
 
 
 def table(kind: str, objects: list[dict], *, now: datetime, include_object: str = "Metadata",
-          resource_version: str | None = None) -> dict:
+          resource_version: str | None = None, no_headers: bool = False) -> dict:
     """A Table of `objects` (all of one `kind`); `resource_version` is the list's (or the
-    single object's) resourceVersion for `metadata`."""
+    single object's) resourceVersion for `metadata`. `no_headers` leaves the column
+    definitions out (null), as the server does for every watch event after the first."""
     if include_object not in INCLUDE_OBJECT:
         raise ValueError(f"includeObject must be one of {', '.join(INCLUDE_OBJECT)}, not {include_object!r}")
     printer = printer_for(kind)
@@ -44,7 +46,7 @@ def table(kind: str, objects: list[dict], *, now: datetime, include_object: str 
         rows.append(row)
     meta = {"resourceVersion": resource_version} if resource_version else {}
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-            "columnDefinitions": [c.definition() for c in printer.columns], "rows": rows}
+            "columnDefinitions": None if no_headers else [c.definition() for c in printer.columns], "rows": rows}
 
 
 def _text(value: object) -> str:

@@ -55,6 +55,8 @@ def test_include_object_object_none_and_bad_value():
     assert table("Pod", [POD], now=NOW, include_object="Object")["rows"][0]["object"] is POD
     assert table("Pod", [POD], now=NOW, include_object="None")["rows"][0]["object"] is None
     assert table("Pod", [], now=NOW)["rows"] == [] and table("Pod", [], now=NOW)["metadata"] == {}
+    later_event = table("Pod", [POD], now=NOW, no_headers=True)
+    assert later_event["columnDefinitions"] is None and len(later_event["rows"][0]["cells"]) == 9
     with pytest.raises(ValueError, match="includeObject"):
         table("Pod", [POD], now=NOW, include_object="Everything")
 
