@@ -21,7 +21,8 @@ The engine and the worker each hold an IngressProxy over the same objects: the e
 - Problems (rule conflicts, unusable TLS Secrets, a port that cannot be bound) are
   Warning Events from `ingress-controller`, recorded once per distinct problem, and are
   listed under `errors` in `describe()`.
-- A sweeper closes idle client connections (75 s) and idle pooled backends (30 s).
+- A sweeper closes idle client connections (75 s) and idle pooled backends (30 s), and
+  answers 408 to a client whose head is not complete `header_timeout` after it began.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ import asyncio
 import logging
 import time
 
+from .ingress_request import HEADER_TIMEOUT
 from .ingress_upstream import Upstream
 from .nodeport import ready_backends
-from .routing import BoundedMemo, build_table, RouteTable, service_port, tls_hosts
+from .routing import BoundedMemo, RouteTable, build_table, service_port, tls_hosts
 
 log = logging.getLogger("kubedeck.ingress")
 CLIENT_IDLE, POOL_IDLE, POOL_MAX = 75.0, 30.0, 256
@@ -40,6 +42,8 @@ COMPONENT = "ingress-controller"
 
 
 class IngressProxy:
+    header_timeout = HEADER_TIMEOUT  # tests shorten it
+
     def __init__(self, cluster, control: bool = True):
         self.c = cluster
         self.control = control  # False in the proxy worker: route only, report nothing
@@ -141,10 +145,15 @@ class IngressProxy:
 
     async def sweep(self) -> None:
         while True:
-            await asyncio.sleep(5)
+            await asyncio.sleep(min(5.0, self.header_timeout / 4))
             now = time.monotonic()
             for c in list(self.conns):
-                if not c.queue and c.tunnel is None and now - c.last > CLIENT_IDLE:
+                if c.queue or c.tunnel is not None:
+                    continue
+                if c.head_since and now - c.head_since > self.header_timeout:  # slowloris
+                    c.refuse(408)
+                    c.flush()
+                elif now - c.last > CLIENT_IDLE:
                     c.transport.close()
             for ups in self.pool.values():
                 for up in [u for u in ups if now - u.idle_since > POOL_IDLE]:

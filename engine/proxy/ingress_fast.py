@@ -10,7 +10,7 @@ the request gets its X-Forwarded-* lines appended, the response loses its
 Anything else falls through to the general path with nothing changed: a partial head,
 pipelined requests, a body, HTTP/1.0, an absolute URL, a header the general path rewrites
 (hop-by-hop, X-Forwarded-*, X-Real-IP, Content-Length, Transfer-Encoding, a second Host),
-a bare LF, a HEAD request, 1xx/204/304 answers, a chunked or close-delimited answer, or
+a head over LINE_MAX bytes (so no line in the lane can be over the limit), a bare LF, a HEAD request, 1xx/204/304 answers, a chunked or close-delimited answer, or
 an answer with more bytes than its Content-Length. Both lanes produce the same bytes on
 the wire apart from header order and the reason phrase, which the fast lane passes on.
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 
-from .ingress_request import Req
+from .ingress_request import LINE_MAX, Req
 from .routing import HOSTS
 
 # Header lines as the fast lane accepts them: "\r\nname:value", no NUL, no bare CR or LF,
@@ -50,7 +50,7 @@ def request(c, data: bytes) -> bool:
     The hot case (route known, a pooled connection to the next endpoint) is written out
     here rather than through Client.start/pick/attach: every Python call saved is ~0.2 us
     on a path that runs once per request. Anything else goes through Client.start."""
-    if not ENABLED:
+    if not ENABLED or len(data) > LINE_MAX:  # a longer head may hold a line over the limit
         return False
     m = _REQ.fullmatch(data)
     if m is None:

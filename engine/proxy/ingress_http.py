@@ -16,7 +16,9 @@ spliced raw, half-close passed through. An upstream body delimited by close is s
 HTTP/1.1 clients chunked, so the client connection stays alive.
 
 Own answers: 404 no rule, 503 no ready endpoint (or no such Service), 502 when every
-endpoint refuses or the backend resets before answering, 400 on a malformed request.
+endpoint refuses or the backend resets before answering, 400 on a malformed request
+(llhttp, strict: CL with TE, two CLs, obs-fold, bare CR/LF) or a missing or repeated Host,
+414/431/408 past the limits in ingress_request.py (`measure`: the line still open).
 The routing decision itself is `IngressProxy.pick()` (ingress.py) over routing.py.
 """
 
@@ -25,27 +27,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import httptools
 
 from . import ingress_fast
 from .connect import open_connection
-from .ingress_request import Req
+from .ingress_request import HEAD_MAX, LINE_MAX, Refused, Req, local_answer
 from .ingress_upstream import Upstream, _nodelay, connection_tokens, transfer_encoding
 from .routing import HOSTS
 from .splice import pass_eof
+
+if TYPE_CHECKING:
+    from .ingress import IngressProxy
 
 REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
                       b"upgrade", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
                       b"x-forwarded-port", b"x-real-ip"))
 CONNECT_TIMEOUT, REPLAY_MAX = 3.0, 65536
-REASONS = {400: b"Bad Request", 404: b"Not Found", 502: b"Bad Gateway", 503: b"Service Unavailable"}
 
 
 class Client(asyncio.Protocol):
     """One accepted connection: parses requests, routes them, relays the answers."""
 
-    def __init__(self, proxy: "IngressProxy", scheme: bytes, port: bytes) -> None:
+    def __init__(self, proxy: IngressProxy, scheme: bytes, port: bytes) -> None:
         self.proxy, self.scheme, self.port = proxy, scheme, port
         self.transport = None
         self.parser = httptools.HttpRequestParser(self)
@@ -59,6 +64,10 @@ class Client(asyncio.Protocol):
         self.got_eof = self.sent_fin = False  # half-close state once it is a tunnel (splice.pass_eof)
         self.idle = True  # the parser is between messages (the fast lane may take the next one)
         self.last = time.monotonic()
+        self.head_since = 0.0  # when the head being read began (0: not in a head); ingress.sweep
+        self.head_len = 0  # bytes of its header lines so far
+        self.partial = 0  # bytes of its line still open (-1: began after another message in this read)
+        self.fresh = True  # the current read began between two messages
 
     # ---- client side -------------------------------------------------------------
     def connection_made(self, transport) -> None:
@@ -82,6 +91,7 @@ class Client(asyncio.Protocol):
         if self.idle and not self.queue and not self.closing and ingress_fast.request(self, data):
             return  # `last` is set when the answer is done
         self.last = time.monotonic()
+        self.fresh = self.idle
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
@@ -89,21 +99,50 @@ class Client(asyncio.Protocol):
             self.transport.pause_reading()
             if self.cur is not None and e.args:
                 self.cur.extra = data[e.args[0]:]
-        except httptools.HttpParserError:
-            self.out.append(_local(400, False))
-            self.closing = True
+        except httptools.HttpParserError as e:
+            self.refuse(e.__context__.code if isinstance(e.__context__, Refused) else 400)
+        else:
+            if self.head_since:
+                self.measure(data)
         self.flush()
+
+    def measure(self, data: bytes) -> None:
+        """After a read that left a head incomplete: refuse it once its open line is over
+        LINE_MAX. A head that began after another message in the same read starts
+        counting at the next read (where it began is not known), one read late."""
+        if self.partial < 0:
+            self.partial = 0
+            return
+        nl = data.rfind(b"\n")
+        self.partial = self.partial + len(data) if nl < 0 else len(data) - nl - 1
+        if self.partial > LINE_MAX:
+            self.refuse(431)
+
+    def refuse(self, code: int) -> None:
+        """Answer `code` and close once it is written (the caller flushes)."""
+        self.out.append(local_answer(code, False))
+        self.closing = True
 
     def on_message_begin(self) -> None:
         self.idle = False
+        self.head_since, self.head_len = self.last, 0
+        self.partial = 0 if self.fresh else -1
+        self.fresh = False
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > LINE_MAX:
+            raise Refused(414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        n = len(name) + len(value) + 2  # the line as "name: value"
+        self.head_len += n + 2
+        if n > LINE_MAX or self.head_len > HEAD_MAX:
+            raise Refused(431)
         self.hdrs.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self.head_since = 0.0
         p, r = self.parser, Req()
         self.cur = r
         method, ip = p.get_method(), self.ip
@@ -123,9 +162,13 @@ class Client(asyncio.Protocol):
                     upg = v
                 continue
             if ln == b"host":
+                if host is not None:  # RFC 9112 3.2: two Hosts are a 400, whatever they say
+                    raise Refused(400)
                 host = v
             parts += (n, b": ", v, b"\r\n")
         if host is None:
+            if r.http11:  # RFC 9112 3.2: HTTP/1.1 without Host is a 400 (nginx too)
+                raise Refused(400)
             host = b""
             parts.append(b"Host: localhost\r\n")
         parts += (b"X-Forwarded-For: ", ip if xff is None else xff + b", " + ip, b"\r\nX-Real-IP: ", ip,
@@ -259,7 +302,7 @@ class Client(asyncio.Protocol):
     def local(self, r: Req, code: int) -> None:
         if self.upgrading:
             r.keep_alive = False
-        self.out.append(_local(code, r.keep_alive))
+        self.out.append(local_answer(code, r.keep_alive))
         r.discard = r.resp_done = True
         r.body = []
         if r.complete or not r.keep_alive:
@@ -365,9 +408,3 @@ class Client(asyncio.Protocol):
             up.transport.write(r.extra)
         self.queue.clear()
         self.transport.resume_reading()
-
-
-def _local(code: int, keep_alive: bool) -> bytes:
-    body = b"%d %s\n" % (code, REASONS[code])
-    return (b"HTTP/1.1 %d %s\r\nServer: kubedeck-ingress\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-            b"%s\r\n%s" % (code, REASONS[code], len(body), b"" if keep_alive else b"Connection: close\r\n", body))

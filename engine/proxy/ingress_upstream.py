@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import TYPE_CHECKING
 
 import httptools
 
 from . import ingress_fast
 from .routing import BoundedMemo
 from .splice import pass_eof
+
+if TYPE_CHECKING:
+    from .ingress import IngressProxy
 
 HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
                         b"transfer-encoding", b"upgrade"))
@@ -54,11 +58,11 @@ def _nodelay(transport) -> None:
 class Upstream(asyncio.Protocol):
     """One keep-alive connection to a pod; serves one Client request at a time."""
 
-    __slots__ = ("proxy", "target", "transport", "parser", "client", "reason", "head", "length", "chunked", "te",
-                 "upgrade", "got", "closed", "tunnel", "idle_since", "until_close", "left", "idle", "reused",
-                 "got_eof", "sent_fin")
+    __slots__ = ("chunked", "client", "closed", "got", "got_eof", "head", "idle", "idle_since", "left", "length",
+                 "parser", "proxy", "reason", "reused", "sent_fin", "target", "te", "transport", "tunnel",
+                 "until_close", "upgrade")
 
-    def __init__(self, proxy: "IngressProxy", target) -> None:
+    def __init__(self, proxy: IngressProxy, target) -> None:
         self.proxy, self.target = proxy, target
         self.transport = self.client = None
         self.parser = httptools.HttpResponseParser(self)
