@@ -12,18 +12,31 @@ annotation `kubedeck.io/source`, and the applied document in kubectl's
 
 Documents whose namespace does not exist yet wait and are retried after every sync,
 so the order of files and documents never matters.
+
+The folder is hostile input and never stops the engine: listing, reading, parsing and
+validating run on a thread (`asyncio.to_thread`), only the store writes run on the
+loop. A file is opened only once `os.stat` says it is a regular file, and then with
+O_NONBLOCK, so a FIFO or a device named `x.yaml` is a manifest error (file, message),
+never a read that blocks; so are a symlink loop, a dangling link and a file that cannot
+be read. Editors' swap and backup files are ignored, and a batch of nothing else does
+not even list the folder. An inotify watch dies with its directory, so a folder that is
+deleted is waited for (polled) and synced again, watched anew, when it is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-from dataclasses import dataclass, field
+import os
+import re
+import stat
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .manifests.errors import ManifestError
-from .manifests.loader import iter_manifest_files, load_file
+from .manifests.loader import MAX_FILE_BYTES, Document, iter_manifest_files, load_text
 from .manifests.validate import validate_document
 from .store import StoreError, key_of
 
@@ -33,6 +46,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("kubedeck.folder")
 SOURCE = "kubedeck.io/source"
 WATCH_DEBOUNCE_MS = 50  # watchfiles' default 1,600 ms is far too slow for save-to-applied
+ROOT_POLL_SECONDS = 0.2  # while the folder itself is gone (there is nothing to watch)
+# vim (.swp/.swo/.swx, the `4913` write probe, `x~` backups), emacs (`.#x` locks, `#x#`
+# autosaves), and any hidden file (atomic-save temporaries such as `.x.yaml.tmp`)
+_EDITOR_JUNK = re.compile(r"^(\..*|#.*#|4913|.*~|.*\.sw[a-px])$")
+
+
+def ignored(name: str) -> bool:
+    """An editor's swap, backup or temporary file: never a manifest, never a change."""
+    return bool(_EDITOR_JUNK.match(name))
 
 
 @dataclass
@@ -41,33 +63,75 @@ class FileState:
     errors: list[ManifestError] = field(default_factory=list)
 
 
+@dataclass
+class Loaded:
+    """One file read, parsed and validated off the loop: documents with their errors."""
+
+    docs: list[tuple[Document, list[ManifestError]]]
+    errors: list[ManifestError]
+
+
 class FolderSync:
-    def __init__(self, cluster: "Cluster", root: Path):
+    def __init__(self, cluster: Cluster, root: Path):
         self.cluster = cluster
         self.root = root.resolve()
         self.files: dict[str, FileState] = {}
         self.pending: dict[tuple, tuple[str, dict]] = {}
         self.synced = asyncio.Event()
+        self._crds: set | None = None
 
     def errors(self) -> list[ManifestError]:
         return [e for st in self.files.values() for e in st.errors]
 
     def rel(self, path: Path) -> str:
+        """`path` relative to the folder, symlinks not followed: a link is its own file."""
         try:
-            return str(path.resolve().relative_to(self.root))
+            return Path(os.path.normpath(path)).relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
 
+    # ---- following the folder -----------------------------------------------------
     async def run(self) -> None:
+        while True:
+            if await asyncio.to_thread(self.root.is_dir):
+                try:
+                    await self._watch()
+                except OSError as e:  # the folder went away while the watch was being set up
+                    log.warning("cannot watch %s: %s", self.root, e)
+            else:  # gone: what its files made goes too; wait for it to come back
+                await self.sync_all()
+                self.synced.set()
+                while not await asyncio.to_thread(self.root.is_dir):
+                    await asyncio.sleep(ROOT_POLL_SECONDS)
+
+    async def _watch(self) -> None:
+        """Sync everything once the watch is in place, then each change, until the
+        folder itself goes away."""
         from watchfiles import awatch
 
-        self.sync_all()
-        self.synced.set()
-        async for changes in awatch(self.root, debounce=WATCH_DEBOUNCE_MS, step=10,
-                                    recursive=True, force_polling=False):
-            paths = {Path(p) for _, p in changes}
-            self.sync_paths(paths)
+        changes = awatch(self.root, debounce=WATCH_DEBOUNCE_MS, step=10, recursive=True,
+                         force_polling=False)
+        nxt = asyncio.ensure_future(anext(changes))
+        try:
+            await asyncio.sleep(0)  # awatch sets its inotify watches before its first await
+            await self.sync_all()  # so nothing written from now on is missed
+            self.synced.set()
+            while True:
+                batch = await nxt
+                if not await asyncio.to_thread(self.root.is_dir):
+                    await self.sync_paths({Path(p) for _, p in batch})
+                    return
+                nxt = asyncio.ensure_future(anext(changes))
+                try:
+                    await self.sync_paths({Path(p) for _, p in batch})
+                except Exception:  # a bug must not end the sync: the next change retries
+                    log.exception("folder sync failed")
+        finally:
+            nxt.cancel()
+            await asyncio.wait([nxt])
+            await changes.aclose()
 
+    # ---- syncing --------------------------------------------------------------------
     def _recall(self) -> None:
         """After a restart: which file made which object, from the objects' annotations,
         so a file removed while the engine was down deletes what it made."""
@@ -77,30 +141,49 @@ class FolderSync:
                 if rel:
                     self.files.setdefault(rel, FileState()).keys.add(key_of(obj))
 
-    def sync_all(self) -> None:
+    def _scan(self) -> dict[str, Path]:
+        """The manifest files now (on a thread)."""
+        if not self.root.is_dir():
+            return {}
+        return {self.rel(p): p for p in iter_manifest_files(self.root) if not ignored(p.name)}
+
+    async def sync_all(self) -> None:
         if not self.files:
             self._recall()
-        present = {self.rel(p): p for p in iter_manifest_files(self.root)} if self.root.exists() else {}
+        present = await asyncio.to_thread(self._scan)
         for rel in list(self.files):
             if rel not in present:
                 self.remove_file(rel)
-        for rel, path in present.items():
-            self.apply_file(rel, path)
-        self.retry_pending()
+        await self._apply_files(present)
+        await self.retry_pending()
 
-    def sync_paths(self, paths: set[Path]) -> None:
-        wanted = {self.rel(p): p for p in iter_manifest_files(self.root)} if self.root.exists() else {}
+    async def sync_paths(self, paths: set[Path]) -> None:
         touched = {self.rel(p) for p in paths}
+        if all(ignored(Path(t).name) for t in touched):
+            return  # an editor's swap file changed: nothing to list
+        wanted = await asyncio.to_thread(self._scan)
         for rel in list(self.files):
             if rel not in wanted and any(rel == t or rel.startswith(t.rstrip("/") + "/") for t in touched):
                 self.remove_file(rel)
-        for rel in touched:
-            if rel in wanted:
-                self.apply_file(rel, wanted[rel])
-        for rel, path in wanted.items():  # e.g. a folder moved in
-            if rel not in self.files:
-                self.apply_file(rel, path)
-        self.retry_pending()
+        # the touched files, and any not known yet (e.g. a folder moved in)
+        await self._apply_files({rel: path for rel, path in wanted.items()
+                                 if rel in touched or rel not in self.files})
+        await self.retry_pending()
+
+    async def _apply_files(self, files: dict[str, Path]) -> None:
+        known = self.cluster.crd_kinds()
+        loaded = await asyncio.to_thread(
+            lambda: [(rel, load_checked(path, rel, known)) for rel, path in files.items()])
+        for rel, result in loaded:
+            try:
+                if result is None:  # vanished between the listing and the read
+                    self.remove_file(rel)
+                else:
+                    self.apply_file(rel, result)
+            except Exception as e:  # one file's bug is that file's error, not the folder's end
+                log.exception("applying %s", rel)
+                self.files[rel] = FileState(keys=set(self.files.get(rel, FileState()).keys),
+                                            errors=[ManifestError(rel, 0, "", "", f"internal error: {e}")])
 
     def remove_file(self, rel: str) -> None:
         st = self.files.pop(rel, None)
@@ -120,19 +203,17 @@ class FolderSync:
             except StoreError:
                 pass
 
-    def apply_file(self, rel: str, path: Path) -> None:
+    def apply_file(self, rel: str, loaded: Loaded) -> None:
         old = self.files.get(rel, FileState())
-        docs, load_errors = load_file(path)
-        errors = [_relabel(e, rel) for e in load_errors]
-        if load_errors and not docs:
+        errors = list(loaded.errors)
+        if loaded.errors and not loaded.docs:
             # Nothing could be read: keep every object this file made, untouched.
             self.files[rel] = FileState(keys=set(old.keys), errors=errors)
             self._report(rel, errors)
             return
         keys: set = set()
-        for doc in docs:
+        for doc, doc_errors in loaded.docs:
             key = key_of(doc.obj) if isinstance(doc.obj, dict) else None
-            doc_errors = [_relabel(e, rel) for e in validate_document(doc, known_kinds=self.cluster.crd_kinds())]
             hard = [e for e in doc_errors if e.severity == "error"]
             errors.extend(doc_errors)
             if key and key[2]:
@@ -163,14 +244,13 @@ class FolderSync:
                 return other
         return None
 
-    def retry_pending(self) -> None:
+    async def retry_pending(self) -> None:
         # A CustomResourceDefinition that just arrived makes its kind known: files whose
         # documents failed for an unknown kind are validated again, so order never matters.
         crds = self.cluster.crd_kinds()
-        if crds != getattr(self, "_crds", crds):
-            for rel, st in list(self.files.items()):
-                if any("no matches for kind" in e.message for e in st.errors):
-                    self.apply_file(rel, self.root / rel)
+        if self._crds is not None and crds != self._crds:
+            await self._apply_files({rel: self.root / rel for rel, st in self.files.items()
+                                     if any("no matches for kind" in e.message for e in st.errors)})
         self._crds = crds
         for key, (rel, obj) in list(self.pending.items()):
             if self.cluster.apply_object(obj, source=rel) != "waiting":
@@ -182,7 +262,63 @@ class FolderSync:
         self.cluster.manifest_errors_changed()
 
 
-def _relabel(e: ManifestError, rel: str) -> ManifestError:
-    from dataclasses import replace
+# ---- reading one file (on a thread) -------------------------------------------------
+def load_checked(path: Path, rel: str, known_kinds) -> Loaded | None:
+    """Read, parse and validate one file; None if it is gone. Never raises."""
+    try:
+        data, problem = read_regular(path)
+        if problem:
+            return Loaded([], [ManifestError(rel, 0, "", "", problem)])
+        if data is None:
+            return None
+        docs, errors = load_text(data, rel)
+        return Loaded([(doc, [replace(e, file=rel) for e in validate_document(doc, known_kinds=known_kinds)])
+                       for doc in docs], [replace(e, file=rel) for e in errors])
+    except Exception as e:  # a loader bug: this file's error
+        log.exception("reading %s", rel)
+        return Loaded([], [ManifestError(rel, 0, "", "", f"cannot load file: {type(e).__name__}: {e}")])
 
-    return replace(e, file=rel)
+
+def read_regular(path: Path) -> tuple[bytes | None, str | None]:
+    """(data, None), (None, problem), or (None, None) when the file no longer exists.
+    Only a regular file is opened, and without blocking (O_NONBLOCK) in case something
+    else was swapped in after the stat."""
+    try:
+        st = os.stat(path)  # follows the link: ELOOP for a loop, ENOENT for a dangling one
+        kind = _not_regular(st.st_mode)
+        if kind:
+            return None, f"is {kind}, not a regular file: not read"
+        if st.st_size > MAX_FILE_BYTES:
+            return None, f"file is too large ({st.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes)"
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        try:
+            kind = _not_regular(os.fstat(fd).st_mode)
+            if kind:
+                return None, f"is {kind}, not a regular file: not read"
+            chunks, size = [], 0
+            while size <= MAX_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return None, "is a symlink loop: not read"
+        if e.errno == errno.ENOENT:
+            return (None, "is a dangling symlink: not read") if os.path.islink(path) else (None, None)
+        return None, f"cannot read file: {e.strerror or e}"
+    return b"".join(chunks), None
+
+
+def _not_regular(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device node"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
