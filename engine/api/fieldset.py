@@ -128,8 +128,11 @@ def item_element(item, kind: str, keys: list[str]) -> tuple:
 def index_items(items: list, kind: str, keys: list[str]) -> dict:
     """{path element: item}, first occurrence of each, in list order."""
     out = {}
-    for item in items:
-        out.setdefault(item_element(item, kind, keys), item)
+    for i, item in enumerate(items):
+        try:
+            out.setdefault(item_element(item, kind, keys), item)
+        except FieldSetError as e:
+            raise FieldSetError(f"element {i}: {e}") from None
     return out
 
 

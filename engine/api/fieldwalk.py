@@ -34,6 +34,7 @@ from .fieldset import (
     item_element,
     item_schema,
     list_kind,
+    path_string,
     trie,
 )
 
@@ -59,7 +60,11 @@ def _field_set(value, node, path, out) -> None:
             out.add(path)
             return
         sub_node = item_schema(node)
-        for pe, item in index_items(value, kind, keys).items():
+        try:
+            items = index_items(value, kind, keys)
+        except FieldSetError as e:
+            raise FieldSetError(f"{path_string(path)}: {e}") from None
+        for pe, item in items.items():
             _field_set(item, sub_node, path + (pe,), out)
             out.add(path + (pe,))
     elif isinstance(value, dict):

@@ -17,10 +17,15 @@ entries with an empty set are dropped. Fields no one may own through this endpoi
 left out of every set: apiVersion, kind, metadata.name/namespace/uid/... (the server's
 stripped fields), and ``status`` on the main resource (``spec`` on ``/status``).
 
+The manager ``kubectl`` gets what the API server gives it for objects that client-side
+apply wrote (``kubectl.kubernetes.io/last-applied-configuration``): conflicts on fields
+whose live value is still the last-applied one are forced, and the annotation is rewritten
+to the new configuration, so going back to client-side apply keeps working.
+
 Not done (yet): the 10-manager cap that folds old Update entries into "ancient-changes",
-keeping ``last-applied-configuration`` in step when kubectl applies server-side, version
-conversion of entries written at another apiVersion, nulls in an applied configuration
-(they are dropped, not owned), and the resourceVersion/uid preconditions of an apply body.
+version conversion of entries written at another apiVersion, nulls in an applied
+configuration (they are dropped, not owned), and the resourceVersion/uid preconditions of
+an apply body.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from datetime import UTC, datetime
 from .fieldset import (
     FIELD,
     FieldSetError,
+    canonical_json,
     from_fields_v1,
     path_order,
     path_string,
@@ -50,6 +56,8 @@ _STRIPPED = {((FIELD, "apiVersion"),), ((FIELD, "kind"),), ((FIELD, "metadata"),
         "name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName", "generation",
         "managedFields", "resourceVersion")}
 _MAX_MANAGER_LEN = 128
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_ANNOTATIONS_MAX = 256 * 1024
 
 
 @dataclass
@@ -227,13 +235,47 @@ def server_side_apply(live: dict | None, config: dict, *, manager: str, force: b
     changed = added | modified
     conflicts = [(e, path) for key, e in managers.items() if key != me.key for path in e.fields & changed]
     if conflicts and not force:
-        raise ApplyConflict(conflicts)
+        allowed = _still_last_applied(base, root, api_version) if manager == "kubectl" else set()
+        conflicts = [(e, path) for e, path in conflicts if path not in allowed]
+        if conflicts:
+            raise ApplyConflict(conflicts)
     for key, e in managers.items():
         if key != me.key:
             e.fields -= changed | removed
     if added or modified or removed:  # an apply that changes nothing keeps the old time
         me.time = _now()
+    if manager == "kubectl" and _annotations(merged).get(LAST_APPLIED):
+        _set_last_applied(merged, config)
     return _with_managed(merged, managers)
+
+
+def _annotations(obj: dict) -> dict:
+    return (obj.get("metadata") or {}).get("annotations") or {}
+
+
+def _still_last_applied(live: dict, root, api_version: str) -> set:
+    """The fields of the last client-side apply whose live value is still the applied one."""
+    try:
+        last = json.loads(_annotations(live).get(LAST_APPLIED) or "null")
+        if not isinstance(last, dict) or last.get("apiVersion") != api_version:
+            return set()
+        added, modified, removed = compare(last, live, root)
+        return field_set(last, root) - added - modified - removed
+    except (ValueError, FieldSetError):
+        return set()
+
+
+def _set_last_applied(obj: dict, config: dict) -> None:
+    applied = copy.deepcopy(config)
+    notes = (applied.get("metadata") or {}).get("annotations")
+    if isinstance(notes, dict):
+        notes.pop(LAST_APPLIED, None)
+        if not notes:
+            del applied["metadata"]["annotations"]
+    annotations = obj["metadata"].setdefault("annotations", {})
+    annotations[LAST_APPLIED] = canonical_json(applied) + "\n"  # Go's json.Encoder adds it
+    if sum(len(k) + len(v) for k, v in annotations.items()) > _ANNOTATIONS_MAX:
+        del annotations[LAST_APPLIED]  # too big to keep, as the API server decides too
 
 
 def track_update(old: dict | None, new: dict, *, manager: str, operation: str = "Update",

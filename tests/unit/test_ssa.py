@@ -12,6 +12,7 @@ import re
 import pytest
 from kubedeck.engine.api.fieldset import from_fields_v1, to_fields_v1
 from kubedeck.engine.api.ssa import (
+    LAST_APPLIED,
     ApplyConflict,
     FieldSetError,
     default_manager,
@@ -182,6 +183,39 @@ def test_conflicts_with_client_side_apply_list_every_field_by_manager():
         ".spec.replicas", '.spec.template.spec.containers[name="web"].image']
 
 
+def client_side_applied(config):
+    """What `kubectl apply` (client-side) leaves: the annotation and an Update entry."""
+    obj = copy.deepcopy(config)
+    obj["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(config)}
+    return track_update(None, obj, manager="kubectl-client-side-apply", **DEPLOY)
+
+
+def test_kubectl_takes_over_fields_client_side_apply_left_as_applied():
+    live = client_side_applied(deployment(replicas=3))
+    with pytest.raises(ApplyConflict) as info:  # another manager: a plain conflict
+        apply(live, deployment(), manager="ci")
+    assert info.value.status()["message"] == (
+        'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas')
+    out = apply(live, deployment())  # kubectl: the live value is the last-applied one
+    assert out["spec"]["replicas"] == 2
+    replicas = (("f", "spec"), ("f", "replicas"))
+    assert replicas in owned(out, "kubectl")
+    assert replicas not in owned(out, "kubectl-client-side-apply", "Update")
+    annotation = out["metadata"]["annotations"][LAST_APPLIED]
+    assert annotation.endswith("\n") and json.loads(annotation) == deployment()
+
+
+def test_kubectl_still_conflicts_where_the_live_value_left_the_last_applied_one():
+    live = client_side_applied(deployment(replicas=3))
+    edited = copy.deepcopy(live)
+    edited["spec"]["replicas"] = 7  # a client-side apply whose annotation is stale
+    edited["metadata"]["annotations"][LAST_APPLIED] = json.dumps(deployment(replicas=3))
+    live = track_update(live, edited, manager="kubectl-client-side-apply", **DEPLOY)
+    with pytest.raises(ApplyConflict) as info:
+        apply(live, deployment())
+    assert info.value.conflicts == [("kubectl-client-side-apply", ".spec.replicas")]
+
+
 def test_map_keyed_lists_merge_per_item():
     live = apply(None, deployment())
     sidecar = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
@@ -347,8 +381,11 @@ def test_custom_resources_have_granular_maps_and_atomic_lists():
 def test_a_map_list_item_without_its_key_is_an_error():
     bad = deployment()
     bad["spec"]["template"]["spec"]["containers"][0]["env"] = [{"value": "1"}]
-    with pytest.raises(FieldSetError, match='omits key field "name"'):
+    with pytest.raises(FieldSetError) as info:
         apply(None, bad)
+    assert str(info.value) == (
+        '.spec.template.spec.containers[name="web"].env: element 0: associative list with keys '
+        'has an element that omits key field "name" (and doesn\'t have default value)')
 
 
 def test_default_manager_from_user_agent():
