@@ -7,6 +7,11 @@
   the object shows up in running containers (subPath mounts excepted, as in Kubernetes).
 - persistentVolumeClaim: a named Docker volume per claim, labelled with the cluster,
   that outlives pods and engine restarts; `kubedeck down` keeps it unless --volumes.
+
+On the host, `<state>/pods/<uid>/volumes` and its parents are 0700: projected files keep
+the volume's defaultMode (0644, as Kubernetes, so a container user other than root can
+read them through the bind mount, which Docker resolves as root), yet no other host user
+can reach a Secret's copy.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ Lookup = Callable[[str, str], dict | None]
 
 def pvc_volume_name(cluster: str, namespace: str, claim: str) -> str:
     return f"kubedeck-{cluster}-{namespace}-{claim}"
+
+
+def private_dirs(pod_dir: Path) -> Path:
+    """`pod_dir/volumes`, created with it and `pods/` 0700; returns it."""
+    vols = pod_dir / "volumes"
+    for d in (pod_dir.parent, pod_dir, vols):
+        d.mkdir(mode=0o700, exist_ok=True, parents=True)
+        if d.stat().st_mode & 0o077:
+            d.chmod(0o700)
+    return vols
 
 
 def project(dir_: Path, files: dict[str, bytes], mode: int) -> None:
@@ -120,11 +135,11 @@ def mounts_for(pod: dict, c: dict, *, pod_dir: Path, cluster: str, lookup: Looku
                 src.parent.mkdir(parents=True, exist_ok=True)
                 src.touch()
         elif "emptyDir" in vol:
-            src = pod_dir / "volumes" / vm["name"]
+            src = private_dirs(pod_dir) / vm["name"]
             src.mkdir(parents=True, exist_ok=True)
             src.chmod(0o777)
         elif "configMap" in vol or "secret" in vol:
-            src = pod_dir / "volumes" / vm["name"]
+            src = private_dirs(pod_dir) / vm["name"]
             files, mode = projected_files(vol, lookup)
             project(src, files, mode)
             if sub:  # a subPath mount of a projected volume is a copy, never updated
