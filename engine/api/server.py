@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..manifests.kinds import KINDS
-from ..selectors import matches_selector, parse_selector_string
 from ..store import StoreError
 from . import discovery
-from .fields import parse_field_selector
 from .patch_error import PatchError
-from .paths import BadPath, Target, parse_path
-from .status import fail, status_body
+from .paths import BadPath, parse_path
+from .status import fail
+from .reads import Reads
 from .streams import Streams
 from .writes import Writes
 
@@ -111,6 +109,7 @@ class Handlers:
         self.store = cluster.store
         self.streams = Streams(cluster.store, lambda: cluster.agent)
         self.writes = Writes(cluster.objects)
+        self.reads = Reads(cluster.store)
 
     async def discover(self, request: web.Request) -> web.Response:
         m = request.match_info
@@ -142,16 +141,13 @@ class Handlers:
         if t.name is None:
             if m == "GET":
                 if request.query.get("watch") in ("1", "true"):
-                    return await self.watch(request, t)
-                return self.list(request, t)
+                    return await self.reads.watch(request, t)
+                return self.reads.list(request, t)
             if m == "POST":
                 return await self.writes.create(request, t)
             raise BadPath(request.path)
         if m == "GET":
-            obj = self.store.peek(t.kind, ns, t.name)  # serialised right away, never mutated
-            if obj is None:
-                raise StoreError.not_found(t.kind, t.name)
-            return web.json_response(obj)
+            return self.reads.get(request, t, ns)
         if m == "PUT":
             return await self.writes.replace(request, t, ns)
         if m == "PATCH":
@@ -159,50 +155,3 @@ class Handlers:
         if m == "DELETE":
             return await self.writes.delete(request, t, ns)
         raise BadPath(request.path)
-
-    def _filter(self, request: web.Request, kind: str):
-        sel = request.query.get("labelSelector")
-        sel_d = parse_selector_string(sel) if sel else None
-        return sel_d, parse_field_selector(request.query.get("fieldSelector", ""), kind)
-
-    def list(self, request: web.Request, t: Target) -> web.Response:
-        sel, fields = self._filter(request, t.kind)
-        items = self.store.list(t.kind, t.namespace if t.namespaced else None, sel, where=fields,
-                                copy_=False)  # serialised right away, never mutated
-        head = json.dumps({"kind": f"{t.kind}List", "apiVersion": KINDS[t.kind][0],
-                           "metadata": {"resourceVersion": str(self.store.rv)}}, separators=(",", ":"))
-        body = head[:-1].encode() + b',"items":[' + b",".join(self.store.json_bytes(o) for o in items) + b"]}"
-        return web.Response(body=body, content_type="application/json")
-
-    async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
-        sel, fields = self._filter(request, t.kind)
-        rv = request.query.get("resourceVersion")
-        since = int(rv) if rv not in (None, "", "0") else None
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        try:
-            if since is None:  # Kubernetes semantics: synthetic ADDED for what exists now
-                for obj in self.store.list(t.kind, t.namespace if t.namespaced else None, sel, where=fields,
-                                           copy_=False):
-                    await resp.write(_line("ADDED", obj))
-                since = self.store.rv
-            async for ev in self.store.watch(since):
-                o = ev.object
-                if o.get("kind") != t.kind:
-                    continue
-                if t.namespaced and t.namespace and o["metadata"].get("namespace") != t.namespace:
-                    continue
-                if fields and not fields(o):
-                    continue
-                if sel and not matches_selector(sel, o["metadata"].get("labels") or {}):
-                    continue
-                await resp.write(_line(ev.type, o))
-        except StoreError as e:
-            await resp.write(_line("ERROR", status_body(e.code, e.reason, e.message)))
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        return resp
-
-def _line(etype: str, obj: dict) -> bytes:
-    return json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode() + b"\n"
