@@ -130,6 +130,9 @@ def _serve_flags(s: argparse.ArgumentParser) -> None:
                    help="do not merge this cluster's context into $KUBECONFIG or ~/.kube/config")
     s.add_argument("--reset-store", action="store_true",
                    help="if store.sqlite is damaged, move it aside and start an empty cluster")
+    s.add_argument("--allow-privileged", action="store_true",
+                   help="lift the Pod Security baseline policy: allow privileged pods, host namespaces and "
+                        "ports, added capabilities, hostPath outside DIR and the Docker socket")
     s.add_argument("-v", "--verbose", action="store_true")
 
 
