@@ -152,6 +152,17 @@ def admission_message(plural: str, name: str, violations: list[Violation]) -> st
     return f'{plural} "{name}" is forbidden: {LEVEL}{", ".join(details)}'
 
 
+def field_path(field: str) -> tuple[str | int, ...]:
+    """A violation's field as a path tuple ("spec.containers[0].ports" -> ("spec",
+    "containers", 0, "ports")), as `Document.line_of` takes it."""
+    out: list[str | int] = []
+    for part in field.split("."):
+        name, *indexes = part.split("[")
+        out.append(name)
+        out += [int(i.rstrip("]")) for i in indexes]
+    return tuple(out)
+
+
 def _docker_sockets() -> list[str]:
     """The usual places of the Docker socket (rootful, rootless, Desktop) and DOCKER_HOST's."""
     out = [*DOCKER_SOCKETS, os.path.expanduser("~/.docker/run/docker.sock")]

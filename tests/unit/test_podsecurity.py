@@ -7,7 +7,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from kubedeck.engine.podsecurity import admission_message, check_object, check_pod
+from kubedeck.engine.manifests.loader import load_text
+from kubedeck.engine.podsecurity import (
+    admission_message,
+    check_object,
+    check_pod,
+    field_path,
+)
 
 LEVEL = 'violates PodSecurity "baseline:latest": '
 
@@ -196,3 +202,26 @@ def test_serve_and_up_take_allow_privileged(command):
 
     assert build_parser().parse_args([command, "dir", "--allow-privileged"]).allow_privileged is True
     assert build_parser().parse_args([command, "dir"]).allow_privileged is False
+
+
+def test_a_violation_names_the_line_of_its_field_in_the_file():
+    text = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        ports:
+        - containerPort: 80
+          hostPort: 80
+"""
+    docs, errors = load_text(text, "web.yaml")
+    assert not errors
+    [(field, _)] = check_object(docs[0].obj, manifest_folder=None, allow_privileged=False)
+    assert field_path(field) == ("spec", "template", "spec", "containers", 0, "ports", 0, "hostPort")
+    assert docs[0].line_of(field_path(field)) == 14
