@@ -25,6 +25,7 @@ from ..objects import ObjectService
 from ..store import StoreError, now_iso
 from .patches import apply_patch
 from .paths import Target
+from .ssa import ApplyConflict, default_manager, server_side_apply, track_update
 
 APPLY_PATCH = "application/apply-patch+yaml"
 
@@ -35,6 +36,16 @@ def _dry(request: web.Request) -> bool:
         if v != "All":
             raise StoreError(400, "BadRequest", f'dryRun: Unsupported value: "{v}": supported values: "All"')
     return bool(values)
+
+
+def _manager(request: web.Request) -> str:
+    return request.query.get("fieldManager") or default_manager(request.headers.get("User-Agent", ""))
+
+
+def _tracked(request: web.Request, t: Target, old: dict | None, new: dict, subresource: str = "") -> dict:
+    """`new` with its managedFields: the request's field manager owns what it changed."""
+    return track_update(old, new, manager=_manager(request), subresource=subresource,
+                        api_version=new.get("apiVersion") or t.group_version, kind=t.kind)
 
 
 async def _body(request: web.Request) -> dict:
@@ -83,6 +94,7 @@ class Writes:
         body = await _body(request)
         fill_target(t, body)
         self.objects.admit(body)
+        body = _tracked(request, t, None, body)
         if _dry(request):
             return web.json_response(self._dry_create(body), status=201)
         return web.json_response(self.store.create(body), status=201)
@@ -105,6 +117,7 @@ class Writes:
             out = self.store.update_status(t.kind, ns, t.name, body.get("status") or {})
             return web.json_response(out or self.store.get(t.kind, ns, t.name))
         self.objects.admit(body)
+        body = _tracked(request, t, self._live(t, ns), body)
         if _dry(request):
             return web.json_response(self._dry_update(t, ns, body))
         return web.json_response(self.store.update(body))
@@ -121,9 +134,11 @@ class Writes:
 
     async def patch(self, request: web.Request, t: Target, ns: str) -> web.Response:
         ctype = request.headers.get("Content-Type", "")
-        live = self._live(t, ns)
         if ctype.split(";")[0].strip() == APPLY_PATCH:
-            raise StoreError(415, "UnsupportedMediaType", "server-side apply is not supported yet")
+            return await self.apply(request, t, ns)
+        if "force" in request.query:
+            raise StoreError(422, "Invalid", "force: Forbidden: may not be specified for non-apply patch")
+        live = self._live(t, ns)
         new = apply_patch(live, await request.read(), content_type=ctype,
                           api_version=live.get("apiVersion", t.group_version), kind=t.kind)
         want_rv = (new.get("metadata") or {}).get("resourceVersion")
@@ -138,8 +153,36 @@ class Writes:
             out = self.store.update_status(t.kind, ns, t.name, new.get("status") or {})
             return web.json_response(out or self.store.get(t.kind, ns, t.name))
         self.objects.admit(new)
+        new = _tracked(request, t, live, new)
         if _dry(request):
             return web.json_response(new)
+        return web.json_response(self.store.update(new, check_rv=False))
+
+    async def apply(self, request: web.Request, t: Target, ns: str) -> web.Response:
+        """Server-side apply (`application/apply-patch+yaml`): creates the object when it
+        does not exist; a field another manager owns is a 409 unless `force=true`."""
+        manager = request.query.get("fieldManager")
+        if not manager:
+            raise StoreError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                             "is required for apply patch", {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+                                 {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
+                                  "field": "fieldManager"}]})
+        config = await _body(request)
+        fill_target(t, config)
+        live = self.store.get(t.kind, ns, t.name)
+        try:
+            new = server_side_apply(live, config, manager=manager, force=request.query.get("force") == "true",
+                                    api_version=config.get("apiVersion") or t.group_version, kind=t.kind)
+        except ApplyConflict as e:
+            body = e.status()
+            raise StoreError(409, body["reason"], body["message"], body.get("details")) from None
+        self.objects.admit(new)
+        if _dry(request):
+            return web.json_response(self._dry_create(new) if live is None else new, status=201 if live is None else 200)
+        if live is None:
+            return web.json_response(self.store.create(new), status=201)
+        if new == live:
+            return web.json_response(live)
         return web.json_response(self.store.update(new, check_rv=False))
 
     async def delete(self, request: web.Request, t: Target, ns: str) -> web.Response:
@@ -177,8 +220,9 @@ class Writes:
             if not isinstance(replicas, int) or replicas < 0:
                 raise StoreError.invalid(t.kind, t.name, [("spec.replicas", f"Invalid value: {replicas!r}: "
                                                           "must be greater than or equal to 0")])
-            obj = copy.deepcopy(obj)
-            obj["spec"]["replicas"] = replicas
+            new = copy.deepcopy(obj)
+            new["spec"]["replicas"] = replicas
+            obj = _tracked(request, t, obj, new, subresource="scale")
             if not _dry(request):
                 obj = self.store.update(obj, check_rv=False)
         return web.json_response(_scale_of(obj))

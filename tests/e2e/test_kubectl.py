@@ -273,3 +273,37 @@ def test_get_watch_sees_a_change(k, kd):
         proc.kill()
         proc.wait()
     k("delete", "cm", name)
+
+
+def test_server_side_apply_managed_fields_and_conflicts(k, kd, tmp_path):
+    name = uniq(k, "ssa")
+    f = tmp_path / "d.yaml"
+    f.write_text(f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers: [{{name: c, image: "busybox:1.36", command: [sleep, "3600"]}}]
+""")
+    out = k("apply", "--server-side", "--field-manager=alice", "-f", str(f)).stdout
+    assert "serverside-applied" in out, out
+    live = json.loads(k("get", "deploy", name, "-o", "json", "--show-managed-fields").stdout)
+    entry = next(m for m in live["metadata"]["managedFields"] if m["manager"] == "alice")
+    assert entry["operation"] == "Apply" and "f:replicas" in entry["fieldsV1"]["f:spec"]
+    k("scale", f"deploy/{name}", "--replicas=3")
+    r = k("apply", "--server-side", "--field-manager=alice", "-f", str(f), check=False)
+    assert r.returncode == 1 and "conflict" in r.stderr and ".spec.replicas" in r.stderr, r.stderr
+    assert kd.client.get("Deployment", "default", name)["spec"]["replicas"] == 3
+    k("apply", "--server-side", "--field-manager=alice", "--force-conflicts", "-f", str(f))
+    assert kd.client.get("Deployment", "default", name)["spec"]["replicas"] == 2
+    # a field alice stops applying goes away
+    f.write_text(f.read_text().replace("  replicas: 2\n", ""))
+    k("apply", "--server-side", "--field-manager=alice", "-f", str(f))
+    live = json.loads(k("get", "deploy", name, "-o", "json", "--show-managed-fields").stdout)
+    entry = next(m for m in live["metadata"]["managedFields"] if m["manager"] == "alice")
+    assert "f:replicas" not in entry["fieldsV1"]["f:spec"]
+    k("delete", "-f", str(f))
