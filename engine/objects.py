@@ -80,7 +80,7 @@ class ObjectService:
         live = self.store.get(kind, ns, name)
         try:
             if live is None:
-                self.store.create(obj)
+                self.store.create(prepare_create(obj))
             else:
                 last = json.loads((live["metadata"].get("annotations") or {}).get(LAST_APPLIED, "{}"))
                 merged = three_way(live, last, obj)
@@ -179,3 +179,13 @@ def _unknown_field(field: str | None, message: str) -> str:
     """`unknown field "foo" (did you mean ...)` at `spec` -> `unknown field "spec.foo"`."""
     key = message.split('"')[1]
     return f'unknown field "{field + "." if field else ""}{key}"'
+
+
+def prepare_create(obj: dict) -> dict:
+    """What the API server sets on a new object before storing it: a Pod starts Pending,
+    with its QoS class (the pod strategy's PrepareForCreate)."""
+    if obj.get("kind") == "Pod" and not (obj.get("status") or {}).get("phase"):
+        from .qos import qos_class
+
+        obj["status"] = {**(obj.get("status") or {}), "phase": "Pending", "qosClass": qos_class(obj)}
+    return obj

@@ -21,7 +21,7 @@ import uuid
 import yaml
 from aiohttp import web
 
-from ..objects import ObjectService
+from ..objects import ObjectService, prepare_create
 from ..store import StoreError, now_iso
 from .patches import apply_patch
 from .paths import Target
@@ -97,7 +97,7 @@ class Writes:
         body = _tracked(request, t, None, body)
         if _dry(request):
             return web.json_response(self._dry_create(body), status=201)
-        return web.json_response(self.store.create(body), status=201)
+        return web.json_response(self.store.create(prepare_create(body)), status=201)
 
     def _dry_create(self, obj: dict) -> dict:
         meta = obj["metadata"]
@@ -180,7 +180,7 @@ class Writes:
         if _dry(request):
             return web.json_response(self._dry_create(new) if live is None else new, status=201 if live is None else 200)
         if live is None:
-            return web.json_response(self.store.create(new), status=201)
+            return web.json_response(self.store.create(prepare_create(new)), status=201)
         if new == live:
             return web.json_response(live)
         return web.json_response(self.store.update(new, check_rv=False))
