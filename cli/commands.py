@@ -109,7 +109,11 @@ def cmd_validate(args, state: Path) -> int:
 
 
 def cmd_apply(args, state: Path) -> int:
-    from kubedeck.engine.api.merge import three_way
+    """Server-side apply of each document (field manager `kubedeck`, forcing conflicts, as
+    `kubectl apply --server-side --force-conflicts`): one request per object, so a
+    controller's status write in between cannot make it fail with a 409."""
+    from kubedeck.engine.api.paths import path_for
+    from kubedeck.engine.manifests.kinds import group_of
     from kubedeck.engine.manifests.validate import load_and_validate
 
     docs, errors = load_and_validate(args.filename)
@@ -117,29 +121,24 @@ def cmd_apply(args, state: Path) -> int:
     for e in errors:
         print(("warning: " if e.severity != "error" else "error: ") + str(e), file=sys.stderr)
     client = Client.for_state(state)
-    last_key = "kubectl.kubernetes.io/last-applied-configuration"
     for doc in docs:
         obj = doc.obj
         meta = obj.setdefault("metadata", {})
-        ns = meta.get("namespace", "default")
-        applied = json.dumps(obj, sort_keys=True)
-        meta.setdefault("annotations", {})[last_key] = applied
         kind, name = obj["kind"], meta["name"]
+        ns = meta.setdefault("namespace", "default") if KINDS.get(kind, (0, 0, True))[2] else None
         try:
-            live = client.get(kind, ns, name)
+            before = client.get(kind, ns or "", name)["metadata"]["resourceVersion"]
         except ApiError as e:
             if e.code != 404:
                 raise
-            client.create(obj)
-            print(f"{kind.lower()}/{name} created")
-            continue
-        last = json.loads((live["metadata"].get("annotations") or {}).get(last_key, "{}"))
-        merged = three_way(live, last, obj)
-        merged["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        from kubedeck.engine.api.paths import path_for
-
-        client.request("PUT", path_for(kind, ns, name), json=merged)
-        print(f"{kind.lower()}/{name} configured")
+            before = None
+        after = client.request("PATCH", path_for(kind, ns, name), content=json.dumps(obj),
+                               params={"fieldManager": "kubedeck", "force": "true"},
+                               headers={"Content-Type": "application/apply-patch+yaml"})
+        verb = "created" if before is None else \
+            "unchanged" if after["metadata"]["resourceVersion"] == before else "configured"
+        group = group_of(KINDS[kind].api_version) if kind in KINDS else ""
+        print(f"{kind.lower()}{'.' + group if group else ''}/{name} {verb}")
     return 1 if hard else 0
 
 

@@ -307,3 +307,16 @@ spec:
     entry = next(m for m in live["metadata"]["managedFields"] if m["manager"] == "alice")
     assert "f:replicas" not in entry["fieldsV1"]["f:spec"]
     k("delete", "-f", str(f))
+
+
+def test_kubedeck_apply_is_one_server_side_request(kd, tmp_path):
+    f = tmp_path / "cm.yaml"
+    f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cli-apply}\ndata: {a: '1'}\n")
+    assert kd.cli("apply", "-f", str(f)).stdout.strip() == "configmap/cli-apply created"
+    assert kd.cli("apply", "-f", str(f)).stdout.strip() == "configmap/cli-apply unchanged"
+    f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cli-apply}\ndata: {a: '2'}\n")
+    assert kd.cli("apply", "-f", str(f)).stdout.strip() == "configmap/cli-apply configured"
+    live = kd.client.get("ConfigMap", "default", "cli-apply")
+    assert live["data"] == {"a": "2"}
+    assert [(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]] == [("kubedeck", "Apply")]
+    kd.client.request("DELETE", "/api/v1/namespaces/default/configmaps/cli-apply")
