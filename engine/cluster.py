@@ -44,6 +44,8 @@ class Settings:
     #: Ingress controller ports on `address`; unprivileged defaults so no root is needed
     ingress_http_port: int = 8080
     ingress_https_port: int = 8443
+    #: lift the Pod Security "baseline" policy (privileged, host namespaces, hostPath outside the folder)
+    allow_privileged: bool = False
     #: the user's kubeconfig to merge this cluster's context into (None: leave it alone)
     kubeconfig: Path | None = None
     extra: dict = field(default_factory=dict)
@@ -55,7 +57,8 @@ class Cluster:
         settings.state.mkdir(parents=True, exist_ok=True)
         self.name = cluster_name(settings.state)
         self.store = Store(settings.state / "store.sqlite")
-        self.objects = ObjectService(self.store)
+        self.objects = ObjectService(self.store, manifest_folder=settings.folder,
+                                     allow_privileged=settings.allow_privileged)
         self.folder = FolderSync(self, settings.folder) if settings.folder else None
         self.tasks: set[asyncio.Task] = set()
         self.url = ""

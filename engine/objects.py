@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Protocol
 
 from .api.merge import three_way
-from .manifests.kinds import KINDS
+from .manifests.kinds import KINDS, qualified_resource
+from .podsecurity import HINT, admission_message, check_object
 from .store import Store, StoreError, key_of, now_iso
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -33,8 +35,12 @@ class Kubelet(Protocol):
 
 
 class ObjectService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, manifest_folder: Path | None = None,
+                 allow_privileged: bool = False) -> None:
         self.store = store
+        #: the Pod Security "baseline" policy's inputs (engine/podsecurity.py)
+        self.manifest_folder = manifest_folder
+        self.allow_privileged = allow_privileged
         self.kubelet: Kubelet | None = None
         self._events: dict[tuple, tuple[str, str]] = {}
 
@@ -62,6 +68,10 @@ class ObjectService:
                              f"handled as a {kind}: strict decoding error: " + ", ".join(unknown))
         if errs:
             raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
+        violations = check_object(obj, manifest_folder=self.manifest_folder, allow_privileged=self.allow_privileged)
+        if violations:
+            raise StoreError(403, "Forbidden", admission_message(qualified_resource(kind), name, violations)
+                             + f" ({HINT})")
 
     def apply(self, obj: dict, *, source: str | None = None) -> str | None:
         """kubectl-apply one object. Returns None, "waiting" (namespace missing), or an error."""

@@ -283,7 +283,7 @@ def test_exec_through_the_api(engine):
 
 
 def test_prestop_hook_and_security_context(engine, tmp_path):
-    hostdir = tmp_path / "hooks"
+    hostdir = engine.folder / "hooks"  # hostPath must lie in the manifest folder (Pod Security baseline)
     hostdir.mkdir()
     hostdir.chmod(0o777)
     engine.write("pod.yaml", pod_yaml("hooked", f"""
@@ -371,11 +371,14 @@ spec:
   - {name: main, image: "busybox:1.36", command: ["sh", "-c", "seq 1 3; sleep 3600"]}
 """)
     wait_for(lambda: logs(engine, "quiet").split() == ["1", "2", "3"], 60, what="quiet printed 1..3")
-    before = readers()
+    # Each one-shot `logs` above had its own reader thread, which ends just after its
+    # answer: counting while the last one is still exiting made the count one too high
+    # (the `assert 1 == (1 + 1)` seen once). Nothing else reads logs here, so wait for 0.
+    wait_for(lambda: readers() == 0, 10, what="the one-shot log readers to end")
     stream = engine.client.logs("default", "quiet", follow=True)
     got = b""
     while got.split() != [b"1", b"2", b"3"]:
         got += next(stream)
-    assert readers() == before + 1
+    assert readers() == 1  # the follower's, alive while the container is silent
     stream.close()  # the client hangs up while the container stays silent
-    wait_for(lambda: readers() == before, 10, what="the engine's log reader thread to end")
+    wait_for(lambda: readers() == 0, 10, what="the engine's log reader thread to end")

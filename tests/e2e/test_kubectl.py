@@ -320,3 +320,26 @@ def test_kubedeck_apply_is_one_server_side_request(kd, tmp_path):
     assert live["data"] == {"a": "2"}
     assert [(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]] == [("kubedeck", "Apply")]
     kd.client.request("DELETE", "/api/v1/namespaces/default/configmaps/cli-apply")
+
+
+def test_pod_security_baseline_refuses_host_takeover(k, kd, tmp_path):
+    name = uniq(k, "priv")
+    f = tmp_path / "p.yaml"
+    f.write_text(f"""apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    securityContext: {{privileged: true}}
+    volumeMounts: [{{name: sock, mountPath: /var/run/docker.sock}}]
+  volumes:
+  - name: sock
+    hostPath: {{path: /var/run/docker.sock}}
+""")
+    r = k("apply", "-f", str(f), check=False)
+    assert r.returncode == 1 and "Error from server (Forbidden)" in r.stderr, r.stderr
+    assert 'violates PodSecurity "baseline:latest"' in r.stderr and "privileged" in r.stderr
+    assert "hostPath" in r.stderr and "--allow-privileged" in r.stderr
+    assert "NotFound" in k("get", "pod", name, check=False).stderr
