@@ -23,19 +23,62 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["KUBECONFIG"] = str(Path(tempfile.mkdtemp(prefix="kdtest-kubeconfig-")) / "config")
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
-    """Poll until predicate() returns something truthy; fail with `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    while time.monotonic() < deadline:
+class _Poll:
+    """The one polling rule of every wait in these tests (`wait_for`, `wait_for_async`).
+
+    A truthy value ends the wait. An AssertionError raised by the predicate is a check
+    that failed, not "not yet": it surfaces at once, as itself. Any other exception means
+    the condition is not checkable yet; the last one is shown with the timeout."""
+
+    def __init__(self, predicate, timeout: float, what: str):
+        self.predicate, self.timeout, self.what = predicate, timeout, what
+        self.deadline = time.monotonic() + timeout
+        self.last_exc: Exception | None = None
+
+    def attempt(self):
+        """The predicate's truthy value, or None to try again."""
         try:
-            value = predicate()
+            value = self.predicate()
             if value:
                 return value
+        except AssertionError:
+            raise
         except Exception as e:  # noqa: BLE001 - the condition may not be checkable yet
-            last_exc = e
+            self.last_exc = e
+        if time.monotonic() >= self.deadline:
+            raise AssertionError(f"timed out after {self.timeout}s waiting for {self.what}"
+                                 + (f" (last error: {self.last_exc!r})" if self.last_exc else ""))
+        return None
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() returns something truthy (see _Poll)."""
+    poll = _Poll(predicate, timeout, what)
+    while (value := poll.attempt()) is None:
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else ""))
+    return value
+
+
+async def wait_for_async(predicate, *, pause=None, timeout: float = 30.0, interval: float = 0.02,
+                         what: str = "condition"):
+    """wait_for on an event loop: `pause(interval)` between attempts (a Textual pilot's
+    `pause`, default asyncio.sleep), so the app runs while we wait."""
+    import asyncio
+
+    poll = _Poll(predicate, timeout, what)
+    while (value := poll.attempt()) is None:
+        await (pause or asyncio.sleep)(interval)
+    return value
+
+
+def pytest_collection_modifyitems(config, items):
+    """The `docker` marker on every test that needs a Docker daemon: all of tests/e2e
+    (each starts a real engine) and anything using the docker_client fixture, so
+    `pytest -m "not docker"` runs exactly the Docker-free part."""
+    e2e = ROOT / "tests" / "e2e"
+    for item in items:
+        if "docker_client" in getattr(item, "fixturenames", ()) or Path(str(item.path)).is_relative_to(e2e):
+            item.add_marker(pytest.mark.docker)
 
 
 @pytest.fixture(scope="session")

@@ -230,12 +230,9 @@ def dataset(api: FakeApi) -> None:
 
 
 async def wait_for(pilot, predicate, timeout: float = 5.0, message: str = "condition") -> None:
-    """Let the app run until `predicate()` is true (no fixed sleeps)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        await pilot.pause(0.02)
+    """Let the app run until `predicate()` is true (conftest's one polling rule)."""
+    from conftest import wait_for_async
+
+    await wait_for_async(predicate, pause=pilot.pause, timeout=timeout, what=message)
 
 

@@ -240,10 +240,21 @@ def test_statefulset_parallel_does_not_wait_for_readiness(engine):
                     what="3 pods at once")
     assert not any(ready(p) for p in pods)
     ordered = engine.client.create(statefulset("ord", 3, ready_cmd="false"))
-    assert ordered
-    wait_for(lambda: engine.pods("app=ord"), 20, what="ord-0")
-    time.sleep(3)  # nothing to wait for: proving ord-1 does NOT appear while ord-0 is not Ready
-    assert [p["metadata"]["name"] for p in engine.pods("app=ord")] == ["ord-0"]
+    assert ordered["spec"]["podManagementPolicy"] == "OrderedReady" and ordered["spec"]["replicas"] == 3
+
+    def ord0_running_not_ready():
+        pods = engine.pods("app=ord")
+        assert [p["metadata"]["name"] for p in pods] in ([], ["ord-0"]), "ord-1 came before ord-0 was Ready"
+        return pods and (pods[0].get("status") or {}).get("phase") == "Running" and not ready(pods[0])
+    wait_for(ord0_running_not_ready, 30, what="ord-0 Running, not Ready")
+    # ord-0's readiness probe now fails every second and each result reaches the
+    # controller; for 3 s no ord-1 may appear (an absence has to be watched for a while)
+    until = time.monotonic() + 3
+
+    def alone_for_3s():
+        assert ord0_running_not_ready(), "ord-0 is no longer Running and not Ready"
+        return time.monotonic() > until
+    wait_for(alone_for_3s, 10, what="3 s of ord-0 alone")
 
 
 # ---- DaemonSets, nodes, cordon and drain ---------------------------------------------------

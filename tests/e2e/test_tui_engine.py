@@ -11,11 +11,10 @@ import asyncio
 import json
 import os
 import stat
-import time
 
 import pytest
 import yaml
-
+from conftest import wait_for_async
 from kubedeck.tui.app import KubedeckApp
 from kubedeck.tui.widgets.pick_screen import PickScreen
 from kubedeck.tui.widgets.resource_table import ResourceTable
@@ -61,18 +60,7 @@ def make_app(engine, tmp_path):
 
 async def until(pilot, predicate, timeout: float = 30.0, what: str = "condition"):
     """Let the app run until `predicate()` is truthy (it may call the engine's sync client)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - not checkable yet
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" ({last!r})" if last else ""))
-        await pilot.pause(0.02)
+    return await wait_for_async(predicate, pause=pilot.pause, timeout=timeout, what=what)
 
 
 def rows(table: ResourceTable) -> dict[str, dict[str, str]]:
