@@ -26,6 +26,7 @@ from .edit import EditMixin, error_text
 from .forwards import ForwardMixin
 from .help import KEY_HELP
 from .informer import Informer
+from .metrics import MetricsPoller, with_usage
 from .widgets.log_pane import LogPane
 from .widgets.pick_screen import PickScreen
 from .widgets.prompt import Prompt
@@ -96,6 +97,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         self._log_timer = None
         self._prompt_target = "table"
         self._nodes_dirty = True
+        self.metrics = MetricsPoller(self.api, on_update=self._metrics_updated)
         super().__init__()
 
     # -- layout ----------------------------------------------------------------------------
@@ -106,7 +108,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         self.status_bar = StatusBar(id="status")
         self.nodes_table = ResourceTable(VIEWS["nodes"], now=self.now, decorate=self._node_cells, id="nodes")
         self.services_table = ResourceTable(VIEWS["services"], now=self.now, id="services")
-        self.main_table = ResourceTable(VIEWS["pods"], now=self.now, id="main")
+        self.main_table = ResourceTable(with_usage(VIEWS["pods"]), now=self.now, decorate=self._main_cells, id="main")
         self.main_title = Static("Pods", classes="pane-title", id="main-title")
         self.log_pane = LogPane(source=self.api.logs, id="logs")
         self.errors_area = Static("", id="errors", markup=False)
@@ -145,6 +147,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         for plural in ALWAYS_WATCHED:
             self.ensure_informer(VIEWS[plural])
         self.set_interval(0.5, self._refresh_nodes)
+        self.run_worker(self.metrics.run(), group="metrics", exit_on_error=False)
         self.set_interval(self._status_interval, self._poll_status)
         self.call_later(self._poll_status)
 
@@ -240,7 +243,17 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
     def _node_cells(self, node: dict, cells: list[str]) -> list[str]:
         pods = self.informers["pods"].cache.values() if "pods" in self.informers else ()
         cells[2:5] = fmt.node_usage(node, pods)
+        cells[3:5] = self.metrics.node_cells(node)  # live usage instead of requests
         return cells
+
+    def _main_cells(self, obj: dict, cells: list[str]) -> list[str]:
+        table = self.main_table
+        return self.metrics.pod_cells(obj, cells, table.kind.headers) if table.kind.plural == "pods" else cells
+
+    def _metrics_updated(self) -> None:
+        self._nodes_dirty = True
+        if self.main_table.kind.plural == "pods":
+            self.main_table.refresh_rows()
 
     def _refresh_nodes(self) -> None:
         if self._nodes_dirty:
@@ -326,6 +339,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         self.switch_view(kind)
 
     def switch_view(self, kind: ResourceKind) -> None:
+        kind = with_usage(kind)
         informer = self.ensure_informer(kind)
         table = self.main_table
         table.set_kind(kind, list(informer.cache.values()))
