@@ -108,9 +108,12 @@ class MetricsSampler:
                 await asyncio.wait_for(asyncio.shield(self._ready.wait()), timeout)
         return self.pods
 
-    def stop(self) -> None:
+    async def close(self) -> None:
+        """Stop sampling now (engine shutdown)."""
         if self._task is not None:
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -184,7 +187,7 @@ def _targets(agent) -> list[_Target]:
 def _read_docker(api, cid: str, clock: Callable[[], float]) -> Reading | None:
     """One container's counters from Docker (one-shot stats: no wait for a second CPU
     reading); its time is the middle of the call. Runs on a Docker thread."""
-    from docker.errors import DockerException, InvalidVersion
+    from docker.errors import InvalidVersion
 
     start = clock()
     try:
@@ -192,7 +195,7 @@ def _read_docker(api, cid: str, clock: Callable[[], float]) -> Reading | None:
             stats = api.stats(cid, stream=False, one_shot=True)
         except InvalidVersion:  # API older than 1.41
             stats = api.stats(cid, stream=False)
-    except DockerException as e:
+    except Exception as e:  # noqa: BLE001 - gone, or Docker unreachable: no reading this pass
         log.debug("no stats for %s: %s", cid[:12], e)
         return None
     counters = from_docker_stats(stats)
