@@ -13,8 +13,8 @@ machine, and everything else running on it). A pod (or node) without a rate yet 
 absent from lists and a 404 on get, as with metrics-server. Only get and list: like
 metrics-server, no watch.
 
-Wiring (server.py, discovery.py): `MetricsApi.add_routes(router)` before the catch-all
-`/apis/{rest}` route, and `api_group()` / `aggregated_group()` into `/apis`.
+Wiring (server.py, discovery.py): `MetricsApi(store, agent).install(app)`, and
+`api_group()` / `aggregated_group()` into `/apis`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ _VERBS = ["get", "list"]
 
 
 def resource_list() -> dict:
-    """`GET /apis/metrics.k8s.io/v1beta1` (served by `add_routes` too)."""
+    """`GET /apis/metrics.k8s.io/v1beta1` (served by `install` too)."""
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": GROUP_VERSION,
             "resources": [{"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind,
                            "verbs": _VERBS} for plural, kind, namespaced in _RESOURCES]}
@@ -98,13 +98,20 @@ class MetricsApi:
         self.store = store
         self.sampler = sampler or MetricsSampler(agent)
 
-    def add_routes(self, router: web.UrlDispatcher) -> None:
+    def install(self, app: web.Application) -> None:
+        """Add the routes (aiohttp resolves the most specific path first, so they win
+        over a catch-all `/apis/{rest}` whatever the order) and stop sampling on cleanup."""
+        router = app.router
         router.add_get(PREFIX, self.discover)
         router.add_get(f"{PREFIX}/pods", self.pods)
         router.add_get(f"{PREFIX}/namespaces/{{namespace}}/pods", self.pods)
         router.add_get(f"{PREFIX}/namespaces/{{namespace}}/pods/{{name}}", self.pod)
         router.add_get(f"{PREFIX}/nodes", self.nodes)
         router.add_get(f"{PREFIX}/nodes/{{name}}", self.node)
+        app.on_cleanup.append(self._cleanup)
+
+    async def _cleanup(self, app: web.Application) -> None:
+        await self.sampler.close()
 
     async def discover(self, request: web.Request) -> web.Response:
         return web.json_response(resource_list())

@@ -223,7 +223,8 @@ async def test_sampling_runs_only_while_asked(tmp_path):
     assert s.pods == {} and s.timestamp is None  # and forgets what it read
     pods = await s.latest(timeout=5)
     assert s._task is not task and set(pods) == {"uid-1"}
-    s.stop()
+    await s.close()
+    assert s._task.done() and s.pods == {}
 
 
 # ---- the API ------------------------------------------------------------------------
@@ -231,9 +232,13 @@ async def test_sampling_runs_only_while_asked(tmp_path):
 class StaticSampler:
     def __init__(self, pods: dict[str, PodUsage]) -> None:
         self.pods, self.timestamp, self.window = pods, 1_700_000_000.0, 10.5
+        self.closed = False
 
     async def latest(self):
         return self.pods
+
+    async def close(self):
+        self.closed = True
 
 
 def _pod(store, name: str, labels: dict, node: str = "kubedeck") -> dict:
@@ -256,11 +261,13 @@ async def api(cluster):
                                                sandbox=Usage(1000, 1 << 20)),
              db["metadata"]["uid"]: PodUsage(db["metadata"]["uid"], "default", "db-1", {"app": Usage(10**9, 1 << 30)})}
     app = web.Application()
-    MetricsApi(cluster.store, lambda: None, sampler=StaticSampler(usage)).add_routes(app.router)
+    sampler = StaticSampler(usage)
+    MetricsApi(cluster.store, lambda: None, sampler=sampler).install(app)
     client = TestClient(TestServer(app))
     await client.start_server()
     yield client
     await client.close()
+    assert sampler.closed  # the app's cleanup stops the sampler
 
 
 async def test_pod_metrics_list_has_metrics_server_shape(api):
