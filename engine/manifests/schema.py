@@ -18,8 +18,6 @@ import importlib.resources
 import json
 import threading
 
-import jsonschema
-from referencing import Registry, Resource
 
 __all__ = ["SCHEMA_VERSION", "api_versions_for_kind", "definitions", "gvk_index", "lookup", "schema_errors"]
 
@@ -56,7 +54,11 @@ def definitions() -> dict:
 
 
 @functools.lru_cache(maxsize=1)
-def _registry() -> Registry:
+def _registry():
+    # jsonschema and referencing load only when something is validated: the patch and
+    # apply code reads the definitions and needs neither
+    from referencing import Registry, Resource
+
     return Resource.from_contents(_definitions()) @ Registry()
 
 
@@ -105,6 +107,8 @@ def _validator(def_name: str):
 @functools.lru_cache(maxsize=None)
 def _validator_cached(def_name: str):
     schema = {"$ref": f"{_DEFS_URI}#/$defs/{def_name}"}
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema, registry=_registry())
 
 
