@@ -49,7 +49,8 @@ def serve(args, state: Path) -> int:
     settings = Settings(state=state, folder=folder, address=args.address, api_port=args.api_port,
                         nodes=args.nodes, ingress_http_port=args.ingress_http_port,
                         ingress_https_port=args.ingress_https_port,
-                        kubeconfig=None if args.no_kubeconfig else user_kubeconfig())
+                        kubeconfig=None if args.no_kubeconfig else user_kubeconfig(),
+                        allow_privileged=args.allow_privileged)
     runner = asyncio.Runner()
     if os.environ.get("KUBEDECK_UVLOOP") == "1":
         import uvloop  # opt-in for the engine's own loop (the proxy worker always uses it); see docs/ARCHITECTURE.md
@@ -128,7 +129,8 @@ def ensure_running(args, state: Path) -> dict:
            "--address", args.address, "--api-port", str(args.api_port), "--nodes", str(args.nodes),
            "--ingress-http-port", str(args.ingress_http_port), "--ingress-https-port", str(args.ingress_https_port),
            *(["--no-kubeconfig"] if args.no_kubeconfig else []),
-           *(["--reset-store"] if args.reset_store else [])]
+           *(["--reset-store"] if args.reset_store else []),
+           *(["--allow-privileged"] if args.allow_privileged else [])]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 30

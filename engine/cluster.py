@@ -21,8 +21,9 @@ from aiohttp import web
 from .folder import FolderSync
 from .objects import ObjectService
 from .pki import ensure_pki
-from .state import clear_connection, cluster_name, merge_user_kubeconfig, write_connection
+from .state import clear_connection, cluster_name, ensure_state_dir, merge_user_kubeconfig, write_connection
 from .store import Store
+from .tasks import Supervisor
 
 log = logging.getLogger("kubedeck")
 
@@ -54,7 +55,7 @@ class Settings:
 class Cluster:
     def __init__(self, settings: Settings):
         self.settings = settings
-        settings.state.mkdir(parents=True, exist_ok=True)
+        ensure_state_dir(settings.state)
         self.name = cluster_name(settings.state)
         self.store = Store(settings.state / "store.sqlite")
         self.objects = ObjectService(self.store, manifest_folder=settings.folder,
@@ -69,9 +70,12 @@ class Cluster:
         self.ingress = None
         self.dataplane = None
         self.stopping = asyncio.Event()
+        self.supervisor = Supervisor()
 
     # ---- lifecycle ---------------------------------------------------------------
     def spawn(self, coro, name: str) -> asyncio.Task:
+        """A long-lived task whose failure is logged and shown in status() (see also
+        `supervise`, for tasks that can simply be started again)."""
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.tasks.add(task)
 
@@ -79,6 +83,7 @@ class Cluster:
             self.tasks.discard(t)
             if not t.cancelled() and t.exception():
                 log.error("task %s failed", name, exc_info=t.exception())
+                self.supervisor.record(name, t.exception())
         task.add_done_callback(done)
         return task
 
@@ -99,7 +104,8 @@ class Cluster:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"https://127.0.0.1:{port}"
         self.controllers = ControllerManager(self)
-        self.spawn(self.controllers.run(), "controllers")
+        # loops that start afresh on every call: restarted with back-off if they fail
+        self.supervisor.spawn(self.controllers.run, "controllers")
         if self.settings.docker:
             from .agent.agent import NodeAgent
 
@@ -112,7 +118,7 @@ class Cluster:
         self.spawn(self.proxy.run(), "nodeport-proxy")
         self._start_ingress()
         if self.folder:
-            self.spawn(self.folder.run(), "folder")
+            self.supervisor.spawn(self.folder.run, "folder")
         write_connection(self.settings.state, url=self.url, token=token, cluster=self.name,
                          folder=str(self.settings.folder) if self.settings.folder else None,
                          ca=pki.ca_cert)
@@ -137,10 +143,11 @@ class Cluster:
                 await asyncio.wait_for(self._runner.cleanup(), 3)
             except asyncio.TimeoutError:
                 log.warning("API shutdown timed out")
-        for t in list(self.tasks):
+        tasks = [*self.tasks, *self.supervisor.tasks]
+        for t in tasks:
             t.cancel()
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=3)
+        if tasks:
+            await asyncio.wait(tasks, timeout=3)
         if self.agent:
             self.agent.close()
         if self.proxy:
@@ -192,7 +199,8 @@ class Cluster:
                 "nodePortForwarding": self.agent.nodeports.describe() if self.agent else "user space",
                 "ingress": self.ingress.describe() if self.ingress else {},
                 "proxyWorker": self.dataplane.describe() if self.dataplane else {},
-                "address": self.settings.address}
+                "address": self.settings.address,
+                "taskFailures": self.supervisor.failures()}
 
 
 def _load_or_make_token(state: Path) -> str:

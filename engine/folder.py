@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from .manifests.errors import ManifestError
 from .manifests.loader import MAX_FILE_BYTES, Document, iter_manifest_files, load_text
 from .manifests.validate import validate_document
+from .podsecurity import field_path
 from .store import StoreError, key_of
 
 if TYPE_CHECKING:
@@ -172,8 +173,9 @@ class FolderSync:
 
     async def _apply_files(self, files: dict[str, Path]) -> None:
         known = self.cluster.crd_kinds()
+        policy = self.cluster.objects.pod_security
         loaded = await asyncio.to_thread(
-            lambda: [(rel, load_checked(path, rel, known)) for rel, path in files.items()])
+            lambda: [(rel, load_checked(path, rel, known, policy)) for rel, path in files.items()])
         for rel, result in loaded:
             try:
                 if result is None:  # vanished between the listing and the read
@@ -263,8 +265,9 @@ class FolderSync:
 
 
 # ---- reading one file (on a thread) -------------------------------------------------
-def load_checked(path: Path, rel: str, known_kinds) -> Loaded | None:
-    """Read, parse and validate one file; None if it is gone. Never raises."""
+def load_checked(path: Path, rel: str, known_kinds, policy=lambda obj: []) -> Loaded | None:
+    """Read, parse and validate one file; None if it is gone. Never raises. `policy`
+    gives (field, message) for what admission refuses (the Pod Security baseline)."""
     try:
         data, problem = read_regular(path)
         if problem:
@@ -272,11 +275,18 @@ def load_checked(path: Path, rel: str, known_kinds) -> Loaded | None:
         if data is None:
             return None
         docs, errors = load_text(data, rel)
-        return Loaded([(doc, [replace(e, file=rel) for e in validate_document(doc, known_kinds=known_kinds)])
-                       for doc in docs], [replace(e, file=rel) for e in errors])
+        return Loaded([(doc, [replace(e, file=rel) for e in validate_document(doc, known_kinds=known_kinds)]
+                        + _refused(doc, rel, policy)) for doc in docs], [replace(e, file=rel) for e in errors])
     except Exception as e:  # a loader bug: this file's error
         log.exception("reading %s", rel)
         return Loaded([], [ManifestError(rel, 0, "", "", f"cannot load file: {type(e).__name__}: {e}")])
+
+
+def _refused(doc, rel: str, policy) -> list[ManifestError]:
+    if not isinstance(doc.obj, dict):
+        return []
+    return [ManifestError(rel, doc.line_of(field_path(where)), doc.object_name, where, message)
+            for where, message in policy(doc.obj)]
 
 
 def read_regular(path: Path) -> tuple[bytes | None, str | None]:

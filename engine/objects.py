@@ -68,10 +68,14 @@ class ObjectService:
                              f"handled as a {kind}: strict decoding error: " + ", ".join(unknown))
         if errs:
             raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
-        violations = check_object(obj, manifest_folder=self.manifest_folder, allow_privileged=self.allow_privileged)
+        violations = self.pod_security(obj)
         if violations:
             raise StoreError(403, "Forbidden", admission_message(qualified_resource(kind), name, violations)
                              + f" ({HINT})")
+
+    def pod_security(self, obj: dict) -> list[tuple[str, str]]:
+        """(field, message) for each way `obj`'s pods break the baseline policy."""
+        return check_object(obj, manifest_folder=self.manifest_folder, allow_privileged=self.allow_privileged)
 
     def apply(self, obj: dict, *, source: str | None = None) -> str | None:
         """kubectl-apply one object. Returns None, "waiting" (namespace missing), or an error."""

@@ -172,7 +172,7 @@ class Store:
 
     # ---- writes ------------------------------------------------------------------
     def create(self, obj: dict) -> dict:
-        obj = _fold_string_data(copy.deepcopy(obj))
+        obj = fold_string_data(copy.deepcopy(obj))
         meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
@@ -193,7 +193,7 @@ class Store:
 
     def update(self, obj: dict, *, check_rv: bool = True) -> dict:
         """Replace an object. A stale resourceVersion is a 409 Conflict, as in Kubernetes."""
-        obj = _fold_string_data(copy.deepcopy(obj))
+        obj = fold_string_data(copy.deepcopy(obj))
         key = key_of(obj)
         old = self._objects.get(key)
         if old is None:
@@ -311,7 +311,7 @@ def _same(a: dict, b: dict) -> bool:
     return strip(a) == strip(b)
 
 
-def _fold_string_data(obj: dict) -> dict:
+def fold_string_data(obj: dict) -> dict:
     """A Secret's `stringData` is write-only, as in Kubernetes: every write folds it into
     base64 `data` (its keys win over `data`'s) and it is never stored nor returned."""
     if obj.get("kind") == "Secret" and "stringData" in obj:

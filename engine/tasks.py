@@ -74,6 +74,13 @@ class Supervisor:
                 log.error("task %s failed; restarting it in %.1f s", name, delay, exc_info=e)
             await self._sleep(delay)
 
+    def record(self, name: str, error: BaseException) -> None:
+        """A task outside supervision failed for good: keep it visible in `failures()`."""
+        restarts = self._failures[name].restarts if name in self._failures else 0
+        self._failures[name] = Failure(task=name, error=f"{type(error).__name__}: {error}",
+                                       time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                       restarts=restarts, backoff=0.0)
+
     def failures(self) -> list[dict]:
         """Every task that has failed, with its last error, for `/kubedeck/v1/status`."""
         return [asdict(f) for f in sorted(self._failures.values(), key=lambda f: f.task)]

@@ -22,7 +22,7 @@ import yaml
 from aiohttp import web
 
 from ..objects import ObjectService, prepare_create
-from ..store import StoreError, now_iso
+from ..store import StoreError, fold_string_data, now_iso
 from .patches import apply_patch
 from .paths import Target
 from .ssa import ApplyConflict, default_manager, server_side_apply, track_update
@@ -100,6 +100,7 @@ class Writes:
         return web.json_response(self.store.create(prepare_create(body)), status=201)
 
     def _dry_create(self, obj: dict) -> dict:
+        fold_string_data(obj)
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
