@@ -13,6 +13,7 @@ from collections import defaultdict
 from functools import lru_cache
 
 from ..manifests.kinds import KINDS
+from . import metrics_api
 
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
@@ -77,6 +78,7 @@ def api_groups() -> dict:
     for g, versions in _groups().items():
         vs = [{"groupVersion": f"{g}/{v}", "version": v} for v in versions]
         out.append({"name": g, "versions": vs, "preferredVersion": vs[0]})
+    out.append(metrics_api.api_group())
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": out}
 
 
@@ -131,6 +133,8 @@ def aggregated(api_version: str, *, core: bool) -> dict:
             vs.append({"version": v, "freshness": "Current",
                        "resources": [_aggregated_resource(k, g, v) for k in sorted(_by_group_version()[gv])]})
         items.append({"metadata": {"name": g, "creationTimestamp": None}, "versions": vs})
+    if not core:
+        items.append(metrics_api.aggregated_group())
     return {"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items}
 
 

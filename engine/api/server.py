@@ -16,10 +16,11 @@ from aiohttp import web
 
 from ..store import StoreError
 from . import discovery
+from .metrics_api import MetricsApi
 from .patch_error import PatchError
 from .paths import BadPath, parse_path
-from .status import fail
 from .reads import Reads
+from .status import fail
 from .streams import Streams
 from .writes import Writes
 
@@ -49,6 +50,7 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
             return fail(400, "BadRequest", "the request body is nested too deeply")
 
     app = web.Application(middlewares=[auth], client_max_size=3 * 1024 * 1024)
+    MetricsApi(cluster.store, lambda: cluster.agent).install(app)
     h = Handlers(cluster)
     app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
     app.router.add_get("/version", lambda r: web.json_response(VERSION))
@@ -134,6 +136,8 @@ class Handlers:
             return await self.streams.portforward(request, t)
         if t.subresource == "exec" and t.kind == "Pod" and m in ("GET", "POST"):
             return await self.streams.exec(request, t)
+        if t.subresource == "attach" and t.kind == "Pod" and m in ("GET", "POST"):
+            return await self.streams.attach(request, t)
         if t.subresource == "scale" and m in ("GET", "PATCH", "PUT"):
             return await self.writes.scale(request, t)
         if t.subresource not in (None, "status"):
