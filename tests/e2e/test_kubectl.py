@@ -343,3 +343,16 @@ spec:
     assert 'violates PodSecurity "baseline:latest"' in r.stderr and "privileged" in r.stderr
     assert "hostPath" in r.stderr and "--allow-privileged" in r.stderr
     assert "NotFound" in k("get", "pod", name, check=False).stderr
+
+
+def test_edit_with_the_users_editor(k, kd, tmp_path):
+    name = uniq(k, "edit")
+    k("create", "configmap", name, "--from-literal=greeting=hello")
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/greeting: hello/greeting: edited/' \"$1\"\n")
+    editor.chmod(0o755)
+    r = subprocess.run([k.binary, "--kubeconfig", str(kd.state / "kubeconfig"), "edit", "cm", name],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "KUBE_EDITOR": str(editor)})
+    assert r.returncode == 0 and "edited" in r.stdout, r.stderr
+    assert kd.client.get("ConfigMap", "default", name)["data"] == {"greeting": "edited"}
+    k("delete", "cm", name)
