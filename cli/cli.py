@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="check manifest files or folders without a cluster")
     s.add_argument("paths", nargs="+")
+    s.add_argument("--allow-privileged", action="store_true",
+                   help="check as a cluster started with --allow-privileged (no Pod Security baseline)")
 
     s = sub.add_parser("apply", help="apply manifests to the running cluster")
     s.add_argument("-f", "--filename", required=True, action="append", help="file or folder")

@@ -98,14 +98,34 @@ def cmd_validate(args, state: Path) -> int:
     from kubedeck.engine.manifests.validate import load_and_validate
 
     for p in args.paths:
-        if not Path(p).exists():
+        if not Path(p).exists() and not Path(p).is_symlink():
             raise UserError(f'the path "{p}" does not exist')
     docs, errors = load_and_validate(args.paths)
+    docs, refused = _pod_security(docs, args.paths, allow=args.allow_privileged)
+    errors = errors + refused
     hard = [e for e in errors if e.severity == "error"]
     for e in errors:
         print(("warning: " if e.severity != "error" else "") + str(e), file=sys.stderr)
     print(f"{len(docs)} object(s) valid, {len(hard)} error(s)")
     return 1 if hard else 0
+
+
+def _pod_security(docs, paths, *, allow: bool):
+    """What a cluster serving these paths refuses by default (the Pod Security baseline;
+    a hostPath must lie in the folder): (accepted docs, file:line field errors)."""
+    from kubedeck.engine.manifests.errors import ManifestError
+    from kubedeck.engine.podsecurity import HINT, check_object, field_path
+
+    folders = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
+    ok, refused = [], []
+    for doc in docs:
+        folder = next((f for f in folders if Path(doc.file).resolve().is_relative_to(f)), None)
+        found = check_object(doc.obj, manifest_folder=folder, allow_privileged=allow)
+        refused += [ManifestError(doc.file, doc.line_of(field_path(where)), doc.object_name, where,
+                                  f"{message} ({HINT})") for where, message in found]
+        if not found:
+            ok.append(doc)
+    return ok, refused
 
 
 def cmd_apply(args, state: Path) -> int:

@@ -26,17 +26,16 @@ deleted is waited for (polled) and synced again, watched anew, when it is back.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import re
-import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .manifests.errors import ManifestError
-from .manifests.loader import MAX_FILE_BYTES, Document, iter_manifest_files, load_text
+from .manifests.loader import Document, iter_manifest_files, load_text
+from .manifests.reading import read_regular
 from .manifests.validate import validate_document
 from .podsecurity import field_path
 from .store import StoreError, key_of
@@ -287,48 +286,3 @@ def _refused(doc, rel: str, policy) -> list[ManifestError]:
         return []
     return [ManifestError(rel, doc.line_of(field_path(where)), doc.object_name, where, message)
             for where, message in policy(doc.obj)]
-
-
-def read_regular(path: Path) -> tuple[bytes | None, str | None]:
-    """(data, None), (None, problem), or (None, None) when the file no longer exists.
-    Only a regular file is opened, and without blocking (O_NONBLOCK) in case something
-    else was swapped in after the stat."""
-    try:
-        st = os.stat(path)  # follows the link: ELOOP for a loop, ENOENT for a dangling one
-        kind = _not_regular(st.st_mode)
-        if kind:
-            return None, f"is {kind}, not a regular file: not read"
-        if st.st_size > MAX_FILE_BYTES:
-            return None, f"file is too large ({st.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes)"
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-        try:
-            kind = _not_regular(os.fstat(fd).st_mode)
-            if kind:
-                return None, f"is {kind}, not a regular file: not read"
-            chunks, size = [], 0
-            while size <= MAX_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
-                chunks.append(chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return None, "is a symlink loop: not read"
-        if e.errno == errno.ENOENT:
-            return (None, "is a dangling symlink: not read") if os.path.islink(path) else (None, None)
-        return None, f"cannot read file: {e.strerror or e}"
-    return b"".join(chunks), None
-
-
-def _not_regular(mode: int) -> str | None:
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device node"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"

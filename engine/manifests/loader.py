@@ -42,6 +42,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ManifestError, format_path
+from .reading import MAX_FILE_BYTES, read_regular
 
 __all__ = [
     "Document",
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-MAX_FILE_BYTES = 3 * 1024 * 1024
 MAX_DEPTH = 100
 MAX_ALIAS_NODES = 100_000
 NOT_AN_OBJECT = "document is not a Kubernetes object (a mapping with apiVersion, kind and metadata)"
@@ -544,18 +544,14 @@ def load_text(text: str | bytes, file: str) -> tuple[list[Document], list[Manife
 
 
 def load_file(path) -> tuple[list[Document], list[ManifestError]]:
-    """Read and parse one manifest file; problems (including I/O) become errors."""
+    """Read and parse one manifest file; problems (including I/O) become errors. Only a
+    regular file is read, never blocking (reading.read_regular): a FIFO is an error."""
     file = str(path)
-    try:
-        size = os.stat(path).st_size
-        if size > MAX_FILE_BYTES:
-            return [], [ManifestError(file, 0, "", "", f"file is too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,} bytes)")]
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except IsADirectoryError:
-        return [], [ManifestError(file, 0, "", "", "is a directory, not a file")]
-    except OSError as exc:
-        return [], [ManifestError(file, 0, "", "", f"cannot read file: {exc.strerror or exc}")]
+    data, problem = read_regular(Path(path))
+    if problem is None and data is None:
+        problem = "cannot read file: No such file or directory"
+    if problem is not None:
+        return [], [ManifestError(file, 0, "", "", problem)]
     return load_text(data, file)
 
 
