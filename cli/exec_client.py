@@ -23,7 +23,8 @@ STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
 
 
 async def run_exec(url: str, token: str, ns: str, pod: str, cmd: list[str], *, container: str | None,
-                   stdin: bool, tty: bool, ca: str | None = None) -> int:
+                   stdin: bool, tty: bool, ca: str | None = None, connection=None) -> int:
+    """`connection` (a kubeconfig context's, engine/kubeconnect.py) replaces url/token/ca."""
     params = [("command", c) for c in cmd] + [("stdout", "true"), ("stderr", "true")]
     if container:
         params.append(("container", container))
@@ -33,9 +34,10 @@ async def run_exec(url: str, token: str, ns: str, pod: str, cmd: list[str], *, c
         params.append(("tty", "true"))
     loop = asyncio.get_running_loop()
     code = 0
-    ssl = Connection(url, token, ca).ssl()
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
-                                     connector=aiohttp.TCPConnector(ssl=ssl)) as session:
+    conn = connection or Connection(url, token, ca)
+    url = conn.url
+    async with aiohttp.ClientSession(headers=conn.headers(),
+                                     connector=aiohttp.TCPConnector(ssl=conn.ssl())) as session:
         try:
             ws = await session.ws_connect(url + path_for("Pod", ns, pod) + "/exec", params=params,
                                           protocols=("v4.channel.k8s.io",), max_msg_size=0)

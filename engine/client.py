@@ -13,6 +13,7 @@ from typing import Iterator
 import httpx
 
 from .api.paths import path_for
+from .kubeconnect import httpx_options
 from .state import Connection, read_connection
 
 
@@ -32,8 +33,8 @@ class Client:
     def __init__(self, conn: Connection, timeout: float = 30.0):
         self.url = conn.url
         self.conn = conn
-        self.http = httpx.Client(base_url=conn.url, headers={"Authorization": f"Bearer {conn.token}"},
-                                 timeout=timeout, verify=conn.ssl())
+        # any connection: an engine's (api.json) or a kubeconfig context's (kubeconnect.py)
+        self.http = httpx.Client(timeout=timeout, **httpx_options(conn))
 
     @classmethod
     def for_state(cls, state: Path) -> "Client":

@@ -30,20 +30,21 @@ def _ready(pod: dict) -> bool:
 
 
 class Forwarder:
-    def __init__(self, *, url: str, token: str, kind: str, namespace: str, name: str, remote_port: int,
-                 local_port: int = 0, address: str = "127.0.0.1", ca: str | None = None):
-        self.url, self.kind, self.ns, self.name = url, kind, namespace, name
-        self._ssl = Connection(url, token, ca).ssl()
+    def __init__(self, *, kind: str, namespace: str, name: str, remote_port: int, url: str = "",
+                 token: str = "", local_port: int = 0, address: str = "127.0.0.1", ca: str | None = None,
+                 connection=None):
+        # `connection`: a kubeconfig context's (kubeconnect.py); else the engine's url/token/CA
+        self._conn = connection or Connection(url, token, ca)
+        self.url, self.kind, self.ns, self.name = self._conn.url, kind, namespace, name
+        self._ssl = self._conn.ssl()
         self.remote_port, self.local_port, self.address = remote_port, local_port, address
         self.session: aiohttp.ClientSession | None = None
-        self._headers = {"Authorization": f"Bearer {token}"}
         self.server: asyncio.AbstractServer | None = None
         self.conns: set[asyncio.Task] = set()
         self.errors: list[str] = []
 
     async def start(self) -> int:
-        self.session = aiohttp.ClientSession(headers=self._headers,
-                                             connector=aiohttp.TCPConnector(ssl=self._ssl))
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl))
         self.server = await asyncio.start_server(self._handle, self.address, self.local_port)
         self.local_port = self.server.sockets[0].getsockname()[1]
         return self.local_port
@@ -57,7 +58,7 @@ class Forwarder:
             await self.session.close()
 
     async def _get(self, path: str, **params) -> dict:
-        async with self.session.get(self.url + path, params=params) as r:
+        async with self.session.get(self.url + path, params=params, headers=self._conn.headers()) as r:
             body = await r.json()
             if r.status >= 400:
                 raise LookupError(body.get("message", f"HTTP {r.status}"))
@@ -93,7 +94,7 @@ class Forwarder:
             pod, port = await self.target()
             ws = await self.session.ws_connect(self.url + path_for("Pod", self.ns, pod) + "/portforward",
                                                params={"ports": str(port)}, protocols=("v4.channel.k8s.io",),
-                                               max_msg_size=0)
+                                               max_msg_size=0, headers=self._conn.headers())
         except (LookupError, aiohttp.ClientError) as e:
             self.errors.append(str(e))
             writer.close()

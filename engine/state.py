@@ -59,6 +59,11 @@ class Connection:
             raise FileNotFoundError(state / "api.json")
         return cls.from_dict(data)
 
+    def headers(self) -> dict[str, str]:
+        """The request headers that authenticate (engine/kubeconnect.py's connections have
+        the same method, so every client takes either)."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     def ssl(self):
         """The TLS context for this cluster (True: the system's trust, for plain http)."""
         if not self.ca:

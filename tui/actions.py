@@ -15,7 +15,7 @@ from kubedeck.engine.present import describe as describe_text
 from kubedeck.engine.present.resources import ResourceKind
 
 from .api import ApiError, Disconnected
-from .shell import ShellError, exec_shell, find_container
+from .shell import exec_shell
 from .widgets.confirm import ConfirmScreen
 from .widgets.text_screen import TextScreen
 
@@ -184,24 +184,11 @@ class ActionsMixin:
         logs = self.log_pane
         chosen = logs.container if logs.pod == self._ref(kind, pod) and logs.container else None
         container = chosen or (containers[0] if containers else "")
-        self._shell_worker(pod.get("metadata", {}).get("uid", ""), container)
-
-    def _shell_worker(self, uid: str, container: str) -> None:
-        def lookup() -> None:
-            try:
-                docker, cid = find_container(uid, container)
-            except ShellError as exc:
-                self.call_from_thread(self.notify, f"shell: {exc}", severity="error")
-                return
-            self.call_from_thread(self._enter_shell, docker, cid)
-
-        self.run_worker(lookup, thread=True, group="shell", exit_on_error=False)
-
-    def _enter_shell(self, docker: str, cid: str) -> None:
+        ns, name = self._ref(kind, pod)
         try:
             with self.suspend():
-                exec_shell(docker, cid)
-        except Exception as exc:  # e.g. suspend unsupported (headless, web)
+                exec_shell(self.api.connection, ns or "default", name, container)
+        except Exception as exc:  # e.g. suspend unsupported (headless, web), exec refused
             self.notify(f"shell: {exc}", severity="error")
 
     def action_not_yet(self, what: str) -> None:

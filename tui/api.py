@@ -4,7 +4,8 @@ The TUI only talks to the engine through this module (see docs/ARCHITECTURE.md f
 contract). Everything is async and built on one `httpx.AsyncClient` with a bearer token:
 
 * `list` returns `(items, resourceVersion)`;
-* `watch` yields `(type, object)` from `?watch=1&resourceVersion=N` JSON lines and, when
+* `watch` yields `(type, object)` from `?watch=1&resourceVersion=N` JSON lines (bookmarks
+  only move the resourceVersion it resumes from) and, when
   the stream breaks or the server answers 410 Gone, relists and replays the difference as
   synthetic ADDED/MODIFIED/DELETED events so a consumer never sees a gap;
 * `logs` yields text lines, streamed when `follow=True`.
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from kubedeck.engine.kubeconnect import httpx_options
 from kubedeck.engine.state import Connection
 
 CORE = "v1"
@@ -69,14 +71,13 @@ class ApiClient:
         ca: str | None = None,
         timeout: float = 10.0,
         retry_delay: Callable[[int], float] | None = None,
+        connection: Any = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self._client = httpx.AsyncClient(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(timeout),
-            verify=Connection(url, token, ca).ssl(),
-        )
+        # `connection`: any cluster by kubeconfig context (engine/kubeconnect.py), with its
+        # certificates and refreshed credentials; else the engine's url, token and CA
+        self.connection = connection or Connection(url, token, ca)
+        self.url = self.connection.url.rstrip("/")
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), **httpx_options(self.connection))
         self._retry_delay = retry_delay or (lambda attempt: min(0.25 * 2**attempt, 5.0))
 
     async def aclose(self) -> None:
@@ -187,7 +188,7 @@ class ApiClient:
                     for event in _diff(known, items):
                         yield event
                     need_relist = False
-                params = {"watch": "1", "resourceVersion": rv}
+                params = {"watch": "1", "resourceVersion": rv, "allowWatchBookmarks": "true"}
                 timeout = httpx.Timeout(10.0, read=None)
                 async with self._client.stream(
                     "GET", path, params=params, timeout=timeout
@@ -211,6 +212,8 @@ class ApiClient:
                             need_relist = True
                             break
                         rv = obj.get("metadata", {}).get("resourceVersion", rv)
+                        if kind == "BOOKMARK":  # only a newer resourceVersion to resume from
+                            continue
                         uid = obj.get("metadata", {}).get("uid")
                         if uid:
                             if kind == "DELETED":

@@ -21,12 +21,13 @@ from textual.widgets import DataTable, Footer, Static
 
 from . import themes as theme_files
 from .actions import ActionsMixin
-from .api import ApiClient
+from .api import ApiClient, ApiError
 from .edit import EditMixin, error_text
 from .forwards import ForwardMixin
 from .help import KEY_HELP
 from .informer import Informer
 from .metrics import MetricsPoller, with_usage
+from .plain import PlainClusterMixin
 from .widgets.log_pane import LogPane
 from .widgets.pick_screen import PickScreen
 from .widgets.prompt import Prompt
@@ -37,7 +38,7 @@ from .widgets.text_screen import TextScreen
 ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
 
 
-class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
+class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App):
     """Keyboard-driven view of a kubedeck cluster."""
 
     CSS_PATH = "kubedeck.tcss"
@@ -71,9 +72,10 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
     def __init__(
         self,
         *,
-        api_url: str,
-        token: str,
+        api_url: str = "",
+        token: str = "",
         ca: str | None = None,
+        connection=None,
         theme: str | None = None,
         config_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
@@ -83,7 +85,8 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
     ) -> None:
         self.api_url, self.api_token, self.api_ca = api_url, token, ca
         self._init_forwards()
-        self.api = api or ApiClient(api_url, token, ca=ca, retry_delay=lambda n: min(retry_delay * 2**n, 5.0))
+        self.api = api or ApiClient(api_url, token, ca=ca, retry_delay=lambda n: min(retry_delay * 2**n, 5.0),
+                                    connection=connection)  # connection: any cluster (plain.py)
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.config_dir = Path(config_dir) if config_dir else theme_files.config_dir()
         self.requested_theme = theme
@@ -148,7 +151,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
             self.ensure_informer(VIEWS[plural])
         self.set_interval(0.5, self._refresh_nodes)
         self.run_worker(self.metrics.run(), group="metrics", exit_on_error=False)
-        self.set_interval(self._status_interval, self._poll_status)
+        self._status_timer = self.set_interval(self._status_interval, self._poll_status)
         self.call_later(self._poll_status)
 
     async def on_unmount(self) -> None:
@@ -188,6 +191,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
             informer = Informer(
                 self.api, kind, on_sync=self._on_sync, on_event=self._on_event,
                 on_state=self._on_state, retry_delay=self._retry_delay,
+                fallback_namespace=getattr(self.api.connection, "namespace", None),
             )
             self.informers[kind.plural] = informer
             self.run_worker(informer.run(), group=f"informer-{kind.plural}", exit_on_error=False)
@@ -199,6 +203,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
     def _on_sync(self, kind: ResourceKind, items: list[dict]) -> None:
         for table in self._tables_for(kind.plural):
             table.set_objects(items)
+        self.show_forbidden(kind.plural)
         if kind.plural == "pods":
             self._nodes_dirty = True
 
@@ -221,6 +226,10 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         self.report_forward_errors()
         try:
             status = await self.api.status()
+        except ApiError as exc:
+            if exc.code == 404:  # not a kubedeck cluster: no extras to show
+                self.extras_missing()
+            return
         except Exception:
             return  # the informers already report the connection state
         self.manifest_errors = list(status.get("manifestErrors") or [])
@@ -339,7 +348,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         self.switch_view(kind)
 
     def switch_view(self, kind: ResourceKind) -> None:
-        kind = with_usage(kind)
+        kind = self.plain_kind(with_usage(kind))
         informer = self.ensure_informer(kind)
         table = self.main_table
         table.set_kind(kind, list(informer.cache.values()))
@@ -347,6 +356,7 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
         table.rebuild()
         title = kind.plural.capitalize() if kind.plural != "persistentvolumeclaims" else "PVCs"
         self.main_title.update(title)
+        self.show_forbidden(kind.plural)
         self.status_bar.view = kind.plural
         table.focus()
 
@@ -391,10 +401,12 @@ class KubedeckApp(ActionsMixin, EditMixin, ForwardMixin, App):
 
 
 def run_tui(
-    *, api_url: str, token: str, ca: str | None = None, theme: str | None = None,
-    config_dir: Path | None = None,
+    *, api_url: str = "", token: str = "", ca: str | None = None, theme: str | None = None,
+    config_dir: Path | None = None, connection=None,
 ) -> int:
-    """Run the TUI until the user quits; returns the process exit code."""
-    app = KubedeckApp(api_url=api_url, token=token, ca=ca, theme=theme, config_dir=config_dir)
+    """Run the TUI until the user quits; returns the process exit code. `connection`: a
+    kubeconfig context's (engine/kubeconnect.py) instead of an engine's url/token/CA."""
+    app = KubedeckApp(api_url=api_url, token=token, ca=ca, theme=theme, config_dir=config_dir,
+                      connection=connection)
     app.run()
     return app.return_code or 0

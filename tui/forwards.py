@@ -67,7 +67,7 @@ def parse_ports(text: str) -> tuple[int, int]:
 
 
 class ForwardMixin:
-    """Needs `self.api_url`, `self.api_token`, `self.prompt`, `self.status_bar`, `self._selected()`."""
+    """Needs `self.api` (its connection), `self.prompt`, `self.status_bar`, `self._selected()`."""
 
     def _init_forwards(self) -> None:
         self.forwards: list[Forward] = []
@@ -119,7 +119,7 @@ class ForwardMixin:
         self.run_worker(self._start_forward(*target, local, remote), group="forwards", exit_on_error=False)
 
     async def _start_forward(self, kind: str, ns: str, name: str, local: int, remote: int) -> None:
-        forwarder = Forwarder(url=self.api_url, token=self.api_token, ca=self.api_ca, kind=kind, namespace=ns,
+        forwarder = Forwarder(connection=self.api.connection, kind=kind, namespace=ns,
                               name=name, remote_port=remote, local_port=local)
         try:
             await forwarder.start()

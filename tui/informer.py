@@ -27,11 +27,16 @@ class Informer:
         on_event: Callable[[ResourceKind, str, dict], None],
         on_state: Callable[[ResourceKind, bool, str], None],
         retry_delay: float = 0.5,
+        fallback_namespace: str | None = None,
     ) -> None:
         self.api = api
         self.kind = kind
         self.cache: dict[str, dict] = {}
         self.synced = False
+        self.forbidden = ""  # the API's message when RBAC forbids listing this kind
+        # RBAC often allows one namespace (the context's) where all namespaces are forbidden
+        self.fallback_namespace = fallback_namespace
+        self.scope: str | None = None  # the namespace listed and watched; None: all
         self._on_sync = on_sync
         self._on_event = on_event
         self._on_state = on_state
@@ -42,16 +47,21 @@ class Informer:
         attempt = 0
         while True:
             try:
-                items, rv = await self.api.list(kind.plural, None, kind.group_version)
+                items, rv = await self.api.list(kind.plural, self.scope, kind.group_version)
                 break
             except Disconnected as exc:
                 self._on_state(kind, False, str(exc))
             except ApiError as exc:
-                if exc.code in (404, 405):  # the engine does not serve this kind (yet)
-                    items, rv = [], "0"
+                if exc.code == 403 and self.scope is None and kind.namespaced and self.fallback_namespace:
+                    self.scope = self.fallback_namespace
+                    continue
+                if exc.code in (403, 404, 405):
+                    # not served here (404/405), or RBAC forbids the list (403): an empty
+                    # pane that says so (`forbidden`), never a retry loop or a crash
+                    self.forbidden = (exc.message or str(exc)) if exc.code == 403 else ""
                     self._on_state(kind, True, "")
                     self.synced = True
-                    self._on_sync(kind, items)
+                    self._on_sync(kind, [])
                     return
                 self._on_state(kind, False, str(exc))
             await asyncio.sleep(min(self._retry_delay * 2**attempt, 5.0))
@@ -65,7 +75,7 @@ class Informer:
         # (150 ms pauses with 1,000 pods listed). Changes later are freed by refcount.
         gc.freeze()
         async for event_type, obj in self.api.watch(
-            kind.plural, rv, None, kind.group_version, known=self.cache
+            kind.plural, rv, self.scope, kind.group_version, known=self.cache
         ):
             if event_type == "DISCONNECTED":
                 self._on_state(kind, False, obj.get("message", ""))

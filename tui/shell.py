@@ -1,44 +1,38 @@
-"""`s`: a shell in the selected pod's container, through the local Docker CLI.
+"""`s`: a shell in the selected pod's container, through the API server's exec.
 
-The engine labels every container with `io.kubernetes.pod.uid` and
-`io.kubernetes.container.name` (docs/ARCHITECTURE.md), so the container is found by
-label and entered with `docker exec -it <id> sh` while the TUI is suspended.
+The same client as `kubedeck exec -it` (the v4 channel protocol over a WebSocket, with
+the terminal raw and its size on the resize channel), so it works on any cluster the
+TUI is connected to, with the connection's own credentials. The TUI is suspended while
+the shell runs; the session runs on its own event loop in a thread because the app's
+loop is the one blocked in `suspend()`.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import asyncio
+import threading
+
+SHELL = ["sh", "-c", "command -v bash >/dev/null && exec bash || exec sh"]
 
 
-class ShellError(Exception):
-    pass
+def exec_shell(connection, namespace: str, pod: str, container: str | None, *,
+               command: list[str] | None = None, stdin: bool = True, tty: bool = True) -> int:
+    """Run an interactive shell (or `command`) in the container; returns its exit code.
+    Blocking: the caller has suspended the TUI."""
+    from kubedeck.exec_client import run_exec
 
+    result: dict = {}
 
-def find_container(pod_uid: str, container: str) -> tuple[str, str]:
-    """(docker binary, container id) for a pod's container; blocking, run in a thread."""
-    docker = shutil.which("docker")
-    if docker is None:
-        raise ShellError("the docker command is not installed")
-    args = [
-        docker, "ps", "-q",
-        "--filter", f"label=io.kubernetes.pod.uid={pod_uid}",
-        "--filter", f"label=io.kubernetes.container.name={container}",
-    ]
-    try:
-        out = subprocess.run(args, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ShellError(f"docker ps failed: {exc}") from exc
-    if out.returncode != 0:
-        raise ShellError(out.stderr.strip() or "docker ps failed")
-    ids = out.stdout.split()
-    if not ids:
-        raise ShellError(f"no running container {container!r} for this pod")
-    return docker, ids[0]
+    def session() -> None:
+        try:
+            result["code"] = asyncio.run(run_exec("", "", namespace, pod, command or SHELL, container=container or None,
+                                                  stdin=stdin, tty=tty, connection=connection))
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            result["error"] = exc
 
-
-def exec_shell(docker: str, container_id: str) -> int:
-    """Run an interactive shell; the caller has suspended the TUI."""
-    command = [docker, "exec", "-it", container_id, "sh", "-c",
-               "command -v bash >/dev/null && exec bash || exec sh"]
-    return subprocess.call(command)
+    worker = threading.Thread(target=session, name="kubedeck-shell")
+    worker.start()
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["code"]
