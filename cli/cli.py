@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("down", help="stop the cluster and remove its containers and networks")
     s.add_argument("--volumes", action="store_true", help="also remove PersistentVolumeClaim volumes")
 
+    s = sub.add_parser("backup", help="write every object of the cluster's store to FILE (as an etcd snapshot)")
+    s.add_argument("file")
+    s = sub.add_parser("restore", help="write a backup into the store of a stopped cluster")
+    s.add_argument("file")
+    s.add_argument("--force", action="store_true", help="replace a store that holds objects (moved aside)")
+
     s = sub.add_parser("ip", help="print the node address at which NodePorts answer (as `minikube ip`)")
     s.add_argument("node", nargs="?", default=None, help="node name (default: the first node)")
 

@@ -93,6 +93,18 @@ def cmd_down(args, state: Path) -> int:
     return down(state, volumes=args.volumes)
 
 
+def cmd_backup(args, state: Path) -> int:
+    from .backup import backup
+
+    return backup(state, Path(args.file))
+
+
+def cmd_restore(args, state: Path) -> int:
+    from .backup import restore
+
+    return restore(state, Path(args.file), force=args.force)
+
+
 # ---- manifests ----------------------------------------------------------------------
 def cmd_validate(args, state: Path) -> int:
     from kubedeck.engine.manifests.validate import load_and_validate
