@@ -14,7 +14,7 @@ from common import Engine, Result, log, median, percentile
 CLIENTS = 20
 
 
-async def load(url: str, token: str, rounds: int, prefix: str) -> dict[str, list[float]]:
+async def load(url: str, token: str, ssl, rounds: int, prefix: str) -> dict[str, list[float]]:
     import aiohttp
 
     lat: dict[str, list[float]] = {"get": [], "list": [], "create": [], "version": []}
@@ -22,7 +22,7 @@ async def load(url: str, token: str, rounds: int, prefix: str) -> dict[str, list
     base = f"{url}/api/v1/namespaces/default/configmaps"
 
     async def client(i: int) -> None:
-        conn = aiohttp.TCPConnector(limit=1)
+        conn = aiohttp.TCPConnector(limit=1, ssl=ssl)
         async with aiohttp.ClientSession(headers=headers, connector=conn) as s:
             for r in range(rounds):
                 for op, method, u, body in (
@@ -50,10 +50,10 @@ def run(docker, quick: bool) -> Result:
         for i in range(100):
             eng.client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"seed-{i}"},
                                "data": {"k": "v" * 64}})
-        conn = json.loads((eng.state / "api.json").read_text())
-        asyncio.run(load(conn["url"], conn["token"], 3, "warm"))
+        conn = eng.connection()
+        asyncio.run(load(conn.url, conn.token, conn.ssl(), 3, "warm"))
         t0 = time.perf_counter()
-        lat = asyncio.run(load(conn["url"], conn["token"], rounds, "cm"))
+        lat = asyncio.run(load(conn.url, conn.token, conn.ssl(), rounds, "cm"))
         took = time.perf_counter() - t0
     ops = [v for k in ("get", "list", "create") for v in lat[k]]
     p99 = percentile(ops, 99)

@@ -36,6 +36,8 @@ def pod_yaml(name: str, app: str, command: list[str], image: str = BUSYBOX) -> s
             f"  - {{name: main, image: {json.dumps(image)}, command: {json.dumps(command)}}}\n")
 NGINX_IMAGE = "kubedeck-bench/nginx:1"
 L_CLUSTER = "io.kubedeck.cluster"
+# every `kubedeck serve` a benchmark starts: free ingress ports, and the user's kubeconfig left alone
+SERVE_ARGS = ("--ingress-http-port", "0", "--ingress-https-port", "0", "--no-kubeconfig")
 
 
 def log(msg: str) -> None:
@@ -234,8 +236,7 @@ class Engine:
 
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(self.state), "serve",
-                                      str(self.folder), "--ingress-http-port", "0", "--ingress-https-port", "0",
-                                      *self.extra_args],
+                                      str(self.folder), *SERVE_ARGS, *self.extra_args],
                                      stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
 
         def ready():
@@ -254,6 +255,12 @@ class Engine:
                                               "-f", "raw", "-o", str(out), "-p", str(self.proc.pid)],
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return self
+
+    def connection(self):
+        """The engine's `Connection` (url, token, CA file; `.ssl()` is the TLS context)."""
+        from kubedeck.engine.state import Connection
+
+        return Connection.from_state(self.state)
 
     @property
     def pid(self) -> int:
@@ -309,6 +316,15 @@ class Engine:
                 self.profiler.wait(30)
             except subprocess.TimeoutExpired:
                 self.profiler.kill()
+        # stop and reap the engine first: `down` refuses while the state dir's lock is held,
+        # and an unreaped engine's last threads can hold it a moment after it shows as a zombie
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
         try:
             if self.client:
                 self.client.close()
@@ -318,13 +334,6 @@ class Engine:
                 log(f"kubedeck down failed ({r.returncode}): {r.stderr.strip()[-500:]}")
         except Exception as e:  # noqa: BLE001 - fall through to the hard cleanup
             log(f"kubedeck down: {e}")
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
         remove_labelled(self.docker, self.name)
         shutil.rmtree(self.base, ignore_errors=True)
 

@@ -15,13 +15,13 @@ import time
 
 import httpx
 
-from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, pod_yaml, spread, wait_for
+from common import BUSYBOX, L_CLUSTER, SERVE_ARGS, Engine, Result, log, median, pod_yaml, spread, wait_for
 from reconcile import StartEvents
 
 
 
 def serve_start(docker, repeats: int) -> Result:
-    from kubedeck.engine.state import read_connection
+    from kubedeck.engine.state import Connection, read_connection
 
     base, kd = [], []
     for _ in range(repeats):
@@ -31,19 +31,25 @@ def serve_start(docker, repeats: int) -> Result:
         eng = Engine(docker)
         t0 = time.perf_counter()
         eng.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(eng.state), "serve",
-                                     str(eng.folder), "--ingress-http-port", "0", "--ingress-https-port", "0"],
+                                     str(eng.folder), *SERVE_ARGS],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        clients: list[httpx.Client] = []
 
         def answering():
             conn = read_connection(eng.state)
             if not conn:
                 return False
+            if not clients:  # api.json is written once the CA exists: trust it from then on
+                c = Connection.from_dict(conn)
+                clients.append(httpx.Client(base_url=c.url, verify=c.ssl(), timeout=1))
             try:
-                return httpx.get(conn["url"] + "/healthz", timeout=1).status_code == 200
+                return clients[0].get("/healthz").status_code == 200
             except httpx.HTTPError:
                 return False
         wait_for(answering, 30, 0.005, what="API answering")
         kd.append(time.perf_counter() - t0)
+        clients[0].close()
         log(f"serve -> API: {kd[-1] * 1000:.0f} ms (python start {base[-1] * 1000:.0f} ms)")
         eng.cleanup()
     return Result("serve_to_api_s", median(kd), "<= 1", "`kubedeck serve` start -> API answering",

@@ -145,7 +145,7 @@ def first_paint_pty(eng: Engine, names: list[str], config: Path, timeout: float 
         os.close(master)
 
 
-async def first_paint_in_process(url: str, token: str, names: set[str], config: Path, frames: Frames) -> float:
+async def first_paint_in_process(conn, names: set[str], config: Path, frames: Frames) -> float:
     from kubedeck.tui.app import KubedeckApp
 
     done = asyncio.Event()
@@ -159,7 +159,7 @@ async def first_paint_in_process(url: str, token: str, names: set[str], config: 
 
     frames.watchers.append(watcher)
     try:
-        app = KubedeckApp(api_url=url, token=token, config_dir=config)
+        app = KubedeckApp(api_url=conn.url, token=conn.token, ca=conn.ca, config_dir=config)
         async with app.run_test(size=PTY_SIZE):
             await asyncio.wait_for(done.wait(), 30)
     finally:
@@ -174,11 +174,12 @@ def python_start() -> float:
 
 
 # ---- status latency --------------------------------------------------------------------------
-async def bare_watch(url: str, token: str, seen: dict[str, float], stop: asyncio.Event) -> None:
+async def bare_watch(conn, seen: dict[str, float], stop: asyncio.Event) -> None:
     import aiohttp
 
-    headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers) as s:
+    url = conn.url
+    headers = {"Authorization": f"Bearer {conn.token}"}
+    async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(ssl=conn.ssl())) as s:
         async with s.get(f"{url}/api/v1/namespaces/default/pods") as r:
             rv = (await r.json())["metadata"]["resourceVersion"]
         async with s.get(f"{url}/api/v1/namespaces/default/pods",
@@ -194,11 +195,10 @@ async def bare_watch(url: str, token: str, seen: dict[str, float], stop: asyncio
                     seen[meta["name"]] = time.perf_counter()
 
 
-async def status_latency(eng: Engine, url: str, token: str, names: list[str], config: Path,
-                         frames: Frames) -> dict:
+async def status_latency(eng: Engine, conn, names: list[str], config: Path, frames: Frames) -> dict:
     from kubedeck.tui.app import KubedeckApp
 
-    app = KubedeckApp(api_url=url, token=token, config_dir=config)
+    app = KubedeckApp(api_url=conn.url, token=conn.token, ca=conn.ca, config_dir=config)
     watched: dict[str, float] = {}
     stop = asyncio.Event()
     ui: list[float] = []
@@ -248,7 +248,7 @@ async def status_latency(eng: Engine, url: str, token: str, names: list[str], co
 
     ResourceTable.flush = timed_flush
     frames.watchers.append(watcher)
-    watch_task = asyncio.create_task(bare_watch(url, token, watched, stop))
+    watch_task = asyncio.create_task(bare_watch(conn, watched, stop))
     try:
         async with app.run_test(size=STATUS_SIZE):
             table = app.main_table
@@ -291,8 +291,7 @@ def run(docker, quick: bool) -> list[Result]:
     config = Path(tempfile.mkdtemp(prefix="kdbench-tui-cfg-"))
     try:
         with Engine(docker) as eng:
-            conn = json.loads((eng.state / "api.json").read_text())
-            url, token = conn["url"], conn["token"]
+            conn = eng.connection()
             paint_names = [f"fp-{i}" for i in range(FIRST_PAINT_PODS)]
             for name in paint_names:
                 eng.client.create(pod(name))
@@ -302,8 +301,8 @@ def run(docker, quick: bool) -> list[Result]:
             cold = [first_paint_pty(eng, paint_names, config) for _ in range(starts)]
             floor = [python_start() for _ in range(starts)]
             with Frames() as frames:
-                asyncio.run(first_paint_in_process(url, token, set(paint_names), config, frames))  # warm-up
-                warm = [asyncio.run(first_paint_in_process(url, token, set(paint_names), config, frames))
+                asyncio.run(first_paint_in_process(conn, set(paint_names), config, frames))  # warm-up
+                warm = [asyncio.run(first_paint_in_process(conn, set(paint_names), config, frames))
                         for _ in range(starts)]
                 log(f"tui first paint: cold {median(cold):.2f} s, in-process {median(warm):.2f} s")
 
@@ -311,7 +310,7 @@ def run(docker, quick: bool) -> list[Result]:
                 for name in lat_names:
                     eng.client.create(pod(name))
                 wait_running(eng, FIRST_PAINT_PODS + repeats, timeout=300)
-                data = asyncio.run(status_latency(eng, url, token, lat_names, config, frames))
+                data = asyncio.run(status_latency(eng, conn, lat_names, config, frames))
     finally:
         shutil.rmtree(config, ignore_errors=True)
 
