@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ..extras import extras_refused
 from ..store import StoreError
 from . import discovery
 from .metrics_api import MetricsApi
@@ -38,6 +39,8 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
         got = request.headers.get("Authorization", "")
         if not hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
             return fail(401, "Unauthorized", "Unauthorized")
+        if extras_refused(request.path):  # a test aid: look like any other API server
+            return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
         try:
             return await handler(request)
         except (StoreError, PatchError) as e:
