@@ -4,6 +4,7 @@ cleaning up after it (`down`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -197,6 +198,9 @@ def _gone(pid: int) -> bool:
 
 
 def down(state: Path, *, volumes: bool) -> int:
+    """Stop the engine and remove what this cluster made in Docker. Idempotent: a second
+    run finds nothing and says so. Only objects with this cluster's label are removed;
+    what cannot be removed is reported in one line each (exit 1), never a traceback."""
     from kubedeck.engine.store_file import remove as remove_store
 
     from .commands import UserError
@@ -209,22 +213,18 @@ def down(state: Path, *, volumes: bool) -> int:
     import docker
 
     name = cluster_name(state)
-    label = f"io.kubedeck.cluster={name}"
-    client = docker.from_env()
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as e:
+        raise UserError(f"cannot reach Docker to remove cluster {name!r}'s containers: {e}") from None
     from kubedeck.engine.agent.nodeport_kernel import remove_host_rules
 
-    remove_host_rules(client.api, name)  # a killed engine leaves its kernel NodePort rules
-    n = 0
-    for c in client.containers.list(all=True, filters={"label": label}):
-        c.remove(force=True)
-        n += 1
-    for net in client.networks.list(filters={"label": label}):
-        net.remove()
-    v = 0
-    if volumes:
-        for vol in client.volumes.list(filters={"label": label}):
-            vol.remove(force=True)
-            v += 1
+    try:
+        remove_host_rules(client.api, name)  # a killed engine leaves its kernel NodePort rules
+    except docker.errors.DockerException as e:
+        logging.getLogger("kubedeck").warning("cannot remove the kernel NodePort rules: %s", e)
+    n, v, problems = _remove_ours(client.api, name, volumes=volumes)
     remove_store(state / "store.sqlite")
     (state / "api.json").unlink(missing_ok=True)
     import shutil
@@ -234,4 +234,80 @@ def down(state: Path, *, volumes: bool) -> int:
         print(f"kubedeck: removed context {'kubedeck-' + name!r} from {kc}")
     print(f"kubedeck: cluster {name!r} down: removed {n} container(s)"
           + (f" and {v} volume(s)" if volumes else "; volumes kept (use --volumes to remove them)"))
-    return 0
+    for p in problems:
+        print(f"kubedeck: {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _remove_ours(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]:
+    """Remove the containers, networks (and volumes) labelled for cluster `name`: the
+    low-level lists (the high-level ones inspect each item and fail on one just gone),
+    NotFound is success, and a network is removed once its endpoints are gone. A
+    network that still holds a container kubedeck did not make is left, and said."""
+    from docker.errors import APIError, NotFound
+
+    label = {"label": f"io.kubedeck.cluster={name}"}
+    n, v, problems = 0, 0, []
+    for c in api.containers(all=True, filters=label):
+        try:
+            api.remove_container(c["Id"], force=True)
+            n += 1
+        except NotFound:
+            pass
+        except APIError as e:
+            problems.append(f"cannot remove container {c['Names'][0].lstrip('/')}: {e.explanation or e}")
+    for net in api.networks(filters=label):
+        deadline = time.monotonic() + 10  # endpoints of just-removed containers linger a moment
+        while True:
+            try:
+                api.remove_network(net["Id"])
+                break
+            except NotFound:
+                break
+            except APIError as e:
+                attached = _attached(api, net["Id"], name)
+                if attached is None:
+                    break
+                if time.monotonic() < deadline:
+                    for cid, _, ours in attached:
+                        if ours:  # one of ours (re)joined it after the list above
+                            with contextlib.suppress(NotFound, APIError):
+                                api.remove_container(cid, force=True)
+                    time.sleep(0.2)
+                    continue
+                foreign = [n for _, n, ours in attached if not ours]
+                problems.append(f"network {net['Name']} not removed: " + (
+                    f"containers kubedeck did not create are attached ({', '.join(foreign)}); "
+                    "disconnect them and run `kubedeck down` again" if foreign else str(e.explanation or e)))
+                break
+    if volumes:
+        for vol in api.volumes(filters=label).get("Volumes") or []:
+            try:
+                api.remove_volume(vol["Name"], force=True)
+                v += 1
+            except NotFound:
+                pass
+            except APIError as e:
+                problems.append(f"cannot remove volume {vol['Name']}: {e.explanation or e}")
+    return n, v, problems
+
+
+def _attached(api, net_id: str, cluster: str) -> list[tuple[str, str, bool]] | None:
+    """(id, name, made by this cluster) of each container still on a network; None if
+    the network is gone."""
+    from docker.errors import NotFound
+
+    from kubedeck.engine.agent.owned import is_ours
+
+    try:
+        info = api.inspect_network(net_id)
+    except NotFound:
+        return None
+    out = []
+    for cid, c in (info.get("Containers") or {}).items():
+        try:
+            labels = api.inspect_container(cid)["Config"].get("Labels")
+        except NotFound:
+            continue
+        out.append((cid, c.get("Name", cid[:12]), is_ours(labels, cluster)))
+    return out

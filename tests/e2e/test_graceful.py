@@ -1,0 +1,59 @@
+"""Graceful behaviour on a real engine and Docker: Ctrl-C (SIGINT) stops `serve` cleanly;
+`kubedeck down` is idempotent and never prints a traceback, also when a container
+kubedeck did not create sits on its network; and a container that is not ours but is
+named like ours survives both the engine and `down`."""
+
+from __future__ import annotations
+
+import signal
+
+import docker
+import pytest
+
+from conftest import wait_for
+
+APP = """
+apiVersion: v1
+kind: Pod
+metadata: {name: app, labels: {app: app}}
+spec:
+  containers:
+  - {name: main, image: "busybox:1.36", command: [sleep, "3600"]}
+"""
+
+
+@pytest.mark.timeout(240)
+def test_sigint_stops_serve_cleanly_and_down_is_idempotent(engine, docker_client):
+    engine.write("app.yaml", APP)
+    wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app running")
+    network = f"kubedeck-{engine.name}"
+    # a user's container, named like one of ours, on our network: kubedeck must not remove it
+    intruder = docker_client.containers.run("busybox:1.36", ["sleep", "3600"], detach=True,
+                                            name=f"k8s_POD_app_default_{engine.name}_x", network=network)
+    try:
+        engine.proc.send_signal(signal.SIGINT)
+        assert engine.proc.wait(20) == 0
+        log = engine.log_path.read_text(errors="replace")
+        assert "engine stopped" in log and "Traceback" not in log, log[-3000:]
+        assert [c.status for c in engine.containers()] == ["running"] * len(engine.containers())  # pods keep running
+
+        first = engine.cli("down", check=False)
+        assert "Traceback" not in first.stderr + first.stdout, first.stderr
+        assert first.returncode == 1, first.stdout + first.stderr
+        [problem] = first.stderr.strip().splitlines()
+        assert f"network {network} not removed" in problem and intruder.name in problem
+        assert engine.containers() == []  # ours are gone
+        intruder.reload()
+        assert intruder.status == "running"  # theirs is not
+
+        docker_client.networks.get(network).disconnect(intruder)
+        second = engine.cli("down")
+        assert "removed 0 container(s)" in second.stdout and not second.stderr
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.networks.get(network)
+        third = engine.cli("down")
+        assert "removed 0 container(s)" in third.stdout and not third.stderr
+        intruder.reload()
+        assert intruder.status == "running"
+    finally:
+        intruder.remove(force=True)
