@@ -29,7 +29,7 @@ def deployment(n: int) -> dict:
 
 def raw_start(docker, n: int, pairs: bool) -> float:
     """Seconds to create+start n containers (or n sandbox+app pairs) with the SDK."""
-    from kubedeck.engine.agent.pause import PAUSE_IMAGE
+    from kubedeck.engine.pause import PAUSE_IMAGE
 
     api = docker.api
     tag = f"kdbench-raw-{uuid.uuid4().hex[:6]}"

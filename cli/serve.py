@@ -218,7 +218,7 @@ def down(state: Path, *, volumes: bool) -> int:
         client.ping()
     except docker.errors.DockerException as e:
         raise UserError(f"cannot reach Docker to remove cluster {name!r}'s containers: {e}") from None
-    from kubedeck.engine.agent.nodeport_kernel import remove_host_rules
+    from kubedeck.engine.kubeproxy.nodeport_kernel import remove_host_rules
 
     try:
         remove_host_rules(client.api, name)  # a killed engine leaves its kernel NodePort rules

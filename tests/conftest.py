@@ -184,7 +184,7 @@ class Engine:
             self.client.close()
         label = f"io.kubedeck.cluster={self.name}"
         api = self.docker.api
-        from kubedeck.engine.agent.nodeport_kernel import remove_host_rules
+        from kubedeck.engine.kubeproxy.nodeport_kernel import remove_host_rules
 
         remove_host_rules(api, self.name)  # what a killed engine left in the host's netfilter
         # the low-level list: the high-level one inspects each container and fails with 404

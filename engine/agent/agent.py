@@ -23,8 +23,8 @@ from ..store import StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
 from .pod_worker import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID, PodWorker
-from .nodeport_kernel import HostNodePorts
-from .services import ServiceProxies, needs_proxy
+from ..kubeproxy.nodeport_kernel import HostNodePorts
+from ..kubeproxy.services import ServiceProxies, needs_proxy
 from .volumes import refresh_projected
 
 log = logging.getLogger("kubedeck.agent")

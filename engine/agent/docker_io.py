@@ -18,7 +18,7 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import Mount
 
-from .pause import PAUSE_IMAGE, build_context
+from ..pause import PAUSE_IMAGE, build_context
 
 log = logging.getLogger("kubedeck.docker")
 

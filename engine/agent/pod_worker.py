@@ -131,7 +131,7 @@ class PodWorker:
         """DNS names of this pod: POD.SUBDOMAIN, and the names of headless Services
         selecting it (they resolve to the pods themselves, as in Kubernetes)."""
         from ..selectors import matches_selector
-        from .services import service_names
+        from ..kubeproxy.services import service_names
 
         spec = pod["spec"]
         out = []
@@ -225,7 +225,7 @@ class PodWorker:
         lookup = lambda kind, name: cluster.store.peek(kind, self.ns, name)
         await self.agent.services_settled(self.ns)
         try:
-            from .services import service_env
+            from ..kubeproxy.services import service_env
 
             services = [s for s in cluster.store.iter_kind("Service") if s["metadata"]["namespace"] == self.ns]
             env = service_env(services) if pod["spec"].get("enableServiceLinks", True) else {}

@@ -1,4 +1,4 @@
-"""TCP NodePorts forwarded by the host's kernel (engine/agent/nodeport_kernel.py): the
+"""TCP NodePorts forwarded by the host's kernel (engine/kubeproxy/nodeport_kernel.py): the
 pods answer from behind real nftables DNAT in the host's network namespace, the rules
 follow the Endpoints, and they go with the engine (stop, or `kubedeck down` after a kill).
 
@@ -79,7 +79,7 @@ def helper(engine):
 
 def host_table(engine) -> str:
     """The cluster's table in the host's network namespace, as the helper lists it."""
-    from kubedeck.engine.agent.nodeport_kernel import table_name
+    from kubedeck.engine.kubeproxy.nodeport_kernel import table_name
 
     c = helper(engine)
     if c is None:
@@ -90,7 +90,7 @@ def host_table(engine) -> str:
 
 
 def route_localnet(engine) -> str:
-    from kubedeck.engine.agent.nodeport_kernel import bridge_name
+    from kubedeck.engine.kubeproxy.nodeport_kernel import bridge_name
 
     bridge = bridge_name(engine.docker.api, f"kubedeck-{engine.name}")
     with open(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet") as f:
@@ -124,7 +124,7 @@ def test_local_connections_are_forwarded_by_the_kernel_and_follow_the_endpoints(
 
 
 def test_kubedeck_down_removes_the_rules_a_killed_engine_left(engine):
-    from kubedeck.engine.agent.nodeport_kernel import table_name
+    from kubedeck.engine.kubeproxy.nodeport_kernel import table_name
 
     port = free_nodeport()
     engine.write("who.yaml", manifest(1, port))

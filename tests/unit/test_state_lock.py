@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from kubedeck import serve as serve_mod
 from kubedeck.commands import UserError
-from kubedeck.engine.agent import nodeport_kernel
+from kubedeck.engine.kubeproxy import nodeport_kernel
 from kubedeck.engine.lock import StateLock, StateLocked, holder
 from kubedeck.engine.state import clear_connection, ensure_state_dir
 

@@ -1,4 +1,4 @@
-"""The Service proxy image's build context (engine/agent/svc_proxy_image.py), made from
+"""The Service proxy image's build context (engine/kubeproxy/svc_proxy_image.py), made from
 this host's nft; the e2e tests build and run it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from kubedeck.engine.agent import svc_proxy_image
+from kubedeck.engine.kubeproxy import svc_proxy_image
 
 
 def test_the_context_holds_pause_nft_and_its_libraries():

@@ -1,4 +1,4 @@
-"""The nftables rules of a kernel Service proxy (engine/agent/svc_rules.py). The e2e
+"""The nftables rules of a kernel Service proxy (engine/kubeproxy/svc_rules.py). The e2e
 tests in tests/e2e/test_service_proxies.py load them into real containers; here: their
 shape, and when UDP flows must start afresh. Checked with `nft -c` when the host has nft."""
 
@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from kubedeck.engine.agent.svc_rules import PortRules, render, render_alias, transaction, udp_flows_stale
+from kubedeck.engine.kubeproxy.svc_rules import PortRules, render, render_alias, transaction, udp_flows_stale
 from kubedeck.engine.proxy.nodeport import affinity_seconds
 
 A, B, C = ("10.0.0.2", 8080), ("10.0.0.3", 8080), ("10.0.0.4", 8080)
@@ -32,8 +32,8 @@ def test_a_port_without_backends_gets_no_rule_and_tcp_only_no_zone():
 
 
 def test_an_external_name_forwards_every_port_to_its_target():
-    from kubedeck.engine.agent.services import external_target
-    from kubedeck.engine.agent.svc_kernel import NameCache
+    from kubedeck.engine.kubeproxy.services import external_target
+    from kubedeck.engine.kubeproxy.svc_kernel import NameCache
 
     assert "meta l4proto { tcp, udp } dnat to 10.0.0.9" in render_alias("10.0.0.9")
     assert "dnat to" not in render_alias(None)
@@ -132,13 +132,13 @@ def udp(*backends):
 
 
 def load(loader, ports, started="t1"):
-    from kubedeck.engine.agent.svc_rules import render as r
+    from kubedeck.engine.kubeproxy.svc_rules import render as r
 
     return loader.load(("default", "dns"), info(started), lambda zone: r(ports, udp_zone=zone), ports)
 
 
 def test_rules_load_when_they_change_and_survive_an_engine_restart(tmp_path):
-    from kubedeck.engine.agent.svc_kernel import RuleLoader
+    from kubedeck.engine.kubeproxy.svc_kernel import RuleLoader
 
     api = FakeDockerAPI(tmp_path, 0)
     loader = RuleLoader(api, tmp_path / "services")
@@ -157,7 +157,7 @@ def test_rules_load_when_they_change_and_survive_an_engine_restart(tmp_path):
 
 
 def test_a_refused_change_is_retried_whole_and_a_late_exit_code_is_waited_for(tmp_path):
-    from kubedeck.engine.agent.svc_kernel import RuleLoader
+    from kubedeck.engine.kubeproxy.svc_kernel import RuleLoader
 
     loader = RuleLoader(FakeDockerAPI(tmp_path, 0), tmp_path / "services")
     load(loader, udp(A))
@@ -169,8 +169,8 @@ def test_a_refused_change_is_retried_whole_and_a_late_exit_code_is_waited_for(tm
 def proxies(tmp_path, *codes):
     from types import SimpleNamespace
 
-    from kubedeck.engine.agent.services import ServiceProxies
-    from kubedeck.engine.agent.svc_kernel import RuleLoader
+    from kubedeck.engine.kubeproxy.services import ServiceProxies
+    from kubedeck.engine.kubeproxy.svc_kernel import RuleLoader
 
     agent = SimpleNamespace(cluster=SimpleNamespace(settings=SimpleNamespace(state=tmp_path)))
     sp = ServiceProxies(agent)
@@ -201,7 +201,7 @@ def test_host_nodeport_table_guards_localhost_and_loads_in_a_scratch_namespace(t
     """The NodePort table of the host (nodeport_kernel.py): local connections to the
     listen address are DNAT-ed, only they are masqueraded out of the bridge, and anything
     arriving from the bridge for 127.0.0.0/8 is dropped (route_localnet's CVE-2020-8558)."""
-    from kubedeck.engine.agent.svc_rules import render_host
+    from kubedeck.engine.kubeproxy.svc_rules import render_host
 
     first = render_host([(PortRules("TCP", 30080, [A, B]), None), (PortRules("TCP", 30081, [C]), 60)],
                         name="kubedeck_np_test", match="ip daddr 127.0.0.1", bridge="br-test")

@@ -1,7 +1,7 @@
 """The Service proxy image, built offline from the host's own `nft`.
 
 A proxy container needs two things: a process that keeps its network namespace alive
-(the pause binary of pause.py) and `nft` to load rules into it (svc_rules.py). No
+(the pause binary of engine/pause.py) and `nft` to load rules into it (svc_rules.py). No
 registry may be needed, so the image is the host's nft binary plus the shared libraries
 `ldd` lists, kept at the same paths, FROM scratch (about 4.5 MB). Debian ships nft in
 the `nftables` package (priority important). The host's `dd` comes along too, for the
@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 
-from .pause import pause_elf, tar_context
+from ..pause import pause_elf, tar_context
 
 REPO = "kubedeck/svc-proxy"
 NFT = "/usr/sbin/nft"
