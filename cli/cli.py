@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kubedeck {__version__}")
     p.add_argument("--state", help="state directory of the cluster (default: $KUBEDECK_STATE or "
                                    "~/.local/state/kubedeck/default)")
+    p.add_argument("--context", help="any cluster: this kubeconfig context (`ui` and `up`; no kubedeck engine)")
+    p.add_argument("--kubeconfig", help="kubeconfig file(s) for --context (default: $KUBECONFIG, else ~/.kube/config)")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
     s = sub.add_parser("serve", help="run the cluster headless in the foreground, watching DIR")
@@ -27,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", nargs="?", default=".", help="manifest folder to watch (default: .)")
     s.add_argument("--theme", help="colour theme for the TUI")
     s.add_argument("--no-ui", action="store_true", help="start the cluster and return without the TUI")
+    s.add_argument("--yes", action="store_true", help="with --context: apply without asking first")
+    s.add_argument("--dry-run", action="store_true", help="with --context: print the server-side diff, change nothing")
+    s.add_argument("--once", action="store_true", help="with --context: sync once and exit (1 if any error)")
+    s.add_argument("--applyset", help="with --context: ApplySet parent secret (default: kubedeck-<folder name>)")
+    s.add_argument("-n", "--namespace", help="with --context: namespace for objects without one (default: the context's)")
     _serve_flags(s)
 
     s = sub.add_parser("ui", help="open the TUI on the running cluster")

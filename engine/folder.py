@@ -151,23 +151,27 @@ class FolderSync:
         if not self.files:
             self._recall()
         present = await asyncio.to_thread(self._scan)
-        for rel in list(self.files):
-            if rel not in present:
-                self.remove_file(rel)
-        await self._apply_files(present)
-        await self.retry_pending()
+        await self.update([rel for rel in self.files if rel not in present], present)
 
     async def sync_paths(self, paths: set[Path]) -> None:
         touched = {self.rel(p) for p in paths}
         if all(ignored(Path(t).name) for t in touched):
             return  # an editor's swap file changed: nothing to list
         wanted = await asyncio.to_thread(self._scan)
-        for rel in list(self.files):
-            if rel not in wanted and any(rel == t or rel.startswith(t.rstrip("/") + "/") for t in touched):
-                self.remove_file(rel)
+        removed = [rel for rel in self.files if rel not in wanted
+                   and any(rel == t or rel.startswith(t.rstrip("/") + "/") for t in touched)]
         # the touched files, and any not known yet (e.g. a folder moved in)
-        await self._apply_files({rel: path for rel, path in wanted.items()
-                                 if rel in touched or rel not in self.files})
+        await self.update(removed, {rel: path for rel, path in wanted.items()
+                                    if rel in touched or rel not in self.files})
+
+    async def update(self, removed: list[str], files: dict[str, Path]) -> None:
+        """Make the cluster follow one change of the folder: `removed` files are gone,
+        `files` are to be read and applied. Everything above (watching, listing, what a
+        change touches) is shared; `remote_sync.RemoteSync` overrides this to apply to
+        any cluster through its API instead of this engine's store."""
+        for rel in removed:
+            self.remove_file(rel)
+        await self._apply_files(files)
         await self.retry_pending()
 
     async def _apply_files(self, files: dict[str, Path]) -> None:

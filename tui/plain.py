@@ -17,6 +17,8 @@ from dataclasses import replace
 
 from kubedeck.engine.present.resources import ResourceKind
 
+from .api import ApiError
+
 
 def _external_name_only(svc: dict, now) -> str:
     spec = svc.get("spec") or {}
@@ -40,7 +42,22 @@ class PlainClusterMixin:
             return replace(kind, extras={**kind.extras, "URL": _external_name_only})
         return kind
 
-    def extras_missing(self) -> None:
+    async def read_status(self) -> dict | None:
+        """The status to show: the folder this process syncs to a cluster (`kubedeck up
+        --context`), else the engine's `/kubedeck/v1/status`; None when there is none."""
+        if self.folder_status is not None:
+            self.extras_missing(keep_polling=True)
+            return self.folder_status()
+        try:
+            return await self.api.status()
+        except ApiError as exc:
+            if exc.code == 404:  # not a kubedeck cluster: no extras to show
+                self.extras_missing()
+        except Exception:  # noqa: BLE001 - the informers already report the connection state
+            pass
+        return None
+
+    def extras_missing(self, *, keep_polling: bool = False) -> None:
         """`/kubedeck/v1/status` is 404: hide what only a kubedeck engine provides."""
         if self.extras is False:
             return
@@ -49,7 +66,7 @@ class PlainClusterMixin:
         self.errors_area.display = False
         self.status_bar.cluster = getattr(self.api.connection, "context", "") or self.status_bar.cluster
         timer = getattr(self, "_status_timer", None)
-        if timer is not None:
+        if timer is not None and not keep_polling:
             timer.stop()
         for table in self.tables():
             kind = self.plain_kind(table.kind)
