@@ -238,9 +238,8 @@ def cmd_logs(args, state: Path) -> int:
 def cmd_exec(args, state: Path) -> int:
     import asyncio
 
+    from kubedeck.engine.exec_client import run_exec
     from kubedeck.engine.state import read_connection
-
-    from .exec_client import run_exec
 
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:

@@ -19,7 +19,7 @@ def exec_shell(connection, namespace: str, pod: str, container: str | None, *,
                command: list[str] | None = None, stdin: bool = True, tty: bool = True) -> int:
     """Run an interactive shell (or `command`) in the container; returns its exit code.
     Blocking: the caller has suspended the TUI."""
-    from kubedeck.exec_client import run_exec
+    from kubedeck.engine.exec_client import run_exec
 
     result: dict = {}
 

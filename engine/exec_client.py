@@ -1,4 +1,6 @@
-"""`kubedeck exec`: the client side of the v4 channel protocol over a WebSocket.
+"""The exec client of `kubedeck exec` and the TUI's shell: the v4 channel protocol over a
+WebSocket (in the engine package, beside the HTTP and port-forward clients, so the TUI
+uses it without importing the CLI).
 
 With `-it` from a real terminal, the terminal goes raw for the session and its size is
 sent on channel 4, so shells and editors inside the container work; the exit code of
@@ -16,8 +18,8 @@ from contextlib import suppress
 
 import aiohttp
 
-from kubedeck.engine.api.paths import path_for
-from kubedeck.engine.state import Connection
+from .api.paths import path_for
+from .state import Connection
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)
 
