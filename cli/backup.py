@@ -33,7 +33,7 @@ from kubedeck.engine.lock import StateLock, StateLocked
 from kubedeck.engine.state import cluster_name
 from kubedeck.engine.store_file import SUFFIXES, marker, open_db
 
-from .commands import UserError
+from .errors import UserError
 
 FORMAT = "kubedeck.io/v1"
 STORE = "store.sqlite"

@@ -14,10 +14,7 @@ from kubedeck.engine.manifests.kinds import KINDS
 from kubedeck.engine.state import state_dir
 
 from . import printers
-
-
-class UserError(Exception):
-    """A problem to report in one line, without a traceback."""
+from .errors import UserError
 
 
 def run(args) -> int:

@@ -21,9 +21,7 @@ from pathlib import Path
 from kubedeck.engine.client import ApiError, Client
 from kubedeck.engine.kubeconnect import KubeconfigError, load
 
-
-class UserError(Exception):
-    pass
+from .errors import UserError
 
 
 def connect(args):

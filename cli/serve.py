@@ -31,7 +31,7 @@ ATTACH_SECONDS = 30  # how long `up` waits for the API of an engine that holds t
 def serve(args, state: Path) -> int:
     from kubedeck.engine.cluster import Cluster, Settings
 
-    from .commands import UserError
+    from .errors import UserError
 
     ensure_state_dir(state)
     try:  # before anything else, and held until os._exit below: one engine per state dir
@@ -82,7 +82,7 @@ def _open_cluster(make, settings, *, reset: bool):
     is moved aside (never deleted) for an empty one."""
     from kubedeck.engine.store_file import StoreDamaged, set_aside
 
-    from .commands import UserError
+    from .errors import UserError
 
     try:
         return make(settings)
@@ -119,7 +119,7 @@ def _alive(conn: dict) -> bool:
 def ensure_running(args, state: Path) -> dict:
     """Attach to the engine holding this state dir's lock (however slow it is to answer),
     or start `kubedeck serve` in the background."""
-    from .commands import UserError
+    from .errors import UserError
 
     pid = holder(state)
     if pid is not None:
@@ -152,7 +152,7 @@ def ensure_running(args, state: Path) -> dict:
 def _attach(state: Path, pid: int) -> dict:
     """The connection of the engine `pid` that holds the lock (0: pid not known), once
     its API answers; it may still be starting."""
-    from .commands import UserError
+    from .errors import UserError
 
     deadline = time.monotonic() + ATTACH_SECONDS
     while time.monotonic() < deadline:
@@ -203,7 +203,7 @@ def down(state: Path, *, volumes: bool) -> int:
     what cannot be removed is reported in one line each (exit 1), never a traceback."""
     from kubedeck.engine.store_file import remove as remove_store
 
-    from .commands import UserError
+    from .errors import UserError
 
     # the lock names the engine: a pid in a stale api.json may be another program's now
     if pid := holder(state):

@@ -58,7 +58,7 @@ def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: 
     would also let a container reach the host's 127.0.0.1 (CVE-2020-8558): the `guard`
     chain drops anything that arrives from the bridge addressed to 127.0.0.0/8, before NAT
     (answers to our DNAT are addressed to the bridge's IP until conntrack rewrites them)."""
-    body, sets, pre = [f"  chain guard {{",
+    body, sets, pre = ["  chain guard {",
                        "    type filter hook prerouting priority -300; policy accept;",
                        f'    iifname "{bridge}" ip daddr 127.0.0.0/8 drop',
                        "  }"], [], []
