@@ -18,6 +18,8 @@ from .errors import UserError
 
 
 def run(args) -> int:
+    if getattr(args, "context", None) or getattr(args, "kubeconfig", None):
+        return _run_remote(args)
     state = state_dir(args.state)
     handler = globals()[f"cmd_{args.cmd.replace('-', '_')}"]
     try:
@@ -26,6 +28,18 @@ def run(args) -> int:
         raise UserError(str(e)) from None
     except ApiError as e:
         raise UserError(f"{e.message} ({e.code} {e.reason})") from None
+
+
+def _run_remote(args) -> int:
+    """`ui`/`up` on any cluster by kubeconfig context (cli/remote.py)."""
+    from . import remote
+
+    if args.cmd not in ("ui", "up"):
+        raise UserError(f"--context works with `ui` and `up`; for `{args.cmd}` use kubectl --context")
+    try:
+        return getattr(remote, f"cmd_{args.cmd}")(args)
+    except remote.UserError as e:
+        raise UserError(str(e)) from None
 
 
 def resolve_kind(name: str) -> str:
