@@ -38,12 +38,14 @@ BENCHES = [
     ("engine_rss", ["engine_rss_mb_100pods"]),
     ("api_latency", ["api_p99_ms"]),
     ("lifecycle", ["serve_to_api_s", "restart_ms"]),
+    ("portforward", ["portforward_mbps_ratio"]),
 ]
 TARGETS = {"pod_start_ratio": "<= 1.15", "reconcile_ms": "<= 500", "nodeport_rps_ratio": ">= 0.8",
            "ingress_rps_ratio": ">= 0.8", "nodeport_p99_added_ms": "<= 1",
            "service_rps_ratio": ">= 0.8", "tui_update_ms": "<= 50",
            "tui_first_paint_s": "<= 1", "tui_status_ms": "<= 200", "logs_follow_ratio": ">= 0.5", "engine_rss_mb_100pods": "<= 150",
-           "api_p99_ms": "<= 50", "serve_to_api_s": "<= 1", "restart_ms": "<= 1000"}
+           "api_p99_ms": "<= 50", "serve_to_api_s": "<= 1", "restart_ms": "<= 1000",
+           "portforward_mbps_ratio": ">= 0.5"}
 
 
 def main(argv=None) -> int:

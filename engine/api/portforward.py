@@ -24,7 +24,7 @@ from contextlib import suppress
 
 from aiohttp import WSMsgType, web
 
-from .spdy_session import Session, Stream
+from .spdy_session import CHUNK, Session, Stream
 
 DATA, ERROR = 0, 1
 PROTOCOL = "portforward.k8s.io"
@@ -120,7 +120,7 @@ async def _forward(err: Stream, data: Stream, resolve: Callable[[int], Awaitable
                 writer.write_eof()
 
     async def down() -> None:
-        while chunk := await reader.read(65536):
+        while chunk := await reader.read(CHUNK):
             await data.write(chunk)
         await data.close()
         await err.close()
