@@ -73,7 +73,9 @@ class ActionsMixin:
         except Exception as exc:
             self.notify(f"describe failed: {exc}", severity="error")
             return
-        self.push_screen(TextScreen(f"Describe {self._label(kind, obj)}", body))
+        secret = kind.kind == "Secret"  # x in the view shows the values there
+        reveal = (lambda: describe_text.describe(obj, events, self.now(), reveal=True)) if secret else None
+        self.push_screen(TextScreen(f"Describe {self._label(kind, obj)}", body, reveal=reveal))
 
     def action_yaml(self) -> None:
         selected = self._selected()
@@ -81,7 +83,8 @@ class ActionsMixin:
             return
         kind, obj = selected
         obj = {"apiVersion": kind.group_version, "kind": kind.kind, **obj}
-        self.push_screen(TextScreen(f"YAML {self._label(kind, obj)}", describe_text.to_yaml(obj)))
+        reveal = (lambda: describe_text.to_yaml(obj, reveal=True)) if kind.kind == "Secret" else None
+        self.push_screen(TextScreen(f"YAML {self._label(kind, obj)}", describe_text.to_yaml(obj), reveal=reveal))
 
     def action_reveal(self) -> None:
         selected = self._selected()
@@ -91,9 +94,8 @@ class ActionsMixin:
         if kind.plural != "secrets":
             self.notify("x reveals a Secret's values: open :secrets first", severity="warning")
             return
-        data = describe_text.safe_object({"kind": "Secret", **obj}, reveal=True)
-        values = {k: data[k] for k in ("data", "stringData") if data.get(k)}
-        body = describe_text.yaml_text(values) if values else "<no data>\n"
+        data = describe_text.safe_object({"kind": "Secret", **obj}, reveal=True).get("data")
+        body = describe_text.yaml_text({"data": data}) if data else "<no data>\n"
         self.push_screen(TextScreen(f"Secret {self._label(kind, obj)} (revealed)", body))
 
     # -- changes ---------------------------------------------------------------------------

@@ -2,15 +2,17 @@
 
 KEY_HELP = """\
 Moving          up/down or j/k, pgup/pgdn, tab / shift-tab switch pane
-/               filter rows: name substring, status (e.g. /CrashLoop), or -l app=web
+/               filter rows: name substring, status (e.g. /CrashLoop), an event's reason or
+                message (/NodeNotReady), or -l app=web
 escape          clear the filter
 :               switch view, with completion (tab): pods deployments replicasets
                 statefulsets daemonsets jobs services ingresses configmaps secrets
                 events namespaces pvcs nodes (kubectl short names work: po deploy svc)
 d               describe the selected object (with its events)
 y               YAML of the selected object (secrets masked)
-x               reveal the selected Secret's values
-l               focus the logs of the selected pod
+x               reveal the selected Secret's values (in its describe or YAML view: there)
+l               focus the logs of the selected pod (the focused pane has the accent line
+                on its left and a highlighted title; escape goes back to the table)
 ctrl-d          delete (asks first)
 ctrl-k          kill a pod (delete with grace period 0, asks first)
 + / -           scale a deployment, statefulset or replicaset up / down
@@ -25,10 +27,10 @@ f               port-forward the selected pod, service or deployment: LOCAL:REMO
                 (:REMOTE picks a free local port); f again on it stops the forward
 q               quit
 
-Logs pane (when focused; l focuses it):
+Logs pane (when focused; l focuses it, escape goes back to the table):
 F follow on/off   T timestamps   w wrap   p previous container   c pick container
 a all containers interleaved ([name] prefix)   J pretty-print JSON lines
-/ search: highlights matches; n / N next / previous match (context kept)
+/ search the logs (not a filter here): highlights matches; n / N next / previous match
 & only matching lines on/off
 1 2 3 4 since 1m / 5m / 15m / 1h (again: off)   0 tail 500 > 2000 > 100 > all
 S save the buffer to a file (current directory)

@@ -332,18 +332,14 @@ def labels_match(labels: dict, selector: str) -> bool:
 # -- secrets ---------------------------------------------------------------------------
 
 def masked_secret(secret: dict, reveal: bool = False) -> dict:
-    """A copy of a Secret with values masked, or base64-decoded when `reveal`."""
-    copy = dict(secret)
-    for field in ("data", "stringData"):
-        values = secret.get(field)
-        if not values:
-            continue
-        if reveal:
-            copy[field] = {
-                k: (_b64(v) if field == "data" else v) for k, v in values.items()
-            }
-        else:
-            copy[field] = {k: MASK for k in values}
+    """A copy of a Secret with values masked, or base64-decoded when `reveal`. A
+    `stringData` still on the object is folded into `data` (its keys win), as the API
+    server does on every write: a Secret shown never has a `stringData` field."""
+    copy = {k: v for k, v in secret.items() if k != "stringData"}
+    values = {k: _b64(v) if reveal else MASK for k, v in (secret.get("data") or {}).items()}
+    values.update({k: str(v) if reveal else MASK for k, v in (secret.get("stringData") or {}).items()})
+    if values or "data" in secret:
+        copy["data"] = values
     annotations = secret.get("metadata", {}).get("annotations") or {}
     if "kubectl.kubernetes.io/last-applied-configuration" in annotations and not reveal:
         meta = dict(copy["metadata"])

@@ -7,7 +7,9 @@ picked by header, plus TUI extras computed by the same helpers: a Service's or a
 Ingress's URL, a node's PODS/CPU/MEM (placeholders the app fills in from its pod cache,
 since a row only sees its own object). `row()` returns the cell strings plus a health
 class used to colour the row. NAMESPACE is added in front for namespaced kinds, as
-kubectl adds it when listing all namespaces.
+kubectl adds it when listing all namespaces. Rows sort by namespace and name, except
+where a kind has an `order` (events: newest first); `SEARCHED` are the columns a `/`
+filter looks in besides the name.
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ from datetime import datetime
 
 from . import format as fmt
 from .columns import Printer, printer_for
+from .describe import event_time
 
 Row = tuple[list[str], str]  # cells, health ("running", "pending", "failed", "succeeded", "")
 Extra = Callable[[dict, datetime], str]
 Health = Callable[[dict, Mapping[str, object]], str]  # (object, printed cells by header)
+Order = Callable[[dict], tuple]
+
+#: Columns a `/` filter matches besides the name (events: `/NodeNotReady`, `/Back-off`).
+SEARCHED = ("STATUS", "REASON", "OBJECT", "MESSAGE")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class ResourceKind:
     aliases: tuple[str, ...] = ()
     scalable: bool = False
     restartable: bool = False
+    #: Sort key of rows, None for namespace then name.
+    order: Order | None = None
 
     @property
     def printer(self) -> Printer:
@@ -83,6 +92,13 @@ def _event_health(ev: dict, printed: Mapping[str, object]) -> str:
     return "failed" if ev.get("type") == "Warning" else ""
 
 
+def _newest_first(ev: dict) -> tuple:
+    """Events as `kubectl describe` orders them (time, then recording order), reversed."""
+    when = fmt.parse_time(event_time(ev))
+    rv = str((ev.get("metadata") or {}).get("resourceVersion") or "")
+    return -(when.timestamp() if when else 0), -(int(rv) if rv.isdigit() else 0)
+
+
 def _node_health(node: dict, printed: Mapping[str, object]) -> str:
     return "running" if str(printed["STATUS"]).startswith("Ready") else "failed"
 
@@ -125,7 +141,7 @@ KINDS: tuple[ResourceKind, ...] = (
     ResourceKind("endpointslices", "EndpointSlice", "discovery.k8s.io/v1", aliases=("endpointslice",)),
     ResourceKind("configmaps", "ConfigMap", aliases=("cm", "configmap")),
     ResourceKind("secrets", "Secret", aliases=("sec", "secret")),
-    ResourceKind("events", "Event", health=_event_health, aliases=("ev", "event")),
+    ResourceKind("events", "Event", health=_event_health, aliases=("ev", "event"), order=_newest_first),
     ResourceKind("namespaces", "Namespace", namespaced=False, aliases=("ns", "namespace")),
     ResourceKind("persistentvolumeclaims", "PersistentVolumeClaim", aliases=("pvc", "pvcs", "pvclaim")),
     # PODS/CPU/MEM first after STATUS (the app fills them in), for the narrow Nodes pane.

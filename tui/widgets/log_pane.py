@@ -46,18 +46,21 @@ class LogPane(Vertical, can_focus=False):
 
     DEFAULT_CSS = """
     LogPane { height: 1fr; }
-    LogPane > #log-title { height: 1; background: $panel; color: $text-muted; }
+    LogPane > #log-title { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
     LogPane > SelectableLog { height: 1fr; background: $surface; scrollbar-size-vertical: 1; }
     """
 
+    # `/` and `escape` first: the footer then says, before anything else, what `/` does
+    # here and how to get back to the table.
     BINDINGS = [
+        Binding("slash", "search", "Search logs"),
+        Binding("escape", "leave", "Back to table"),
         Binding("F", "toggle_follow", "Follow"),
         Binding("T", "toggle_timestamps", "Timestamps"),
         Binding("w", "toggle_wrap", "Wrap"),
         Binding("p", "toggle_previous", "Previous"),
         Binding("c", "pick_container", "Container"),
         Binding("a", "toggle_all_containers", "All containers"),
-        Binding("slash", "search", "Search"),
         Binding("n", "jump(True)", "Next match"),
         Binding("N", "jump(False)", "Prev match"),
         Binding("ampersand", "toggle_only_matches", "Only matches", show=False),
@@ -78,6 +81,9 @@ class LogPane(Vertical, can_focus=False):
 
     class SearchRequested(Message):
         pass
+
+    class Leave(Message):
+        """`escape`: the user is done with the logs; the app focuses the table."""
 
     def __init__(self, *, source: Callable | None = None, save_dir: Path | None = None,
                  id: str | None = None) -> None:
@@ -292,6 +298,9 @@ class LogPane(Vertical, can_focus=False):
 
     def action_search(self) -> None:
         self.post_message(self.SearchRequested())
+
+    def action_leave(self) -> None:
+        self.post_message(self.Leave())
 
     def action_toggle_only_matches(self) -> None:
         self.only_matches = not self.only_matches

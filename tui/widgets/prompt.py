@@ -35,13 +35,15 @@ class Prompt(Input):
         self.mode = ":"
         self._command_suggester = SuggestFromList(commands, case_sensitive=False)
 
-    def open(self, mode: str, value: str = "") -> None:
+    def open(self, mode: str, value: str = "", *, placeholder: str | None = None) -> None:
+        """Show the prompt; the placeholder says what Enter will do (filter rows, search
+        the logs, switch view)."""
         self.mode = mode
         self.suggester = self._command_suggester if mode == ":" else None
-        self.placeholder = {
+        self.placeholder = placeholder or {
             ":": "view (pods, deploy, svc, ...)",
             "f": "port-forward LOCAL:REMOTE (:REMOTE for any free local port)",
-        }.get(mode, "filter: name, status or -l key=value")
+        }.get(mode, "filter rows: name, status, reason or message, or -l key=value")
         self.value = value
         self.add_class("-open")
         self.focus()

@@ -3,7 +3,14 @@
 Events are queued with `queue()` and applied at most once per frame by `flush()`
 (driven by a 1/30 s interval): rows are keyed by uid and changed cells are updated with
 `update_cell`, so a burst of events never clears and rebuilds the table. Only a change of
-namespace, filter or theme rebuilds (`rebuild()`).
+namespace, filter or theme rebuilds (`rebuild()`). New rows go to the end, except for a
+kind with an `order` (events, newest first), whose rows are re-ordered in place after
+each frame of changes, the cursor staying on its row.
+
+Cell text carries a style of its own (`CELL`, invisible): under the cursor, DataTable
+gives a cell's padding and its text one style, and Rich's SVG export (screenshots,
+snapshots) would then write " web-1 " as one run starting with a no-break space, which a
+viewer that trims it draws one cell left of the other rows.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from kubedeck.engine.present import format as fmt
-from kubedeck.engine.present.resources import ResourceKind
+from kubedeck.engine.present.resources import SEARCHED, ResourceKind
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -23,6 +31,7 @@ from textual.widgets.data_table import RowDoesNotExist
 FRAME = 1 / 30  # seconds between applying batched watch events
 
 Decorate = Callable[[dict, list[str]], list[str]]
+CELL = Style(meta={"cell": True})
 
 
 class ResourceTable(DataTable):
@@ -66,7 +75,7 @@ class ResourceTable(DataTable):
         self.filter_text = ""
         self._pending: dict[str, tuple[str, dict]] = {}
         self._rendered: dict[str, tuple[list[str], str]] = {}
-        self._colors: dict[str, str] = {}
+        self._colors: dict[str, Style] = {}
         self._last_flush = 0.0
 
     def on_mount(self) -> None:
@@ -77,7 +86,7 @@ class ResourceTable(DataTable):
     def _setup_columns(self) -> None:
         self.clear(columns=True)
         for header in self.kind.headers:
-            self.add_column(header, key=header)
+            self.add_column(Text(header, style=CELL), key=header)
 
     async def _on_idle(self, event: events.Idle) -> None:
         # DataTable measures new rows on idle but keeps rendering cells cached at the old
@@ -128,7 +137,26 @@ class ResourceTable(DataTable):
                 self.objects[uid] = obj
                 self._render(uid)
         self._remove_rows(gone)
+        if self.kind.order is not None:
+            self._reorder()  # a new event, or a repeated one seen again, moves to the top
         return len(pending)
+
+    def _reorder(self) -> None:
+        """Put the rows in the kind's order (DataTable.sort sees cell values only, not
+        the objects, and keeps the cursor's index rather than its row)."""
+        if not hasattr(self, "_data") or not hasattr(self, "_row_locations"):
+            self.rebuild()
+            return
+        from textual._two_way_dict import TwoWayDict
+
+        selected = self.selected_uid()
+        order = self.kind.order
+        keys = sorted(self._data, key=lambda key: order(self.objects.get(key.value) or {}))
+        self._row_locations = TwoWayDict({key: i for i, key in enumerate(keys)})
+        self._update_count += 1
+        if selected is not None:
+            self.cursor_coordinate = self.cursor_coordinate._replace(row=self.get_row_index(selected))
+        self.refresh()
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -139,8 +167,7 @@ class ResourceTable(DataTable):
         return cells, health
 
     def _styled(self, value: str, health: str) -> Text:
-        color = self._colors.get(health) if health else None
-        return Text(value, style=color or "", no_wrap=True)
+        return Text(value, style=self._colors.get(health, CELL), no_wrap=True)
 
     def _render(self, uid: str) -> None:
         obj = self.objects[uid]
@@ -219,7 +246,8 @@ class ResourceTable(DataTable):
             cells, health = self._cells(obj)
             if self.matches(obj, cells):
                 rows.append((uid, cells, health))
-        rows.sort(key=lambda r: r[1][:2])
+        order = self.kind.order
+        rows.sort(key=(lambda r: order(self.objects[r[0]])) if order else (lambda r: r[1][:2]))
         for uid, cells, health in rows:
             self.add_row(*(self._styled(c, health) for c in cells), key=uid)
             self._rendered[uid] = (cells, health)
@@ -232,7 +260,7 @@ class ResourceTable(DataTable):
         except Exception:  # not mounted yet
             variables = {}
         self._colors = {
-            health: variables.get(f"pod-{health}", "")
+            health: Style.parse(variables.get(f"pod-{health}") or "none") + CELL
             for health in ("running", "pending", "failed", "succeeded")
         }
 
@@ -250,10 +278,8 @@ class ResourceTable(DataTable):
         needle = text.lower()
         if needle in meta.get("name", "").lower():
             return True
-        if "STATUS" in self.kind.headers:
-            status = cells[self.kind.headers.index("STATUS")]
-            return needle in status.lower()
-        return False
+        headers = self.kind.headers
+        return any(needle in cells[headers.index(h)].lower() for h in SEARCHED if h in headers)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text

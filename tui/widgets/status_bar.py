@@ -1,10 +1,20 @@
-"""One line at the top: cluster, namespace, view, connection state, manifest errors."""
+"""One line at the top: cluster, namespace, view, connection state, manifest errors.
+
+The gaps between the parts are spans of their own (`GAP`, which looks like any space):
+Rich's SVG export (Textual screenshots, snapshot tests) then writes each part as a text
+run that starts with its first letter. A run that starts with spaces is written with
+leading no-break spaces, and a viewer that trims them draws the run one or more cells
+to the left: "kubedeck" then " demo" read "kubedeckdemo"."""
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
+
+
+GAP = Style(meta={"gap": True})
 
 
 class StatusBar(Static):
@@ -25,19 +35,26 @@ class StatusBar(Static):
 
     def render(self) -> Text:
         text = Text()
-        text.append("kubedeck", style="bold")
+
+        def part(value: str, style: str = "", gap: str = "  ") -> None:
+            if text:
+                text.append(gap, style=GAP)
+            text.append(value, style=style)
+
+        part("kubedeck", "bold")
         if self.cluster:
-            text.append(f" {self.cluster}")
-        text.append(f"  ns:{self.namespace}  view:{self.view}")
+            part(self.cluster, gap=" ")
+        part(f"ns:{self.namespace}")
+        part(f"view:{self.view}")
         if not self.connected:
-            text.append("  disconnected, retrying", style="bold")
+            part("disconnected, retrying", "bold")
             if self.message:
-                text.append(f" ({self.message})")
+                part(f"({self.message})", gap=" ")
         if self.error_count:
-            text.append(f"  {self.error_count} manifest error(s)", style="bold")
+            part(f"{self.error_count} manifest error(s)", "bold")
         if self.forwards:
-            text.append(f"  fwd {self.forwards}")
-        text.append("  ? help")
+            part(f"fwd {self.forwards}")
+        part("? help")
         return text
 
     def watch_connected(self, connected: bool) -> None:
