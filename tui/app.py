@@ -47,7 +47,7 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
 
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
-        Binding("slash", "prompt('/')", "Filter"),
+        Binding("slash", "prompt('/')", "Filter rows"),
         Binding("colon", "prompt(':')", "View"),
         Binding("d", "describe", "Describe"),
         Binding("y", "yaml", "YAML"),
@@ -306,7 +306,11 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
 
     def on_log_pane_search_requested(self, event: LogPane.SearchRequested) -> None:
         self._prompt_target = "logs"
-        self.prompt.open("/", self.log_pane.search)
+        ns, name = self.log_pane.pod or ("", "")
+        self.prompt.open("/", self.log_pane.search, placeholder=f"search the logs of {ns}/{name} (n/N jump)")
+
+    def on_log_pane_leave(self, event: LogPane.Leave) -> None:
+        self.main_table.focus()
 
     # -- prompt: views and filters ---------------------------------------------------------
 
