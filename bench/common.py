@@ -25,6 +25,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kubedeck.engine.labels import L_CLUSTER, L_POD, L_ROLE
+
 ROOT = Path(__file__).resolve().parents[1]
 BUSYBOX = "busybox:1.36"
 
@@ -35,7 +37,6 @@ def pod_yaml(name: str, app: str, command: list[str], image: str = BUSYBOX) -> s
             f"  terminationGracePeriodSeconds: 0\n  containers:\n"
             f"  - {{name: main, image: {json.dumps(image)}, command: {json.dumps(command)}}}\n")
 NGINX_IMAGE = "kubedeck-bench/nginx:1"
-L_CLUSTER = "io.kubedeck.cluster"
 # every `kubedeck serve` a benchmark starts: free ingress ports, and the user's kubeconfig left alone
 SERVE_ARGS = ("--ingress-http-port", "0", "--ingress-https-port", "0", "--no-kubeconfig")
 
@@ -276,7 +277,7 @@ class Engine:
     def app_containers(self, pod: str) -> list:
         """The running app containers of a pod of this engine."""
         return self.docker.containers.list(filters={"label": [
-            f"{L_CLUSTER}={self.name}", f"io.kubernetes.pod.name={pod}", "io.kubedeck.role=app"]})
+            f"{L_CLUSTER}={self.name}", f"{L_POD}={pod}", f"{L_ROLE}=app"]})
 
     def pods(self, selector: str | None = None) -> list[dict]:
         return self.client.list("Pod", "default", selector)

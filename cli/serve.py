@@ -246,7 +246,9 @@ def _remove_ours(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]
     network that still holds a container kubedeck did not make is left, and said."""
     from docker.errors import APIError, NotFound
 
-    label = {"label": f"io.kubedeck.cluster={name}"}
+    from kubedeck.engine.labels import L_CLUSTER
+
+    label = {"label": f"{L_CLUSTER}={name}"}
     n, v, problems = 0, 0, []
     for c in api.containers(all=True, filters=label):
         try:

@@ -19,12 +19,13 @@ import threading
 from pathlib import Path
 from typing import AsyncIterator
 
+from ..kubeproxy.nodeport_kernel import HostNodePorts
+from ..kubeproxy.services import ServiceProxies, needs_proxy
+from ..labels import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID
 from ..store import StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
-from .pod_worker import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID, PodWorker
-from ..kubeproxy.nodeport_kernel import HostNodePorts
-from ..kubeproxy.services import ServiceProxies, needs_proxy
+from .pod_worker import PodWorker
 from .volumes import refresh_projected
 
 log = logging.getLogger("kubedeck.agent")

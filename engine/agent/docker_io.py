@@ -18,6 +18,7 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import Mount
 
+from ..labels import L_CLUSTER, L_IMAGE, L_UID
 from ..pause import PAUSE_IMAGE, build_context
 
 log = logging.getLogger("kubedeck.docker")
@@ -34,7 +35,6 @@ def _name_thread(name: bytes) -> None:
 
 
 LOG_BUFFER = 4 << 20  # unread log bytes a follower may queue before Docker reading pauses
-L_CLUSTER = "io.kubedeck.cluster"
 
 
 class DockerIO:
@@ -58,7 +58,7 @@ class DockerIO:
             self.client.images.get(PAUSE_IMAGE)
         except ImageNotFound:
             self.client.images.build(fileobj=build_context(), custom_context=True, tag=PAUSE_IMAGE,
-                                     labels={"io.kubedeck.image": "pause"}, rm=True)
+                                     labels={L_IMAGE: "pause"}, rm=True)
         nets = self.client.networks.list(names=[self.network])
         if not any(n.name == self.network for n in nets):
             self.client.networks.create(self.network, driver="bridge", labels={L_CLUSTER: self.cluster},
@@ -197,7 +197,7 @@ class DockerIO:
     async def remove_pod(self, uid: str) -> None:
         def run() -> None:
             for c in self.api.containers(all=True, filters={"label": [f"{L_CLUSTER}={self.cluster}",
-                                                                     f"io.kubernetes.pod.uid={uid}"]}):
+                                                                     f"{L_UID}={uid}"]}):
                 try:
                     self.api.remove_container(c["Id"], force=True)
                 except (NotFound, APIError):

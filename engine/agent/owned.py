@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from docker.errors import APIError, NotFound
 
-L_CLUSTER = "io.kubedeck.cluster"
+from ..labels import L_CLUSTER
 
 
 class NotOurs(APIError):

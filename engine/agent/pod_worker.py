@@ -17,6 +17,7 @@ import logging
 import shutil
 import time
 
+from ..labels import L_ATTEMPT, L_CLUSTER, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID
 from ..store import now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
                       resource_kwargs, security_kwargs)
@@ -26,9 +27,6 @@ from .volumes import mounts_for
 
 log = logging.getLogger("kubedeck.agent")
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 10.0, 300.0, 600.0
-L_CLUSTER, L_POD, L_NS, L_UID = ("io.kubedeck.cluster", "io.kubernetes.pod.name",
-                                 "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid")
-L_CONTAINER, L_ROLE, L_ATTEMPT = "io.kubernetes.container.name", "io.kubedeck.role", "io.kubedeck.attempt"
 
 
 class PodWorker:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
+from ..labels import L_CLUSTER, L_ROLE
 from ..lock import holder
 from ..proxy.nodeport import ready_backends
 from .svc_kernel import NftRefused, RuleLoader, exec_code
@@ -65,8 +66,8 @@ def bridge_name(api, network: str) -> str:
 
 def remove_host_rules(api, cluster: str) -> None:
     """Delete the cluster's host table and remove its helper (engine stop, `kubedeck down`)."""
-    for c in api.containers(all=True, filters={"label": [f"io.kubedeck.cluster={cluster}",
-                                                         f"io.kubedeck.role={ROLE}"]}):
+    for c in api.containers(all=True, filters={"label": [f"{L_CLUSTER}={cluster}",
+                                                         f"{L_ROLE}={ROLE}"]}):
         try:
             if c["State"] != "running":
                 api.start(c["Id"])
@@ -179,7 +180,7 @@ class HostNodePorts:
         except NotFound:
             pass
         c = api.create_container(image, name=name, labels={
-            "io.kubedeck.cluster": d.cluster, "io.kubedeck.role": ROLE},
+            L_CLUSTER: d.cluster, L_ROLE: ROLE},
             host_config=api.create_host_config(
                 network_mode="host", cap_add=["NET_ADMIN"], binds={
                     str(self.dir): {"bind": "/kd", "mode": "ro"},

@@ -31,13 +31,13 @@ from pathlib import Path
 
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
+from ..labels import L_CLUSTER, L_HASH, L_IMAGE, L_ROLE, L_SERVICE
 from ..proxy.nodeport import affinity_seconds, ready_backends
 from . import nc_relay, svc_proxy_image
 from .svc_kernel import NameCache, NftRefused, RuleLoader
 from .svc_rules import PortRules, render, render_alias
 
 log = logging.getLogger("kubedeck.services")
-L_SERVICE, L_HASH = "io.kubedeck.service", "io.kubedeck.service-hash"
 
 
 
@@ -96,7 +96,7 @@ class ServiceProxies:
 
     def adopt_sync(self) -> None:
         api = self.agent.docker.api
-        for c in api.containers(all=True, filters={"label": [f"io.kubedeck.cluster={self.agent.cluster.name}",
+        for c in api.containers(all=True, filters={"label": [f"{L_CLUSTER}={self.agent.cluster.name}",
                                                             L_SERVICE]}):
             ns, _, name = c["Labels"][L_SERVICE].partition("/")
             self.known[(ns, name)] = (c["Id"], c["Labels"].get(L_HASH, ""))
@@ -113,7 +113,7 @@ class ServiceProxies:
                 client.images.get(tag)
             except ImageNotFound:
                 client.images.build(fileobj=ctx, custom_context=True, tag=tag, rm=True,
-                                    labels={"io.kubedeck.image": "svc-proxy"})
+                                    labels={L_IMAGE: "svc-proxy"})
                 self._drop_old_images(tag)
             return tag
         except (svc_proxy_image.Unavailable, APIError, BuildError) as e:
@@ -243,8 +243,8 @@ class ServiceProxies:
                 aliases=service_names(name, ns))})
             c = d.api.create_container(
                 image, name=cname, command=command, networking_config=net,
-                labels={"io.kubedeck.cluster": d.cluster, L_SERVICE: f"{ns}/{name}", L_HASH: h,
-                        "io.kubedeck.role": "service-proxy"},
+                labels={L_CLUSTER: d.cluster, L_SERVICE: f"{ns}/{name}", L_HASH: h,
+                        L_ROLE: "service-proxy"},
                 host_config=d.api.create_host_config(network_mode=d.network, binds={
                     str(self._dir(ns, name)): {"bind": "/kd", "mode": "ro"}}, **extra))
             d.api.start(c["Id"])
