@@ -106,6 +106,9 @@ class Store:
     def __init__(self, path: Path | None):
         self._objects: dict[tuple[str, str, str], dict] = {}
         self._by_kind: dict[str, dict[tuple[str, str, str], dict]] = {}  # index: kind -> objects
+        # indexes for controllers: uid -> key, and owner uid -> keys of its dependents
+        self._by_uid: dict[str, tuple[str, str, str]] = {}
+        self._by_owner: dict[str, set[tuple[str, str, str]]] = {}
         self._history: deque[WatchEvent] = deque(maxlen=HISTORY)
         self._watchers: set[asyncio.Queue] = set()
         self._json: dict[tuple[str, str, str], tuple[str, bytes]] = {}
@@ -116,6 +119,7 @@ class Store:
             for kind, ns, name, body in self._db.execute("SELECT kind, ns, name, body FROM objects"):
                 obj = self._objects[(kind, ns, name)] = json.loads(body)
                 self._by_kind.setdefault(kind, {})[(kind, ns, name)] = obj
+                self._index((kind, ns, name), None, obj)
         except (sqlite3.DatabaseError, ValueError) as e:
             self._db.close()
             raise StoreDamaged(path, f"cannot be read ({e})") from None
@@ -157,6 +161,17 @@ class Store:
         if self._objects.get(key) is obj:  # only cache what the store holds
             self._json[key] = (rv, data)
         return data
+
+    def by_uid(self, uid: str | None) -> dict | None:
+        """The cached object with this uid (read-only), or None."""
+        key = self._by_uid.get(uid or "")
+        return self._objects.get(key) if key else None
+
+    def dependents(self, owner_uid: str, kind: str | None = None) -> list[dict]:
+        """Cached objects (read-only) whose ownerReferences name owner_uid, from the
+        owner index: a controller never scans every pod for one owner."""
+        keys = sorted(k for k in self._by_owner.get(owner_uid, ()) if kind is None or k[0] == kind)
+        return [self._objects[k] for k in keys]
 
     def kinds(self) -> set[str]:
         return {k for k, objs in self._by_kind.items() if objs}
@@ -247,6 +262,7 @@ class Store:
     def _remove(self, key) -> dict:
         obj = self._objects.pop(key)
         self._by_kind.get(key[0], {}).pop(key, None)
+        self._index(key, obj, None)
         self._json.pop(key, None)
         self.rv += 1
         obj = copy.deepcopy(obj)
@@ -260,6 +276,7 @@ class Store:
     def _put(self, key, obj: dict, etype: str) -> dict:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
+        self._index(key, self._objects.get(key), obj)
         self._objects[key] = obj
         self._by_kind.setdefault(key[0], {})[key] = obj
         with self._db:
@@ -268,6 +285,26 @@ class Store:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(self.rv),))
         self._emit(WatchEvent(etype, obj, self.rv))
         return copy.deepcopy(obj)
+
+    def _index(self, key, old: dict | None, new: dict | None) -> None:
+        """Keep the uid and owner indexes in step with one object's change."""
+        for obj, add in ((old, False), (new, True)):
+            if obj is None:
+                continue
+            meta = obj["metadata"]
+            if meta.get("uid"):
+                if add:
+                    self._by_uid[meta["uid"]] = key
+                elif self._by_uid.get(meta["uid"]) == key:
+                    del self._by_uid[meta["uid"]]
+            for ref in meta.get("ownerReferences") or []:
+                deps = self._by_owner.setdefault(ref.get("uid", ""), set())
+                if add:
+                    deps.add(key)
+                else:
+                    deps.discard(key)
+                    if not deps:
+                        del self._by_owner[ref.get("uid", "")]
 
     # ---- watches -----------------------------------------------------------------
     def _emit(self, ev: WatchEvent) -> None:

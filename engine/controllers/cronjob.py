@@ -1,6 +1,8 @@
 """CronJob controller and a small 5-field cron parser.
 
-Follows Kubernetes' cronjob controller (v2), level-triggered:
+Follows Kubernetes' cronjob controller (v2), level-triggered and keyed by CronJob (its
+Jobs wake it through their ownerReferences); each reconcile requeues the CronJob for its
+next scheduled time, so no pass polls the clock:
 - the most recent scheduled time not yet handled is found from `status.lastScheduleTime`
   (or the CronJob's creation) up to now; missed earlier times are skipped, as Kubernetes
   starts only the latest one;
@@ -21,10 +23,11 @@ one fires. Times are local unless `spec.timeZone` names an IANA zone.
 from __future__ import annotations
 
 import copy
-import time
 from datetime import datetime, timedelta
 
-from ..store import StoreError
+from ..clock import Clock, iso as _iso
+from ..store import Store, StoreError
+from .base import Controller, Key, Objects
 from .podutil import is_terminating, owned_by, owner_ref, parse_time
 
 SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"
@@ -133,19 +136,34 @@ def job_finished(job: dict) -> str | None:
     return None
 
 
-class CronJobController:
-    def __init__(self, cluster, clock=time.time):
-        self.c = cluster
-        self.store = cluster.store
-        self.now = clock
+class CronJobController(Controller):
+    kinds = ("CronJob",)
+    component = "cronjob-controller"
+
+    def __init__(self, store: Store, objects: Objects, clock: Clock):
+        super().__init__(store)
+        self.objects = objects
+        self.clock = clock
         self._bad: dict[str, str] = {}
 
-    def reconcile(self) -> None:
-        jobs = list(self.store.iter_kind("Job"))
-        for cj in list(self.store.iter_kind("CronJob")):
-            if not is_terminating(cj):
-                uid = cj["metadata"]["uid"]
-                self.sync(cj, [j for j in jobs if owned_by(j, uid)])
+    def reconcile(self, key: Key) -> float | None:
+        cj = self.store.peek(*key)
+        if cj is None or is_terminating(cj):
+            return None
+        uid = cj["metadata"]["uid"]
+        self.sync(cj, [j for j in self.store.dependents(uid, "Job") if owned_by(j, uid)])
+        return self._next_run(cj)
+
+    def _next_run(self, cj: dict) -> float | None:
+        """Seconds until the next scheduled time (a Forbid run waiting for its active
+        Job is woken by that Job's events), or None when nothing is scheduled."""
+        if cj["spec"].get("suspend"):
+            return None
+        try:
+            now = self.clock.now()
+            return parse_schedule(cj).next_after(now) - now
+        except (CronError, ValueError, KeyError):
+            return None
 
     def sync(self, cj: dict, jobs: list[dict]) -> None:
         meta, spec = cj["metadata"], cj["spec"]
@@ -163,11 +181,11 @@ class CronJobController:
         except (CronError, ValueError, KeyError) as e:
             if self._bad.get(meta["uid"]) != str(e):
                 self._bad[meta["uid"]] = str(e)
-                self.c.record_event(cj, "UnparseableSchedule", f"unparseable schedule: {e}", type="Warning")
+                self.objects.record_event(cj, "UnparseableSchedule", f"unparseable schedule: {e}", type="Warning")
             return self._write(cj, status, active)
         if spec.get("suspend"):
             return self._write(cj, status, active)
-        now = self.now()
+        now = self.clock.now()
         earliest = parse_time(status.get("lastScheduleTime") or meta.get("creationTimestamp"))
         t, missed = sched.most_recent(earliest, now)
         if t is None:
@@ -178,7 +196,7 @@ class CronJobController:
             status["lastScheduleTime"] = _iso(t)  # already started (perhaps before a restart)
             return self._write(cj, status, active)
         if deadline is not None and t + int(deadline) < now:
-            self.c.record_event(cj, "MissSchedule", f"Missed scheduled time to start a job: {_iso(t)}",
+            self.objects.record_event(cj, "MissSchedule", f"Missed scheduled time to start a job: {_iso(t)}",
                                 type="Warning")
             status["lastScheduleTime"] = _iso(t)
             return self._write(cj, status, active)
@@ -188,8 +206,8 @@ class CronJobController:
         if policy == "Replace":
             for j in active:
                 try:
-                    self.c.delete_object("Job", ns, j["metadata"]["name"], propagation="Background")
-                    self.c.record_event(cj, "SuccessfulDelete", f"Deleted job {j['metadata']['name']}")
+                    self.objects.delete("Job", ns, j["metadata"]["name"], propagation="Background")
+                    self.objects.record_event(cj, "SuccessfulDelete", f"Deleted job {j['metadata']['name']}")
                 except StoreError:
                     pass
             active = []
@@ -197,9 +215,9 @@ class CronJobController:
         try:
             created = self.store.create(job)
         except StoreError as e:
-            self.c.record_event(cj, "FailedCreate", f"Error creating job: {e.message}", type="Warning")
+            self.objects.record_event(cj, "FailedCreate", f"Error creating job: {e.message}", type="Warning")
             return self._write(cj, status, active)
-        self.c.record_event(cj, "SuccessfulCreate", f"Created job {job_name}")
+        self.objects.record_event(cj, "SuccessfulCreate", f"Created job {job_name}")
         active.append(created)
         status["lastScheduleTime"] = _iso(t)
         self._write(cj, status, active)
@@ -222,8 +240,8 @@ class CronJobController:
             done.sort(key=lambda j: ((j.get("status") or {}).get("startTime") or "", j["metadata"]["name"]))
             for j in done[: max(0, len(done) - limit)]:
                 try:
-                    self.c.delete_object("Job", j["metadata"]["namespace"], j["metadata"]["name"],
-                                         propagation="Background")
+                    self.objects.delete("Job", j["metadata"]["namespace"], j["metadata"]["name"],
+                                        propagation="Background")
                 except StoreError:
                     pass
 
@@ -236,8 +254,3 @@ class CronJobController:
         else:
             status.pop("active", None)
         self.store.update_status("CronJob", cj["metadata"]["namespace"], cj["metadata"]["name"], status)
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-

@@ -5,16 +5,23 @@ while all pods stay within replicas + maxSurge, and scale old ones down only as 
 keeps replicas - maxUnavailable pods available (old pods that are not available may go
 at once). maxSurge rounds up, maxUnavailable rounds down, and if both come out 0,
 maxUnavailable becomes 1. Recreate scales old ReplicaSets to 0 and waits for their pods
-to be gone before the new one starts. Each pass does what it can and the next event
+to be gone before the new one starts. Each reconcile does what it can and the next event
 continues: nothing here is edge-triggered.
+
+Keyed by Deployment. Its ReplicaSets wake it through their ownerReferences, and so do
+their pods (`related`: a pod's ReplicaSet's Deployment, found by uid); ReplicaSets and
+pods come from the store's owner index. A rollout that is progressing requeues itself
+for its progress deadline.
 """
 
 from __future__ import annotations
 
 import copy
-import time
+from typing import Iterable
 
-from ..store import StoreError, now_iso
+from ..clock import Clock, iso
+from ..store import Store, StoreError, WatchEvent
+from .base import Controller, Key, Objects, key_for
 from .podutil import (is_available, is_terminating, owned_by, owner_ref, parse_time,
                       resolve_int_or_percent, set_condition, template_hash)
 
@@ -22,27 +29,40 @@ REVISION = "deployment.kubernetes.io/revision"
 HASH = "pod-template-hash"
 
 
-class DeploymentController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+class DeploymentController(Controller):
+    kinds = ("Deployment",)
+    component = "deployment-controller"
 
-    def reconcile(self) -> None:
-        for d in self.store.iter_kind("Deployment"):
-            if not is_terminating(d):
-                self.sync(d)
+    def __init__(self, store: Store, objects: Objects, clock: Clock):
+        super().__init__(store)
+        self.objects = objects
+        self.clock = clock
+
+    def related(self, ev: WatchEvent) -> Iterable[Key]:
+        if ev.object.get("kind") != "Pod":
+            return
+        for ref in ev.object["metadata"].get("ownerReferences") or []:
+            rs = self.store.by_uid(ref.get("uid")) if ref.get("kind") == "ReplicaSet" else None
+            for owner in (rs or {}).get("metadata", {}).get("ownerReferences") or []:
+                if owner.get("kind") == "Deployment":
+                    yield key_for("Deployment", rs["metadata"].get("namespace"), owner.get("name", ""))
+
+    def reconcile(self, key: Key) -> float | None:
+        d = self.store.peek(*key)
+        if d is None or is_terminating(d):
+            return None
+        return self.sync(d)
 
     def _owned(self, d: dict) -> list[dict]:
         uid = d["metadata"]["uid"]
-        return [rs for rs in self.store.iter_kind("ReplicaSet")
-                if rs["metadata"].get("namespace") == d["metadata"]["namespace"] and owned_by(rs, uid)]
+        return [rs for rs in self.store.dependents(uid, "ReplicaSet") if owned_by(rs, uid)]
 
     def _pods(self, rs: dict, terminating: bool = False) -> list[dict]:
         uid = rs["metadata"]["uid"]
-        return [p for p in self.store.iter_kind("Pod")
+        return [p for p in self.store.dependents(uid, "Pod")
                 if owned_by(p, uid) and (terminating or not is_terminating(p))]
 
-    def sync(self, d: dict) -> None:
+    def sync(self, d: dict) -> float | None:
         spec = d["spec"]
         replicas = int(spec.get("replicas", 1))
         template = spec["template"]
@@ -54,7 +74,7 @@ class DeploymentController:
         if new is None:
             new = self._create_rs(d, h, max_rev + 1, 0 if old else replicas)
             if new is None:
-                return
+                return None
         elif int((new["metadata"].get("annotations") or {}).get(REVISION, "0")) < max_rev:
             new = copy.deepcopy(new)  # rolled back to an older template: it becomes newest
             new["metadata"].setdefault("annotations", {})[REVISION] = str(max_rev + 1)
@@ -66,7 +86,7 @@ class DeploymentController:
             else:
                 self._rolling(d, new, old, replicas)
         self._cleanup(d, old)
-        self._status(d, new, old, replicas)
+        return self._status(d, new, old, replicas)
 
     def _create_rs(self, d: dict, h: str, revision: int, replicas: int) -> dict | None:
         template = copy.deepcopy(d["spec"]["template"])
@@ -86,7 +106,7 @@ class DeploymentController:
             out = self.store.create(rs)
         except StoreError:
             return None
-        self.c.record_event(d, "ScalingReplicaSet", f"Scaled up replica set {name} to {replicas}")
+        self.objects.record_event(d, "ScalingReplicaSet", f"Scaled up replica set {name} to {replicas}")
         return out
 
     def _scale(self, d: dict, rs: dict, n: int) -> None:
@@ -99,8 +119,8 @@ class DeploymentController:
         obj["spec"]["replicas"] = n
         self.store.update(obj, check_rv=False)
         word = "up" if n > before else "down"
-        self.c.record_event(d, "ScalingReplicaSet",
-                            f"Scaled {word} replica set {rs['metadata']['name']} from {before} to {n}")
+        self.objects.record_event(d, "ScalingReplicaSet",
+                                  f"Scaled {word} replica set {rs['metadata']['name']} from {before} to {n}")
 
     def _recreate(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
         for rs in old:
@@ -131,13 +151,14 @@ class DeploymentController:
         # scale down old ones, never below replicas - maxUnavailable available pods
         min_available = replicas - unavail
         new_pods = self._pods(new)
-        new_unavailable = new_n - sum(1 for p in new_pods if is_available(p, mrs))
+        now = self.clock.now()
+        new_unavailable = new_n - sum(1 for p in new_pods if is_available(p, mrs, now))
         budget = total - min_available - new_unavailable
         for rs in sorted(active_old, key=lambda r: parse_time(r["metadata"].get("creationTimestamp"))):
             if budget <= 0:
                 # old pods that are not available can always be removed
                 pods = self._pods(rs)
-                bad = sum(1 for p in pods if not is_available(p, mrs))
+                bad = sum(1 for p in pods if not is_available(p, mrs, now))
                 n = int(rs["spec"].get("replicas", 0))
                 if bad and n > 0 and len(pods) >= n:
                     self._scale(d, rs, n - min(bad, n))
@@ -157,7 +178,9 @@ class DeploymentController:
             except StoreError:
                 pass
 
-    def _status(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
+    def _status(self, d: dict, new: dict, old: list[dict], replicas: int) -> float | None:
+        """Write the status; seconds until the progress deadline could pass, if it can."""
+        now = self.clock.now()
         all_rs = [new, *old]
         st = lambda rs, f: int((rs.get("status") or {}).get(f, 0))
         cur = self.store.peek("ReplicaSet", new["metadata"]["namespace"], new["metadata"]["name"]) or new
@@ -172,7 +195,7 @@ class DeploymentController:
                               "MinimumReplicasAvailable" if available >= replicas - unavail
                               else "MinimumReplicasUnavailable",
                               "Deployment has minimum availability." if available >= replicas - unavail
-                              else "Deployment does not have minimum availability.")
+                              else "Deployment does not have minimum availability.", iso(now))
         complete = updated == replicas and total == replicas and available >= replicas
         ready = sum(st(rs, "readyReplicas") for rs in all_rs)
         prev = d.get("status") or {}
@@ -185,23 +208,28 @@ class DeploymentController:
         rs_name = new["metadata"]["name"]
         if complete:
             conds = set_condition(conds, "Progressing", "True", "NewReplicaSetAvailable",
-                                  f'ReplicaSet "{rs_name}" has successfully progressed.')
+                                  f'ReplicaSet "{rs_name}" has successfully progressed.', iso(now))
         elif not prog or progressed or prog.get("reason") == "NewReplicaSetAvailable" \
                 or rs_name not in prog.get("message", ""):
             conds = set_condition(conds, "Progressing", "True", "ReplicaSetUpdated",
-                                  f'ReplicaSet "{rs_name}" is progressing.')
+                                  f'ReplicaSet "{rs_name}" is progressing.', iso(now))
             for c in conds:
                 if c["type"] == "Progressing":
-                    c["lastUpdateTime"] = now_iso()
+                    c["lastUpdateTime"] = iso(now)
         elif prog.get("reason") == "ReplicaSetUpdated" and \
-                parse_time(prog.get("lastUpdateTime") or prog.get("lastTransitionTime")) + deadline < time.time():
+                parse_time(prog.get("lastUpdateTime") or prog.get("lastTransitionTime")) + deadline < now:
             conds = set_condition(conds, "Progressing", "False", "ProgressDeadlineExceeded",
-                                  f'ReplicaSet "{rs_name}" has timed out progressing.')
-            self.c.record_event(d, "ProgressDeadlineExceeded", f"Deployment {d['metadata']['name']} "
-                                "has timed out progressing.", type="Warning")
+                                  f'ReplicaSet "{rs_name}" has timed out progressing.', iso(now))
+            self.objects.record_event(d, "ProgressDeadlineExceeded", f"Deployment {d['metadata']['name']} "
+                                      "has timed out progressing.", type="Warning")
         status.update({"observedGeneration": d["metadata"].get("generation", 1), "replicas": total,
                        "updatedReplicas": updated,
                        "readyReplicas": ready,
                        "availableReplicas": available,
                        "unavailableReplicas": max(0, replicas - available), "conditions": conds})
         self.store.update_status("Deployment", d["metadata"]["namespace"], d["metadata"]["name"], status)
+        prog = next((c for c in conds if c["type"] == "Progressing"), None)
+        if prog and prog["status"] == "True" and prog["reason"] == "ReplicaSetUpdated":
+            # + 1: the deadline is passed strictly after it, and timestamps are whole seconds
+            return parse_time(prog.get("lastUpdateTime") or prog.get("lastTransitionTime")) + deadline + 1 - now
+        return None

@@ -4,6 +4,11 @@ same as EndpointSlices (discovery.k8s.io/v1, one per port set, `conditions.ready
 is what newer clients read. Terminating pods leave at once. Hand-made Endpoints of
 selector-less Services are never touched. Also fills Service defaults the API server
 would (clusterIP, nodePort).
+
+Keyed by Service. A Pod event wakes the Services of its namespace that select it now or
+listed it last time (the event carries only the new labels); an event on a managed
+Endpoints or EndpointSlice wakes its Service, so a hand edit is undone and the objects
+of a deleted Service are removed.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import copy
 import hashlib
 import ipaddress
 import random
+from typing import Iterable
 
-from ..store import StoreError
 from ..selectors import matches_selector
+from ..store import Store, StoreError, WatchEvent
+from .base import Controller, Key, key_for
 from .podutil import is_ready, is_terminating
 
 MANAGED = "endpoints.kubernetes.io/managed-by"
@@ -34,37 +41,79 @@ def resolve_target_port(pod: dict, target) -> int | None:
     return None
 
 
-class EndpointsController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
-        self._net = ipaddress.ip_network("10.96.0.0/16")
+def _managed_service(obj: dict) -> Key | None:
+    """The Service a kubedeck-managed Endpoints or EndpointSlice belongs to."""
+    m = obj["metadata"]
+    labels = m.get("labels") or {}
+    if obj.get("kind") == "Endpoints" and labels.get(MANAGED) == "kubedeck":
+        return key_for("Service", m.get("namespace"), m["name"])
+    if obj.get("kind") == "EndpointSlice" and labels.get(SLICE_MANAGED) == "kubedeck":
+        return key_for("Service", m.get("namespace"), labels.get(SLICE_SERVICE, ""))
+    return None
 
-    def reconcile(self) -> None:
-        services = list(self.store.iter_kind("Service"))
-        for svc in services:
-            self._defaults(svc)
-        services = list(self.store.iter_kind("Service"))
-        pods = [p for p in self.store.iter_kind("Pod") if (p.get("status") or {}).get("podIP")]
-        names = set()
-        for svc in services:
+
+class EndpointsController(Controller):
+    kinds = ("Service",)
+    component = "endpoints-controller"
+
+    def __init__(self, store: Store, *, lb_address: str):
+        super().__init__(store)
+        #: what LoadBalancer Services report as their ingress IP (the NodePort listeners' address)
+        self.lb_address = lb_address
+        self._net = ipaddress.ip_network("10.96.0.0/16")
+        self._members: dict[Key, set[str]] = {}  # Service -> uids of the pods it listed
+
+    def keys(self) -> Iterable[Key]:
+        yield from super().keys()
+        for kind in ("Endpoints", "EndpointSlice"):  # the leftovers of Services deleted while stopped
+            for obj in self.store.iter_kind(kind):
+                if (svc := _managed_service(obj)) is not None:
+                    yield svc
+
+    def related(self, ev: WatchEvent) -> Iterable[Key]:
+        obj = ev.object
+        if obj.get("kind") in ("Endpoints", "EndpointSlice"):
+            svc = _managed_service(obj)
+            return [svc] if svc else []
+        if obj.get("kind") != "Pod":
+            return []
+        meta = obj["metadata"]
+        labels = meta.get("labels") or {}
+        out = []
+        for svc in self.store.list("Service", meta.get("namespace") or "default", copy_=False):
+            k = key_for("Service", svc["metadata"]["namespace"], svc["metadata"]["name"])
             sel = svc["spec"].get("selector")
-            if not sel:
-                continue
-            ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
-            names.add((ns, name))
-            mine = [p for p in pods if p["metadata"]["namespace"] == ns and not is_terminating(p)
-                    and matches_selector(sel, p["metadata"].get("labels") or {})]
-            self._write(svc, mine)
-        for kind, label in (("Endpoints", MANAGED), ("EndpointSlice", SLICE_MANAGED)):
-            for ep in self.store.iter_kind(kind):
-                m = ep["metadata"]
-                owner = (m["namespace"], (m.get("labels") or {}).get(SLICE_SERVICE, m["name"]))
-                if (m.get("labels") or {}).get(label) == "kubedeck" and owner not in names:
-                    try:
-                        self.store.delete(kind, m["namespace"], m["name"])
-                    except StoreError:
-                        pass
+            if (sel and matches_selector(sel, labels)) or meta.get("uid") in self._members.get(k, ()):
+                out.append(k)
+        return out
+
+    def reconcile(self, key: Key) -> None:
+        svc = self.store.peek(*key)
+        if svc is not None:
+            self._defaults(svc)
+            svc = self.store.peek(*key)
+        sel = svc["spec"].get("selector") if svc is not None else None
+        if not sel:  # deleted, or selector-less: what kubedeck made for it goes
+            self._members.pop(key, None)
+            self._remove(key[1], key[2])
+            return
+        ns = key[1]
+        mine = [p for p in self.store.list("Pod", ns, copy_=False)
+                if (p.get("status") or {}).get("podIP") and not is_terminating(p)
+                and matches_selector(sel, p["metadata"].get("labels") or {})]
+        self._members[key] = {p["metadata"]["uid"] for p in mine}
+        self._write(svc, mine)
+
+    def _remove(self, ns: str, name: str) -> None:
+        ep = self.store.peek("Endpoints", ns, name)
+        doomed = [ep] if ep is not None and _managed_service(ep) else []
+        doomed += [s for s in self.store.list("EndpointSlice", ns, copy_=False)
+                   if _managed_service(s) == key_for("Service", ns, name)]
+        for obj in doomed:
+            try:
+                self.store.delete(obj["kind"], ns, obj["metadata"]["name"])
+            except StoreError:
+                pass
 
     def _write(self, svc: dict, pods: list[dict]) -> None:
         subsets: dict[tuple, dict] = {}
@@ -165,5 +214,5 @@ class EndpointsController:
         if cs != spec:
             self.store.update(changed, check_rv=False)
         if cs["type"] == "LoadBalancer":
-            lb = {"loadBalancer": {"ingress": [{"ip": self.c.settings.address}]}}
+            lb = {"loadBalancer": {"ingress": [{"ip": self.lb_address}]}}
             self.store.update_status("Service", svc["metadata"]["namespace"], svc["metadata"]["name"], lb)

@@ -4,71 +4,87 @@
   longer exists (same uid) is deleted, which cascades level by level:
   Deployment -> ReplicaSets -> Pods.
 - Foreground: an owner deleted with `propagationPolicy=Foreground` keeps existing with a
-  deletionTimestamp and the `foregroundDeletion` finalizer (cluster.delete_object puts
-  them there). Each pass deletes its dependents, in foreground too, and removes the
-  finalizer once no dependent is left, which lets the store remove the owner.
-- Orphan: cluster.delete_object strips the ownerReferences before deleting the owner.
+  deletionTimestamp and the `foregroundDeletion` finalizer (ObjectService.delete puts
+  them there). Its dependents are deleted, in foreground too, and the finalizer goes once
+  no dependent is left, which lets the store remove the owner.
+- Orphan: ObjectService.delete strips the ownerReferences before deleting the owner.
 
-Level-triggered: each pass looks at the whole store, so a restart in the middle of a
-cascade just carries on.
+Keyed by any object, through the store's uid and owner indexes: an object with owners
+is looked at when it changes and when one of its owners goes; a foreground owner when
+it is marked and whenever one of its dependents goes. The resync looks at everything,
+so a restart in the middle of a cascade just carries on.
 """
 
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+from typing import Iterable
 
-from ..store import StoreError
+from ..store import Store, StoreError, WatchEvent, key_of
+from .base import Controller, Key, Objects, key_for
 
 FOREGROUND = "foregroundDeletion"
 OWNED_KINDS = ("ReplicaSet", "Pod", "Endpoints", "Job", "ControllerRevision", "PersistentVolumeClaim")
 
 
-class GarbageCollector:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+def _foreground(obj: dict) -> bool:
+    meta = obj["metadata"]
+    return bool(meta.get("deletionTimestamp")) and FOREGROUND in (meta.get("finalizers") or [])
 
-    def reconcile(self) -> None:
-        owners = {}
-        for k in self.store.kinds():
-            for o in self.store.iter_kind(k):
-                owners[o["metadata"].get("uid")] = o
-        dependents: dict[str, list[dict]] = defaultdict(list)
-        for kind in OWNED_KINDS:
+
+class GarbageCollector(Controller):
+    resync_seconds = 30.0
+    component = "garbage-collector"
+
+    def __init__(self, store: Store, objects: Objects):
+        super().__init__(store)
+        self.objects = objects
+
+    def keys(self) -> Iterable[Key]:
+        for kind in sorted(self.store.kinds()):
             for obj in self.store.iter_kind(kind):
-                refs = obj["metadata"].get("ownerReferences") or []
-                if not refs:
-                    continue
-                for r in refs:
-                    dependents[r.get("uid")].append(obj)
-                if any(r.get("uid") in owners for r in refs):
-                    continue
-                self._delete(obj, None)
-        for uid, owner in owners.items():
-            meta = owner["metadata"]
-            if not meta.get("deletionTimestamp") or FOREGROUND not in (meta.get("finalizers") or []):
-                continue
-            deps = [d for d in dependents.get(uid, []) if self.store.peek(
-                d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]) is not None]
-            if deps:
-                for d in deps:
-                    self._delete(d, "Foreground")
-                continue
-            new = copy.deepcopy(owner)
-            new["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != FOREGROUND]
-            if not new["metadata"]["finalizers"]:
-                new["metadata"].pop("finalizers")
-            try:
-                self.store.update(new, check_rv=False)  # no finalizer left: the store removes it
-            except StoreError:
-                pass
+                if _foreground(obj) or (kind in OWNED_KINDS and obj["metadata"].get("ownerReferences")):
+                    yield key_of(obj)
+
+    def related(self, ev: WatchEvent) -> Iterable[Key]:
+        obj = ev.object
+        meta = obj["metadata"]
+        if ev.type == "DELETED":
+            for dep in self.store.dependents(meta.get("uid", "")):
+                yield key_of(dep)  # its dependents may be orphans now
+            for ref in meta.get("ownerReferences") or []:
+                yield key_for(ref.get("kind", ""), meta.get("namespace"), ref.get("name", ""))  # a foreground owner
+        elif _foreground(obj) or (obj.get("kind") in OWNED_KINDS and meta.get("ownerReferences")):
+            yield key_of(obj)
+
+    def reconcile(self, key: Key) -> None:
+        obj = self.store.peek(*key)
+        if obj is None:
+            return
+        refs = obj["metadata"].get("ownerReferences") or []
+        if key[0] in OWNED_KINDS and refs and not any(self.store.by_uid(r.get("uid")) for r in refs):
+            self._delete(obj, None)
+        if _foreground(obj):
+            self._finish_foreground(obj)
+
+    def _finish_foreground(self, owner: dict) -> None:
+        meta = owner["metadata"]
+        deps = [d for d in self.store.dependents(meta["uid"]) if d["kind"] in OWNED_KINDS]
+        if deps:
+            for d in deps:
+                self._delete(d, "Foreground")
+            return
+        new = copy.deepcopy(owner)
+        new["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != FOREGROUND]
+        if not new["metadata"]["finalizers"]:
+            new["metadata"].pop("finalizers")
+        self.store.update(new, check_rv=False)  # no finalizer left: the store removes it
 
     def _delete(self, obj: dict, propagation: str | None) -> None:
         meta = obj["metadata"]
         if meta.get("deletionTimestamp"):
             return
         try:
-            self.c.delete_object(obj["kind"], meta.get("namespace", ""), meta["name"], propagation=propagation)
+            self.objects.delete(obj["kind"], meta.get("namespace", ""), meta["name"], propagation=propagation)
         except StoreError:
             pass

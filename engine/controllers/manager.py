@@ -1,20 +1,39 @@
-"""The controller manager: level-triggered reconcile passes.
+"""The controller manager: one work queue and one worker per controller, fed by the
+store's watch, as kube-controller-manager runs client-go controllers.
 
-Every pass runs each controller over the whole store (desired vs observed, then act).
-A store event wakes the loop at once (bursts are coalesced for a few ms); a periodic
-resync every second covers time-based conditions (minReadySeconds, deadlines) and any
-event that was missed. Controllers only write when something differs, so the loop
-settles. A controller that raises is logged and the others go on.
+- Each store event (Events themselves excepted) is shown to every controller's
+  `Reconciler`, which enqueues the keys it wakes (controllers/base.py): the object's
+  own, its owners' through ownerReferences, and the controller's `related` keys.
+- The worker takes a key, calls `reconcile(key)`, and marks it done; a key added
+  meanwhile waits for that (engine/workqueue.py), so a key is never reconciled twice
+  at once. The worker keeps going through ready keys for up to 10 ms of work, then
+  yields the loop, so the API and the agent answer during a burst.
+- A reconcile that returns seconds is requeued after them (time-based work); one that
+  raises costs only its own key: a Warning Event `ReconcileError` on that object, and
+  a retry after a per-key back-off (5 ms doubling to 30 s). Success forgets it.
+- Every `resync_seconds` each controller's keys are enqueued again, a safety net for
+  inputs outside the store (cluster.yaml, the machine's memory); a key in back-off is
+  left to its back-off.
+
+`ControllerManager` is built with the collaborators the controllers use, never the
+Cluster: the store, the object service (delete with propagation, Events), a clock, and
+three settings values.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from pathlib import Path
 
+from ..clock import Clock, SystemClock
+from ..store import Store, StoreError, WatchEvent, key_of
+from ..workqueue import WorkQueue
+from .base import Controller, Key, Objects, key_for
+from .cronjob import CronJobController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
-from .cronjob import CronJobController
 from .gc import GarbageCollector
 from .nodes import NodeController
 from .replicaset import ReplicaSetController
@@ -22,41 +41,126 @@ from .scheduler import Scheduler
 from .workloads import DaemonSetController, JobController, StatefulSetController
 
 log = logging.getLogger("kubedeck.controllers")
-RESYNC_SECONDS = 1.0
-COALESCE_SECONDS = 0.005
+SLICE_SECONDS = 0.01  # real CPU time a worker spends before yielding the loop
+MIN_REQUEUE_SECONDS = 0.05  # a requeue-after is never a busy loop
+
+
+class Reconciler:
+    """One controller with its work queue and worker (client-go's processNextWorkItem)."""
+
+    def __init__(self, controller: Controller, objects: Objects, clock: Clock):
+        self.ctl = controller
+        self.objects = objects
+        self.queue: WorkQueue[Key] = WorkQueue(clock)
+        self.name = type(controller).__name__
+
+    def observe(self, ev: WatchEvent) -> None:
+        obj = ev.object
+        kinds = self.ctl.kinds
+        if obj.get("kind") in kinds:
+            self.queue.add(key_of(obj))
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") in kinds:
+                self.queue.add(key_for(ref["kind"], obj["metadata"].get("namespace"), ref.get("name", "")))
+        for k in self.ctl.related(ev):
+            self.queue.add(k)
+
+    def resync(self) -> None:
+        for k in list(self.ctl.keys()):
+            if not self.queue.retries(k):
+                self.queue.add(k)
+
+    def process(self, k: Key) -> None:
+        try:
+            after = self.ctl.reconcile(k)
+        except Exception as e:  # noqa: BLE001 - one object's failure is that object's alone
+            delay = self.queue.add_rate_limited(k)
+            log.warning("%s: reconciling %s/%s/%s failed (retry in %.3f s)", self.name, *k, delay, exc_info=True)
+            self._report(k, e)
+            return
+        self.queue.forget(k)
+        if after is not None:
+            self.queue.add_after(k, max(after, MIN_REQUEUE_SECONDS))
+
+    def _report(self, k: Key, e: Exception) -> None:
+        obj = self.ctl.store.peek(*k)
+        if obj is None:
+            return
+        try:
+            self.objects.record_event(obj, "ReconcileError", f"{self.name}: {type(e).__name__}: {e}",
+                                      type="Warning", component=self.ctl.component)
+        except StoreError:
+            pass
+
+    def run_ready(self, budget: float | None = None) -> int:
+        """Reconcile the keys that are ready now (with `budget`, stop after that many
+        seconds of work); returns how many were reconciled."""
+        start, n = time.monotonic(), 0
+        while (k := self.queue.get_nowait()) is not None:
+            try:
+                self.process(k)
+            finally:
+                self.queue.done(k)
+            n += 1
+            if budget is not None and time.monotonic() - start >= budget:
+                break
+        return n
+
+    async def work(self) -> None:
+        while True:
+            k = await self.queue.get()
+            try:
+                self.process(k)
+            finally:
+                self.queue.done(k)
+            self.run_ready(SLICE_SECONDS)
+            await asyncio.sleep(0)
+
+    async def resync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ctl.resync_seconds)
+            self.resync()
 
 
 class ControllerManager:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.controllers = [NodeController(cluster), DeploymentController(cluster),
-                            ReplicaSetController(cluster), StatefulSetController(cluster),
-                            DaemonSetController(cluster), CronJobController(cluster), JobController(cluster),
-                            Scheduler(cluster), EndpointsController(cluster), GarbageCollector(cluster)]
-        self._wake = asyncio.Event()
+    def __init__(self, store: Store, objects: Objects | None = None, *, state_dir: Path | None = None,
+                 nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None):
+        """`state_dir` holds cluster.yaml, `nodes` is `serve --nodes`, `lb_address` is the
+        address LoadBalancer Services report (the NodePort listeners' address)."""
+        if objects is None:  # TRANSITIONAL: Cluster.start() still passes itself; goes once it passes these
+            c = store
+            store, objects, state_dir, nodes, lb_address = (
+                c.store, c.objects, c.settings.state, c.settings.nodes, c.settings.address)
+        self.store = store
+        clock = clock or SystemClock()
+        controllers: list[Controller] = [
+            NodeController(store, objects, clock, state_dir=state_dir, count=nodes),
+            DeploymentController(store, objects, clock), ReplicaSetController(store, objects, clock),
+            StatefulSetController(store, objects), DaemonSetController(store, objects),
+            CronJobController(store, objects, clock), JobController(store, objects, clock),
+            Scheduler(store, objects, clock), EndpointsController(store, lb_address=lb_address),
+            GarbageCollector(store, objects)]
+        self.reconcilers = [Reconciler(c, objects, clock) for c in controllers]
 
-    async def _pump(self) -> None:
-        async for ev in self.c.store.watch():
-            if ev.object.get("kind") != "Event":
-                self._wake.set()
-
-    def run_once(self) -> None:
-        for ctl in self.controllers:
+    def observe(self, ev: WatchEvent) -> None:
+        if ev.object.get("kind") == "Event":
+            return  # controllers never act on Events, and every reconcile may record some
+        for r in self.reconcilers:
             try:
-                ctl.reconcile()
-            except Exception:  # noqa: BLE001 - one controller's bug must not stop the rest
-                log.exception("%s failed", type(ctl).__name__)
+                r.observe(ev)
+            except Exception:  # noqa: BLE001 - one controller's mapping bug must not stop the watch
+                log.exception("%s: mapping a %s event failed", r.name, ev.object.get("kind"))
+
+    async def _pump(self, since: int) -> None:
+        async for ev in self.store.watch(since):
+            self.observe(ev)
 
     async def run(self) -> None:
-        pump = self.c.spawn(self._pump(), "controller-watch")
-        try:
-            while True:
-                self._wake.clear()
-                self.run_once()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), RESYNC_SECONDS)
-                    await asyncio.sleep(COALESCE_SECONDS)
-                except asyncio.TimeoutError:
-                    pass
-        finally:
-            pump.cancel()
+        since = self.store.rv  # the watch replays what changes between here and its start
+        for r in self.reconcilers:
+            r.resync()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._pump(since), name="controller-watch")
+            for r in self.reconcilers:
+                tg.create_task(r.work(), name=f"controller-{r.name}")
+                tg.create_task(r.resync_loop(), name=f"resync-{r.name}")

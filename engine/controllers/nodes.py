@@ -10,7 +10,7 @@ Desired nodes come from `<state>/cluster.yaml` when it exists, else `serve --nod
       taints: [{key: dedicated, value: db, effect: NoSchedule}]
     podEvictionTimeoutSeconds: 5
 
-Each pass (level-triggered):
+Keyed by Node (each configured name, and each existing node); a reconcile (level-triggered):
 - creates the configured Node objects that are missing (sized from this machine unless
   cpu/memory say otherwise; labels and taints from the file on creation), and deletes
   nodes kubedeck made that the configuration no longer names;
@@ -24,6 +24,11 @@ Each pass (level-triggered):
   tolerate: pods without a matching toleration after the eviction timeout (default 5 s:
   Kubernetes' admission adds 300 s), pods with tolerationSeconds after those seconds;
 - deletes pods bound to a node that no longer exists (the pod GC's job).
+
+A pod's event wakes its node when that node is gone or has a NoExecute taint; an
+eviction still waiting requeues the node for the moment it is due. The resync runs
+every second, since two inputs live outside the store: cluster.yaml (read again when its
+mtime changes) and the machine's available memory.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ import copy
 import logging
 import os
 import platform
-import time
+from pathlib import Path
+from typing import Iterable
 
 import yaml
 
-from ..store import StoreError, now_iso
+from ..clock import Clock, iso
+from ..store import Store, StoreError, WatchEvent
+from .base import Controller, Key, Objects, key_for
 from .podutil import is_terminating, parse_time, set_condition
 
 log = logging.getLogger("kubedeck.controllers")
@@ -132,38 +140,62 @@ def tolerating(pod: dict, taint: dict) -> dict | None:
     return None
 
 
-class NodeController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+class NodeController(Controller):
+    kinds = ("Node",)
+    resync_seconds = 1.0
+    component = "node-controller"
+
+    def __init__(self, store: Store, objects: Objects, clock: Clock, *, state_dir: Path, count: int):
+        """`state_dir` holds cluster.yaml; `count` is `serve --nodes`, used without it."""
+        super().__init__(store)
+        self.objects = objects
+        self.clock = clock
+        self.state_dir = state_dir
+        self.count = count
         self._conf: dict | None = None
         self._conf_mtime: float | None = None
 
     def config(self) -> dict:
-        path = self.c.settings.state / "cluster.yaml"
+        path = self.state_dir / "cluster.yaml"
         try:
             mtime = path.stat().st_mtime
         except OSError:
             mtime = None
         if self._conf is None or mtime != self._conf_mtime:
-            self._conf = load_config(self.c.settings.state, self.c.settings.nodes)
+            self._conf = load_config(self.state_dir, self.count)
             self._conf_mtime = mtime
         return self._conf
 
-    def reconcile(self) -> None:
+    def keys(self) -> Iterable[Key]:
+        names = {n["name"] for n in self.config()["nodes"]}
+        names.update(n["metadata"]["name"] for n in self.store.iter_kind("Node"))
+        return [key_for("Node", "", n) for n in sorted(names)]
+
+    def related(self, ev: WatchEvent) -> Iterable[Key]:
+        obj = ev.object
+        name = obj.get("kind") == "Pod" and ev.type != "DELETED" and obj["spec"].get("nodeName")
+        if not name:
+            return ()
+        node = self.store.peek("Node", "", name)
+        if node is None or any(t.get("effect") == "NoExecute" for t in node["spec"].get("taints") or []):
+            return [key_for("Node", "", name)]
+        return ()
+
+    def reconcile(self, key: Key) -> float | None:
+        name = key[2]
         conf = self.config()
-        wanted = {n["name"]: n for n in conf["nodes"]}
-        for name, want in wanted.items():
-            if not self.store.peek("Node", "", name):
-                self.store.create(self._new_node(want))
-        for node in list(self.store.iter_kind("Node")):
-            name = node["metadata"]["name"]
-            if name not in wanted and (node["metadata"].get("labels") or {}).get(MANAGED) == "true":
-                self.store.delete("Node", "", name)
-        mem_avail = memory_available()
-        for node in list(self.store.iter_kind("Node")):
-            self._sync_node(node, mem_avail)
-        self._evict(conf["evictionSeconds"])
+        want = next((n for n in conf["nodes"] if n["name"] == name), None)
+        node = self.store.peek("Node", "", name)
+        if node is None and want is not None:
+            node = self.store.create(self._new_node(want))
+        elif node is not None and want is None and (node["metadata"].get("labels") or {}).get(MANAGED) == "true":
+            self.store.delete("Node", "", name)
+            node = None
+        if node is None:
+            self._delete_pods_of_gone_node(name)
+            return None
+        node = self._sync_node(node, memory_available())
+        return self._evict(node, conf["evictionSeconds"])
 
     def _new_node(self, want: dict) -> dict:
         name = want["name"]
@@ -188,7 +220,9 @@ class NodeController:
                            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
                                          {"type": "Hostname", "address": name}]}}
 
-    def _sync_node(self, node: dict, mem_avail: int | None) -> None:
+    def _sync_node(self, node: dict, mem_avail: int | None) -> dict:
+        """Write the node's taints and conditions; returns the node as stored."""
+        now = iso(self.clock.now())
         meta = node["metadata"]
         stopped = (meta.get("annotations") or {}).get(STOPPED) == "true"
         # spec: taints kubedeck manages (others are the user's and left alone)
@@ -202,7 +236,7 @@ class NodeController:
         for key, effect in add:
             t = old.get((key, effect)) or {"key": key, "effect": effect}
             if effect == "NoExecute" and "timeAdded" not in t:
-                t = {**t, "timeAdded": now_iso()}
+                t = {**t, "timeAdded": now}
             taints.append(t)
         if taints != (node["spec"].get("taints") or []):
             new = copy.deepcopy(node)
@@ -216,16 +250,16 @@ class NodeController:
         conds = st.get("conditions") or []
         if stopped:
             msg = "Kubelet stopped posting node status."
-            conds = set_condition(conds, "Ready", "Unknown", "NodeStatusUnknown", msg)
-            conds = set_condition(conds, "MemoryPressure", "Unknown", "NodeStatusUnknown", msg)
+            conds = set_condition(conds, "Ready", "Unknown", "NodeStatusUnknown", msg, now)
+            conds = set_condition(conds, "MemoryPressure", "Unknown", "NodeStatusUnknown", msg, now)
         else:
             conds = set_condition(conds, "Ready", "True", "KubeletReady",
-                                  "kubedeck node agent is posting ready status")
+                                  "kubedeck node agent is posting ready status", now)
             low = mem_avail is not None and mem_avail < LOW_MEMORY_BYTES
             conds = set_condition(conds, "MemoryPressure", "True" if low else "False",
                                   "KubeletHasInsufficientMemory" if low else "KubeletHasSufficientMemory",
                                   "kubelet has insufficient memory available" if low
-                                  else "kubelet has sufficient memory available")
+                                  else "kubelet has sufficient memory available", now)
         info = st.get("nodeInfo") or {}
         if any(k not in info for k in ("machineID", "systemUUID", "bootID", "kubeProxyVersion")):
             st["nodeInfo"] = {**node_info(meta["name"]), **info}  # nodes stored by older versions
@@ -234,44 +268,52 @@ class NodeController:
                 c.setdefault("lastHeartbeatTime", c.get("lastTransitionTime"))
             was = next((c for c in st.get("conditions") or [] if c["type"] == "Ready"), None)
             st["conditions"] = conds
-            self.store.update_status("Node", "", meta["name"], st)
+            node = self.store.update_status("Node", "", meta["name"], st) or node
             if was and was["status"] == "True" and stopped:
-                self.c.record_event(node, "NodeNotReady", f"Node {meta['name']} status is now: NodeNotReady",
-                                    component="node-controller")
+                self.objects.record_event(node, "NodeNotReady", f"Node {meta['name']} status is now: NodeNotReady",
+                                          component="node-controller")
             elif was and was["status"] != "True" and not stopped:
-                self.c.record_event(node, "NodeReady", f"Node {meta['name']} status is now: NodeReady",
-                                    component="kubelet")
+                self.objects.record_event(node, "NodeReady", f"Node {meta['name']} status is now: NodeReady",
+                                          component="kubelet")
+        return node
 
-    def _evict(self, default_seconds: float) -> None:
-        nodes = {n["metadata"]["name"]: n for n in self.store.iter_kind("Node")}
-        now = time.time()
-        for pod in list(self.store.iter_kind("Pod")):
-            node_name = pod["spec"].get("nodeName")
-            if not node_name:
-                continue
-            meta = pod["metadata"]
-            node = nodes.get(node_name)
-            if node is None:  # bound to a node that is gone: the pod GC deletes it
-                try:
-                    self.store.delete("Pod", meta["namespace"], meta["name"])
-                except StoreError:
-                    pass
-                continue
+    def _pods_on(self, name: str) -> list[dict]:
+        return [p for p in self.store.iter_kind("Pod") if p["spec"].get("nodeName") == name]
+
+    def _delete_pods_of_gone_node(self, name: str) -> None:
+        """Pods bound to a node that is gone: the pod GC deletes them."""
+        for pod in self._pods_on(name):
+            try:
+                self.store.delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+            except StoreError:
+                pass
+
+    def _evict(self, node: dict, default_seconds: float) -> float | None:
+        """Evict the pods whose NoExecute taints are due; seconds until the next one is."""
+        taints = [t for t in node["spec"].get("taints") or [] if t.get("effect") == "NoExecute"]
+        if not taints:
+            return None
+        now = self.clock.now()
+        waits = []
+        for pod in self._pods_on(node["metadata"]["name"]):
             if is_terminating(pod):
                 continue
-            for taint in node["spec"].get("taints") or []:
-                if taint.get("effect") != "NoExecute":
-                    continue
+            meta = pod["metadata"]
+            for taint in taints:
                 tol = tolerating(pod, taint)
                 if tol is not None and tol.get("tolerationSeconds") is None:
                     continue  # tolerated forever
                 wait = float(tol["tolerationSeconds"]) if tol is not None else default_seconds
-                if parse_time(taint.get("timeAdded")) + wait > now:
+                due = parse_time(taint.get("timeAdded")) + wait
+                if due > now:
+                    waits.append(due - now)
                     continue
                 try:
-                    self.c.delete_object("Pod", meta["namespace"], meta["name"], grace=0)
+                    self.objects.delete("Pod", meta["namespace"], meta["name"], grace=0)
                 except StoreError:
                     continue
-                self.c.record_event(pod, "TaintManagerEviction", f"Marking for deletion Pod {meta['namespace']}/{meta['name']}",
-                                    component="taint-eviction-controller")
+                self.objects.record_event(pod, "TaintManagerEviction",
+                                          f"Marking for deletion Pod {meta['namespace']}/{meta['name']}",
+                                          component="taint-eviction-controller")
                 break
+        return min(waits) if waits else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import time
 from datetime import datetime, timezone
 
 from ..qos import qos_class
@@ -84,13 +83,14 @@ def parse_time(ts: str | None) -> float:
     return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
-def is_available(pod: dict, min_ready_seconds: int = 0, now: float | None = None) -> bool:
+def is_available(pod: dict, min_ready_seconds: int, now: float) -> bool:
+    """Ready for at least min_ready_seconds at Unix time `now` (the controller's clock)."""
     if not is_ready(pod):
         return False
     if not min_ready_seconds:
         return True
     c = condition(pod, "Ready")
-    return parse_time(c.get("lastTransitionTime")) + min_ready_seconds <= (now or time.time())
+    return parse_time(c.get("lastTransitionTime")) + min_ready_seconds <= now
 
 
 def pod_rank(pod: dict) -> tuple:

@@ -1,32 +1,40 @@
-"""ReplicaSet controller: keep exactly spec.replicas live pods owned by each ReplicaSet."""
+"""ReplicaSet controller: keep exactly spec.replicas live pods owned by each ReplicaSet.
+
+Keyed by ReplicaSet; its pods' events wake it through their ownerReferences, and its
+pods come from the store's owner index. A ready pod that has not yet been ready for
+minReadySeconds requeues the ReplicaSet for the moment it becomes available.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from ..clock import Clock
+from ..store import Store, StoreError
+from .base import Controller, Key, Objects
+from .podutil import (is_available, is_ready, is_terminating, parse_time, pod_from_template, pod_rank,
+                      condition)
 
-from ..store import StoreError
-from .podutil import is_available, is_ready, is_terminating, pod_from_template, pod_rank
-
-BURST = 500  # pods created per ReplicaSet per pass, like the slow-start batch cap
+BURST = 500  # pods created per ReplicaSet per reconcile, like the slow-start batch cap
 
 
-class ReplicaSetController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+class ReplicaSetController(Controller):
+    kinds = ("ReplicaSet",)
+    component = "replicaset-controller"
 
-    def reconcile(self) -> None:
-        pods_by_owner: dict[str, list[dict]] = defaultdict(list)
-        for pod in self.store.iter_kind("Pod"):
-            for ref in pod["metadata"].get("ownerReferences") or []:
-                if ref.get("kind") == "ReplicaSet" and ref.get("controller"):
-                    pods_by_owner[ref["uid"]].append(pod)
-        for rs in self.store.iter_kind("ReplicaSet"):
-            if is_terminating(rs):
-                continue
-            self.sync(rs, pods_by_owner.get(rs["metadata"]["uid"], []))
+    def __init__(self, store: Store, objects: Objects, clock: Clock):
+        super().__init__(store)
+        self.objects = objects
+        self.clock = clock
 
-    def sync(self, rs: dict, pods: list[dict]) -> None:
+    def pods(self, rs: dict) -> list[dict]:
+        return [p for p in self.store.dependents(rs["metadata"]["uid"], "Pod")
+                if any(r.get("kind") == "ReplicaSet" and r.get("controller") and r.get("uid") == rs["metadata"]["uid"]
+                       for r in p["metadata"].get("ownerReferences") or [])]
+
+    def reconcile(self, key: Key) -> float | None:
+        rs = self.store.peek(*key)
+        if rs is None or is_terminating(rs):
+            return None
+        pods = self.pods(rs)
         live = [p for p in pods if not is_terminating(p)
                 and (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")]
         want = int(rs["spec"].get("replicas", 1))
@@ -36,20 +44,25 @@ class ReplicaSetController:
                 pod = pod_from_template(rs["spec"]["template"], owner=rs, generate_name=f"{meta['name']}-")
                 try:
                     created = self.store.create(pod)
-                    self.c.record_event(rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+                    self.objects.record_event(rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
                 except StoreError:
                     pass
         elif len(live) > want:
             for pod in sorted(live, key=pod_rank)[: len(live) - want]:
                 try:
-                    self.c.delete_object("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
-                    self.c.record_event(rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+                    self.objects.delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
+                    self.objects.record_event(rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
                 except StoreError:
                     pass
         mrs = int(rs["spec"].get("minReadySeconds", 0))
+        now = self.clock.now()
         status = {"replicas": len(live),
                   "fullyLabeledReplicas": len(live),
                   "readyReplicas": sum(1 for p in live if is_ready(p)),
-                  "availableReplicas": sum(1 for p in live if is_available(p, mrs)),
+                  "availableReplicas": sum(1 for p in live if is_available(p, mrs, now)),
                   "observedGeneration": meta.get("generation", 1)}
         self.store.update_status("ReplicaSet", meta["namespace"], meta["name"], status)
+        # a ready pod becomes available minReadySeconds after it became ready
+        waits = [parse_time((condition(p, "Ready") or {}).get("lastTransitionTime")) + mrs - now
+                 for p in live if mrs and is_ready(p) and not is_available(p, mrs, now)]
+        return min(waits) if waits else None

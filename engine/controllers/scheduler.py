@@ -4,17 +4,27 @@ Filters as kube-scheduler's default plugins do (node unschedulable, nodeSelector
 required node affinity, taints vs tolerations, resource requests vs allocatable),
 then spreads by choosing the feasible node with the fewest pods of the same owner
 (kube-scheduler's default topology spreading), then the fewest pods overall. A pod that fits
-nowhere gets PodScheduled=False/Unschedulable with kube-scheduler's message and is
-retried on the next pass, so it is bound as soon as room appears.
+nowhere gets PodScheduled=False/Unschedulable with kube-scheduler's message, and is
+tried again when room may have appeared: a Node changed, or a bound pod went away,
+finished or began terminating (kube-scheduler's move of unschedulable pods on cluster
+events).
+
+Keyed by Pod. What every node already holds (requests, pod counts, siblings per owner)
+is computed once and kept while the store's resourceVersion is the one after the
+scheduler's own last write, so binding a burst of N pods costs O(N + pods), not O(N * pods).
 """
 
 from __future__ import annotations
 
 import copy
 from collections import Counter
+from typing import Iterable
 
+from ..clock import Clock, iso
 from ..quantity import parse_quantity, pod_requests
 from ..selectors import matches_selector
+from ..store import Store, WatchEvent, key_of
+from .base import Controller, Key, Objects
 from .podutil import is_terminating, set_condition
 
 
@@ -65,71 +75,106 @@ def _owner(pod: dict) -> str:
     return ref["uid"] if ref else ""
 
 
-class Scheduler:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+class _Usage:
+    """What the nodes hold: requests (cpu, memory) and pod counts per node, and pods per
+    (owner uid, node) for spreading."""
 
-    def reconcile(self) -> None:
-        pods = list(self.store.iter_kind("Pod"))
-        pending = [p for p in pods if not p["spec"].get("nodeName") and not is_terminating(p)]
-        if not pending:
-            return
-        nodes = list(self.store.iter_kind("Node"))
-        used: dict[str, list[float]] = {n["metadata"]["name"]: [0.0, 0.0] for n in nodes}
-        count: Counter = Counter()
-        siblings: Counter = Counter()  # (owner uid, node): kube-scheduler's default spreading
+    def __init__(self, pods: Iterable[dict], nodes: Iterable[str]):
+        self.used: dict[str, list[float]] = {n: [0.0, 0.0] for n in nodes}
+        self.count: Counter = Counter()
+        self.siblings: Counter = Counter()
         for p in pods:
             node = p["spec"].get("nodeName")
-            if node in used and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-                cpu, mem = pod_requests(p)
-                used[node][0] += cpu
-                used[node][1] += mem
-                count[node] += 1
-                if not is_terminating(p):
-                    siblings[(_owner(p), node)] += 1
-        for pod in pending:
-            reasons: Counter = Counter()
-            fits = []
-            for n in nodes:
-                name = n["metadata"]["name"]
-                r = why_not(pod, n, tuple(used[name]))
-                if r:
-                    reasons[r] += 1
-                else:
-                    fits.append(n)
-            if fits:
-                owner = _owner(pod)
-                node = min(fits, key=lambda n: (siblings[(owner, n["metadata"]["name"])],
-                                                count[n["metadata"]["name"]], n["metadata"]["name"]))
-                name = node["metadata"]["name"]
-                siblings[(owner, name)] += 1
-                self._bind(pod, name)
-                cpu, mem = pod_requests(pod)
-                used[name][0] += cpu
-                used[name][1] += mem
-                count[name] += 1
+            if node in self.used and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                self.add(p, node, sibling=not is_terminating(p))
+
+    def add(self, pod: dict, node: str, sibling: bool = True) -> None:
+        cpu, mem = pod_requests(pod)
+        self.used[node][0] += cpu
+        self.used[node][1] += mem
+        self.count[node] += 1
+        if sibling:
+            self.siblings[(_owner(pod), node)] += 1
+
+
+def _frees_room(pod: dict) -> bool:
+    return bool(pod["spec"].get("nodeName")) and (
+        is_terminating(pod) or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"))
+
+
+class Scheduler(Controller):
+    kinds = ("Pod",)
+    component = "default-scheduler"
+
+    def __init__(self, store: Store, objects: Objects, clock: Clock):
+        super().__init__(store)
+        self.objects = objects
+        self.clock = clock
+        self._usage: tuple[int, _Usage] | None = None  # (store rv it is true at, usage)
+        self._unschedulable: set[Key] = set()  # pods that fit nowhere last time
+
+    def keys(self) -> Iterable[Key]:
+        return [key_of(p) for p in self.store.iter_kind("Pod") if not p["spec"].get("nodeName")]
+
+    def related(self, ev: WatchEvent) -> Iterable[Key]:
+        obj = ev.object
+        if obj.get("kind") == "Node" or (obj.get("kind") == "Pod" and (ev.type == "DELETED" or _frees_room(obj))):
+            return list(self._unschedulable)
+        return ()
+
+    def _snapshot(self, nodes: list[dict]) -> _Usage:
+        if self._usage is None or self._usage[0] != self.store.rv:
+            self._usage = (self.store.rv, _Usage(self.store.iter_kind("Pod"), (n["metadata"]["name"] for n in nodes)))
+        return self._usage[1]
+
+    def reconcile(self, key: Key) -> None:
+        pod = self.store.peek(*key)
+        self._unschedulable.discard(key)
+        if pod is None or pod["spec"].get("nodeName") or is_terminating(pod):
+            return
+        nodes = list(self.store.iter_kind("Node"))
+        usage = self._snapshot(nodes)
+        reasons: Counter = Counter()
+        fits = []
+        for n in nodes:
+            name = n["metadata"]["name"]
+            r = why_not(pod, n, tuple(usage.used[name]))
+            if r:
+                reasons[r] += 1
             else:
-                msg = f"0/{len(nodes)} nodes are available: " + ", ".join(
-                    f"{n} {r}" for r, n in sorted(reasons.items())) + "."
-                self._unschedulable(pod, msg)
+                fits.append(n)
+        if not fits:
+            msg = f"0/{len(nodes)} nodes are available: " + ", ".join(
+                f"{n} {r}" for r, n in sorted(reasons.items())) + "."
+            self._unschedulable.add(key)
+            self._mark_unschedulable(pod, msg)
+            self._usage = (self.store.rv, usage)  # a pending pod's status holds no usage
+            return
+        owner = _owner(pod)
+        node = min(fits, key=lambda n: (usage.siblings[(owner, n["metadata"]["name"])],
+                                        usage.count[n["metadata"]["name"]], n["metadata"]["name"]))["metadata"]["name"]
+        self._bind(pod, node)
+        usage.add(pod, node)
+        self._usage = (self.store.rv, usage)  # still true: the only writes since were this bind's
 
     def _bind(self, pod: dict, node: str) -> None:
         obj = copy.deepcopy(pod)
         obj["spec"]["nodeName"] = node
         st = obj.setdefault("status", {})
-        st["conditions"] = set_condition(st.get("conditions") or [], "PodScheduled", "True")
+        st["conditions"] = set_condition(st.get("conditions") or [], "PodScheduled", "True",
+                                         now=iso(self.clock.now()))
         self.store.update(obj, check_rv=False)
-        self.c.record_event(obj, "Scheduled",
-                            f"Successfully assigned {obj['metadata']['namespace']}/{obj['metadata']['name']} to {node}",
-                            component="default-scheduler")
+        self.objects.record_event(obj, "Scheduled",
+                                  f"Successfully assigned {obj['metadata']['namespace']}/{obj['metadata']['name']} "
+                                  f"to {node}", component="default-scheduler")
 
-    def _unschedulable(self, pod: dict, msg: str) -> None:
+    def _mark_unschedulable(self, pod: dict, msg: str) -> None:
         st = copy.deepcopy(pod.get("status") or {})
         old = next((c for c in st.get("conditions") or [] if c["type"] == "PodScheduled"), None)
         if old and old.get("message") == msg:
             return
         st["phase"] = "Pending"
-        st["conditions"] = set_condition(st.get("conditions") or [], "PodScheduled", "False", "Unschedulable", msg)
+        st["conditions"] = set_condition(st.get("conditions") or [], "PodScheduled", "False", "Unschedulable", msg,
+                                         now=iso(self.clock.now()))
         self.store.update_status("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"], st)
-        self.c.record_event(pod, "FailedScheduling", msg, type="Warning", component="default-scheduler")
+        self.objects.record_event(pod, "FailedScheduling", msg, type="Warning", component="default-scheduler")

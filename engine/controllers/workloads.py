@@ -1,15 +1,23 @@
-"""StatefulSet, DaemonSet and Job controllers (level-triggered, one pass each)."""
+"""StatefulSet, DaemonSet and Job controllers, each keyed by its own kind.
+
+Their pods wake them through ownerReferences and come from the store's owner index;
+Node events wake every DaemonSet. A Job requeues itself for the time-based parts of its
+spec: the back-off before a failed pod's replacement, activeDeadlineSeconds, and
+ttlSecondsAfterFinished.
+"""
 
 from __future__ import annotations
 
 import copy
-import time
+from typing import Iterable
 
-from ..store import StoreError, now_iso
+from ..clock import Clock, iso
+from ..selectors import matches_selector
+from ..store import Store, StoreError, WatchEvent
+from .base import Controller, Key, Objects
 from .podutil import (is_ready, is_terminating, owned_by, parse_time, pod_from_template,
                       set_condition, template_hash)
 from .scheduler import _affinity_ok, tolerates
-from ..selectors import matches_selector
 
 REV = "controller-revision-hash"
 # what the DaemonSet controller adds to its pods: daemons stay on cordoned, not-ready and
@@ -34,20 +42,31 @@ def daemon_fits(pod: dict, node: dict, running: bool = False) -> bool:
     return all(tolerates(pod, t) for t in node["spec"].get("taints") or [] if t.get("effect") in effects)
 
 
-def _owned_pods(store, owner: dict) -> list[dict]:
+def _owned_pods(store: Store, owner: dict) -> list[dict]:
     uid = owner["metadata"]["uid"]
-    return [p for p in store.iter_kind("Pod") if owned_by(p, uid)]
+    return [p for p in store.dependents(uid, "Pod") if owned_by(p, uid)]
 
 
-class StatefulSetController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+class _Workload(Controller):
+    """A controller keyed by its own kind that skips objects being deleted."""
 
-    def reconcile(self) -> None:
-        for sts in self.store.iter_kind("StatefulSet"):
-            if not is_terminating(sts):
-                self.sync(sts)
+    def __init__(self, store: Store, objects: Objects):
+        super().__init__(store)
+        self.objects = objects
+
+    def reconcile(self, key: Key) -> float | None:
+        obj = self.store.peek(*key)
+        if obj is None or is_terminating(obj):
+            return None
+        return self.sync(obj)
+
+    def sync(self, obj: dict) -> float | None:
+        raise NotImplementedError
+
+
+class StatefulSetController(_Workload):
+    kinds = ("StatefulSet",)
+    component = "statefulset-controller"
 
     def _pod(self, sts: dict, i: int, rev: str) -> dict:
         name = sts["metadata"]["name"]
@@ -88,13 +107,13 @@ class StatefulSetController:
         # failed pods are replaced, as the StatefulSet controller does
         for i, p in list(by_ord.items()):
             if (p.get("status") or {}).get("phase") in ("Failed", "Succeeded") and not is_terminating(p):
-                self.c.delete_object("Pod", meta["namespace"], p["metadata"]["name"])
+                self.objects.delete("Pod", meta["namespace"], p["metadata"]["name"])
         for i in range(replicas):
             p = by_ord.get(i)
             if p is None:
                 try:
                     self.store.create(self._pod(sts, i, rev))
-                    self.c.record_event(sts, "SuccessfulCreate", f"create Pod {meta['name']}-{i} in StatefulSet {meta['name']} successful")
+                    self.objects.record_event(sts, "SuccessfulCreate", f"create Pod {meta['name']}-{i} in StatefulSet {meta['name']} successful")
                 except StoreError:
                     pass
                 if ordered:
@@ -106,13 +125,13 @@ class StatefulSetController:
             extra = sorted((i for i in by_ord if i >= replicas), reverse=True)
             for i in extra[:1] if ordered else extra:
                 if not is_terminating(by_ord[i]):
-                    self.c.delete_object("Pod", meta["namespace"], by_ord[i]["metadata"]["name"])
+                    self.objects.delete("Pod", meta["namespace"], by_ord[i]["metadata"]["name"])
             strategy = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate")
             live = [by_ord.get(i) for i in range(replicas)]
             if strategy == "RollingUpdate" and not extra and all(p is not None and is_ready(p) for p in live):
                 stale = [p for p in live if (p["metadata"].get("labels") or {}).get(REV) != rev]
                 if stale:  # reverse ordinal order, one at a time
-                    self.c.delete_object("Pod", meta["namespace"], stale[-1]["metadata"]["name"])
+                    self.objects.delete("Pod", meta["namespace"], stale[-1]["metadata"]["name"])
         live = [p for i, p in by_ord.items() if i < replicas and not is_terminating(p)]
         status = {"observedGeneration": meta.get("generation", 1), "replicas": len(live),
                   "readyReplicas": sum(1 for p in live if is_ready(p)),
@@ -123,18 +142,15 @@ class StatefulSetController:
         self.store.update_status("StatefulSet", meta["namespace"], meta["name"], status)
 
 
-class DaemonSetController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+class DaemonSetController(_Workload):
+    kinds = ("DaemonSet",)
+    component = "daemonset-controller"
 
-    def reconcile(self) -> None:
+    def related(self, ev: WatchEvent) -> Iterable[Key]:
+        return self.keys() if ev.object.get("kind") == "Node" else ()
+
+    def sync(self, ds: dict) -> None:
         nodes = list(self.store.iter_kind("Node"))
-        for ds in self.store.iter_kind("DaemonSet"):
-            if not is_terminating(ds):
-                self.sync(ds, nodes)
-
-    def sync(self, ds: dict, nodes: list[dict]) -> None:
         meta = ds["metadata"]
         rev = template_hash(ds["spec"]["template"])
         probe = {"spec": copy.deepcopy(ds["spec"]["template"].get("spec") or {}), "metadata": {}}
@@ -146,7 +162,7 @@ class DaemonSetController:
         for p in pods:
             node = p["spec"].get("nodeName")
             if node not in keep or node in on:
-                self.c.delete_object("Pod", meta["namespace"], p["metadata"]["name"])
+                self.objects.delete("Pod", meta["namespace"], p["metadata"]["name"])
             else:
                 on[node] = p
         for node in sorted(eligible - set(on)):  # new daemons only where every taint is tolerated
@@ -157,7 +173,7 @@ class DaemonSetController:
             self.store.create(pod)
         stale = [p for p in on.values() if (p["metadata"].get("labels") or {}).get(REV) != rev]
         if stale and all(is_ready(p) for p in on.values()):
-            self.c.delete_object("Pod", meta["namespace"], stale[0]["metadata"]["name"])
+            self.objects.delete("Pod", meta["namespace"], stale[0]["metadata"]["name"])
         status = {"desiredNumberScheduled": len(eligible | set(on)), "currentNumberScheduled": len(on),
                   "numberReady": sum(1 for p in on.values() if is_ready(p)),
                   "numberAvailable": sum(1 for p in on.values() if is_ready(p)),
@@ -166,26 +182,30 @@ class DaemonSetController:
         self.store.update_status("DaemonSet", meta["namespace"], meta["name"], status)
 
 
-class JobController:
-    def __init__(self, cluster):
-        self.c = cluster
-        self.store = cluster.store
+class JobController(_Workload):
+    kinds = ("Job",)
+    component = "job-controller"
 
-    def reconcile(self) -> None:
-        for job in list(self.store.iter_kind("Job")):
-            if not is_terminating(job):
-                self.sync(job)
+    def __init__(self, store: Store, objects: Objects, clock: Clock):
+        super().__init__(store, objects)
+        self.clock = clock
 
-    def sync(self, job: dict) -> None:
+    def sync(self, job: dict) -> float | None:
+        """Returns the seconds until the Job's next time-based step, if it has one."""
         spec, meta = job["spec"], job["metadata"]
+        now = self.clock.now()
         status = copy.deepcopy(job.get("status") or {})
         conds = status.get("conditions") or []
         finished = next((c for c in conds if c["type"] in ("Complete", "Failed") and c["status"] == "True"), None)
         if finished:
             ttl = spec.get("ttlSecondsAfterFinished")
-            if ttl is not None and parse_time(finished.get("lastTransitionTime")) + int(ttl) <= time.time():
-                self.c.delete_object("Job", meta["namespace"], meta["name"])
-            return
+            if ttl is None:
+                return None
+            expires = parse_time(finished.get("lastTransitionTime")) + int(ttl)
+            if expires > now:
+                return expires - now
+            self.objects.delete("Job", meta["namespace"], meta["name"])
+            return None
         pods = _owned_pods(self.store, job)
         phase = lambda p: (p.get("status") or {}).get("phase")
         active = [p for p in pods if phase(p) not in ("Succeeded", "Failed") and not is_terminating(p)]
@@ -195,24 +215,28 @@ class JobController:
         completions = spec.get("completions")
         parallelism = int(spec.get("parallelism", 1))
         backoff = int(spec.get("backoffLimit", 6))
-        status.setdefault("startTime", now_iso())
+        status.setdefault("startTime", iso(now))
+        waits = []
         reason = None
         if failed > backoff:
             reason = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
         ads = spec.get("activeDeadlineSeconds")
-        if ads is not None and parse_time(status["startTime"]) + int(ads) <= time.time():
-            reason = ("DeadlineExceeded", "Job was active longer than specified deadline")
+        if ads is not None:
+            if parse_time(status["startTime"]) + int(ads) <= now:
+                reason = ("DeadlineExceeded", "Job was active longer than specified deadline")
+            waits.append(parse_time(status["startTime"]) + int(ads) - now)
         done = succeeded >= (completions if completions is not None else 1) and (completions is not None or not active)
         if reason:
             for p in active:
-                self.c.delete_object("Pod", meta["namespace"], p["metadata"]["name"])
-            status["conditions"] = set_condition(conds, "Failed", "True", *reason)
-            self.c.record_event(job, reason[0], reason[1], type="Warning")
-            active = []
+                self.objects.delete("Pod", meta["namespace"], p["metadata"]["name"])
+            status["conditions"] = set_condition(conds, "Failed", "True", *reason, now=iso(now))
+            self.objects.record_event(job, reason[0], reason[1], type="Warning")
+            active, waits = [], []
         elif done:
-            status["conditions"] = set_condition(conds, "Complete", "True")
-            status["completionTime"] = now_iso()
-            self.c.record_event(job, "Completed", "Job completed")
+            status["conditions"] = set_condition(conds, "Complete", "True", now=iso(now))
+            status["completionTime"] = iso(now)
+            self.objects.record_event(job, "Completed", "Job completed")
+            waits = []
         else:
             want = parallelism if completions is None and not succeeded else min(
                 parallelism, (completions or 1) - succeeded)
@@ -222,15 +246,18 @@ class JobController:
                                         .get("state", {}).get("terminated", {}).get("finishedAt"))
                              for p in pods if phase(p) == "Failed"), default=0)
             delay = min(10 * 2 ** max(0, failed - 1), 360) if failed else 0
-            if last_fail + delay <= time.time():
+            if last_fail + delay > now and len(active) < want:
+                waits.append(last_fail + delay - now)  # the back-off before a replacement
+            else:
                 for _ in range(max(0, want - len(active))):
                     pod = pod_from_template(spec["template"], owner=job, generate_name=f"{meta['name']}-",
                                             extra_labels=labels)
                     created = self.store.create(pod)
                     active.append(created)
-                    self.c.record_event(job, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+                    self.objects.record_event(job, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
         status.update({"active": len(active), "succeeded": succeeded, "failed": failed})
         for k in ("active", "succeeded", "failed"):
             if not status[k]:
                 status.pop(k)
         self.store.update_status("Job", meta["namespace"], meta["name"], status)
+        return min(waits) if waits else None

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from controller_kit import sync
+
+from kubedeck.engine.clock import FakeClock
 from kubedeck.engine.controllers.endpoints import EndpointsController
+from kubedeck.engine.controllers.manager import Reconciler
+
+
+def controller(cluster) -> Reconciler:
+    return Reconciler(EndpointsController(cluster.store, lb_address="127.0.0.1"), cluster.objects, FakeClock())
 
 
 def pod(cluster, name, ip, ready):
@@ -23,15 +31,15 @@ def test_slices_follow_the_service_pods_and_ports(cluster):
     cluster.store.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                           "spec": {"selector": {"app": "web"},
                                    "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
-    ctl = EndpointsController(cluster)
-    ctl.reconcile()
+    ctl = controller(cluster)
+    sync(ctl)
     [empty] = slices(cluster)
     assert empty["endpoints"] == [] and empty["addressType"] == "IPv4"
     assert empty["metadata"]["ownerReferences"][0]["kind"] == "Service"
 
     pod(cluster, "web-a", "10.0.0.1", ready=True)
     pod(cluster, "web-b", "10.0.0.2", ready=False)
-    ctl.reconcile()
+    sync(ctl)
     [sl] = slices(cluster)
     assert sl["metadata"]["name"] == empty["metadata"]["name"]  # updated in place, not replaced
     assert sl["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]  # the named targetPort, resolved
@@ -41,24 +49,24 @@ def test_slices_follow_the_service_pods_and_ports(cluster):
     assert [a["ip"] for a in ep["subsets"][0]["addresses"]] == ["10.0.0.1"]
 
     rv = sl["metadata"]["resourceVersion"]
-    ctl.reconcile()  # nothing changed: no write
+    sync(ctl)  # nothing changed: no write
     assert slices(cluster)[0]["metadata"]["resourceVersion"] == rv
 
     cluster.store.delete("Service", "default", "web")
-    ctl.reconcile()
+    sync(ctl)
     assert slices(cluster) == [] and cluster.store.peek("Endpoints", "default", "web") is None
 
 
 def test_an_external_name_service_has_no_cluster_ip_even_after_a_type_change(cluster):
     cluster.store.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "default"},
                           "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}})
-    ctl = EndpointsController(cluster)
-    ctl.reconcile()
+    ctl = controller(cluster)
+    sync(ctl)
     svc = cluster.store.get("Service", "default", "db")
     assert svc["spec"]["clusterIP"] and svc["spec"]["clusterIPs"] == [svc["spec"]["clusterIP"]]
     svc["spec"] = {**svc["spec"], "type": "ExternalName", "externalName": "db.example.com"}
     cluster.store.update(svc, check_rv=False)
-    ctl.reconcile()
+    sync(ctl)
     spec = cluster.store.get("Service", "default", "db")["spec"]
     assert "clusterIP" not in spec and "clusterIPs" not in spec
     spec = {**spec, "type": "ClusterIP"}
@@ -66,5 +74,5 @@ def test_an_external_name_service_has_no_cluster_ip_even_after_a_type_change(clu
     svc = cluster.store.get("Service", "default", "db")
     svc["spec"] = spec
     cluster.store.update(svc, check_rv=False)
-    ctl.reconcile()
+    sync(ctl)
     assert cluster.store.get("Service", "default", "db")["spec"]["clusterIP"]  # a fresh one
