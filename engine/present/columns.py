@@ -8,7 +8,7 @@ prints wide and lets the client drop priority-1 columns). Integer columns hold i
 
 `printer_for(kind)` finds a kind's printer; a kind without one gets the API server's
 default table (`Name`, `Created At`). The printers themselves live in `core.py`,
-`workloads.py` and `network.py`, which register here with `register()`.
+`workloads.py`, `network.py` and `others.py`, which register here with `register()`.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ DEFAULT = Printer("", (name_column(), Column("Created At", type="date", descript
 
 def printer_for(kind: str) -> Printer:
     # The printer modules register on import; importing them here keeps callers to one import.
-    from . import core, network, workloads  # noqa: F401
+    from . import core, network, others, workloads  # noqa: F401
 
     return _PRINTERS.get(kind, DEFAULT)
 

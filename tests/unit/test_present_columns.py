@@ -1,7 +1,8 @@
 """Golden headers: `kubedeck get KIND` (cli/printers.py) and the API's Table print kubectl's
-columns for every kind kubedeck serves (engine/manifests/kinds.py), from kubectl's own
-printers (`pkg/printers/internalversion/printers.go`); kinds without a printer get the API
-server's default table (NAME, CREATED AT)."""
+columns for every kind kubedeck serves (engine/manifests/kinds.py), from the API server's
+printers (`pkg/printers/internalversion/printers.go`; APIService from kube-aggregator);
+kinds without a printer there (Role, ClusterRole, LimitRange, CRDs) get the API server's
+default table (NAME, CREATED AT). Every kind kubedeck serves must be listed here."""
 
 from __future__ import annotations
 
@@ -37,13 +38,45 @@ KUBECTL = {
     "Namespace": ("NAME STATUS AGE", ""),
     "Event": ("LAST_SEEN TYPE REASON OBJECT MESSAGE", "SUBOBJECT|SOURCE|FIRST SEEN|COUNT|NAME"),
     "ServiceAccount": ("NAME SECRETS AGE", ""),
+    "HorizontalPodAutoscaler": ("NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE", ""),
+    "NetworkPolicy": ("NAME POD-SELECTOR AGE", ""),
+    "PodDisruptionBudget": ("NAME MIN_AVAILABLE MAX_UNAVAILABLE ALLOWED_DISRUPTIONS AGE", ""),
+    "RoleBinding": ("NAME ROLE AGE", "USERS|GROUPS|SERVICEACCOUNTS"),
+    "ClusterRoleBinding": ("NAME ROLE AGE", "USERS|GROUPS|SERVICEACCOUNTS"),
+    "ReplicationController": ("NAME DESIRED CURRENT READY AGE", "CONTAINERS|IMAGES|SELECTOR"),
+    "PodTemplate": ("NAME CONTAINERS IMAGES POD_LABELS", ""),
+    "ResourceQuota": ("NAME AGE REQUEST LIMIT", ""),
+    "PersistentVolume": ("NAME CAPACITY ACCESS_MODES RECLAIM_POLICY STATUS CLAIM STORAGECLASS VOLUMEATTRIBUTESCLASS "
+                         "REASON AGE", "VOLUMEMODE"),
+    "ControllerRevision": ("NAME CONTROLLER REVISION AGE", ""),
+    "Lease": ("NAME HOLDER AGE", ""),
+    "PriorityClass": ("NAME VALUE GLOBAL-DEFAULT AGE PREEMPTIONPOLICY", ""),
+    "RuntimeClass": ("NAME HANDLER AGE", ""),
+    "StorageClass": ("NAME PROVISIONER RECLAIMPOLICY VOLUMEBINDINGMODE ALLOWVOLUMEEXPANSION AGE", ""),
+    "CSIDriver": ("NAME ATTACHREQUIRED PODINFOONMOUNT STORAGECAPACITY TOKENREQUESTS REQUIRESREPUBLISH MODES AGE", ""),
+    "VolumeAttachment": ("NAME ATTACHER PV NODE ATTACHED AGE", ""),
+    "CertificateSigningRequest": ("NAME AGE SIGNERNAME REQUESTOR REQUESTEDDURATION CONDITION", ""),
+    "MutatingWebhookConfiguration": ("NAME WEBHOOKS AGE", ""),
+    "ValidatingWebhookConfiguration": ("NAME WEBHOOKS AGE", ""),
+    "FlowSchema": ("NAME PRIORITYLEVEL MATCHINGPRECEDENCE DISTINGUISHERMETHOD AGE MISSINGPL", ""),
+    "PriorityLevelConfiguration": ("NAME TYPE NOMINALCONCURRENCYSHARES QUEUES HANDSIZE QUEUELENGTHLIMIT AGE", ""),
+    "APIService": ("NAME SERVICE AVAILABLE AGE", ""),
+    # no printer in Kubernetes: the API server's default table
+    "Role": ("NAME CREATED_AT", ""),
+    "ClusterRole": ("NAME CREATED_AT", ""),
+    "LimitRange": ("NAME CREATED_AT", ""),
+    "CustomResourceDefinition": ("NAME CREATED_AT", ""),
 }
 #: Where wide columns go in kubectl's wide order (Event's interleave with the normal ones).
 EVENT_WIDE = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE", "FIRST SEEN", "COUNT", "NAME"]
 
 
+def test_every_kind_kubedeck_serves_has_kubectls_columns_listed():
+    assert sorted(KINDS) == sorted(KUBECTL)
+
+
 def expected(kind: str, *, wide: bool) -> list[str]:
-    normal, extra = KUBECTL.get(kind, ("NAME CREATED_AT", ""))
+    normal, extra = KUBECTL[kind]
     cols = [c.replace("_", " ") for c in normal.split()]
     if kind == "Event" and wide:
         return EVENT_WIDE
@@ -77,8 +110,8 @@ def test_table_columns_are_kubectls(kind):
     assert [c["name"].upper() for c in defs if c["priority"] == 0] == expected(kind, wide=False)
     assert all(set(c) == {"name", "type", "format", "description", "priority"} for c in defs)
     assert all(c["type"] in ("string", "integer", "boolean", "date") and c["description"] for c in defs)
-    names = [c for c in defs if c["format"] == "name"]
-    assert len(names) == 1 and names[0]["name"] == "Name"
+    names = [c for c in defs if c["format"] == "name"]  # VolumeAttachment's Attacher is one too
+    assert names[0]["name"] == "Name" and len(names) == (2 if kind == "VolumeAttachment" else 1)
     assert len(data["rows"][0]["cells"]) == len(defs)
 
 
