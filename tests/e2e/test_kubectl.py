@@ -356,3 +356,33 @@ def test_edit_with_the_users_editor(k, kd, tmp_path):
     assert r.returncode == 0 and "edited" in r.stdout, r.stderr
     assert kd.client.get("ConfigMap", "default", name)["data"] == {"greeting": "edited"}
     k("delete", "cm", name)
+
+
+def test_logs_follow_a_deployment_and_get_watch_through_a_rollout(k, kd):
+    name = uniq(k, "roll")
+    k("create", "deployment", name, "--image=busybox:1.36", "--",
+      "sh", "-c", "i=0; while :; do echo line-$i; i=$((i+1)); sleep 0.2; done")
+    k("rollout", "status", f"deploy/{name}", "--timeout=60s")
+    logs = subprocess.Popen([k.binary, "--kubeconfig", str(kd.state / "kubeconfig"), "logs", "-f",
+                             f"deploy/{name}"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first = logs.stdout.readline().strip()
+        assert first.startswith("line-"), first
+        assert logs.stdout.readline().strip().startswith("line-")  # it keeps following
+    finally:
+        logs.kill()
+        logs.wait()
+    watch = subprocess.Popen([k.binary, "--kubeconfig", str(kd.state / "kubeconfig"), "get", "pods", "-l",
+                              f"app={name}", "-w", "--no-headers", "-o", "custom-columns=NAME:.metadata.name"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        old = {watch.stdout.readline().strip()}
+        k("set", "image", f"deploy/{name}", "busybox=busybox:1.37")
+        seen = set()
+        while not (seen - old):  # a pod of the new ReplicaSet shows up in the watch
+            seen.add(watch.stdout.readline().strip())
+        k("rollout", "status", f"deploy/{name}", "--timeout=60s")
+    finally:
+        watch.kill()
+        watch.wait()
+    k("delete", "deploy", name)
