@@ -183,8 +183,13 @@ class PodWorker:
                 if st.backoff and time.time() - _ts(info["State"]["StartedAt"]) > BACKOFF_RESET:
                     st.backoff = 0.0
                 return st
-            if info is None:  # removed behind our back: start again
-                st.id = None
+            if info is None:  # removed behind our back (docker rm -f): a restart, as the kubelet counts it
+                self.stop_probes(st)
+                st.last_state = {"terminated": {
+                    "exitCode": 137, "reason": "ContainerStatusUnknown", "containerID": f"docker://{st.id}",
+                    "message": "The container could not be located when the pod was terminated"}}
+                st.id, st.ready = None, False
+                st.restarts += 1
             else:
                 term = terminated_state(info)
                 self.stop_probes(st)
