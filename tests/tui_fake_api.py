@@ -2,7 +2,8 @@
 
 Implements the subset of docs/ARCHITECTURE.md the TUI uses: lists (core and group
 paths), watch streams fed by `inject()`, GET/DELETE/PATCH (merge) of objects, pod logs
-and `/kubedeck/v1/status`, all behind a bearer token. Every request is recorded in
+and `/kubedeck/v1/status`, all behind a bearer token; `garbage` makes lists answer
+with a body that is not JSON. Every request is recorded in
 `requests` so tests can assert what the TUI sent.
 """
 
@@ -54,6 +55,7 @@ class FakeApi:
     logs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     status: dict = field(default_factory=lambda: {"cluster": "test", "folder": "/tmp/m", "manifestErrors": [], "docker": "ok", "nodePorts": {}})
     history: list[tuple[str, dict]] = field(default_factory=list)  # (plural, event)
+    garbage: dict[str, int] = field(default_factory=dict)  # plural -> lists to answer with a non-JSON body
     _watchers: dict[str, list[asyncio.Queue]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     url: str = ""
@@ -147,6 +149,9 @@ class FakeApi:
         if name is None:
             if request.query.get("watch") in ("1", "true"):
                 return await self._watch(request, plural, int(request.query.get("resourceVersion") or 0))
+            if self.garbage.get(plural):  # a broken answer: the client's JSON decoding raises
+                self.garbage[plural] -= 1
+                return web.Response(text="<html>not a list</html>", content_type="text/html")
             items = [o for o in self.objects.get(plural, {}).values() if namespace in (None, o["metadata"].get("namespace"))]
             return web.json_response({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": str(self.rv)}, "items": items})
         found = [o for o in self.objects.get(plural, {}).values() if o["metadata"]["name"] == name and namespace in (None, o["metadata"].get("namespace"))]

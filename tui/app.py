@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker
 
 from . import themes as theme_files
 from .actions import ActionsMixin
@@ -34,6 +35,7 @@ from .widgets.prompt import Prompt
 from .widgets.resource_table import ResourceTable
 from .widgets.status_bar import StatusBar
 from .widgets.text_screen import TextScreen
+from .workers import WorkerRestarts
 
 ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
 
@@ -101,6 +103,7 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
         self._prompt_target = "table"
         self._nodes_dirty = True
         self.metrics = MetricsPoller(self.api, on_update=self._metrics_updated)
+        self.restarts = WorkerRestarts(self, delay=retry_delay)
         super().__init__()
 
     # -- layout ----------------------------------------------------------------------------
@@ -150,7 +153,7 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
         for plural in ALWAYS_WATCHED:
             self.ensure_informer(VIEWS[plural])
         self.set_interval(0.5, self._refresh_nodes)
-        self.run_worker(self.metrics.run(), group="metrics", exit_on_error=False)
+        self.restarts.run("metrics", self.metrics.run)
         self._status_timer = self.set_interval(self._status_interval, self._poll_status)
         self.call_later(self._poll_status)
 
@@ -194,8 +197,11 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
                 fallback_namespace=getattr(self.api.connection, "namespace", None),
             )
             self.informers[kind.plural] = informer
-            self.run_worker(informer.run(), group=f"informer-{kind.plural}", exit_on_error=False)
+            self.restarts.run(f"informer {kind.plural}", informer.run)
         return informer
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.restarts.state_changed(event.worker, event.state)  # a notice, and a retry (workers.py)
 
     def _tables_for(self, plural: str) -> list[ResourceTable]:
         return [t for t in self.tables() if t.kind.plural == plural]
