@@ -51,8 +51,9 @@ def _table(kind: str, objs: list[dict], request: web.Request, rv: str, *, no_hea
 
 
 class Reads:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, bookmark_every: float = BOOKMARK_EVERY) -> None:
         self.store = store
+        self.bookmark_every = bookmark_every
 
     def _filter(self, request: web.Request, kind: str):
         sel = request.query.get("labelSelector")
@@ -117,7 +118,7 @@ class Reads:
             nxt = asyncio.ensure_future(events.__anext__())
             try:
                 while True:
-                    done, _ = await asyncio.wait({nxt}, timeout=BOOKMARK_EVERY if bookmarks else None)
+                    done, _ = await asyncio.wait({nxt}, timeout=self.bookmark_every if bookmarks else None)
                     if not done:
                         mark = {"kind": t.kind, "apiVersion": KINDS[t.kind][0],
                                 "metadata": {"resourceVersion": str(self.store.rv)}}
@@ -128,7 +129,8 @@ class Reads:
                     if wanted(ev.object):
                         await resp.write(line(ev.type, ev.object))
             finally:
-                nxt.cancel()
+                nxt.cancel()  # runs the generator's own cleanup (its watcher queue goes) ...
+                await asyncio.wait({nxt})  # ... before it is closed
                 await events.aclose()
 
         try:
