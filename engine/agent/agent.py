@@ -25,7 +25,7 @@ from ..labels import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID
 from ..store import StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
-from .pod_worker import PodWorker
+from .pod_worker import PodWorker, docker_unreachable
 from .volumes import refresh_projected
 
 log = logging.getLogger("kubedeck.agent")
@@ -83,8 +83,11 @@ class NodeAgent:
             try:
                 ips = await self.docker.call(self.services.reconcile_sync, services, eps)
                 await self.docker.call(self.nodeports.sync, self.services.kernel_image, listeners, eps)
-            except Exception:  # noqa: BLE001 - Docker trouble: retry on the next change
-                log.exception("service proxies")
+            except Exception as e:  # noqa: BLE001 - Docker trouble: retry on the next change
+                if self.cluster.docker_status != "ok" or docker_unreachable(e):
+                    log.debug("service proxies wait for Docker: %s", e)  # said once already
+                else:
+                    log.exception("service proxies")
                 ips = {}
             for svc, msg in self.services.failures:
                 self.cluster.record_event(svc, "FailedToLoadProxyRules", msg, type="Warning", component="kube-proxy")

@@ -56,8 +56,12 @@ class PodWorker:
             self.next_timer = None
             try:
                 await self.sync()
-            except Exception:  # noqa: BLE001 - a bug here must not kill the agent
-                log.exception("pod %s/%s sync failed", self.ns, self.name)
+            except Exception as e:  # noqa: BLE001 - a bug here must not kill the agent
+                if self.agent.cluster.docker_status != "ok" or docker_unreachable(e):
+                    # Docker is away (the agent reports that once): retry quietly, no traceback
+                    log.debug("pod %s/%s sync waits for Docker: %s", self.ns, self.name, e)
+                else:
+                    log.exception("pod %s/%s sync failed", self.ns, self.name)
                 self.next_timer = time.monotonic() + 2
             if self.done:
                 break
@@ -382,6 +386,13 @@ class PodWorker:
         if final:
             self.phase_final = final
         self.agent.cluster.store.update_status("Pod", self.ns, self.name, status)
+
+
+def docker_unreachable(e: BaseException) -> bool:
+    """A failure to talk to Docker at all (socket gone, connection cut), not a refusal."""
+    import requests
+
+    return isinstance(e, (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError))
 
 
 def needs_sandbox(pod: dict) -> bool:
