@@ -16,8 +16,7 @@ from contextlib import suppress
 import aiohttp
 
 from .api.paths import path_for
-from .controllers.endpoints import resolve_target_port
-from .selectors import matches_selector
+from .selectors import matches_selector, resolve_target_port
 from .state import Connection
 
 DATA, ERROR = 0, 1

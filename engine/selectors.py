@@ -3,6 +3,8 @@
 Three shapes reach us: a Service's plain map (`{"app": "web"}`), a LabelSelector
 (`{"matchLabels": ..., "matchExpressions": [...]}`), and the string form used by
 `?labelSelector=` and `kubedeck get -l` (`app=web,tier!=db,env in (a,b),!legacy`).
+A Service's `targetPort` on a selected pod (`resolve_target_port`) lives here too: the
+Endpoints controller, the NodePort proxy and the port-forward client all need it.
 """
 
 from __future__ import annotations
@@ -77,3 +79,17 @@ def matches_selector(selector: dict | str | None, labels: dict) -> bool:
         if op == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+def resolve_target_port(pod: dict, target) -> int | None:
+    """The container port a Service's `targetPort` (a number, or a container port's name)
+    means on one selected pod; None if the pod has no port of that name."""
+    if isinstance(target, int):
+        return target
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    for c in pod["spec"].get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("name") == target:
+                return int(p["containerPort"])
+    return None

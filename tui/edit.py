@@ -8,7 +8,8 @@
 * `E` opens a manifest error from the status area at its file and line.
 
 The TUI is suspended while the editor runs; headless (tests) it just runs the editor.
-Only the pure manifest loader of the engine is imported, to find a document's line.
+A document's line comes from PyYAML's node tree (`yaml.compose_all`: marks, no objects
+built, aliases not expanded), so the TUI needs none of the engine's manifest loader.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from kubedeck.engine.manifests.loader import load_file
 from kubedeck.engine.present.resources import ResourceKind
 from textual.app import SuspendNotSupported
 
@@ -28,6 +28,7 @@ from .api import ApiError, Disconnected
 from .widgets.pick_screen import PickScreen
 
 SOURCE = "kubedeck.io/source"
+MAX_SCAN_BYTES = 8 << 20  # a bigger file opens at line 1
 
 
 def source_of(obj: dict) -> str | None:
@@ -35,16 +36,39 @@ def source_of(obj: dict) -> str | None:
 
 
 def find_line(path: Path, kind: str, name: str, namespace: str | None = None) -> int:
-    """1-based line of the document for kind/name in a manifest file (1 if not found)."""
-    docs, _errors = load_file(path)
+    """1-based line of the document for kind/name in a manifest file (1 if not found).
+    Documents after one that does not parse are not searched."""
     fallback = None
-    for doc in docs:
-        if doc.kind == kind and doc.name == name:
-            ns = (doc.obj.get("metadata") or {}).get("namespace")
-            if ns in (None, namespace) or namespace is None:
-                return max(1, doc.line)
-            fallback = fallback or doc.line
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_SCAN_BYTES:  # no FIFO, no device
+            return 1
+        for node in yaml.compose_all(path.read_text(errors="replace"), Loader=yaml.SafeLoader):
+            fields = _scalars(node)
+            meta = _scalars(_field(node, "metadata"))
+            if fields.get("kind") == kind and meta.get("name") == name:
+                line = node.start_mark.line + 1
+                if meta.get("namespace") in (None, namespace) or namespace is None:
+                    return line
+                fallback = fallback or line
+    except (OSError, yaml.YAMLError):
+        pass
     return max(1, fallback or 1)
+
+
+def _field(node, key: str):
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _scalars(node) -> dict[str, str]:
+    """The scalar fields of a mapping node, by key."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: v.value for k, v in node.value
+            if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)}
 
 
 def editor_command(path: Path, line: int | None = None) -> list[str]:

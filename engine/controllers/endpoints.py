@@ -19,7 +19,7 @@ import ipaddress
 import random
 from typing import Iterable
 
-from ..selectors import matches_selector
+from ..selectors import matches_selector, resolve_target_port
 from ..store import Store, StoreError, WatchEvent
 from .base import Controller, Key, key_for
 from .podutil import is_ready, is_terminating
@@ -27,18 +27,6 @@ from .podutil import is_ready, is_terminating
 MANAGED = "endpoints.kubernetes.io/managed-by"
 SLICE_MANAGED, SLICE_SERVICE = "endpointslice.kubernetes.io/managed-by", "kubernetes.io/service-name"
 NODEPORT_RANGE = (30000, 32767)
-
-
-def resolve_target_port(pod: dict, target) -> int | None:
-    if isinstance(target, int):
-        return target
-    if isinstance(target, str) and target.isdigit():
-        return int(target)
-    for c in pod["spec"].get("containers") or []:
-        for p in c.get("ports") or []:
-            if p.get("name") == target:
-                return int(p["containerPort"])
-    return None
 
 
 def _managed_service(obj: dict) -> Key | None:

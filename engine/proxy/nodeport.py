@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
-from ..controllers.endpoints import resolve_target_port
+from ..selectors import resolve_target_port
 from .dataplane import bind_tcp
 from .udp import UdpListener
 

@@ -18,6 +18,19 @@ def test_find_line_by_kind_name_and_namespace(tmp_path):
     assert find_line(path, "Service", "web", "default") == 1
 
 
+def test_find_line_never_blocks_or_raises(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # opening it would block the TUI: line 1 without reading
+    assert find_line(fifo, "Pod", "x") == 1
+    assert find_line(tmp_path / "gone.yaml", "Pod", "x") == 1
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("# lead\nkind: Pod\nmetadata:\n  name: a\n---\nkind: [\n---\nkind: Pod\nmetadata: {name: b}\n")
+    assert find_line(broken, "Pod", "a") == 2
+    assert find_line(broken, "Pod", "b") == 1  # after a document that does not parse
+
+
 def test_editor_command_honours_editor_with_arguments(monkeypatch, tmp_path):
     monkeypatch.setenv("EDITOR", "code -w")
     assert editor_command(tmp_path / "f.yaml", 7) == ["code", "-w", "+7", str(tmp_path / "f.yaml")]
