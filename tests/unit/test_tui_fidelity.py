@@ -2,9 +2,9 @@
 
 - `:events` lists newest first, a new event lands on top, and `/` matches an event's
   reason and message;
-- focus: after `l` the logs pane is visibly the focused one (accent bar, title bar),
-  the footer says `/` searches the logs, `escape` gives focus back to the table, where
-  `/` filters rows again;
+- focus: after `l` the logs pane is visibly the focused one (accent line, title bar),
+  the footer says `/` searches the logs, the prompt (shown above the footer, not under
+  it) says whose logs, `escape` gives focus back to the table, where `/` filters rows;
 - a Secret's describe has no "StringData:" label, leaves the last-applied annotation out
   (as `kubectl describe`), its YAML masks that annotation, and `x` reveals in both views;
 - the screenshot's text runs: the header reads "kubedeck test" and every row of the pods
@@ -113,6 +113,9 @@ async def test_focused_pane_is_marked_and_escape_returns_to_the_table(make_app):
 
         await pilot.press("slash")
         assert "search the logs of default/web-1" in app.prompt.placeholder
+        await pilot.pause()
+        footer = app.screen.query_one("Footer")
+        assert app.prompt.region.height == 1 and app.prompt.region.y < footer.region.y  # seen, not under the footer
         await pilot.press("escape")  # closes the prompt, focus back in the logs
         await wait_for(pilot, lambda: logs.has_focus_within, message="logs focused again")
         await pilot.press("escape")

@@ -9,11 +9,12 @@ from textual.widgets import Input
 
 
 class Prompt(Input):
-    """Hidden until `open()`; posts `Submitted(mode, value)` or `Cancelled(mode)`."""
+    """Hidden until `open()`; posts `Submitted(mode, value)` or `Cancelled(mode)`. It is
+    a line of the screen's own layout, above the footer (docked at the bottom as well, the
+    footer would cover it)."""
 
     DEFAULT_CSS = """
-    Prompt { dock: bottom; height: 1; border: none; padding: 0 1;
-             background: $panel; display: none; }
+    Prompt { height: 1; border: none; padding: 0 1; background: $panel; display: none; }
     Prompt:focus { border: none; }
     Prompt.-open { display: block; }
     """
