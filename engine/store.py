@@ -260,31 +260,41 @@ class Store:
         return self._remove((kind, ns, name))
 
     def _remove(self, key) -> dict:
+        rv = self.rv + 1
+        self._write(("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", key), rv)
         obj = self._objects.pop(key)
         self._by_kind.get(key[0], {}).pop(key, None)
         self._index(key, obj, None)
         self._json.pop(key, None)
-        self.rv += 1
+        self.rv = rv
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = str(self.rv)
-        with self._db:
-            self._db.execute("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", key)
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(self.rv),))
         self._emit(WatchEvent("DELETED", obj, self.rv))
         return obj
 
     def _put(self, key, obj: dict, etype: str) -> dict:
-        self.rv += 1
-        obj["metadata"]["resourceVersion"] = str(self.rv)
+        rv = self.rv + 1
+        obj["metadata"]["resourceVersion"] = str(rv)
+        self._write(("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                     (*key, json.dumps(obj, separators=(",", ":")))), rv)
+        self.rv = rv
         self._index(key, self._objects.get(key), obj)
         self._objects[key] = obj
         self._by_kind.setdefault(key[0], {})[key] = obj
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
-                             (*key, json.dumps(obj, separators=(",", ":"))))
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(self.rv),))
         self._emit(WatchEvent(etype, obj, self.rv))
         return copy.deepcopy(obj)
+
+    def _write(self, statement: tuple, rv: int) -> None:
+        """Disk first, memory after: a write SQLite refuses (disk full, state dir made
+        read-only) changes nothing, and is a 500 that says so, never an object that
+        exists only until the next restart."""
+        try:
+            with self._db:
+                self._db.execute(*statement)
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(rv),))
+        except sqlite3.Error as e:
+            raise StoreError(500, "InternalError", f"the store cannot be written ({e}): nothing was changed; "
+                             "free disk space or fix the state dir's permissions") from None
 
     def _index(self, key, old: dict | None, new: dict | None) -> None:
         """Keep the uid and owner indexes in step with one object's change."""
