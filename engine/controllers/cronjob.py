@@ -181,7 +181,7 @@ class CronJobController(Controller):
         except (CronError, ValueError, KeyError) as e:
             if self._bad.get(meta["uid"]) != str(e):
                 self._bad[meta["uid"]] = str(e)
-                self.objects.record_event(cj, "UnparseableSchedule", f"unparseable schedule: {e}", type="Warning")
+                self.objects.record_event(cj, "UnparseableSchedule", f"unparseable schedule: {e}", type="Warning", component=self.component)
             return self._write(cj, status, active)
         if spec.get("suspend"):
             return self._write(cj, status, active)
@@ -197,7 +197,7 @@ class CronJobController(Controller):
             return self._write(cj, status, active)
         if deadline is not None and t + int(deadline) < now:
             self.objects.record_event(cj, "MissSchedule", f"Missed scheduled time to start a job: {_iso(t)}",
-                                type="Warning")
+                                type="Warning", component=self.component)
             status["lastScheduleTime"] = _iso(t)
             return self._write(cj, status, active)
         policy = spec.get("concurrencyPolicy", "Allow")
@@ -207,7 +207,7 @@ class CronJobController(Controller):
             for j in active:
                 try:
                     self.objects.delete("Job", ns, j["metadata"]["name"], propagation="Background")
-                    self.objects.record_event(cj, "SuccessfulDelete", f"Deleted job {j['metadata']['name']}")
+                    self.objects.record_event(cj, "SuccessfulDelete", f"Deleted job {j['metadata']['name']}", component=self.component)
                 except StoreError:
                     pass
             active = []
@@ -215,9 +215,9 @@ class CronJobController(Controller):
         try:
             created = self.store.create(job)
         except StoreError as e:
-            self.objects.record_event(cj, "FailedCreate", f"Error creating job: {e.message}", type="Warning")
+            self.objects.record_event(cj, "FailedCreate", f"Error creating job: {e.message}", type="Warning", component=self.component)
             return self._write(cj, status, active)
-        self.objects.record_event(cj, "SuccessfulCreate", f"Created job {job_name}")
+        self.objects.record_event(cj, "SuccessfulCreate", f"Created job {job_name}", component=self.component)
         active.append(created)
         status["lastScheduleTime"] = _iso(t)
         self._write(cj, status, active)

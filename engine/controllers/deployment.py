@@ -106,7 +106,9 @@ class DeploymentController(Controller):
             out = self.store.create(rs)
         except StoreError:
             return None
-        self.objects.record_event(d, "ScalingReplicaSet", f"Scaled up replica set {name} to {replicas}")
+        if replicas > 0:  # as Kubernetes: a new ReplicaSet made at 0 (surge to come) is no scale-up
+            self.objects.record_event(d, "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}",
+                                      component=self.component)
         return out
 
     def _scale(self, d: dict, rs: dict, n: int) -> None:
@@ -120,7 +122,7 @@ class DeploymentController(Controller):
         self.store.update(obj, check_rv=False)
         word = "up" if n > before else "down"
         self.objects.record_event(d, "ScalingReplicaSet",
-                                  f"Scaled {word} replica set {rs['metadata']['name']} from {before} to {n}")
+                                  f"Scaled {word} replica set {rs['metadata']['name']} from {before} to {n}", component=self.component)
 
     def _recreate(self, d: dict, new: dict, old: list[dict], replicas: int) -> None:
         for rs in old:
@@ -221,7 +223,7 @@ class DeploymentController(Controller):
             conds = set_condition(conds, "Progressing", "False", "ProgressDeadlineExceeded",
                                   f'ReplicaSet "{rs_name}" has timed out progressing.', iso(now))
             self.objects.record_event(d, "ProgressDeadlineExceeded", f"Deployment {d['metadata']['name']} "
-                                      "has timed out progressing.", type="Warning")
+                                      "has timed out progressing.", type="Warning", component=self.component)
         status.update({"observedGeneration": d["metadata"].get("generation", 1), "replicas": total,
                        "updatedReplicas": updated,
                        "readyReplicas": ready,

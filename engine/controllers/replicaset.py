@@ -44,14 +44,14 @@ class ReplicaSetController(Controller):
                 pod = pod_from_template(rs["spec"]["template"], owner=rs, generate_name=f"{meta['name']}-")
                 try:
                     created = self.store.create(pod)
-                    self.objects.record_event(rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+                    self.objects.record_event(rs, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", component=self.component)
                 except StoreError:
                     pass
         elif len(live) > want:
             for pod in sorted(live, key=pod_rank)[: len(live) - want]:
                 try:
                     self.objects.delete("Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])
-                    self.objects.record_event(rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}")
+                    self.objects.record_event(rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", component=self.component)
                 except StoreError:
                     pass
         mrs = int(rs["spec"].get("minReadySeconds", 0))

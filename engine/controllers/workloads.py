@@ -113,7 +113,7 @@ class StatefulSetController(_Workload):
             if p is None:
                 try:
                     self.store.create(self._pod(sts, i, rev))
-                    self.objects.record_event(sts, "SuccessfulCreate", f"create Pod {meta['name']}-{i} in StatefulSet {meta['name']} successful")
+                    self.objects.record_event(sts, "SuccessfulCreate", f"create Pod {meta['name']}-{i} in StatefulSet {meta['name']} successful", component=self.component)
                 except StoreError:
                     pass
                 if ordered:
@@ -230,12 +230,12 @@ class JobController(_Workload):
             for p in active:
                 self.objects.delete("Pod", meta["namespace"], p["metadata"]["name"])
             status["conditions"] = set_condition(conds, "Failed", "True", *reason, now=iso(now))
-            self.objects.record_event(job, reason[0], reason[1], type="Warning")
+            self.objects.record_event(job, reason[0], reason[1], type="Warning", component=self.component)
             active, waits = [], []
         elif done:
             status["conditions"] = set_condition(conds, "Complete", "True", now=iso(now))
             status["completionTime"] = iso(now)
-            self.objects.record_event(job, "Completed", "Job completed")
+            self.objects.record_event(job, "Completed", "Job completed", component=self.component)
             waits = []
         else:
             want = parallelism if completions is None and not succeeded else min(
@@ -254,7 +254,7 @@ class JobController(_Workload):
                                             extra_labels=labels)
                     created = self.store.create(pod)
                     active.append(created)
-                    self.objects.record_event(job, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+                    self.objects.record_event(job, "SuccessfulCreate", f"Created pod: {created['metadata']['name']}", component=self.component)
         status.update({"active": len(active), "succeeded": succeeded, "failed": failed})
         for k in ("active", "succeeded", "failed"):
             if not status[k]:
