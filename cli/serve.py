@@ -33,9 +33,11 @@ def serve(args, state: Path) -> int:
 
     from .errors import UserError
 
-    ensure_state_dir(state)
     try:  # before anything else, and held until os._exit below: one engine per state dir
+        ensure_state_dir(state)
         _held = StateLock(state).acquire()
+    except OSError as e:
+        raise UserError(_unwritable(state, e)) from None
     except StateLocked as e:
         conn = read_connection(state)
         where = f" (API {conn['url']})" if conn and e.pid and conn.get("pid") == e.pid else ""
@@ -67,7 +69,10 @@ def serve(args, state: Path) -> int:
 
     faulthandler.enable()  # a native crash leaves the Python stacks in the log
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1` dumps every stack
-    cluster = _open_cluster(Cluster, settings, reset=args.reset_store)
+    try:
+        cluster = _open_cluster(Cluster, settings, reset=args.reset_store)
+    except OSError as e:  # the state dir went read-only or full since the lock was taken
+        raise UserError(_unwritable(state, e)) from None
     with runner:
         code = runner.run(_serve(cluster))
     # Executor threads may still sit in a blocking Docker call (a container stop with a
@@ -75,6 +80,12 @@ def serve(args, state: Path) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _unwritable(state: Path, e: OSError) -> str:
+    where = f" ({e.filename})" if e.filename and str(e.filename) != str(state) else ""
+    return (f"the state dir {state} cannot be written{where}: {e.strerror or e}; "
+            "free disk space, fix its permissions, or use another --state")
 
 
 def _open_cluster(make, settings, *, reset: bool):
