@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 from kubedeck.engine.kubeconfig import user_kubeconfig
 from kubedeck.engine.lock import StateLock, StateLocked, holder
 from kubedeck.engine.state import (
@@ -120,6 +119,8 @@ async def _serve(cluster) -> int:
 
 
 def _alive(conn: dict) -> bool:
+    import httpx  # `up` only: the engine's own start must not pay for the client stack
+
     try:
         return httpx.get(conn["url"] + "/healthz", timeout=1,
                          verify=Connection.from_dict(conn).ssl()).status_code == 200

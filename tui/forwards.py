@@ -14,11 +14,6 @@ from dataclasses import dataclass
 
 from .widgets.confirm import ConfirmScreen
 
-try:
-    from kubedeck.engine.forward import Forwarder
-except ImportError:  # pragma: no cover - an engine without port-forward
-    Forwarder = None
-
 FORWARDABLE = {"pods": "Pod", "services": "Service", "deployments": "Deployment"}
 
 
@@ -74,9 +69,6 @@ class ForwardMixin:
         self._forward_target: tuple[str, str, str] | None = None
 
     def action_port_forward(self) -> None:
-        if Forwarder is None:
-            self.notify("port-forward is not available in this engine version", severity="warning")
-            return
         selected = self._selected()
         if selected is None:
             return
@@ -119,6 +111,9 @@ class ForwardMixin:
         self.run_worker(self._start_forward(*target, local, remote), group="forwards", exit_on_error=False)
 
     async def _start_forward(self, kind: str, ns: str, name: str, local: int, remote: int) -> None:
+        # imported on first use: it brings aiohttp, which the TUI needs for nothing else
+        from kubedeck.engine.forward import Forwarder
+
         forwarder = Forwarder(connection=self.api.connection, kind=kind, namespace=ns,
                               name=name, remote_port=remote, local_port=local)
         try:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.resources
+import importlib.util
 import json
+import re
 import threading
+from pathlib import Path
 
 
 __all__ = ["SCHEMA_VERSION", "api_versions_for_kind", "definitions", "gvk_index", "lookup", "schema_errors"]
@@ -26,14 +28,24 @@ _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 _lock = threading.Lock()
 
 
-def _pick_version() -> str:
-    try:
-        from kubernetes_validate.utils import all_versions
+def _schema_dir() -> Path:
+    """kubernetes-validate's schema folder, found without importing the package: its
+    __init__ imports jsonschema, ~50 ms that the API's start and the CLI do not need."""
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("kubernetes_validate")
+    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
 
-        versions = all_versions()
-    except Exception:  # pragma: no cover
+
+def _pick_version() -> str:
+    """The preferred schema version if bundled, else the newest (as its `all_versions`)."""
+    try:
+        found = {m[1] for d in _schema_dir().iterdir() if (m := re.match(r"v(\d+(?:\.\d+)*)-", d.name))}
+    except OSError:  # pragma: no cover
         return _PREFERRED_VERSION
-    return _PREFERRED_VERSION if _PREFERRED_VERSION in versions else versions[-1]
+    if _PREFERRED_VERSION in found or not found:
+        return _PREFERRED_VERSION
+    return max(found, key=lambda v: tuple(int(x) for x in v.split(".")))
 
 
 SCHEMA_VERSION = _pick_version()
@@ -41,10 +53,8 @@ SCHEMA_VERSION = _pick_version()
 
 @functools.lru_cache(maxsize=1)
 def _definitions() -> dict:
-    ref = importlib.resources.files("kubernetes_validate").joinpath(
-        f"kubernetes-json-schema/v{SCHEMA_VERSION}-local-strict/_definitions.json"
-    )
-    with ref.open("r", encoding="utf-8") as fh:
+    path = _schema_dir() / f"v{SCHEMA_VERSION}-local-strict" / "_definitions.json"
+    with path.open("r", encoding="utf-8") as fh:
         return json.load(fh)
 
 

@@ -1,0 +1,40 @@
+"""Start-up hygiene: each command loads only what it needs (issue 18), checked in a fresh
+interpreter. `--help`, `get` and `ui` never load the manifest validator or jsonschema;
+`serve` loads neither them nor the client stack (httpx) before its API answers; the TUI
+does not load aiohttp (port-forward imports it on first use)."""
+
+import subprocess
+import sys
+
+HEAVY = ("jsonschema", "kubernetes_validate", "kubedeck.engine.manifests.validate")
+
+
+def loaded_after(code: str, watch: tuple[str, ...]) -> list[str]:
+    probe = code + f"\nimport sys\nprint(','.join(m for m in {watch!r} if m in sys.modules))\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+def test_help_loads_neither_validator_nor_client():
+    code = "import contextlib, io\nfrom kubedeck.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n" \
+           "    try:\n        main(['--help'])\n    except SystemExit:\n        pass"
+    assert loaded_after(code, HEAVY + ("httpx", "textual", "aiohttp")) == []
+
+
+def test_get_loads_no_validator():
+    # what `kubedeck get` imports before it talks to the API
+    code = "import kubedeck.cli, kubedeck.commands, kubedeck.printers"
+    assert loaded_after(code, HEAVY) == []
+
+
+def test_ui_loads_no_validator_and_no_aiohttp():
+    code = "import kubedeck.cli, kubedeck.commands, kubedeck.tui.app"
+    assert loaded_after(code, HEAVY + ("aiohttp",)) == []
+
+
+def test_serve_start_loads_no_validator_and_no_client_stack():
+    # the modules Cluster.start() imports before it writes api.json
+    code = ("import kubedeck.cli, kubedeck.serve, kubedeck.engine.cluster, kubedeck.engine.api.server, "
+            "kubedeck.engine.controllers.manager, kubedeck.engine.proxy.dataplane, kubedeck.engine.proxy.nodeport, "
+            "kubedeck.engine.agent.agent, kubedeck.engine.pki")
+    assert loaded_after(code, HEAVY + ("httpx", "kubedeck.commands", "kubedeck.printers", "rich")) == []
