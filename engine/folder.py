@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from .manifests.errors import ManifestError
 from .manifests.loader import Document, iter_manifest_files, load_text
 from .manifests.reading import read_regular
+from .manifests.validate import validate_document
 from .podsecurity import field_path
 from .store import StoreError, key_of
 
@@ -216,10 +217,18 @@ class FolderSync:
             self._report(rel, errors)
             return
         keys: set = set()
+        first: dict[tuple, int] = {}  # key -> line of its first document in this file
         for doc, doc_errors in loaded.docs:
             key = key_of(doc.obj) if isinstance(doc.obj, dict) else None
             hard = [e for e in doc_errors if e.severity == "error"]
             errors.extend(doc_errors)
+            if key and key[2] and not hard:
+                if key in first:  # as `kubedeck validate` says it: the first one wins
+                    errors.append(ManifestError(rel, doc.line, f"{key[0]}/{key[2]}", "",
+                                                f"{key[0]}/{key[2]} is defined twice (first at {rel}:{first[key]}); "
+                                                "this definition is ignored"))
+                    continue
+                first[key] = doc.line
             if key and key[2]:
                 keys.add(key)
             if hard:
@@ -277,10 +286,6 @@ def load_checked(path: Path, rel: str, known_kinds, policy=lambda obj: []) -> Lo
         if data is None:
             return None
         docs, errors = load_text(data, rel)
-        # imported here, on the reading thread: the validator (jsonschema and the schemas)
-        # costs ~50 ms that the API's start must not wait for
-        from .manifests.validate import validate_document
-
         return Loaded([(doc, [replace(e, file=rel) for e in validate_document(doc, known_kinds=known_kinds)]
                         + _refused(doc, rel, policy)) for doc in docs], [replace(e, file=rel) for e in errors])
     except Exception as e:  # a loader bug: this file's error

@@ -73,7 +73,7 @@ EXPECTED = {
     "sem-namespace-name.yaml": (4, "metadata.name", "RFC 1123 label"),
     "sem-defined-twice.yaml": (6, "", "is defined twice"),
     "sem-restart-policy.yaml": (6, "spec.restartPolicy", 'unsupported value "Sometimes"'),
-    "psa-privileged.yaml": (10, "spec.containers[0].securityContext.privileged", "--allow-privileged"),
+    "psa-privileged.yaml": (10, "spec.containers[0].securityContext.privileged", "privileged=true"),
     "psa-host-network.yaml": (6, "spec.hostNetwork", "host namespaces"),
     "psa-hostpath-root.yaml": (15, "spec.volumes[0].hostPath.path", "Docker socket"),
     "psa-docker-socket.yaml": (15, "spec.volumes[0].hostPath.path", "Docker socket"),
@@ -116,6 +116,7 @@ def test_every_corpus_file_is_reported_with_its_line_field_and_words(tmp_path):
         found = got.get(name, [])
         assert any(ln == line and (not field or f" {field}: " in f" {rest}") and words in rest
                    for ln, rest in found), f"{name}: want line {line} {field!r} {words!r}; got {found}"
+    assert all("--allow-privileged" in rest for n in got if n.startswith("psa-") for _, rest in got[n])
     # the good file and the good halves of mixed files still count
     valid = int(r.stdout.split()[0])
     assert valid == 4  # good, fine (in syn-second-doc-broken), ok (List item), the first "twice"
