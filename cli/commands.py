@@ -155,7 +155,7 @@ def cmd_apply(args, state: Path) -> int:
     """Server-side apply of each document (field manager `kubedeck`, forcing conflicts, as
     `kubectl apply --server-side --force-conflicts`): one request per object, so a
     controller's status write in between cannot make it fail with a 409."""
-    from kubedeck.engine.api.paths import path_for
+    from kubedeck.engine.paths import path_for
     from kubedeck.engine.manifests.kinds import group_of
     from kubedeck.engine.manifests.validate import load_and_validate
 

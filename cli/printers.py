@@ -79,7 +79,7 @@ def rollout_undo(client: Client, ns: str, name: str) -> int:
     labels = {k: v for k, v in (template["metadata"].get("labels") or {}).items() if k != "pod-template-hash"}
     d = client.get("Deployment", ns, name)
     d["spec"]["template"] = {**template, "metadata": {**template["metadata"], "labels": labels}}
-    from kubedeck.engine.api.paths import path_for
+    from kubedeck.engine.paths import path_for
 
     client.request("PUT", path_for("Deployment", ns, name), json=d)
     print(f"deployment.apps/{name} rolled back")

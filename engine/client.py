@@ -12,7 +12,7 @@ from typing import Iterator
 
 import httpx
 
-from .api.paths import path_for
+from .paths import path_for
 from .kubeconnect import httpx_options
 from .state import Connection, read_connection
 

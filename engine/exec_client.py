@@ -18,7 +18,7 @@ from contextlib import suppress
 
 import aiohttp
 
-from .api.paths import path_for
+from .paths import path_for
 from .state import Connection
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = range(5)

@@ -15,7 +15,7 @@ from contextlib import suppress
 
 import aiohttp
 
-from .api.paths import path_for
+from .paths import path_for
 from .selectors import matches_selector, resolve_target_port
 from .state import Connection
 

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
-from .api.merge import three_way
+from .merge import three_way
 from .manifests.kinds import KINDS, qualified_resource
 from .podsecurity import HINT, admission_message, check_object
 from .store import Store, StoreError, key_of, now_iso

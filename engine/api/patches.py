@@ -16,7 +16,7 @@ import json
 
 import jsonpatch
 
-from .merge import merge_patch
+from ..merge import merge_patch
 from .patch_error import (
     JSON_PATCH,
     MERGE_PATCH,

@@ -27,7 +27,7 @@ from ..manifests.kinds import KINDS
 from ..selectors import matches_selector, parse_selector_string
 from ..store import Store, StoreError
 from .fields import parse_field_selector
-from .paths import Target
+from ..paths import Target
 from .status import status_body
 
 BOOKMARK_EVERY = 30.0

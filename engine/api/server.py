@@ -19,7 +19,7 @@ from ..store import StoreError
 from . import discovery
 from .metrics_api import MetricsApi
 from .patch_error import PatchError
-from .paths import BadPath, parse_path
+from ..paths import BadPath, parse_path
 from .reads import Reads
 from .status import fail
 from .streams import Streams

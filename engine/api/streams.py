@@ -16,7 +16,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ..store import Store, StoreError
-from .paths import Target
+from ..paths import Target
 from .status import fail
 from .upgrade import (
     SPDY_TUNNEL_PREFIX,

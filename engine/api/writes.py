@@ -24,7 +24,7 @@ from aiohttp import web
 from ..objects import ObjectService, prepare_create
 from ..store import StoreError, fold_string_data, now_iso
 from .patches import apply_patch
-from .paths import Target
+from ..paths import Target
 from .ssa import ApplyConflict, default_manager, server_side_apply, track_update
 
 APPLY_PATCH = "application/apply-patch+yaml"

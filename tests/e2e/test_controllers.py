@@ -10,7 +10,7 @@ import time
 
 from conftest import wait_for
 
-from kubedeck.engine.api.paths import path_for
+from kubedeck.engine.paths import path_for
 
 BUSY = "busybox:1.36"
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from kubedeck.engine.api import reads
-from kubedeck.engine.api.paths import parse_path
+from kubedeck.engine.paths import parse_path
 from kubedeck.engine.store import Store
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}}

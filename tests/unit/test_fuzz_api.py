@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kubedeck.engine.api.paths import path_for
+from kubedeck.engine.paths import path_for
 from kubedeck.engine.api.server import build_app
 
 from test_fuzz_input import PATCH_TYPES, json_op, json_values, objects, smp

@@ -1,6 +1,6 @@
 """kubectl-apply three-way merge and JSON merge patch, as pure functions."""
 
-from kubedeck.engine.api.merge import merge_patch, three_way
+from kubedeck.engine.merge import merge_patch, three_way
 
 
 def test_merge_patch_rfc7386():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..manifests.kinds import KINDS, kind_for_plural
+from .manifests.kinds import KINDS, kind_for_plural
 
 
 @dataclass(frozen=True)
