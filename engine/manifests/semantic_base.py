@@ -2,14 +2,19 @@
 and the checker's core (errors, metadata, labels, selectors, quantities, ports)."""
 from __future__ import annotations
 
+import base64
+import binascii
 
 from ..quantity import parse_decimal
-from .errors import ManifestError
+from .errors import ManifestError, format_path
 from .loader import Document
 from .names import (
+    config_key_problem,
     dns1123_label_problem,
     dns1123_subdomain_problem,
+    env_var_name_problem,
     iana_svc_name_problem,
+    is_percent,
     label_value_problem,
     path_segment_problem,
     qualified_name_problem,
