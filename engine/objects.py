@@ -13,7 +13,7 @@ containers (graceful deletion needs it); nothing else of the cluster.
 from __future__ import annotations
 
 import json
-import uuid
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -43,6 +43,7 @@ class ObjectService:
         self.allow_privileged = allow_privileged
         self.kubelet: Kubelet | None = None
         self._events: dict[tuple, tuple[str, str]] = {}
+        self._last_event_ns = 0
 
     def crd_kinds(self) -> set[tuple[str, str]]:
         out = set()
@@ -154,7 +155,10 @@ class ObjectService:
                 ev["lastTimestamp"] = now
                 self.store.update(ev, check_rv=False)
                 return
-        name = f"{meta.get('name', 'x')}.{uuid.uuid4().hex[:16]}"
+        # named as Kubernetes names them (hex nanoseconds), so the list order is the
+        # recording order and kubectl describe breaks ties in timestamps the same way
+        self._last_event_ns = max(time.time_ns(), self._last_event_ns + 1)
+        name = f"{meta.get('name', 'x')}.{self._last_event_ns:x}"
         ev = {"apiVersion": "v1", "kind": "Event",
               "metadata": {"name": name, "namespace": ns},
               "involvedObject": {"kind": obj.get("kind"), "name": meta.get("name"), "namespace": ns,
@@ -172,12 +176,10 @@ class ObjectService:
 
     def _prune_events(self, *, ttl: float = 3600, keep: int = 5000) -> None:
         """Events live an hour, as Kubernetes' default --event-ttl; at most `keep` stay."""
-        import time as _time
-
         from .controllers.podutil import parse_time
 
         events = sorted(self.store.iter_kind("Event"), key=lambda e: e.get("lastTimestamp") or "")
-        cutoff = _time.time() - ttl
+        cutoff = time.time() - ttl
         drop = [e for e in events if parse_time(e.get("lastTimestamp")) < cutoff]
         drop += events[len(drop):max(len(drop), len(events) - keep)]
         for e in drop:
