@@ -311,7 +311,7 @@ def _attached(api, net_id: str, cluster: str) -> list[tuple[str, str, bool]] | N
     the network is gone."""
     from docker.errors import NotFound
 
-    from kubedeck.engine.agent.owned import is_ours
+    from kubedeck.engine.owned import is_ours
 
     try:
         info = api.inspect_network(net_id)

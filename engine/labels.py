@@ -1,7 +1,7 @@
 """The labels on every Docker object kubedeck makes: the one table of their names.
 
 `L_CLUSTER` marks ownership (a container, network or volume is this cluster's only if
-it carries `io.kubedeck.cluster=<cluster>`; engine/agent/owned.py checks it before any
+it carries `io.kubedeck.cluster=<cluster>`; engine/owned.py checks it before any
 delete by name, and test cleanup removes what carries `kdtest-*`). The pod labels are
 the kubelet's own names, so `docker ps --filter label=io.kubernetes.pod.name=web` works
 as it does on a Docker-shim node. docs/ARCHITECTURE.md ("Labels on Docker objects") is

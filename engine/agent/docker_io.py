@@ -19,6 +19,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import Mount
 
 from ..labels import L_CLUSTER, L_IMAGE, L_UID
+from ..owned import remove_container
 from ..pause import PAUSE_IMAGE, build_context
 
 log = logging.getLogger("kubedeck.docker")
@@ -159,14 +160,15 @@ class DockerIO:
         return await self.call(run)
 
     def _create(self, image: str, *, name: str, **kwargs) -> dict:
-        """Create a container; a leftover of the same name (a crash between create and
-        bookkeeping) is removed and the create retried, instead of checking every time."""
+        """Create a container; a leftover of ours of the same name (a crash between create
+        and bookkeeping) is removed and the create retried, instead of checking every
+        time. Someone else's container of that name stays: NotOurs says whose name it is."""
         try:
             return self.api.create_container(image, name=name, **kwargs)
         except APIError as e:
             if e.status_code != 409:
                 raise
-            self.api.remove_container(name, force=True)
+            remove_container(self.api, name, self.cluster)
             return self.api.create_container(image, name=name, **kwargs)
 
     async def exec_code(self, cid: str, cmd: list[str], timeout: float) -> int:

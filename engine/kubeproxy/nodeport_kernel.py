@@ -34,6 +34,7 @@ from pathlib import Path
 from docker.errors import APIError, NotFound
 
 from ..labels import L_CLUSTER, L_ROLE
+from ..owned import is_ours, remove_container
 from ..lock import holder
 from ..proxy.nodeport import ready_backends
 from .svc_kernel import NftRefused, RuleLoader, exec_code
@@ -173,10 +174,11 @@ class HostNodePorts:
         name = f"k8s_nodeports_{d.cluster}"
         try:
             info = api.inspect_container(name)
-            if info["State"]["Running"] and info["Config"]["Image"] == image:
+            if info["State"]["Running"] and info["Config"]["Image"] == image and is_ours(
+                    info["Config"].get("Labels"), d.cluster):
                 self.cid = info["Id"]
                 return info
-            api.remove_container(name, force=True)
+            remove_container(api, name, d.cluster)  # NotOurs (an APIError) for a stranger's
         except NotFound:
             pass
         c = api.create_container(image, name=name, labels={

@@ -32,6 +32,7 @@ from pathlib import Path
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
 from ..labels import L_CLUSTER, L_HASH, L_IMAGE, L_ROLE, L_SERVICE
+from ..owned import remove_container
 from ..proxy.nodeport import affinity_seconds, ready_backends
 from . import nc_relay, svc_proxy_image
 from .svc_kernel import NameCache, NftRefused, RuleLoader
@@ -235,10 +236,7 @@ class ServiceProxies:
             nc_relay.write_run_script(self._dir(ns, name), ports)
         cname = f"k8s_svc_{name}_{ns}_{d.cluster}"
         try:
-            try:
-                d.api.remove_container(cname, force=True)
-            except NotFound:
-                pass
+            remove_container(d.api, cname, d.cluster)  # only ours: NotOurs for a stranger's
             net = d.api.create_networking_config({d.network: d.api.create_endpoint_config(
                 aliases=service_names(name, ns))})
             c = d.api.create_container(

@@ -57,3 +57,35 @@ def test_sigint_stops_serve_cleanly_and_down_is_idempotent(engine, docker_client
         assert intruder.status == "running"
     finally:
         intruder.remove(force=True)
+
+
+SVC = """
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: app}
+  ports: [{port: 80, targetPort: 8080}]
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_stranger_named_like_our_service_proxy_is_never_removed(engine, docker_client):
+    """A user's container that happens to carry the name kubedeck gives a Service's proxy:
+    the engine does not remove it (it says whose name it is), and neither does `down`."""
+    name = f"k8s_svc_web_default_{engine.name}"
+    stranger = docker_client.containers.run("busybox:1.36", ["sleep", "3600"], detach=True, name=name)
+    try:
+        engine.write("app.yaml", APP)
+        engine.write("svc.yaml", SVC)
+        wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app running")
+        wait_for(lambda: "was not created by kubedeck" in engine.log_path.read_text(errors="replace"), 60,
+                 what="the engine saying the name is taken by a stranger")
+        stranger.reload()
+        assert stranger.status == "running" and stranger.id == docker_client.containers.get(name).id
+        r = engine.cli("down")
+        assert "Traceback" not in r.stdout + r.stderr
+        stranger.reload()
+        assert stranger.status == "running"
+    finally:
+        stranger.remove(force=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from docker.errors import APIError, NotFound
 
-from ..labels import L_CLUSTER
+from .labels import L_CLUSTER
 
 
 class NotOurs(APIError):
