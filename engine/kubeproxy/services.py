@@ -124,6 +124,8 @@ class ServiceProxies:
     def _drop_old_images(self, keep: str) -> None:
         """Builds for an older nft; Docker refuses to remove one a container still uses."""
         for image in self.agent.docker.client.images.list(svc_proxy_image.REPO):
+            if (image.labels or {}).get(L_IMAGE) != "svc-proxy":
+                continue  # an image someone else tagged in our repository: not ours to drop
             for tag in image.tags:
                 if tag != keep and tag.startswith(svc_proxy_image.REPO + ":"):
                     try:
