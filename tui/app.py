@@ -22,7 +22,7 @@ from textual.worker import Worker
 
 from . import themes as theme_files
 from .actions import ActionsMixin
-from .api import ApiClient, ApiError
+from .api import ApiClient
 from .edit import EditMixin, error_text
 from .forwards import ForwardMixin
 from .help import KEY_HELP
@@ -78,6 +78,7 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
         token: str = "",
         ca: str | None = None,
         connection=None,
+        folder_status: Callable[[], dict] | None = None,
         theme: str | None = None,
         config_dir: Path | None = None,
         now: Callable[[], datetime] | None = None,
@@ -86,6 +87,7 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
         retry_delay: float = 0.5,
     ) -> None:
         self.api_url, self.api_token, self.api_ca = api_url, token, ca
+        self.folder_status = folder_status  # a folder synced by this process (cli/remote.py)
         self._init_forwards()
         self.api = api or ApiClient(api_url, token, ca=ca, retry_delay=lambda n: min(retry_delay * 2**n, 5.0),
                                     connection=connection)  # connection: any cluster (plain.py)
@@ -230,14 +232,9 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
 
     async def _poll_status(self) -> None:
         self.report_forward_errors()
-        try:
-            status = await self.api.status()
-        except ApiError as exc:
-            if exc.code == 404:  # not a kubedeck cluster: no extras to show
-                self.extras_missing()
+        status = await self.read_status()  # plain.py: None when there is nothing to show
+        if status is None:
             return
-        except Exception:
-            return  # the informers already report the connection state
         self.manifest_errors = list(status.get("manifestErrors") or [])
         self.folder = str(status.get("folder") or "")
         bar = self.status_bar
@@ -412,11 +409,11 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
 
 def run_tui(
     *, api_url: str = "", token: str = "", ca: str | None = None, theme: str | None = None,
-    config_dir: Path | None = None, connection=None,
+    config_dir: Path | None = None, connection=None, folder_status: Callable[[], dict] | None = None,
 ) -> int:
     """Run the TUI until the user quits; returns the process exit code. `connection`: a
     kubeconfig context's (engine/kubeconnect.py) instead of an engine's url/token/CA."""
     app = KubedeckApp(api_url=api_url, token=token, ca=ca, theme=theme, config_dir=config_dir,
-                      connection=connection)
+                      connection=connection, folder_status=folder_status)
     app.run()
     return app.return_code or 0
