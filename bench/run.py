@@ -3,6 +3,8 @@
     python bench/run.py            full run
     python bench/run.py --quick    < 5 minutes on 2 cores
     python bench/run.py --only pod_start,api_latency
+    python bench/run.py --quick --compare bench/results/OLD.json   (each figure's change, > 10 % flagged)
+    python bench/run.py --only scale500   (500 real pods: heavy, never part of a default run)
     KDBENCH_PYSPY=/tmp/prof python bench/run.py --quick   (py-spy raw profiles of each engine)
 
 Prints one table per benchmark, then, as the very last lines, `name value` per headline
@@ -17,6 +19,7 @@ import datetime as dt
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -32,20 +35,50 @@ BENCHES = [
     ("reconcile", ["reconcile_ms"]),
     ("network", ["nodeport_rps_ratio", "ingress_rps_ratio", "nodeport_p99_added_ms"]),
     ("in_cluster", ["service_rps_ratio"]),
-    ("tui_update", ["tui_update_ms"]),
-    ("tui_latency", ["tui_first_paint_s", "tui_status_ms"]),
+    ("tui_update", ["tui_update_ms", "tui_update_churn_ms", "tui_update_5000_ms"]),
+    ("tui_latency", ["tui_first_paint_s", "tui_status_ms", "tui_first_paint_1000_s"]),
     ("logs", ["logs_follow_ratio"]),
     ("engine_rss", ["engine_rss_mb_100pods"]),
     ("api_latency", ["api_p99_ms"]),
     ("lifecycle", ["serve_to_api_s", "restart_ms"]),
-    ("portforward", ["portforward_mbps_ratio"]),
+    ("scale500", ["scale500_ready_ratio", "scale500_rss_mb", "scale500_idle_cpu_pct", "scale500_list_p99_ms",
+                  "scale500_down_ratio"]),
 ]
-TARGETS = {"pod_start_ratio": "<= 1.15", "reconcile_ms": "<= 500", "nodeport_rps_ratio": ">= 0.8",
-           "ingress_rps_ratio": ">= 0.8", "nodeport_p99_added_ms": "<= 1",
-           "service_rps_ratio": ">= 0.8", "tui_update_ms": "<= 50",
-           "tui_first_paint_s": "<= 1", "tui_status_ms": "<= 200", "logs_follow_ratio": ">= 0.5", "engine_rss_mb_100pods": "<= 150",
-           "api_p99_ms": "<= 50", "serve_to_api_s": "<= 1", "restart_ms": "<= 1000",
-           "portforward_mbps_ratio": ">= 0.5"}
+# heavy benchmarks run only when named in --only
+OPT_IN = {"scale500"}
+TARGETS = {"pod_start_ratio": "<= 1.15", "reconcile_ms": "<= 500", "nodeport_rps_ratio": ">= 0.95",
+           "ingress_rps_ratio": ">= 0.9", "nodeport_p99_added_ms": "<= 1",
+           "service_rps_ratio": ">= 0.8", "tui_update_ms": "<= 50", "tui_update_churn_ms": "<= 50",
+           "tui_update_5000_ms": "<= 100", "tui_first_paint_s": "<= 0.7", "tui_status_ms": "<= 200",
+           "tui_first_paint_1000_s": "<= 1.5", "logs_follow_ratio": ">= 0.5", "engine_rss_mb_100pods": "<= 150",
+           "api_p99_ms": "<= 50", "serve_to_api_s": "<= 0.5", "restart_ms": "<= 1000",
+           "scale500_ready_ratio": "<= 1.1", "scale500_rss_mb": "<= 250", "scale500_idle_cpu_pct": "<= 5",
+           "scale500_list_p99_ms": "<= 100", "scale500_down_ratio": "<= 1.1"}
+
+
+def compare(old_path: Path, new: dict[str, float | None], threshold: float = 0.10) -> list[str]:
+    """One line per figure: old -> new and the change; a move over `threshold` is flagged,
+    as better or worse by the figure's target direction."""
+    old_doc = json.loads(old_path.read_text())
+    old = old_doc.get("headline", {})
+    lines = [f"== compare with {old_path} ({old_doc.get('mode', '?')}, {old_doc.get('date', '?')}, "
+             f"commit {old_doc.get('machine', {}).get('commit', '?')})"]
+    for name in [n for n in new if n in old] + [n for n in new if n not in old] + [n for n in old if n not in new]:
+        a, b = old.get(name), new.get(name)
+        if a is None or b is None:
+            lines.append(f"   {name:<24} {_num(a):>10} -> {_num(b):<10} {'new' if name not in old else 'n/a'}")
+            continue
+        change = (b - a) / abs(a) if a else 0.0
+        flag = ""
+        if abs(change) > threshold:
+            higher_better = TARGETS.get(name, "<= 0").startswith(">=")
+            flag = "  <-- " + ("better" if (change > 0) == higher_better else "WORSE") + f" by {abs(change):.0%}"
+        lines.append(f"   {name:<24} {_num(a):>10} -> {_num(b):<10} {change:+7.1%}{flag}")
+    return lines
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
 
 
 def main(argv=None) -> int:
@@ -54,15 +87,29 @@ def main(argv=None) -> int:
     ap.add_argument("--only", help="comma-separated benchmark modules: " + ",".join(m for m, _ in BENCHES))
     ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON results")
     ap.add_argument("--no-save", action="store_true", help="do not write the JSON results")
+    ap.add_argument("--compare", type=Path, metavar="OLD.json",
+                    help="print each figure's change against an earlier results file (moves over 10%% flagged); "
+                         "with no benchmark named in --only, compares latest.json without running anything")
     args = ap.parse_args(argv)
 
     only = set(args.only.split(",")) if args.only else None
+    # Measure kubedeck as installed (pip compiles its bytecode): with PYTHONDONTWRITEBYTECODE
+    # set, every engine and `kubedeck ui` start would compile ~100 of kubedeck's modules
+    # from source. The cache lives outside the tree.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "kdbench-pycache"))
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
+    if args.compare and not only:
+        latest = json.loads((args.out / "latest.json").read_text())
+        print("\n".join(compare(args.compare, latest["headline"])))
+        return 0
     docker = docker_client()
     ensure_images(docker)
     started = time.time()
     results: list[Result] = []
     for module, names in BENCHES:
-        if only and module not in only:
+        if (only and module not in only) or (not only and module in OPT_IN):
             continue
         log(f"running {module} ({'quick' if args.quick else 'full'})")
         os.environ["KDBENCH_NAME"] = module
@@ -101,6 +148,9 @@ def main(argv=None) -> int:
         met = r.met()
         print(f"   {r.name:<24} {('n/a' if r.value is None else f'{r.value:.4g}'):>10}  target {r.target:<8} "
               f"{'n/a' if met is None else 'met' if met else 'MISSED'}")
+    if args.compare:
+        print()
+        print("\n".join(compare(args.compare, doc["headline"])))
     print()
     for r in results:
         print(f"{r.name} {'nan' if r.value is None else round(r.value, 4)}")

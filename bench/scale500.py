@@ -1,0 +1,204 @@
+"""500 real pods on one machine (issue 18): a Deployment of 500 busybox pods with an
+HTTP readiness probe, against raw Docker doing the same container work. Heavy (minutes,
+~500 containers): run.py runs it only when named, `python bench/run.py --only scale500`.
+
+- scale500_ready_ratio: Deployment scaled 0 -> 500 until every pod is Running and Ready,
+  over raw Docker creating and starting the same 500 containers (SDK, the agent's 16
+  threads, its own bridge network).
+- scale500_rss_mb: engine + proxy worker VmRSS with the 500 pods Ready.
+- scale500_idle_cpu_pct: engine + proxy worker CPU (utime+stime from /proc) while the 500
+  pods sit idle and are probed every 10 s, in percent of one core; rows give the CPU per
+  probe and per pod (all idle work divided by the probes, so an upper bound).
+- scale500_list_p99_ms: `GET /api/v1/namespaces/default/pods` (500 pods) p99 with 20
+  concurrent clients (aiohttp, one keep-alive TLS connection each).
+- scale500_down_ratio: scale 500 -> 0 until every pod object and container is gone, over
+  raw Docker force-removing the 500 raw containers (16 threads).
+
+The probe is exec-free (httpGet to busybox httpd in each pod): one HTTP request from the
+engine per probe, no `docker exec`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, percentile, wait_for
+
+N = 500
+THREADS = 16  # the agent's Docker pool, as pod_start's baseline
+CLIENTS = 20
+# busybox httpd serving one file: the readiness probe's target
+SERVE = ["sh", "-c", "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 8080 -h /w"]
+PROBE = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 10, "timeoutSeconds": 1}
+
+
+def deployment(replicas: int) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s500"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "s500"}},
+                     "template": {"metadata": {"labels": {"app": "s500"}},
+                                  "spec": {"terminationGracePeriodSeconds": 0,
+                                           "containers": [{"name": "main", "image": BUSYBOX, "command": SERVE,
+                                                           "readinessProbe": PROBE}]}}}}
+
+
+def raw(docker, n: int) -> tuple[float, float]:
+    """(seconds to create+start n containers, seconds to force-remove them)."""
+    api = docker.api
+    tag = f"kdbench-raw-{uuid.uuid4().hex[:6]}"
+    net = docker.networks.create(tag, driver="bridge", labels={L_CLUSTER: tag})
+
+    def one(i: int) -> str:
+        c = api.create_container(BUSYBOX, name=f"{tag}-{i}", command=SERVE, labels={L_CLUSTER: tag},
+                                 host_config=api.create_host_config(network_mode=tag))
+        api.start(c["Id"])
+        return c["Id"]
+
+    try:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(THREADS) as pool:
+            ids = list(pool.map(one, range(n)))
+        up = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(lambda cid: api.remove_container(cid, force=True), ids))
+        down = time.perf_counter() - t0
+        return up, down
+    finally:
+        for c in api.containers(all=True, filters={"label": f"{L_CLUSTER}={tag}"}):
+            api.remove_container(c["Id"], force=True)
+        for _ in range(50):
+            try:
+                net.remove()
+                break
+            except Exception:  # noqa: BLE001 - the endpoints go a moment after the containers
+                time.sleep(0.1)
+
+
+def ready_count(eng: Engine) -> int:
+    n = 0
+    for p in eng.pods("app=s500"):
+        st = p.get("status") or {}
+        if st.get("phase") == "Running" and not p["metadata"].get("deletionTimestamp") and any(
+                c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or []):
+            n += 1
+    return n
+
+
+def cpu_seconds(eng: Engine) -> float:
+    """utime+stime of the engine and its children (the proxy worker), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pids, seen = 0, [eng.pid], set()
+    while pids:
+        pid = pids.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        except OSError:
+            continue
+        total += int(stat[11]) + int(stat[12])
+        pids += [int(k) for k in kids]
+    return total / tick
+
+
+async def list_load(conn, rounds: int) -> list[float]:
+    import aiohttp
+
+    lat: list[float] = []
+    url = f"{conn.url}/api/v1/namespaces/default/pods"
+
+    async def client() -> None:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {conn.token}"},
+                                         connector=aiohttp.TCPConnector(limit=1, ssl=conn.ssl())) as s:
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                async with s.get(url) as r:
+                    body = await r.read()
+                    if r.status != 200:
+                        raise RuntimeError(f"list -> {r.status}")
+                lat.append((time.perf_counter() - t0) * 1000)
+        assert body
+
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return lat
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run(docker, quick: bool) -> list[Result]:
+    idle_window = 20 if quick else 60
+    rounds = 5 if quick else 15
+    log(f"scale500: raw Docker, {N} containers (load {loadavg()})")
+    raw_up, raw_down = raw(docker, N)
+    log(f"scale500: raw up {raw_up:.1f} s, raw down {raw_down:.1f} s")
+    with Engine(docker) as eng:
+        eng.client.create(deployment(0))
+        rss_idle = eng.rss_kb()[0] / 1024
+        log(f"scale500: scaling to {N} (load {loadavg()})")
+        t0 = time.perf_counter()
+        eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": N}})
+        wait_for(lambda: ready_count(eng) >= N, 1200, 0.5, what=f"{N} pods Running and Ready")
+        up = time.perf_counter() - t0
+        log(f"scale500: {N} Ready in {up:.1f} s (load {loadavg()})")
+        rss, hwm = (v / 1024 for v in eng.rss_kb())
+        time.sleep(10)  # the first probes of the last pods settle
+        c0, t0 = cpu_seconds(eng), time.perf_counter()
+        time.sleep(idle_window)
+        cpu = cpu_seconds(eng) - c0
+        window = time.perf_counter() - t0
+        idle_pct = cpu / window * 100
+        probes = N * window / PROBE["periodSeconds"]
+        log(f"scale500: idle {idle_pct:.1f} % of a core over {window:.0f} s (load {loadavg()})")
+        conn = eng.connection()
+        asyncio.run(list_load(conn, 1))  # warm-up: connections, caches
+        lat = asyncio.run(list_load(conn, rounds))
+        log(f"scale500: list p99 {percentile(lat, 99):.1f} ms over {len(lat)} requests")
+        t0 = time.perf_counter()
+        eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": 0}})
+        wait_for(lambda: not eng.pods("app=s500") and not docker.api.containers(
+            all=True, filters={"label": [f"{L_CLUSTER}={eng.name}", "io.kubedeck.role=app"]}),
+            600, 0.5, what="scale to 0")
+        down = time.perf_counter() - t0
+        log(f"scale500: down in {down:.1f} s (raw {raw_down:.1f} s)")
+
+    note = f"load average at the end {loadavg()} on {os.cpu_count()} cpus: figures are indicative on a shared machine"
+    ready = Result("scale500_ready_ratio", up / raw_up, "<= 1.1",
+                   f"Deployment 0->{N} pods Running and Ready (httpGet readiness probe) vs raw Docker "
+                   f"create+start of {N} containers ({THREADS} threads)",
+                   baseline_label=f"raw Docker SDK, {N} containers", baseline=raw_up, kubedeck=up, unit="s",
+                   repeats=1)
+    ready.rows.append({"label": "per pod", "detail": "kubedeck / raw, ms per pod",
+                       "value": f"{up / N * 1000:.0f} / {raw_up / N * 1000:.0f} ms"})
+    ready.notes.append(note)
+    mem = Result("scale500_rss_mb", rss, "<= 250", f"engine + proxy worker VmRSS with {N} pods Ready",
+                 baseline_label="same engine before the scale-up", baseline=rss_idle, kubedeck=rss, unit="MB",
+                 repeats=1)
+    mem.rows.append({"label": "peak", "detail": "VmHWM", "value": f"{hwm:.1f} MB"})
+    mem.rows.append({"label": "per pod", "detail": "(rss - idle) / pods", "value": f"{(rss - rss_idle) / N * 1024:.0f} kB"})
+    idle = Result("scale500_idle_cpu_pct", idle_pct, "<= 5",
+                  f"engine + proxy worker CPU over {window:.0f} s with {N} idle pods probed every "
+                  f"{PROBE['periodSeconds']} s (percent of one core)",
+                  baseline_label="(absolute)", kubedeck=idle_pct, unit="%", repeats=1)
+    idle.rows.append({"label": "per probe", "detail": "all idle CPU / probes sent (upper bound)",
+                      "value": f"{cpu / probes * 1000:.2f} ms"})
+    idle.rows.append({"label": "per pod", "detail": "idle CPU per pod, percent of a core",
+                      "value": f"{idle_pct / N:.4f} %"})
+    idle.notes.append(note)
+    lst = Result("scale500_list_p99_ms", percentile(lat, 99), "<= 100",
+                 f"p99 of GET pods ({N} pods), {CLIENTS} concurrent clients, {len(lat)} requests",
+                 baseline_label="(absolute)", kubedeck=percentile(lat, 99), unit="ms", repeats=len(lat),
+                 spread=f"median {median(lat):.1f} ms")
+    down_r = Result("scale500_down_ratio", down / raw_down, "<= 1.1",
+                    f"scale {N} -> 0 until pods and containers are gone vs raw force-removal of {N} containers",
+                    baseline_label=f"raw Docker SDK remove, {THREADS} threads", baseline=raw_down, kubedeck=down,
+                    unit="s", repeats=1)
+    down_r.notes.append(note)
+    return [ready, mem, idle, lst, down_r]
