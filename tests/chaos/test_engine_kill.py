@@ -1,5 +1,6 @@
-"""SIGKILL of the engine at a random moment during apply, scale-up, rollout and delete,
-then a restart: the cluster converges to the folder with no duplicate pods, no leaked
+"""SIGKILL of the engine at a random moment during apply, scale-up, rollout and delete
+(twice in a row for scale-up and rollout: the second lands while the restarted engine
+adopts its containers and catches up), then a restart: the cluster converges to the folder with no duplicate pods, no leaked
 containers, networks, volumes or NodePort tables (the audit), the pods of other
 workloads untouched and the PVC's data intact. `kubedeck down --volumes` then leaves
 nothing of the cluster in Docker or in the host's netfilter."""
@@ -56,6 +57,8 @@ def test_engine_killed_mid_change_converges(engine):
     for what, change, replicas, version in steps:
         change()
         crash_and_restart(engine, r, what)
+        if what in ("scale-up", "rollout"):  # and again while it adopts and catches up
+            crash_and_restart(engine, r, what + " (restarted)")
         settle(engine, replicas, version)
         data_kept()
     wait_for(lambda: engine.running_ready("app=web2", 2), 90, what="web2 applied")
