@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import activity
 from .manifests.errors import ManifestError
 from .manifests.loader import Document, iter_manifest_files, load_text
 from .manifests.reading import read_regular
@@ -241,6 +242,8 @@ class FolderSync:
                 continue
             self.pending.pop(key, None)
             err = self.cluster.apply_object(doc.obj, source=rel)
+            if err is None:  # the activity stream: from the file's save to this apply
+                activity.RING.file_applied(self.root / rel, *key, rel)
             if err == "waiting":
                 self.pending[key] = (rel, doc.obj)
             elif err:

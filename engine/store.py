@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Callable, Iterable
 
+from . import activity
 from .manifests.kinds import KINDS, group_of, qualified_resource
 from .selectors import matches_selector
 from .store_file import StoreDamaged, open_db
@@ -288,6 +289,7 @@ class Store:
         """Disk first, memory after: a write SQLite refuses (disk full, state dir made
         read-only) changes nothing, and is a 500 that says so, never an object that
         exists only until the next restart."""
+        self._write_started = time.time()  # the activity stream's start of this write
         try:
             with self._db:
                 self._db.execute(*statement)
@@ -318,6 +320,7 @@ class Store:
 
     # ---- watches -----------------------------------------------------------------
     def _emit(self, ev: WatchEvent) -> None:
+        activity.RING.store_write(ev.type, ev.object, len(self._watchers), self._write_started)
         self._history.append(ev)
         for q in list(self._watchers):
             q.put_nowait(ev)

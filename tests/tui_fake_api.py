@@ -56,6 +56,7 @@ class FakeApi:
     status: dict = field(default_factory=lambda: {"cluster": "test", "folder": "/tmp/m", "manifestErrors": [], "docker": "ok", "nodePorts": {}})
     history: list[tuple[str, dict]] = field(default_factory=list)  # (plural, event)
     garbage: dict[str, int] = field(default_factory=dict)  # plural -> lists to answer with a non-JSON body
+    activity: list[dict] | None = None  # /kubedeck/v1/activity entries; None: 404 (not a kubedeck engine)
     _watchers: dict[str, list[asyncio.Queue]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     url: str = ""
@@ -132,6 +133,12 @@ class FakeApi:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._status(401, "Unauthorized", "Unauthorized")
         parts = [p for p in request.path.split("/") if p]
+        if parts == ["kubedeck", "v1", "activity"]:
+            if self.activity is None:
+                return self._status(404, "NotFound", "not found")
+            since = int(request.query.get("since", "0"))
+            last = self.activity[-1]["seq"] if self.activity else 0
+            return web.json_response({"items": [a for a in self.activity if a["seq"] > since], "first": 1, "last": last})
         if parts[:2] == ["kubedeck", "v1"]:
             return web.json_response(self.status)
         if parts[:1] == ["api"]:

@@ -157,6 +157,10 @@ class ApiClient:
     async def status(self) -> dict:
         return (await self._request("GET", "/kubedeck/v1/status")).json()
 
+    async def activity(self, since: int = 0) -> dict:
+        """The engine's activity stream after sequence number `since` (404 elsewhere)."""
+        return (await self._request("GET", "/kubedeck/v1/activity", params={"since": str(since)})).json()
+
     async def watch(
         self,
         plural: str,

@@ -36,11 +36,12 @@ from .widgets.resource_table import ResourceTable
 from .widgets.status_bar import StatusBar
 from .widgets.text_screen import TextScreen
 from .workers import WorkerRestarts
+from .xray_mixin import COMMANDS as XRAY_COMMANDS, XrayMixin
 
 ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
 
 
-class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App):
+class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App):
     """Keyboard-driven view of a kubedeck cluster."""
 
     CSS_PATH = "kubedeck.tcss"
@@ -68,6 +69,7 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
         Binding("e", "edit", "Edit", show=False),
         Binding("E", "open_error", "Open error", show=False),
         Binding("f", "port_forward", "Port-fwd", show=False),
+        Binding("J", "journey", "Journey", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -120,7 +122,7 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
         self.main_title = Static("Pods", classes="pane-title", id="main-title")
         self.log_pane = LogPane(source=self.api.logs, id="logs")
         self.errors_area = Static("", id="errors", markup=False)
-        self.prompt = Prompt(list(COMMANDS), id="prompt")
+        self.prompt = Prompt([*COMMANDS, *XRAY_COMMANDS], id="prompt")
         yield self.status_bar
         with Horizontal(id="top"):
             with Vertical(id="nodes-pane", classes="pane"):
@@ -347,6 +349,8 @@ class KubedeckApp(PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App)
         word = text.strip().split()[0] if text.strip() else ""
         if word in ("q", "quit", "q!"):
             self.exit()
+            return
+        if self.xray_command(word):
             return
         kind = resolve(word) or (resolve(self.prompt.completion() or "") if word else None)
         if kind is None:

@@ -25,6 +25,10 @@ e               edit in $EDITOR: the manifest file at the object's line for obje
 E               open a manifest error (status area) in $EDITOR at its file:line
 f               port-forward the selected pod, service or deployment: LOCAL:REMOTE
                 (:REMOTE picks a free local port); f again on it stops the forward
+J               journey of the selected object: what each component did to it, in order,
+                with times since the first hop (for a pod: file save to proxy rules)
+:xray           the Kubernetes components as a live diagram (arrows move, enter lists a
+                component's recent actions, ? explains it, J journey, escape back)
 q               quit
 
 Logs pane (when focused; l focuses it, escape goes back to the table):

@@ -18,7 +18,8 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import Mount
 
-from ..labels import L_CLUSTER, L_IMAGE, L_UID
+from .. import activity
+from ..labels import L_CLUSTER, L_CONTAINER, L_IMAGE, L_NS, L_POD, L_UID
 from ..owned import remove_container
 from ..pause import PAUSE_IMAGE, build_context
 
@@ -157,7 +158,11 @@ class DockerIO:
                                           user=limits.get("user"))
             self.api.start(c["Id"])
             return c["Id"]
-        return await self.call(run)
+        started = time.time()
+        cid = await self.call(run)
+        activity.record("container-runtime", "run", "Pod", labels.get(L_NS, ""), labels.get(L_POD, ""),
+                        start=started, detail=labels.get(L_CONTAINER, name))
+        return cid
 
     def _create(self, image: str, *, name: str, **kwargs) -> dict:
         """Create a container; a leftover of ours of the same name (a crash between create

@@ -17,6 +17,7 @@ import logging
 import shutil
 import time
 
+from .. import activity
 from ..labels import L_ATTEMPT, L_CLUSTER, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID
 from ..store import now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
@@ -385,7 +386,8 @@ class PodWorker:
         status, final = pod_status(pod, self.containers, self.init_done, ip=self.ip, start_time=self.start_time)
         if final:
             self.phase_final = final
-        self.agent.cluster.store.update_status("Pod", self.ns, self.name, status)
+        if self.agent.cluster.store.update_status("Pod", self.ns, self.name, status) is not None:
+            activity.RING.pod_status(self.ns, self.name, pod["spec"].get("nodeName", ""), status)
 
 
 def docker_unreachable(e: BaseException) -> bool:

@@ -19,6 +19,7 @@ import ipaddress
 import random
 from typing import Iterable
 
+from .. import activity
 from ..selectors import matches_selector, resolve_target_port
 from ..store import Store, StoreError, WatchEvent
 from .base import Controller, Key, key_for
@@ -42,7 +43,7 @@ def _managed_service(obj: dict) -> Key | None:
 
 class EndpointsController(Controller):
     kinds = ("Service",)
-    component = "endpoints-controller"
+    component = "endpoint-controller"
 
     def __init__(self, store: Store, *, lb_address: str):
         super().__init__(store)
@@ -135,13 +136,16 @@ class EndpointsController(Controller):
     def _put(self, body: dict, fields: tuple[str, ...]) -> None:
         """Create, or update `fields` and labels when they differ."""
         live = self.store.peek(body["kind"], body["metadata"]["namespace"], body["metadata"]["name"])
+        meta = body["metadata"]
         if live is None:
             self.store.create(body)
+            activity.record(self.component, "create", body["kind"], meta["namespace"], meta["name"])
         elif any(live.get(f) != body[f] for f in fields) or live["metadata"].get("labels") != body["metadata"]["labels"]:
             new = copy.deepcopy(live)
             new.update({f: body[f] for f in fields})
             new["metadata"]["labels"] = body["metadata"]["labels"]
             self.store.update(new, check_rv=False)
+            activity.record(self.component, "update", body["kind"], meta["namespace"], meta["name"])
 
     def _write_slices(self, svc: dict, subsets: list[dict]) -> None:
         """One EndpointSlice per port set (at least one, empty when no pod matches)."""

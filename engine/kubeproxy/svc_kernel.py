@@ -19,6 +19,7 @@ from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
+from .. import activity
 from ..state import write_atomic
 from .svc_rules import TABLE, PortRules, transaction, udp_flows_stale
 
@@ -86,6 +87,7 @@ class RuleLoader:
             self.cache[key] = prev
             return True
         path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.time()
         try:
             try:
                 self._nft(info["Id"], path.parent, transaction(table, prev.table if prev else None, self.table))
@@ -100,6 +102,7 @@ class RuleLoader:
         loaded = Loaded(ident, table, zone, udp)
         loaded.save(path)
         self.cache[key] = loaded
+        activity.record("kube-proxy", "load-rules", "Service", key[0], key[1], start=started)
         return True
 
     def _nft(self, cid: str, folder: Path, text: str) -> None:

@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 
+from .. import activity
 from .ingress_request import HEADER_TIMEOUT
 from .ingress_upstream import Upstream
 from .nodeport import ready_backends
@@ -166,7 +167,10 @@ class IngressProxy:
         ingresses, classes = list(store.iter_kind("Ingress")), list(store.iter_kind("IngressClass"))
         found: dict[tuple, tuple[dict, str, str]] = {}
         if routes:
+            started = time.time()
             self.table, conflicts = build_table(ingresses, classes)
+            if self.control:
+                activity.record(COMPONENT, "swap-routes", start=started, detail=f"{len(ingresses)} Ingresses")
             self._matched.clear()
             self.fast_routes.clear()
             self._eps.clear()
