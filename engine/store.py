@@ -290,10 +290,17 @@ class Store:
         read-only) changes nothing, and is a 500 that says so, never an object that
         exists only until the next restart."""
         self._write_started = time.time()  # the activity stream's start of this write
-        try:
-            with self._db:
+        try:  # one transaction (the connection autocommits each statement otherwise): a
+            # reader or a crash never sees the object without the rv that goes with it
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
                 self._db.execute(*statement)
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (str(rv),))
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
         except sqlite3.Error as e:
             raise StoreError(500, "InternalError", f"the store cannot be written ({e}): nothing was changed; "
                              "free disk space or fix the state dir's permissions") from None
