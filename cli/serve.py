@@ -220,6 +220,11 @@ def down(state: Path, *, volumes: bool) -> int:
     # the lock names the engine: a pid in a stale api.json may be another program's now
     if pid := holder(state):
         _stop_engine(pid)
+        # the lock goes with the last descriptor: a helper process the engine started
+        # may hold it a moment longer than the engine itself
+        deadline = time.monotonic() + 5
+        while holder(state) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
     if (pid := holder(state)) is not None:
         raise UserError(f"the engine (pid {pid}) on {state} did not stop; nothing was removed")
     import docker
