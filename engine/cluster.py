@@ -103,7 +103,8 @@ class Cluster:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"https://127.0.0.1:{port}"
-        self.controllers = ControllerManager(self)
+        self.controllers = ControllerManager(self.store, self.objects, state_dir=self.settings.state,
+                                             nodes=self.settings.nodes, lb_address=self.settings.address)
         # loops that start afresh on every call: restarted with back-off if they fail
         self.supervisor.spawn(self.controllers.run, "controllers")
         if self.settings.docker:

@@ -123,14 +123,10 @@ class Reconciler:
 
 
 class ControllerManager:
-    def __init__(self, store: Store, objects: Objects | None = None, *, state_dir: Path | None = None,
+    def __init__(self, store: Store, objects: Objects, *, state_dir: Path | None = None,
                  nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None):
         """`state_dir` holds cluster.yaml, `nodes` is `serve --nodes`, `lb_address` is the
         address LoadBalancer Services report (the NodePort listeners' address)."""
-        if objects is None:  # TRANSITIONAL: Cluster.start() still passes itself; goes once it passes these
-            c = store
-            store, objects, state_dir, nodes, lb_address = (
-                c.store, c.objects, c.settings.state, c.settings.nodes, c.settings.address)
         self.store = store
         clock = clock or SystemClock()
         controllers: list[Controller] = [
