@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
 
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubedeck", "platform": "linux/amd64"}
+#: the API server\'s request body limit (3 MiB)
+MAX_BODY = 3 * 1024 * 1024
 
 
 def build_app(cluster: "Cluster", token: str) -> web.Application:
@@ -51,23 +53,33 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
             return fail(400, "BadRequest", str(e))
         except RecursionError:
             return fail(400, "BadRequest", "the request body is nested too deeply")
+        except web.HTTPRequestEntityTooLarge:
+            return fail(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}")
 
-    app = web.Application(middlewares=[auth], client_max_size=3 * 1024 * 1024)
+    app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
     MetricsApi(cluster.store, lambda: cluster.agent).install(app)
     h = Handlers(cluster)
-    app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
-    app.router.add_get("/version", lambda r: web.json_response(VERSION))
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/version", _version)
     app.router.add_get("/kubedeck/v1/status", h.kubedeck_status)
     app.router.add_get("/openapi/v2", _openapi_v2)
     app.router.add_get("/openapi/v3", _openapi_v3_index)
     app.router.add_get("/openapi/v3/{path:.+}", _openapi_v3)
-    app.router.add_get("/api", lambda r: _discovery_root(r, core=True))
-    app.router.add_get("/apis", lambda r: _discovery_root(r, core=False))
+    app.router.add_get("/api", _discovery_core)
+    app.router.add_get("/apis", _discovery_groups)
     app.router.add_get("/api/{version}", h.discover)
     app.router.add_get("/apis/{group}/{version}", h.discover)
     for prefix in ("/api/{rest:.*}", "/apis/{rest:.*}"):
         app.router.add_route("*", prefix, h.dispatch)
     return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _version(request: web.Request) -> web.Response:
+    return web.json_response(VERSION)
 
 
 def _reply(reply) -> web.Response:
@@ -97,6 +109,14 @@ async def _openapi_v3(request: web.Request) -> web.Response:
     if reply is None:
         return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
     return _reply(reply)
+
+
+async def _discovery_core(request: web.Request) -> web.Response:
+    return _discovery_root(request, core=True)
+
+
+async def _discovery_groups(request: web.Request) -> web.Response:
+    return _discovery_root(request, core=False)
 
 
 def _discovery_root(request: web.Request, *, core: bool) -> web.Response:
