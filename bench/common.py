@@ -339,6 +339,26 @@ class Engine:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """utime+stime of a process and its descendants (e.g. the engine and its proxy
+    worker, nginx and its worker), in seconds, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pids, seen = 0, [pid], set()
+    while pids:
+        p = pids.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        total += int(stat[11]) + int(stat[12])
+        pids += [int(k) for k in kids]
+    return total / tick
+
+
 # ---- machine -----------------------------------------------------------------------------
 def machine_info(docker) -> dict:
     model = ""

@@ -4,6 +4,7 @@
     python bench/run.py --quick    < 5 minutes on 2 cores
     python bench/run.py --only pod_start,api_latency
     python bench/run.py --quick --compare bench/results/OLD.json   (each figure's change, > 10 % flagged)
+    python bench/run.py --compare bench/results/OLD.json --compare-only   (latest.json against OLD, no run)
     python bench/run.py --only scale500   (500 real pods: heavy, never part of a default run)
     KDBENCH_PYSPY=/tmp/prof python bench/run.py --quick   (py-spy raw profiles of each engine)
 
@@ -88,8 +89,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON results")
     ap.add_argument("--no-save", action="store_true", help="do not write the JSON results")
     ap.add_argument("--compare", type=Path, metavar="OLD.json",
-                    help="print each figure's change against an earlier results file (moves over 10%% flagged); "
-                         "with no benchmark named in --only, compares latest.json without running anything")
+                    help="after the run, print each figure's change against an earlier results file "
+                         "(moves over 10%% flagged)")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="with --compare: compare the latest results (--out/latest.json), run nothing")
     args = ap.parse_args(argv)
 
     only = set(args.only.split(",")) if args.only else None
@@ -100,7 +103,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "kdbench-pycache"))
     sys.dont_write_bytecode = False
     sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
-    if args.compare and not only:
+    if args.compare and args.compare_only:
         latest = json.loads((args.out / "latest.json").read_text())
         print("\n".join(compare(args.compare, latest["headline"])))
         return 0

@@ -26,9 +26,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, percentile, wait_for
+from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, percentile, tree_cpu_seconds, wait_for
 
-N = 500
+N = int(os.environ.get("KDBENCH_SCALE_N", "500"))  # smaller for a smoke test of the benchmark itself
 THREADS = 16  # the agent's Docker pool, as pod_start's baseline
 CLIENTS = 20
 # busybox httpd serving one file: the readiness probe's target
@@ -88,25 +88,6 @@ def ready_count(eng: Engine) -> int:
     return n
 
 
-def cpu_seconds(eng: Engine) -> float:
-    """utime+stime of the engine and its children (the proxy worker), in seconds."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, pids, seen = 0, [eng.pid], set()
-    while pids:
-        pid = pids.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
-        except OSError:
-            continue
-        total += int(stat[11]) + int(stat[12])
-        pids += [int(k) for k in kids]
-    return total / tick
-
-
 async def list_load(conn, rounds: int) -> list[float]:
     import aiohttp
 
@@ -150,9 +131,9 @@ def run(docker, quick: bool) -> list[Result]:
         log(f"scale500: {N} Ready in {up:.1f} s (load {loadavg()})")
         rss, hwm = (v / 1024 for v in eng.rss_kb())
         time.sleep(10)  # the first probes of the last pods settle
-        c0, t0 = cpu_seconds(eng), time.perf_counter()
+        c0, t0 = tree_cpu_seconds(eng.pid), time.perf_counter()
         time.sleep(idle_window)
-        cpu = cpu_seconds(eng) - c0
+        cpu = tree_cpu_seconds(eng.pid) - c0
         window = time.perf_counter() - t0
         idle_pct = cpu / window * 100
         probes = N * window / PROBE["periodSeconds"]
