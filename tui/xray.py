@@ -51,10 +51,11 @@ class ComponentBox(Static, can_focus=True):
         self.counts = (box.per_minute(now), box.total)
         last = box.recent[-1] if box.recent else None
         line3 = f"{last['verb']} {last['name']}" if last else "-"
-        extra = f" {box.weight}w" if self.box == "apiserver" else ""
+        if self.box == "apiserver":  # its work is the watch events it fanned out
+            line3 = f"{box.weight} watch ev"
         self.set_class(health not in ("ok", "Ready", "?"), "-bad")
         self.update(f"{'●' if health in ('ok', 'Ready') else '○'} {health}\n"
-                    f"{self.counts[0]}/min {box.total}{extra}\n{line3}")
+                    f"{self.counts[0]}/min {box.total}\n{line3}")
 
 
 class XrayScreen(Screen[None]):
@@ -64,6 +65,7 @@ class XrayScreen(Screen[None]):
     XrayScreen .row-title { height: 1; color: $text-muted; padding: 0 1; }
     XrayScreen #control-plane, XrayScreen #nodes { height: auto; }
     XrayScreen .node { width: 1fr; height: auto; border: round $primary-darken-1; }
+    XrayScreen .parts { height: auto; }
     XrayScreen #actions { height: 1fr; }
     """
 
@@ -203,8 +205,8 @@ class XrayScreen(Screen[None]):
         self.table.clear()
         for a in self.rows:
             self.table.add_row(time.strftime("%H:%M:%S", time.localtime(a["at"])), model.describe_action(a))
-        title = model.TITLES.get(self.selected.split("@")[0], self.selected)
-        self.table.border_title = f"recent actions: {title}"
+        part, _, node = self.selected.partition("@")
+        self.table.border_title = f"recent actions: {model.NAMES[part]}{' on ' + node if node else ''}"
 
     def on_descendant_focus(self, event) -> None:
         if isinstance(event.widget, ComponentBox) and event.widget.box != self.selected:
@@ -218,7 +220,7 @@ class XrayScreen(Screen[None]):
 
     def action_explain(self) -> None:
         part = self.selected.split("@")[0]
-        self.app.push_screen(TextScreen(f"{model.TITLES[part]} (escape to close)", model.EXPLAIN[part]))
+        self.app.push_screen(TextScreen(f"{model.NAMES[part]} (escape to close)", model.EXPLAIN[part]))
 
     def action_journey(self) -> None:
         if not self.table.has_focus or not getattr(self, "rows", None):

@@ -189,7 +189,7 @@ def render(hops: list[Hop]) -> list[tuple[str, str, str, str]]:
     t0 = hops[0].at
     rows, prev = [], t0
     for h in hops:
-        took = f" (took {h.took * 1000:.0f} ms)" if h.took else ""
+        took = f" (took {h.took * 1000:.0f} ms)" if h.took and h.took >= 0.0005 else ""
         rows.append((f"+{(h.at - t0) * 1000:.0f} ms", f"{(h.at - prev) * 1000:.0f} ms", h.component, h.what + took))
         prev = h.at
     return rows

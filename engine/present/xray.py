@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 CONTROL_PLANE = ("folder", "apiserver", "etcd", "scheduler", "controllers", "ingress")
 NODE_PARTS = ("kubelet", "runtime", "proxy")
 
-TITLES = {"folder": "folder sync", "apiserver": "API server", "etcd": "etcd (store)", "scheduler": "scheduler",
-          "controllers": "controller mgr", "ingress": "Ingress ctrl", "kubelet": "kubelet",
+# short enough for a border title at 100 columns (six boxes of 16)
+TITLES = {"folder": "folder", "apiserver": "API server", "etcd": "etcd", "scheduler": "scheduler",
+          "controllers": "ctrl mgr", "ingress": "Ingress", "kubelet": "kubelet",
           "runtime": "runtime", "proxy": "kube-proxy"}
+
+NAMES = {"folder": "folder sync (kubectl apply)", "apiserver": "API server", "etcd": "etcd (the store)",
+         "scheduler": "scheduler", "controllers": "controller manager", "ingress": "Ingress controller",
+         "kubelet": "kubelet", "runtime": "container runtime", "proxy": "kube-proxy"}
 
 EXPLAIN = {
     "folder": "In Kubernetes you run `kubectl apply -f` to send your manifests to the API server. "

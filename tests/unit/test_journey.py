@@ -81,4 +81,4 @@ def test_object_journey_and_boxes():
     m = xray.Model()
     m.add(STREAM, pod_nodes, nodes)
     assert m.box("apiserver").weight == 7 and m.box("kubelet@n1").total == 5
-    assert set(xray.EXPLAIN) == set(xray.TITLES)
+    assert set(xray.EXPLAIN) == set(xray.TITLES) == set(xray.NAMES)
