@@ -37,7 +37,6 @@ from . import activity
 from .manifests.errors import ManifestError
 from .manifests.loader import Document, iter_manifest_files, load_text
 from .manifests.reading import read_regular
-from .manifests.validate import validate_document
 from .podsecurity import field_path
 from .store import StoreError, key_of
 
@@ -289,6 +288,10 @@ def load_checked(path: Path, rel: str, known_kinds, policy=lambda obj: []) -> Lo
         if data is None:
             return None
         docs, errors = load_text(data, rel)
+        # imported here, on the reading thread: the validator (jsonschema and the schemas)
+        # costs ~50 ms that the API's start must not wait for
+        from .manifests.validate import validate_document
+
         return Loaded([(doc, [replace(e, file=rel) for e in validate_document(doc, known_kinds=known_kinds)]
                         + _refused(doc, rel, policy)) for doc in docs], [replace(e, file=rel) for e in errors])
     except Exception as e:  # a loader bug: this file's error
