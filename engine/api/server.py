@@ -17,6 +17,7 @@ from aiohttp import web
 from ..extras import extras_refused
 from ..store import StoreError
 from . import discovery
+from .activity_api import ActivityApi
 from .metrics_api import MetricsApi
 from .patch_error import PatchError
 from ..paths import BadPath, parse_path
@@ -58,6 +59,7 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
 
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
     MetricsApi(cluster.store, lambda: cluster.agent).install(app)
+    ActivityApi().install(app)  # /kubedeck/v1/activity: the x-ray's stream
     h = Handlers(cluster)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/version", _version)
