@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from .podsecurity import HINT, admission_message, check_object
 from .store import Store, StoreError, key_of, now_iso
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+SCHEDULER_ACTIONS = {"Scheduled": "Binding", "FailedScheduling": "Scheduling"}
 SOURCE = "kubedeck.io/source"
 
 
@@ -165,7 +167,17 @@ class ObjectService:
                                  "uid": meta.get("uid"), "apiVersion": obj.get("apiVersion")},
               "reason": reason, "message": message, "type": type, "count": 1,
               "firstTimestamp": now, "lastTimestamp": now, "eventTime": None,
-              "source": {"component": component}, "reportingComponent": component}
+              "source": {"component": component}, "reportingComponent": component,
+              "reportingInstance": ""}
+        # the kubelet reports as its node (kubectl describe: "kubelet, <node>" in older
+        # kubectl), the scheduler with a precise eventTime and an action, as upstream
+        if component == "kubelet":
+            host = (obj.get("spec") or {}).get("nodeName") or (meta.get("name", "") if obj.get("kind") == "Node" else "")
+            if host:
+                ev["source"]["host"] = ev["reportingInstance"] = host
+        elif component == "default-scheduler":
+            ev["eventTime"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            ev["action"] = SCHEDULER_ACTIONS.get(reason, "")
         try:
             self.store.create(ev)
         except StoreError:
