@@ -57,15 +57,15 @@ def run(docker, quick: bool) -> Result:
             for who in ("docker", "kubedeck"):  # one at a time, each on a fresh pod
                 name = f"logs-{who}-{i}"
                 eng.write(f"{name}.yaml", pod_yaml(name, "logs", ["sh", "-c", SCRIPT.format(n=n)]))
-                cid = wait_for(lambda: next((c.id for c in eng.app_containers(name)), None), 60, 0.1,
+                cid = wait_for(lambda name=name: next((c.id for c in eng.app_containers(name)), None), 60, 0.1,
                                what=f"{name} running")
                 cmd = ["docker", "logs", "-f", cid] if who == "docker" else \
                     [sys.executable, "-m", "kubedeck", "--state", str(eng.state), "logs", "-f", name]
                 follower = Follower(cmd, n)
                 try:
-                    wait_for(lambda: follower.started, 30, 0.02, what=f"{who} follower attached (saw `ready`)")
+                    wait_for(lambda f=follower: f.started, 30, 0.02, what=f"{who} follower attached (saw `ready`)")
                     docker.containers.get(cid).exec_run(["touch", "/tmp/go"])
-                    wait_for(lambda: follower.seconds is not None, 120, 0.05, what=f"{who} saw the last line")
+                    wait_for(lambda f=follower: f.seconds is not None, 120, 0.05, what=f"{who} saw the last line")
                 finally:
                     follower.stop()
                 rates[who].append(n / follower.seconds)

@@ -279,7 +279,7 @@ def run(docker, quick: bool) -> list[Result]:
             # rps ratio mixes the proxy's cost with wrk's; this row is the proxy's alone
             cpu_of = {"ingress": eng.pid, "nginx": nginx.proc.pid if nginx else None}
             cpu_us: dict[str, list[float]] = {"ingress": [], "nginx": []}
-            for key, (url, host) in urls.items():
+            for url, host in urls.values():
                 wrk(url, 1, host)  # warm up connections, pools, caches
             for i in range(repeats):
                 for key, (url, host) in urls.items():

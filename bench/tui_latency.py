@@ -297,10 +297,10 @@ async def status_latency(eng: Engine, conn, names: list[str], config: Path, fram
                 to_app.append((target.get("recv", target["at"]) - t0) * 1000)
                 to_table.append((target.get("applied", target["at"]) - t0) * 1000)
                 after_reply.append(max(0.0, target["at"] - t_reply) * 1000)
-                await until(lambda: name in watched, 10, "the bare watch event")
+                await until(lambda name=name: name in watched, 10, "the bare watch event")
                 engine_only.append((watched[name] - t0) * 1000)
                 # the next sample starts from a quiet screen: this pod gone
-                await until(lambda: status(name) is None, 60, f"{name} removed")
+                await until(lambda name=name: status(name) is None, 60, f"{name} removed")
     finally:
         ResourceTable.flush = orig_flush
         frames.watchers.remove(watcher)

@@ -210,7 +210,7 @@ def cmd_get(args, state: Path) -> int:
         print(printers.table(kind, items, all_namespaces=ns is None and KINDS[kind].namespaced,
                              wide=args.output == "wide"))
     if args.watch:
-        for etype, obj in client.watch(kind, ns):
+        for _etype, obj in client.watch(kind, ns):
             print(printers.table(kind, [obj], all_namespaces=ns is None, wide=args.output == "wide",
                                  headers=False))
     return 0

@@ -58,13 +58,20 @@ async def run_exec(url: str, token: str, ns: str, pod: str, cmd: list[str], *, c
         if stdin:
             fd = sys.stdin.fileno()
 
+            sends: set[asyncio.Future] = set()  # kept referenced until sent
+
+            def send(frame: bytes) -> None:
+                task = asyncio.ensure_future(ws.send_bytes(frame))
+                sends.add(task)
+                task.add_done_callback(sends.discard)
+
             def on_input() -> None:
                 data = os.read(fd, 65536)
                 if not data:
                     loop.remove_reader(fd)
-                    asyncio.ensure_future(ws.send_bytes(bytes([STDIN])))  # empty frame: EOF
+                    send(bytes([STDIN]))  # empty frame: EOF
                 else:
-                    asyncio.ensure_future(ws.send_bytes(bytes([STDIN]) + data))
+                    send(bytes([STDIN]) + data)
             loop.add_reader(fd, on_input)
         try:
             async for msg in ws:

@@ -107,7 +107,7 @@ def _locked(path: Path, timeout: float = 5.0):
             break
         except FileExistsError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{lock} is held by another program (remove it if none is running)")
+                raise TimeoutError(f"{lock} is held by another program (remove it if none is running)") from None
             time.sleep(0.05)
     try:
         yield

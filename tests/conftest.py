@@ -140,7 +140,7 @@ class Engine:
                 self.proc.kill()
                 self.proc.wait(10)
                 raise AssertionError(f"engine did not stop on {sig!r}:\n"
-                                     + self.log_path.read_text(errors="replace")[-6000:])
+                                     + self.log_path.read_text(errors="replace")[-6000:]) from None
 
     def write(self, rel: str, text: str) -> Path:
         p = self.folder / rel

@@ -98,7 +98,7 @@ class _WsWire:
         await self.ws.send_bytes(data)
 
     def close(self) -> None:
-        asyncio.ensure_future(self.ws.close())
+        self._closing = asyncio.ensure_future(self.ws.close())  # kept referenced until done
 
 
 async def accept_spdy(request: web.Request,

@@ -105,7 +105,7 @@ class StatefulSetController(_Workload):
             if suffix.isdigit():
                 by_ord[int(suffix)] = p
         # failed pods are replaced, as the StatefulSet controller does
-        for i, p in list(by_ord.items()):
+        for p in list(by_ord.values()):
             if (p.get("status") or {}).get("phase") in ("Failed", "Succeeded") and not is_terminating(p):
                 self.objects.delete("Pod", meta["namespace"], p["metadata"]["name"])
         for i in range(replicas):

@@ -143,12 +143,13 @@ def pod_journey(pod: dict, actions: list[dict], services: list[str] = ()) -> lis
         return _ordered(hops)
     hops.append(Hop(ready_at, "kubelet", "readiness passed: pod Ready"))
     for svc in services:
-        eps = _first(actions, lambda a: a["component"] in ("endpoint-controller", "endpoints-controller")
+        eps = _first(actions, lambda a, svc=svc: a["component"] in ("endpoint-controller", "endpoints-controller")
                      and _about(a, "Endpoints", ns, svc), ready_at)
         if eps is None:
             continue
         hops.append(Hop(eps["at"], eps["component"], f"added the pod to Endpoints {svc}"))
-        rules = _first(actions, lambda a: a["component"] == "kube-proxy" and _about(a, "Service", ns, svc), eps["at"])
+        rules = _first(actions, lambda a, svc=svc: a["component"] == "kube-proxy" and _about(a, "Service", ns, svc),
+                       eps["at"])
         if rules is not None:
             hops.append(Hop(rules["at"], "kube-proxy", f"loaded the rules of Service {svc}", rules["at"] - rules["start"]))
     return _ordered(hops)

@@ -42,7 +42,7 @@ def test_killed_and_removed_containers_come_back(engine):
             c.kill() if how == "kill" else c.remove(force=True)
             want = {**before, victim: before[victim] + 1}
             try:
-                wait_for(lambda: restarts(engine) == want, 60, what=f"round {n}: restartCount {want} after {how} {victim}")
+                wait_for(lambda want=want: restarts(engine) == want, 60, what=f"round {n}: restartCount {want} after {how} {victim}")
             except AssertionError as e:
                 raise AssertionError(f"{e}; now {restarts(engine)}: "
                                      f"{engine.client.get('Pod', 'default', victim)['status']}") from None

@@ -128,7 +128,7 @@ def test_progress_deadline_and_revision_history_limit(engine):
     wait_for(lambda: rollout_done(engine, "hist", 1), 60, what="first rollout")
     for v in ("2", "3"):
         set_env(engine, "hist", v)
-        wait_for(lambda: rollout_done(engine, "hist", 1) and
+        wait_for(lambda v=v: rollout_done(engine, "hist", 1) and
                  engine.pods("app=hist")[0]["spec"]["containers"][0]["env"][0]["value"] == v, 60,
                  what=f"rollout {v}")
     # revisionHistoryLimit 1: the current ReplicaSet plus one old one
@@ -475,7 +475,7 @@ def test_cascading_delete_background_foreground_and_orphan(engine):
     for name in ("bg", "fg", "orph"):
         engine.client.create(deployment(name, 2))
     for name in ("bg", "fg", "orph"):
-        wait_for(lambda: rollout_done(engine, name, 2), 90, what=f"{name} ready")
+        wait_for(lambda name=name: rollout_done(engine, name, 2), 90, what=f"{name} ready")
     # background (the default): the owner goes at once, ReplicaSet and pods after it
     engine.client.delete("Deployment", "default", "bg")
     wait_for(lambda: not engine.pods("app=bg") and not [r for r in engine.client.list("ReplicaSet", "default")

@@ -133,7 +133,7 @@ def test_udp_and_tcp_through_the_kernel_proxy(engine):
     names = start_echo(engine)
     # UDP on the Service port (53 -> 9053), balanced: each fresh socket is a new flow
     for host in ("echo", "echo.default.svc.cluster.local"):
-        seen = wait_for(lambda: set(perl(engine, "client", UDP_CLIENT, host, 53, 20, 1).split()) >= names
+        seen = wait_for(lambda host=host: set(perl(engine, "client", UDP_CLIENT, host, 53, 20, 1).split()) >= names
                         and True, 30, what=f"both echo pods answering UDP at {host}:53")
         assert seen
     assert "timeout" not in perl(engine, "client", UDP_CLIENT, "echo", 53, 10, 1)

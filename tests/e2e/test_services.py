@@ -86,7 +86,7 @@ def test_service_names_resolve_on_the_service_port(engine):
     engine.write("svc.yaml", SVC)
     names = {p["metadata"]["name"] for p in engine.pods("app=web")}
     for host in ("web", "web.default", "web.default.svc", "web.default.svc.cluster.local"):
-        seen = wait_for(lambda: exec_in(engine, "client", f"wget -qO- http://{host}/"), 30,
+        seen = wait_for(lambda host=host: exec_in(engine, "client", f"wget -qO- http://{host}/"), 30,
                         what=f"{host} answering on port 80")
         assert seen in names
     # balanced over both replicas
@@ -175,6 +175,6 @@ def test_a_bare_service_name_resolves_in_the_pods_own_namespace(engine):
     dev_names = wait_for(lambda: len(ready_names("dev")) == 2 and ready_names("dev"), 90, what="2 web pods in dev")
     for pod, host, want in (("client-dev", "web", dev_names), ("client-dev", "web.default", default_names),
                             ("client", "web", default_names), ("client", "web.dev.svc.cluster.local", dev_names)):
-        got = wait_for(lambda: (exec_in(engine, pod, f"wget -qO- http://{host}/") or None), 30,
+        got = wait_for(lambda pod=pod, host=host: (exec_in(engine, pod, f"wget -qO- http://{host}/") or None), 30,
                        what=f"{host} from {pod}")
         assert got in want, f"{host} from {pod} answered {got!r}, want one of {want}"

@@ -18,7 +18,7 @@ import yaml
 
 from kubedeck.tui.widgets.log_pane import MAX_LINES
 
-from test_tui_engine import SIZE, make_app, select, status_of, until  # noqa: F401 - fixture
+from test_tui_engine import SIZE, make_app, select, status_of, until  # noqa: F401,F811 - fixture
 
 BATCH = 2000
 BATCHES = 30
@@ -53,7 +53,7 @@ def body(line: str) -> str:
     return line.split(" ", 1)[1] if " " in line else ""
 
 
-async def test_ten_thousand_lines_per_second_are_kept_in_order_or_counted(engine, make_app):
+async def test_ten_thousand_lines_per_second_are_kept_in_order_or_counted(engine, make_app):  # noqa: F811
     engine.write("flood.yaml", flood_pod())
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
