@@ -133,9 +133,10 @@ class WorkQueue(Generic[T]):
             if key is not None:
                 return key
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._promote())
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, not wait_for: wait_for may swallow a cancel on 3.11
+                async with asyncio.timeout(self._promote()):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
 
     def done(self, key: T) -> None:

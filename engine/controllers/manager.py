@@ -123,7 +123,7 @@ class Reconciler:
 
 
 class ControllerManager:
-    def __init__(self, store: Store, objects: Objects, *, state_dir: Path | None = None,
+    def __init__(self, store: Store, objects: Objects, *, state_dir: Path,
                  nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None):
         """`state_dir` holds cluster.yaml, `nodes` is `serve --nodes`, `lb_address` is the
         address LoadBalancer Services report (the NodePort listeners' address)."""
