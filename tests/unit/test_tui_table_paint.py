@@ -53,3 +53,28 @@ async def test_changed_rows_repaint_visible_and_scrolled_to(fake_api, tmp_path):
         table.scroll_to(y=table.get_row_index("uid-bulk-bulk-180"), animate=False)
         await pilot.pause()
         assert "ImagePullBackOff" in painted_line(table, "bulk-180")
+
+
+async def test_refresh_rows_does_the_screen_at_once_and_the_rest_by_slices(fake_api, tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from kubedeck.tui.widgets import resource_table
+
+    monkeypatch.setattr(resource_table, "REFRESH_SLICE", 20)  # 204 rows: several slices
+
+    app = KubedeckApp(api_url=fake_api.url, token=TOKEN, now=lambda: NOW, status_interval=5,
+                      retry_delay=0.05, config_dir=tmp_path / "config")
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = app.query_one("#main", ResourceTable)
+        await wait_for(pilot, lambda: table.row_count == 204, timeout=20)
+
+        def age(name: str) -> str:
+            return str(table.get_cell(f"uid-bulk-{name}", "AGE"))
+
+        before = age("bulk-190")
+        table.now = lambda: NOW + timedelta(days=400)
+        table.refresh_rows()
+        assert age("bulk-001") != before  # on screen: at once
+        assert table._stale  # the rest waits for the next frames
+        await wait_for(pilot, lambda: not table._stale, timeout=10)
+        assert age("bulk-190") == age("bulk-001") != before
