@@ -226,7 +226,11 @@ class Engine:
         self.log_path = self.base / "engine.log"
 
     def __enter__(self) -> "Engine":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # an engine that failed to start still leaves its temp dir
+            self.cleanup()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.cleanup()
