@@ -58,6 +58,8 @@ def remove_context(path: Path, *, name: str, previous: str = "") -> bool:
                 found = True
                 for i in [i for i in items if i not in keep]:
                     items.remove(i)
+                if not items:
+                    doc[section] = None  # kubectl writes an empty list as null
         if doc.get("current-context") == name:
             names = {c.get("name") for c in doc.get("contexts") or [] if isinstance(c, dict)}
             doc["current-context"] = previous if previous in names else ""
@@ -71,6 +73,9 @@ def _yaml():
     y = YAML()  # round-trip: comments, order and quoting of other entries survive
     y.indent(mapping=2, sequence=2, offset=0)  # kubectl's own layout
     y.width = 1 << 16  # never fold the long base64 lines
+    y.preserve_quotes = True  # `user: ""` stays as the user (or kubectl) wrote it
+    y.representer.add_representer(  # `null`, as kubectl writes it (ruamel writes nothing)
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
     return y
 
 

@@ -386,3 +386,20 @@ def test_logs_follow_a_deployment_and_get_watch_through_a_rollout(k, kd):
         watch.kill()
         watch.wait()
     k("delete", "deploy", name)
+
+
+def test_down_takes_the_context_out_and_restores_the_previous_one(make_engine, tmp_path, monkeypatch):
+    cfg = tmp_path / "user-kubeconfig"
+    monkeypatch.setenv("KUBECONFIG", str(cfg))
+    subprocess.run(["kubectl", "config", "set-context", "mine", "--cluster=x"], env=dict(os.environ), check=True,
+                   capture_output=True)
+    subprocess.run(["kubectl", "config", "use-context", "mine"], env=dict(os.environ), check=True, capture_output=True)
+    before = cfg.read_bytes()
+    eng = make_engine()
+    current = subprocess.run(["kubectl", "config", "current-context"], capture_output=True, text=True)
+    assert current.stdout.strip() == f"kubedeck-{eng.name}"
+    assert subprocess.run(["kubectl", "get", "ns", "default", "-o", "name"], capture_output=True,
+                          text=True).stdout.strip() == "namespace/default"
+    out = eng.cli("down").stdout
+    assert f"removed context 'kubedeck-{eng.name}'" in out, out
+    assert cfg.read_bytes() == before
