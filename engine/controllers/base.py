@@ -49,6 +49,9 @@ class Controller:
     resync_seconds: float = 10.0
     #: the Event source of its errors
     component: str = "kubedeck"
+    #: hold keys woken by `related` events this long, so a burst of them is one reconcile
+    #: (the endpoints controller's --endpoint-updates-batch-period)
+    batch_seconds: float = 0.0
 
     def __init__(self, store: Store):
         self.store = store

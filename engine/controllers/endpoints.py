@@ -43,6 +43,7 @@ def _managed_service(obj: dict) -> Key | None:
 
 class EndpointsController(Controller):
     kinds = ("Service",)
+    batch_seconds = 0.02  # a rollout's pod events rewrite a big Endpoints once per batch, not per event
     component = "endpoint-controller"
 
     def __init__(self, store: Store, *, lb_address: str):

@@ -9,9 +9,9 @@
   no dependent is left, which lets the store remove the owner.
 - Orphan: ObjectService.delete strips the ownerReferences before deleting the owner.
 
-Keyed by any object, through the store's uid and owner indexes: an object with owners
-is looked at when it changes and when one of its owners goes; a foreground owner when
-it is marked and whenever one of its dependents goes. The resync looks at everything,
+Keyed by any object, through the store's uid and owner indexes: an owned object is
+looked at when one of its owners goes, or when it changes while no owner exists; a
+foreground owner when it is marked and whenever one of its dependents goes. The resync looks at everything,
 so a restart in the middle of a cascade just carries on.
 """
 
@@ -43,7 +43,7 @@ class GarbageCollector(Controller):
     def keys(self) -> Iterable[Key]:
         for kind in sorted(self.store.kinds()):
             for obj in self.store.iter_kind(kind):
-                if _foreground(obj) or (kind in OWNED_KINDS and obj["metadata"].get("ownerReferences")):
+                if _foreground(obj) or (kind in OWNED_KINDS and self._orphan(obj)):
                     yield key_of(obj)
 
     def related(self, ev: WatchEvent) -> Iterable[Key]:
@@ -54,18 +54,22 @@ class GarbageCollector(Controller):
                 yield key_of(dep)  # its dependents may be orphans now
             for ref in meta.get("ownerReferences") or []:
                 yield key_for(ref.get("kind", ""), meta.get("namespace"), ref.get("name", ""))  # a foreground owner
-        elif _foreground(obj) or (obj.get("kind") in OWNED_KINDS and meta.get("ownerReferences")):
-            yield key_of(obj)
+        elif _foreground(obj) or (obj.get("kind") in OWNED_KINDS and self._orphan(obj)):
+            yield key_of(obj)  # checked here, so a status write of an owned pod costs no reconcile
 
     def reconcile(self, key: Key) -> None:
         obj = self.store.peek(*key)
         if obj is None:
             return
-        refs = obj["metadata"].get("ownerReferences") or []
-        if key[0] in OWNED_KINDS and refs and not any(self.store.by_uid(r.get("uid")) for r in refs):
+        if key[0] in OWNED_KINDS and self._orphan(obj):
             self._delete(obj, None)
         if _foreground(obj):
             self._finish_foreground(obj)
+
+    def _orphan(self, obj: dict) -> bool:
+        """Owned, and none of its owners exists (by uid) any more."""
+        refs = obj["metadata"].get("ownerReferences") or []
+        return bool(refs) and not any(self.store.by_uid(r.get("uid")) for r in refs)
 
     def _finish_foreground(self, owner: dict) -> None:
         meta = owner["metadata"]

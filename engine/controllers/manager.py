@@ -63,7 +63,7 @@ class Reconciler:
             if ref.get("kind") in kinds:
                 self.queue.add(key_for(ref["kind"], obj["metadata"].get("namespace"), ref.get("name", "")))
         for k in self.ctl.related(ev):
-            self.queue.add(k)
+            self.queue.add_after(k, self.ctl.batch_seconds)
 
     def resync(self) -> None:
         for k in list(self.ctl.keys()):

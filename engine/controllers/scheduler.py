@@ -103,7 +103,6 @@ def _frees_room(pod: dict) -> bool:
 
 
 class Scheduler(Controller):
-    kinds = ("Pod",)
     component = "default-scheduler"
 
     def __init__(self, store: Store, objects: Objects, clock: Clock):
@@ -118,6 +117,9 @@ class Scheduler(Controller):
 
     def related(self, ev: WatchEvent) -> Iterable[Key]:
         obj = ev.object
+        if obj.get("kind") == "Pod" and ev.type != "DELETED" and not obj["spec"].get("nodeName") \
+                and not is_terminating(obj):
+            return [key_of(obj)]  # only a pod still to bind: status writes of bound pods cost nothing
         if obj.get("kind") == "Node" or (obj.get("kind") == "Pod" and (ev.type == "DELETED" or _frees_room(obj))):
             return list(self._unschedulable)
         return ()

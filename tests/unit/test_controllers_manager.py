@@ -203,3 +203,30 @@ def test_an_ordered_statefulset_makes_no_second_pod_while_the_first_is_not_ready
     kit.store.update_status("Pod", "default", "ord-0", {**running, "conditions": set_condition([], "Ready", "True")})
     sync(r)
     assert names() == ["ord-0", "ord-1"]
+
+
+def test_events_wake_only_the_keys_that_can_change(kit):
+    from kubedeck.engine.controllers.endpoints import EndpointsController
+    from kubedeck.engine.controllers.scheduler import Scheduler
+    from kubedeck.engine.store import WatchEvent
+
+    rs = kit.store.create(replicaset("web-1", template=TEMPLATE))
+    kit.store.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                      "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    pod = kit.store.create({"apiVersion": "v1", "kind": "Pod", "spec": {"nodeName": "n1", "containers": []},
+                            "metadata": {"name": "web-1-a", "namespace": "default", "labels": {"app": "web"},
+                                         "ownerReferences": [owner_ref(rs)]}})
+    gc, sched = kit.run(GarbageCollector(kit.store, kit.objects)), kit.run(Scheduler(kit.store, kit.objects, kit.clock))
+    eps, rss = kit.run(EndpointsController(kit.store, lb_address="127.0.0.1")), kit.run(
+        ReplicaSetController(kit.store, kit.objects, kit.clock))
+    for r in (gc, sched, eps, rss):
+        r.observe(WatchEvent("MODIFIED", pod, 1))
+    assert rss.queue.get_nowait() == ("ReplicaSet", "default", "web-1")  # its owner, through ownerReferences
+    assert gc.queue.get_nowait() is None  # its owner exists: nothing to collect
+    assert sched.queue.get_nowait() is None  # bound already: nothing to schedule
+    assert eps.queue.get_nowait() is None  # held back to batch a burst of pod events
+    kit.clock.advance(0.02)
+    assert eps.queue.get_nowait() == ("Service", "default", "web")
+    kit.store.delete("ReplicaSet", "default", "web-1")
+    gc.observe(WatchEvent("MODIFIED", pod, 2))
+    assert gc.queue.get_nowait() == ("Pod", "default", "web-1-a")  # an orphan now
