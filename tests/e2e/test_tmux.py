@@ -13,7 +13,7 @@ import pytest
 
 from conftest import wait_for
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = pytest.mark.docker
 
 POD = """
 apiVersion: v1
@@ -29,9 +29,13 @@ spec:
 
 class Tmux:
     def __init__(self, name: str, cmd: str, width: int = 120, height: int = 34):
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is not installed: these tests drive the TUI in it (.ci/run installs it)")
         self.name = name
         subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), cmd],
                        check=True)
+        # a detached session can still follow another session's size: pin it
+        subprocess.run(["tmux", "resize-window", "-t", name, "-x", str(width), "-y", str(height)], check=True)
 
     def screen(self) -> str:
         r = subprocess.run(["tmux", "capture-pane", "-t", self.name, "-p"], capture_output=True, text=True)
@@ -108,3 +112,36 @@ def test_exec_it_gives_an_interactive_shell(up_cluster):
         wait_for(lambda: not t.alive(), 10, what="exec to end with the shell")
     finally:
         t.kill()
+
+
+def test_xray_draws_the_components_with_live_counters(up_cluster):
+    """`:xray` at 100x30, as a person types it: the control plane, the node's parts and
+    the Ingress controller are boxes whose counters move while the cluster works."""
+    name, state, folder, base = up_cluster
+    t = Tmux(name, f"cd {folder} && {base} up . --ingress-http-port 0 --ingress-https-port 0", width=100, height=30)
+    try:
+        wait_for(lambda: "hello" in t.screen() and "Running" in t.screen(), 60, what="the pod Running")
+        t.keys(":")
+        wait_for(lambda: "view (pods, deploy" in t.screen(), 10, what="the view prompt")
+        t.keys("xray", "Enter")
+        try:
+            screen = wait_for(lambda: (lambda s: s if "node kubedeck" in s and "kubelet" in s else None)(t.screen()),
+                              20, what="the x-ray diagram")
+        except AssertionError as e:
+            size = subprocess.run(["tmux", "display", "-p", "-t", t.name, "#{window_width}x#{window_height}"],
+                                  capture_output=True, text=True).stdout
+            raise AssertionError(f"{e} (window {size.strip()})\n{t.screen()}") from None
+        for title in ("API se", "etcd", "schedu", "ctrl m", "runtime", "kube-proxy", "Ingress"):
+            assert title in screen, (title, screen)
+
+        def counters() -> list[str]:
+            return [line for line in t.screen().splitlines() if "/min" in line]
+        before = wait_for(counters, 20, what="the boxes' counters")
+        (folder / "pod2.yaml").write_text(POD.replace("name: hello", "name: hello2"))
+        wait_for(lambda: counters() != before, 30, what="the counters moving when a pod is added")
+        t.keys("?")
+        wait_for(lambda: "(escape to close)" in t.screen() and "kubedeck" in t.screen(), 10,
+                 what="the selected component explained")
+    finally:
+        t.kill()
+
