@@ -126,7 +126,9 @@ class Engine:
             conn = read_connection(self.state)
             return conn and conn.get("pid") == self.proc.pid and conn != old
         wait_for(ready, 60, what="engine API")
-        self.client = Client.for_state(self.state)
+        # api.json is written once the API listens; a loaded machine (or an engine adopting
+        # many containers after a kill) may take longer than one health check's 2 s to answer
+        self.client = wait_for(lambda: Client.for_state(self.state), 30, what="engine API answering")
         return self
 
     def kill(self, sig=signal.SIGKILL) -> None:
