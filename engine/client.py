@@ -47,6 +47,7 @@ class Client:
         try:
             client.http.get("/healthz", timeout=2)
         except httpx.HTTPError:
+            client.close()  # callers may poll for_state until the engine answers
             raise NotRunning(f"the kubedeck cluster for {state} is not answering at {conn.url} "
                              "(start it with `kubedeck serve DIR`)") from None
         return client
