@@ -241,7 +241,7 @@ def dataset(api: FakeApi) -> None:
 
 
 
-async def wait_for(pilot, predicate, timeout: float = 5.0, message: str = "condition") -> None:
+async def wait_for(pilot, predicate, timeout: float = 20.0, message: str = "condition") -> None:
     """Let the app run until `predicate()` is true (conftest's one polling rule)."""
     from conftest import wait_for_async
 

@@ -97,19 +97,20 @@ async def test_focused_pane_is_marked_and_escape_returns_to_the_table(make_app):
         table = app.main_table
         await wait_for(pilot, lambda: table.row_count == 4)
         table.move_cursor(row=table.get_row_index("uid-default-web-1"))
-        assert footer_keys(app).get("Filter rows") == "/"
+        # the footer and the pane edges follow focus on the next refresh: waited for, not read at once
+        await wait_for(pilot, lambda: footer_keys(app).get("Filter rows") == "/", message="footer: / filters rows")
         main_pane, logs = app.query_one("#main-pane"), app.log_pane
         assert main_pane.styles.border_left[0] == "heavy" and logs.styles.border_left[0] != "heavy"
 
         await pilot.press("l")
         await wait_for(pilot, lambda: logs.has_focus_within, message="logs focused")
-        await pilot.pause()
-        assert logs.styles.border_left[0] == "heavy" and main_pane.styles.border_left[0] != "heavy"
+        await wait_for(pilot, lambda: logs.styles.border_left[0] == "heavy"
+                       and main_pane.styles.border_left[0] != "heavy", message="the logs pane's edge marked")
         title = app.query_one("#log-title")
         assert title.styles.background != app.query_one("#main-title").styles.background
+        await wait_for(pilot, lambda: footer_keys(app).get("Search logs") == "/", message="footer: / searches logs")
         keys = footer_keys(app)
-        assert keys.get("Search logs") == "/" and "Filter rows" not in keys
-        assert "Back to table" in keys
+        assert "Filter rows" not in keys and "Back to table" in keys
 
         await pilot.press("slash")
         assert "search the logs of default/web-1" in app.prompt.placeholder
@@ -120,8 +121,7 @@ async def test_focused_pane_is_marked_and_escape_returns_to_the_table(make_app):
         await wait_for(pilot, lambda: logs.has_focus_within, message="logs focused again")
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.focused is table, message="escape: table focused")
-        await pilot.pause()
-        assert main_pane.styles.border_left[0] == "heavy"
+        await wait_for(pilot, lambda: main_pane.styles.border_left[0] == "heavy", message="the table's edge marked")
         await pilot.press("slash", *"db", "enter")
         await wait_for(pilot, lambda: table.row_count == 1, message="/db filters the pods")
 
