@@ -1,7 +1,10 @@
-"""A small synchronous client for the engine API, used by the CLI and tests.
+"""The API client's shared half, and the small synchronous client the CLI and tests use.
 
 It speaks only the Kubernetes-shaped REST API (see docs/ARCHITECTURE.md), so anything
-the CLI does, a script can do too.
+the CLI does, a script can do too. The TUI's async client (tui/api.py) keeps its own
+httpx transport but nothing else: paths come from engine/paths.py, every error answer
+becomes this module's `ApiError` through `ApiError.from_response`, and log requests take
+their query from `log_params`, so both clients read a Kubernetes `Status` the same way.
 """
 
 from __future__ import annotations
@@ -18,11 +21,35 @@ from .state import Connection, read_connection
 
 
 class ApiError(Exception):
+    """The API answered with an error: `code`, and the `Status`'s `reason` and `message`."""
+
     def __init__(self, code: int, message: str, reason: str = ""):
-        super().__init__(message)
+        super().__init__(f"{code} {reason}: {message}" if reason else f"{code}: {message}")
         self.code = code
         self.reason = reason
         self.message = message
+
+    @classmethod
+    def from_response(cls, r: httpx.Response) -> "ApiError":
+        """From a read error response: a `Status` body, else the start of whatever came."""
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and ("message" in body or body.get("kind") == "Status"):
+            return cls(r.status_code, str(body.get("message", "")), str(body.get("reason", "")))
+        return cls(r.status_code, r.text[:500])
+
+
+def log_params(*, container: str | None = None, follow: bool = False, tail: int | None = None,
+               timestamps: bool = False, previous: bool = False,
+               since_seconds: int | None = None) -> dict[str, str]:
+    """The query of `GET .../pods/NAME/log`, as kubectl logs sends it."""
+    params = {"container": container or None, "follow": "true" if follow else None,
+              "tailLines": None if tail is None else str(tail),
+              "timestamps": "true" if timestamps else None, "previous": "true" if previous else None,
+              "sinceSeconds": str(since_seconds) if since_seconds else None}
+    return {k: v for k, v in params.items() if v is not None}
 
 
 class NotRunning(Exception):
@@ -57,11 +84,7 @@ class Client:
 
     def _check(self, r: httpx.Response) -> httpx.Response:
         if r.status_code >= 400:
-            try:
-                body = r.json()
-                raise ApiError(r.status_code, body.get("message", r.text), body.get("reason", ""))
-            except (ValueError, AttributeError):
-                raise ApiError(r.status_code, r.text) from None
+            raise ApiError.from_response(r)
         return r
 
     def request(self, method: str, path: str, **kw) -> dict:
@@ -91,9 +114,8 @@ class Client:
 
     def logs(self, namespace: str, pod: str, *, container: str | None = None, follow: bool = False,
              tail: int | None = None, timestamps: bool = False, previous: bool = False) -> Iterator[bytes]:
-        params = {k: v for k, v in {"container": container, "follow": "true" if follow else None,
-                                    "tailLines": tail, "timestamps": "true" if timestamps else None,
-                                    "previous": "true" if previous else None}.items() if v is not None}
+        params = log_params(container=container, follow=follow, tail=tail, timestamps=timestamps,
+                            previous=previous)
         with self.http.stream("GET", path_for("Pod", namespace, pod) + "/log", params=params,
                               timeout=None if follow else 30) as r:
             if r.status_code >= 400:

@@ -1,4 +1,10 @@
-"""Kubernetes REST paths to (kind, namespace, name, subresource), pure and socket-free."""
+"""Kubernetes REST paths, both ways, pure and socket-free.
+
+`parse_path` is what the API server routes by; `resource_path` builds the same shape for
+any resource by plural and group/version (CRDs and any cluster's kinds included), and
+`path_for` is the shortcut by kind name for the kinds kubedeck knows. Both API clients
+(engine/client.py, and the TUI's async one) build every path with these two.
+"""
 
 from __future__ import annotations
 
@@ -43,10 +49,19 @@ def parse_path(path: str) -> Target:
     return Target(gv, kind, ns, name, sub, KINDS[kind][2])
 
 
+CORE = "v1"
+
+
+def resource_path(
+    plural: str, namespace: str | None = None, group_version: str = CORE, name: str | None = None
+) -> str:
+    """`/api/v1/...` for the core group, `/apis/g/v/...` otherwise; no namespace: all of them."""
+    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+    path = f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+    return f"{path}/{name}" if name else path
+
+
 def path_for(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+    """`resource_path` by kind name; a cluster-scoped kind's namespace is ignored."""
     api_version, plural, namespaced = KINDS[kind][0], KINDS[kind][1], KINDS[kind][2]
-    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-    if namespaced and namespace:
-        base += f"/namespaces/{namespace}"
-    base += f"/{plural}"
-    return base + (f"/{name}" if name else "")
+    return resource_path(plural, namespace if namespaced else None, api_version, name)

@@ -11,10 +11,11 @@ from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from kubedeck.engine.client import ApiError
 from kubedeck.engine.present import describe as describe_text
 from kubedeck.engine.present.resources import ResourceKind
 
-from .api import ApiError, Disconnected
+from .api import Disconnected
 from .shell import exec_shell
 from .widgets.confirm import ConfirmScreen
 from .widgets.text_screen import TextScreen

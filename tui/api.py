@@ -11,7 +11,9 @@ contract). Everything is async and built on one `httpx.AsyncClient` with a beare
 * `logs` yields text lines, streamed when `follow=True`.
 
 Failures surface as `ApiError` (a `Status` object from the server) or `Disconnected`
-(nothing answered); callers decide how to show them.
+(nothing answered); callers decide how to show them. Only the transport is this module's:
+paths, the error type and the log query are engine/client.py's and engine/paths.py's, the
+same the CLI's synchronous client uses.
 """
 
 from __future__ import annotations
@@ -23,41 +25,14 @@ from typing import Any
 
 import httpx
 
+from kubedeck.engine.client import ApiError, log_params
 from kubedeck.engine.kubeconnect import httpx_options
+from kubedeck.engine.paths import CORE, resource_path
 from kubedeck.engine.state import Connection
-
-CORE = "v1"
-
-
-class ApiError(Exception):
-    """The API answered with an error `Status`."""
-
-    def __init__(self, code: int, message: str, reason: str = "") -> None:
-        super().__init__(f"{code} {reason}: {message}" if reason else f"{code}: {message}")
-        self.code = code
-        self.reason = reason
-        self.message = message
 
 
 class Disconnected(Exception):
     """The API could not be reached."""
-
-
-def resource_path(
-    plural: str, namespace: str | None = None, group_version: str = CORE, name: str | None = None
-) -> str:
-    """URL path for a collection or object: `/api/v1/...` for core, `/apis/g/v/...` otherwise."""
-    base = "/api/v1" if group_version == CORE else f"/apis/{group_version}"
-    path = f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
-    return f"{path}/{name}" if name else path
-
-
-def _error_from(response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()
-        return ApiError(response.status_code, body.get("message", ""), body.get("reason", ""))
-    except ValueError:
-        return ApiError(response.status_code, response.text[:200])
 
 
 class ApiClient:
@@ -89,7 +64,7 @@ class ApiClient:
         except httpx.TransportError as exc:
             raise Disconnected(str(exc) or type(exc).__name__) from exc
         if response.status_code >= 400:
-            raise _error_from(response)
+            raise ApiError.from_response(response)
         return response
 
     async def list(
@@ -202,7 +177,7 @@ class ApiClient:
                         continue
                     if response.status_code >= 400:
                         await response.aread()
-                        raise _error_from(response)
+                        raise ApiError.from_response(response)
                     if down:
                         down = False
                         yield "RECONNECTED", {}
@@ -255,19 +230,8 @@ class ApiClient:
         previous: bool = False,
         since_seconds: int | None = None,
     ) -> AsyncIterator[str]:
-        params: dict[str, str] = {}
-        if container:
-            params["container"] = container
-        if follow:
-            params["follow"] = "true"
-        if tail is not None:
-            params["tailLines"] = str(tail)
-        if timestamps:
-            params["timestamps"] = "true"
-        if previous:
-            params["previous"] = "true"
-        if since_seconds:
-            params["sinceSeconds"] = str(since_seconds)
+        params = log_params(container=container, follow=follow, tail=tail, timestamps=timestamps,
+                            previous=previous, since_seconds=since_seconds)
         path = resource_path("pods", namespace, CORE, pod) + "/log"
         try:
             async with self._client.stream(
@@ -275,7 +239,7 @@ class ApiClient:
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise _error_from(response)
+                    raise ApiError.from_response(response)
                 async for line in response.aiter_lines():
                     yield line.rstrip("\r\n")
         except httpx.TransportError as exc:

@@ -21,10 +21,11 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from kubedeck.engine.client import ApiError
 from kubedeck.engine.present.resources import ResourceKind
 from textual.app import SuspendNotSupported
 
-from .api import ApiError, Disconnected
+from .api import Disconnected
 from .widgets.pick_screen import PickScreen
 
 SOURCE = "kubedeck.io/source"

@@ -12,9 +12,10 @@ import asyncio
 import gc
 from collections.abc import Callable
 
+from kubedeck.engine.client import ApiError
 from kubedeck.engine.present.resources import ResourceKind
 
-from .api import ApiClient, ApiError, Disconnected
+from .api import ApiClient, Disconnected
 
 
 class Informer:

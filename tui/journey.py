@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Static
 
-from .api import ApiError
+from kubedeck.engine.client import ApiError
 
 
 def selecting_services(pod: dict, services: list[dict]) -> list[str]:

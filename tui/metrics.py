@@ -15,11 +15,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 
+from kubedeck.engine.client import ApiError
 from kubedeck.engine.present import format as fmt
 from kubedeck.engine.present.resources import ResourceKind
 from kubedeck.engine.quantity import quantity_or_zero
 
-from .api import ApiClient, ApiError, Disconnected
+from .api import ApiClient, Disconnected
 
 GROUP_VERSION = "metrics.k8s.io/v1beta1"
 INTERVAL = 10.0

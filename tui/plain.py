@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from kubedeck.engine.present.resources import ResourceKind
 
-from .api import ApiError
+from kubedeck.engine.client import ApiError
 
 
 def _external_name_only(svc: dict, now) -> str:

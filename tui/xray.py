@@ -26,7 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from .api import ApiError
+from kubedeck.engine.client import ApiError
 from .widgets.text_screen import TextScreen
 
 
