@@ -60,7 +60,7 @@ class Cluster:
         self.store = Store(settings.state / "store.sqlite")
         self.objects = ObjectService(self.store, manifest_folder=settings.folder,
                                      allow_privileged=settings.allow_privileged)
-        self.folder = FolderSync(self, settings.folder) if settings.folder else None
+        self.folder = FolderSync(self.store, self.objects, settings.folder) if settings.folder else None
         self.tasks: set[asyncio.Task] = set()
         self.url = ""
         self.docker_status = "not started"
@@ -96,7 +96,8 @@ class Cluster:
         self._ensure_base_objects()
         token = _load_or_make_token(self.settings.state)
         pki = ensure_pki(self.settings.state)
-        self._runner = web.AppRunner(build_app(self, token), access_log=None)
+        app = build_app(self.store, self.objects, token, kubelet=lambda: self.agent, status=self.status)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.settings.api_port,
                            ssl_context=pki.server_context())
@@ -170,26 +171,10 @@ class Cluster:
                                    "ingressclass.kubernetes.io/is-default-class": "true"}},
                                "spec": {"controller": "kubedeck.io/ingress"}})
 
-    # ---- the object service, under the names its callers still use ---------------
-    def crd_kinds(self) -> set[tuple[str, str]]:
-        return self.objects.crd_kinds()
-
-    def admit(self, obj: dict) -> None:
-        self.objects.admit(obj)
-
-    def apply_object(self, obj: dict, *, source: str | None = None) -> str | None:
-        return self.objects.apply(obj, source=source)
-
-    def delete_object(self, kind: str, ns: str, name: str, *, grace: int | None = None,
-                      propagation: str | None = None) -> dict:
-        return self.objects.delete(kind, ns, name, grace=grace, propagation=propagation)
-
+    # ---- what the node agent and the proxies still reach through the cluster -------
     def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",
                      component: str = "kubedeck") -> None:
         self.objects.record_event(obj, reason, message, type=type, component=component)
-
-    def manifest_errors_changed(self) -> None:
-        pass  # status() reads errors live; a hook for future notification
 
     def status(self) -> dict:
         errors = self.folder.errors() if self.folder else []

@@ -3,7 +3,8 @@
 Every object applied from a file carries the file (relative to the folder) in the
 annotation `kubedeck.io/source`, and the applied document in kubectl's
 `last-applied-configuration`, so that:
-- saving a file applies with `kubectl apply` semantics (three-way merge);
+- saving a file applies it: server-side apply (`ObjectService.apply_file`), with kubectl
+  apply's rule that fields others changed keep their value until the file changes them;
 - removing a document or a file deletes exactly the objects that file made;
 - a file that becomes invalid leaves the objects it made before untouched: only the
   documents that validate are applied, and a file that cannot be parsed at all changes
@@ -41,7 +42,8 @@ from .podsecurity import field_path
 from .store import StoreError, key_of
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from .objects import ObjectService
+    from .store import Store
 
 log = logging.getLogger("kubedeck.folder")
 SOURCE = "kubedeck.io/source"
@@ -72,8 +74,12 @@ class Loaded:
 
 
 class FolderSync:
-    def __init__(self, cluster: Cluster, root: Path):
-        self.cluster = cluster
+    def __init__(self, store: Store | None, objects: ObjectService | None, root: Path):
+        """`store` is read (what each file made, after a restart); every change goes
+        through `objects`, the same apply and delete as the API's. RemoteSync passes
+        neither: it reaches its cluster through the API."""
+        self.store = store
+        self.objects = objects
         self.root = root.resolve()
         self.files: dict[str, FileState] = {}
         self.pending: dict[tuple, tuple[str, dict]] = {}
@@ -135,8 +141,8 @@ class FolderSync:
     def _recall(self) -> None:
         """After a restart: which file made which object, from the objects' annotations,
         so a file removed while the engine was down deletes what it made."""
-        for kind in self.cluster.store.kinds():
-            for obj in self.cluster.store.iter_kind(kind):
+        for kind in self.store.kinds():
+            for obj in self.store.iter_kind(kind):
                 rel = (obj["metadata"].get("annotations") or {}).get(SOURCE)
                 if rel:
                     self.files.setdefault(rel, FileState()).keys.add(key_of(obj))
@@ -175,8 +181,8 @@ class FolderSync:
         await self.retry_pending()
 
     async def _apply_files(self, files: dict[str, Path]) -> None:
-        known = self.cluster.crd_kinds()
-        policy = self.cluster.objects.pod_security
+        known = self.objects.crd_kinds()
+        policy = self.objects.pod_security
         loaded = await asyncio.to_thread(
             lambda: [(rel, load_checked(path, rel, known, policy)) for rel, path in files.items()])
         for rel, result in loaded:
@@ -201,10 +207,10 @@ class FolderSync:
 
     def _delete_owned(self, key: tuple, rel: str) -> None:
         kind, ns, name = key
-        live = self.cluster.store.peek(kind, ns, name)
+        live = self.store.peek(kind, ns, name)
         if live and (live["metadata"].get("annotations") or {}).get(SOURCE) == rel:
             try:
-                self.cluster.delete_object(kind, ns, name)
+                self.objects.delete(kind, ns, name)
             except StoreError:
                 pass
 
@@ -240,7 +246,7 @@ class FolderSync:
                 keys.discard(key)
                 continue
             self.pending.pop(key, None)
-            err = self.cluster.apply_object(doc.obj, source=rel)
+            err = self.objects.apply_file(doc.obj, source=rel)
             if err is None:  # the activity stream: from the file's save to this apply
                 activity.RING.file_applied(self.root / rel, *key, rel)
             if err == "waiting":
@@ -262,19 +268,18 @@ class FolderSync:
     async def retry_pending(self) -> None:
         # A CustomResourceDefinition that just arrived makes its kind known: files whose
         # documents failed for an unknown kind are validated again, so order never matters.
-        crds = self.cluster.crd_kinds()
+        crds = self.objects.crd_kinds()
         if self._crds is not None and crds != self._crds:
             await self._apply_files({rel: self.root / rel for rel, st in self.files.items()
                                      if any("no matches for kind" in e.message for e in st.errors)})
         self._crds = crds
         for key, (rel, obj) in list(self.pending.items()):
-            if self.cluster.apply_object(obj, source=rel) != "waiting":
+            if self.objects.apply_file(obj, source=rel) != "waiting":
                 self.pending.pop(key, None)
 
     def _report(self, rel: str, errors: list[ManifestError]) -> None:
         for e in errors:
             (log.warning if e.severity == "error" else log.info)("%s", e)
-        self.cluster.manifest_errors_changed()
 
 
 # ---- reading one file (on a thread) -------------------------------------------------

@@ -2,9 +2,9 @@
 
 The folder sync, the API, the controllers and the CLI (through the API) all create,
 apply and delete objects through this service, so that admission (schema and semantic
-validation, as the API server's 422), kubectl's apply semantics (three-way merge with
-`last-applied-configuration`), delete propagation (Foreground, Background, Orphan), and
-Events (aggregated and pruned, as `--event-ttl`) are written once.
+validation, as the API server's 422), apply (server-side apply with managedFields, one
+implementation for the API, the CLI and the folder), delete propagation (Foreground,
+Background, Orphan), and Events (aggregated and pruned, as `--event-ttl`) are written once.
 
 It holds only the store, and, once the node agent runs, the `kubelet` that stops a pod's
 containers (graceful deletion needs it); nothing else of the cluster.
@@ -18,14 +18,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from .merge import three_way
-from .manifests.kinds import KINDS, qualified_resource
+from .fieldmanager.fieldset import FIELD, canonical_json, root_schema
+from .fieldmanager.fieldwalk import compare, remove
+from .fieldmanager.ssa import ApplyConflict, FieldSetError, server_side_apply
+from .manifests.kinds import qualified_resource
 from .podsecurity import HINT, admission_message, check_object
 from .store import Store, StoreError, key_of, now_iso
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SCHEDULER_ACTIONS = {"Scheduled": "Binding", "FailedScheduling": "Scheduling"}
 SOURCE = "kubedeck.io/source"
+#: the field manager of the folder sync and `kubedeck apply`
+MANAGER = "kubedeck"
 
 
 class Kubelet(Protocol):
@@ -80,46 +84,91 @@ class ObjectService:
         """(field, message) for each way `obj`'s pods break the baseline policy."""
         return check_object(obj, manifest_folder=self.manifest_folder, allow_privileged=self.allow_privileged)
 
-    def apply(self, obj: dict, *, source: str | None = None) -> str | None:
-        """kubectl-apply one object. Returns None, "waiting" (namespace missing), or an error."""
-        obj = json.loads(json.dumps(obj))
-        meta = obj.setdefault("metadata", {})
-        ann = dict(meta.get("annotations") or {})
-        ann.pop(LAST_APPLIED, None)
-        meta["annotations"] = ann
-        applied = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-        if source:
-            ann[SOURCE] = source
-        ann[LAST_APPLIED] = applied
-        kind, ns, name = key_of(obj)
+    def apply(self, config: dict, *, manager: str, force: bool, admit: bool = True,
+              dry_run: bool = False) -> tuple[dict, bool]:
+        """Server-side apply of `config` as `manager`: (the object, whether it is new).
+        A field another manager owns is a 409 Conflict unless `force`. With `dry_run`
+        nothing is stored. `admit=False` when the caller validated `config` already."""
+        try:
+            new, live = self._ssa(config, manager=manager, force=force)
+        except ApplyConflict as e:
+            body = e.status()
+            raise StoreError(409, body["reason"], body["message"], body.get("details")) from None
+        return self._store_applied(new, live, admit=admit, dry_run=dry_run), live is None
+
+    def _ssa(self, config: dict, *, manager: str, force: bool) -> tuple[dict, dict | None]:
+        kind, ns, name = key_of(config)
+        live = self.store.get(kind, ns, name)
+        return server_side_apply(live, config, manager=manager, force=force,
+                                 api_version=config.get("apiVersion", ""), kind=kind), live
+
+    def _store_applied(self, new: dict, live: dict | None, *, admit: bool, dry_run: bool) -> dict:
+        if admit:
+            self.admit(new)
+        if dry_run:
+            return new
+        if live is None:
+            return self.store.create(prepare_create(new))
+        if new == live:
+            return live
+        return self.store.update(new, check_rv=False)
+
+    def apply_file(self, obj: dict, *, source: str) -> str | None:
+        """The folder's apply of one validated document: None, "waiting" (its namespace
+        does not exist yet) or the error.
+
+        Server-side apply as `kubedeck`, with kubectl apply's rule for fields someone else
+        changed since (`kubectl scale`, `edit`): they keep their live value until the file
+        changes them; what the file changes wins. The file's previous content is kept in
+        `last-applied-configuration`, as kubectl apply keeps it, to tell the two apart."""
+        kind, ns, _ = key_of(obj)
         if ns and not self.store.peek("Namespace", "", ns):
             return "waiting"
-        live = self.store.get(kind, ns, name)
+        config = json.loads(json.dumps(obj))
+        notes = config.setdefault("metadata", {}).get("annotations") or {}
+        notes.pop(LAST_APPLIED, None)
+        applied = canonical_json(config)
+        config["metadata"]["annotations"] = {**notes, SOURCE: source, LAST_APPLIED: applied}
         try:
-            if live is None:
-                self.store.create(prepare_create(obj))
-            else:
-                last = json.loads((live["metadata"].get("annotations") or {}).get(LAST_APPLIED, "{}"))
-                merged = three_way(live, last, obj)
-                for f in ("uid", "creationTimestamp", "resourceVersion", "generation", "namespace"):
-                    if f in live["metadata"]:
-                        merged["metadata"][f] = live["metadata"][f]
-                self.store.update(merged, check_rv=False)
+            try:
+                new, live = self._ssa(config, manager=MANAGER, force=False)
+            except ApplyConflict as e:
+                config = self._yield_unchanged(config, e.paths)
+                new, live = self._ssa(config, manager=MANAGER, force=True)
+            self._store_applied(new, live, admit=False, dry_run=False)
         except StoreError as e:
             return e.message
+        except FieldSetError as e:  # a list item without its merge key
+            return str(e)
         return None
+
+    def _yield_unchanged(self, config: dict, conflicts: set) -> dict:
+        """`config` without the conflicting fields whose value the file did not change
+        since its last apply (those stay as the other manager set them)."""
+        kind, ns, name = key_of(config)
+        live = self.store.peek(kind, ns, name) or {}
+        try:
+            previous = json.loads(((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED) or "null")
+        except ValueError:
+            previous = None
+        if not isinstance(previous, dict):
+            return config  # nothing known of the last apply: the file wins everywhere
+        root = root_schema(config.get("apiVersion", ""), kind)
+        current = json.loads(config["metadata"]["annotations"][LAST_APPLIED])
+        added, modified, _ = compare(previous, current, root)
+        ours = {((FIELD, "metadata"), (FIELD, "annotations"), (FIELD, a)) for a in (SOURCE, LAST_APPLIED)}
+        return remove(config, conflicts - added - modified - ours, root)
 
     def delete(self, kind: str, ns: str, name: str, *, grace: int | None = None,
                       propagation: str | None = None) -> dict:
         if propagation == "Orphan":
             obj = self.store.peek(kind, ns, name)
             uid = obj["metadata"]["uid"] if obj else None
-            for k in list(KINDS):
-                for dep in self.store.list(k, where=lambda o: any(
-                        r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])):
-                    dep["metadata"]["ownerReferences"] = [r for r in dep["metadata"]["ownerReferences"]
-                                                          if r.get("uid") != uid]
-                    self.store.update(dep, check_rv=False)
+            for dep in self.store.dependents(uid) if uid else []:
+                dep = json.loads(json.dumps(dep))
+                dep["metadata"]["ownerReferences"] = [r for r in dep["metadata"]["ownerReferences"]
+                                                      if r.get("uid") != uid]
+                self.store.update(dep, check_rv=False)
         if propagation == "Foreground" and kind != "Pod":
             # the owner stays (deletionTimestamp + finalizer) until the garbage
             # collector has deleted its dependents (controllers/gc.py)

@@ -70,7 +70,7 @@ class Planned:
 
 class RemoteSync(FolderSync):
     def __init__(self, conn, root: Path, *, namespace: str, applyset: str, on_change=None):
-        super().__init__(None, root)
+        super().__init__(None, None, root)
         self.conn = conn
         self.namespace = namespace
         self.http = httpx.AsyncClient(timeout=30, **httpx_options(conn))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from aiohttp import web
 
@@ -27,14 +27,20 @@ from .streams import Streams
 from .writes import Writes
 
 if TYPE_CHECKING:
-    from ..cluster import Cluster
+    from ..objects import ObjectService
+    from ..store import Store
 
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubedeck", "platform": "linux/amd64"}
 #: the API server\'s request body limit (3 MiB)
 MAX_BODY = 3 * 1024 * 1024
 
 
-def build_app(cluster: "Cluster", token: str) -> web.Application:
+def build_app(store: Store, objects: ObjectService, token: str, *,
+              kubelet: Callable[[], object | None], status: Callable[[], dict]) -> web.Application:
+    """The API over the store (reads, watches), the object service (every write) and
+    the node's kubelet (logs, exec, attach, port-forward, metrics), which exists only once
+    Docker is set up: `kubelet()` returns None until then. `status()` is kubedeck's own
+    `/kubedeck/v1/status` document."""
     @web.middleware
     async def auth(request: web.Request, handler):
         if request.path in ("/healthz", "/livez", "/readyz"):
@@ -58,9 +64,9 @@ def build_app(cluster: "Cluster", token: str) -> web.Application:
             return fail(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}")
 
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
-    MetricsApi(cluster.store, lambda: cluster.agent).install(app)
+    MetricsApi(store, kubelet).install(app)
     ActivityApi().install(app)  # /kubedeck/v1/activity: the x-ray's stream
-    h = Handlers(cluster)
+    h = Handlers(store, objects, kubelet, status)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/version", _version)
     app.router.add_get("/kubedeck/v1/status", h.kubedeck_status)
@@ -131,12 +137,13 @@ def _discovery_root(request: web.Request, *, core: bool) -> web.Response:
 
 
 class Handlers:
-    def __init__(self, cluster: "Cluster"):
-        self.c = cluster
-        self.store = cluster.store
-        self.streams = Streams(cluster.store, lambda: cluster.agent)
-        self.writes = Writes(cluster.objects)
-        self.reads = Reads(cluster.store)
+    def __init__(self, store: Store, objects: ObjectService, kubelet: Callable[[], object | None],
+                 status: Callable[[], dict]):
+        self.store = store
+        self.status = status
+        self.streams = Streams(store, kubelet)
+        self.writes = Writes(objects)
+        self.reads = Reads(store)
 
     async def discover(self, request: web.Request) -> web.Response:
         m = request.match_info
@@ -147,7 +154,7 @@ class Handlers:
         return web.json_response(doc)
 
     async def kubedeck_status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.c.status())
+        return web.json_response(self.status())
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         t = parse_path(request.path)

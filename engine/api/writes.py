@@ -25,7 +25,7 @@ from ..objects import ObjectService, prepare_create
 from ..store import StoreError, fold_string_data, now_iso
 from .patches import apply_patch
 from ..paths import Target
-from .ssa import ApplyConflict, default_manager, server_side_apply, track_update
+from ..fieldmanager.ssa import default_manager, track_update
 
 APPLY_PATCH = "application/apply-patch+yaml"
 
@@ -170,21 +170,14 @@ class Writes:
                                   "field": "fieldManager"}]})
         config = await _body(request)
         fill_target(t, config)
-        live = self.store.get(t.kind, ns, t.name)
-        try:
-            new = server_side_apply(live, config, manager=manager, force=request.query.get("force") == "true",
-                                    api_version=config.get("apiVersion") or t.group_version, kind=t.kind)
-        except ApplyConflict as e:
-            body = e.status()
-            raise StoreError(409, body["reason"], body["message"], body.get("details")) from None
-        self.objects.admit(new)
-        if _dry(request):
-            return web.json_response(self._dry_create(new) if live is None else new, status=201 if live is None else 200)
-        if live is None:
-            return web.json_response(self.store.create(prepare_create(new)), status=201)
-        if new == live:
-            return web.json_response(live)
-        return web.json_response(self.store.update(new, check_rv=False))
+        if not config.get("apiVersion"):
+            config["apiVersion"] = t.group_version
+        dry = _dry(request)
+        out, created = self.objects.apply(config, manager=manager, force=request.query.get("force") == "true",
+                                          dry_run=dry)
+        if dry and created:
+            out = self._dry_create(out)
+        return web.json_response(out, status=201 if created else 200)
 
     async def delete(self, request: web.Request, t: Target, ns: str) -> web.Response:
         opts = await _body(request) if request.can_read_body else {}

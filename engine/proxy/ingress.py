@@ -149,7 +149,7 @@ class IngressProxy:
             await asyncio.sleep(min(5.0, self.header_timeout / 4))
             now = time.monotonic()
             for c in list(self.conns):
-                if c.queue or c.tunnel is not None:
+                if c.queue or c.tunnel is not None or c.lingering:
                     continue
                 if c.head_since and now - c.head_since > self.header_timeout:  # slowloris
                     c.refuse(408)

@@ -47,6 +47,11 @@ REQ_DROP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", 
 CONNECT_TIMEOUT, REPLAY_MAX = 3.0, 65536
 
 
+#: how long a closing connection's late input is still read and dropped (nginx: 5 s)
+LINGER_S = 2.0
+LINGER_MAX = 64 * 1024
+
+
 class Client(asyncio.Protocol):
     """One accepted connection: parses requests, routes them, relays the answers."""
 
@@ -60,7 +65,8 @@ class Client(asyncio.Protocol):
         self.hdrs: list = []
         self.url = b""
         self.tunnel: Upstream | None = None
-        self.upgrading = self.closing = False
+        self.upgrading = self.closing = self.lingering = False
+        self.lingered = 0  # bytes dropped while lingering
         self.got_eof = self.sent_fin = False  # half-close state once it is a tunnel (splice.pass_eof)
         self.idle = True  # the parser is between messages (the fast lane may take the next one)
         self.last = time.monotonic()
@@ -81,6 +87,11 @@ class Client(asyncio.Protocol):
         self.proxy.conns.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:  # answered and closing: a little of what still comes is dropped
+            self.lingered += len(data)
+            if self.lingered > LINGER_MAX:  # a sender that will not stop is cut off
+                self.transport.close()
+            return
         if self.tunnel is not None:
             self.last = time.monotonic()
             self.tunnel.transport.write(data)
@@ -259,8 +270,21 @@ class Client(asyncio.Protocol):
         if self.out:
             self.transport.write(b"".join(self.out))
             self.out.clear()
-        if self.closing and not self.transport.is_closing():
+        if self.closing and not self.transport.is_closing() and not self.lingering:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Close as nginx's lingering close does: the answer, a FIN, then whatever the
+        client still sends (up to LINGER_MAX bytes) is read and dropped until it closes too
+        or LINGER_S pass.
+        Closing at once with unread bytes sends an RST, which can destroy the answer
+        before the client reads it (a 408 to a client still sending its head)."""
+        self.lingering = True
+        if not self.transport.can_write_eof():  # TLS has no half-close
             self.transport.close()
+            return
+        self.transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_S, self.transport.close)
 
     # ---- routing and backends ----------------------------------------------------
     def start(self, r: Req) -> None:

@@ -39,7 +39,8 @@ class Api:
 
     def __init__(self, cluster):
         self.loop = asyncio.new_event_loop()
-        self.client = TestClient(TestServer(build_app(cluster, TOKEN)), loop=self.loop)
+        self.client = TestClient(TestServer(build_app(cluster.store, cluster.objects, TOKEN, kubelet=lambda: None,
+                                                                status=cluster.status)), loop=self.loop)
         self.loop.run_until_complete(self.client.start_server())
 
     def __call__(self, method: str, path: str, **kw) -> tuple[int, bytes]:

@@ -10,8 +10,8 @@ import json
 import re
 
 import pytest
-from kubedeck.engine.api.fieldset import from_fields_v1, to_fields_v1
-from kubedeck.engine.api.ssa import (
+from kubedeck.engine.fieldmanager.fieldset import from_fields_v1, to_fields_v1
+from kubedeck.engine.fieldmanager.ssa import (
     LAST_APPLIED,
     ApplyConflict,
     FieldSetError,

@@ -99,6 +99,7 @@ class ApplyConflict(Exception):
     def __init__(self, found: list[tuple[_Entry, tuple]]):
         self._found = sorted(found, key=lambda c: (c[0].identifier(), path_order(c[1])))
         self.conflicts = [(entry.manager, path_string(path)) for entry, path in self._found]
+        self.paths = {path for _, path in self._found}
         super().__init__(self.message)
 
     @property
