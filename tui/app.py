@@ -3,6 +3,11 @@
 Data flow: one `Informer` per resource kind lists then watches through `ApiClient` and
 feeds every `ResourceTable` showing that kind; tables batch events per frame. Keys follow
 k9s/vim habits (see `KEY_HELP`, shown on `?`). The engine is only reached over HTTP.
+
+The app holds the layout and the data flow; each part owns its own state: the status bar
+the connection state (`StatusBar.kind_state`), the manifest-error area its text, the
+prompt what it was opened for (it comes back in `Prompt.Done`), `themes.AppThemes` the
+theme files and the remembered choice. The mixins add the key actions by concern.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ from textual.worker import Worker
 from . import themes as theme_files
 from .actions import ActionsMixin
 from .api import ApiClient
-from .edit import EditMixin, error_text
+from .edit import EditMixin
 from .forwards import ForwardMixin
 from .help import KEY_HELP
 from .informer import Informer
 from .metrics import MetricsPoller, with_usage
 from .plain import PlainClusterMixin
 from .widgets.log_pane import LogPane
+from .widgets.manifest_errors import ManifestErrors
 from .widgets.pick_screen import PickScreen
 from .widgets.prompt import Prompt
 from .widgets.resource_table import ResourceTable
@@ -94,17 +100,14 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.api = api or ApiClient(api_url, token, ca=ca, retry_delay=lambda n: min(retry_delay * 2**n, 5.0),
                                     connection=connection)  # connection: any cluster (plain.py)
         self.now = now or (lambda: datetime.now(timezone.utc))
-        self.config_dir = Path(config_dir) if config_dir else theme_files.config_dir()
-        self.requested_theme = theme
+        self.theme_choice = theme_files.AppThemes(self, Path(config_dir) if config_dir else theme_files.config_dir(),
+                                                  theme)
         self.informers: dict[str, Informer] = {}
         self.namespace: str | None = None
-        self.kubedeck_themes: list[str] = []
         self.manifest_errors: list[dict] = []
-        self._down: dict[str, str] = {}
         self._status_interval = status_interval
         self._retry_delay = retry_delay
         self._log_timer = None
-        self._prompt_target = "table"
         self._nodes_dirty = True
         self.metrics = MetricsPoller(self.api, on_update=self._metrics_updated)
         self.restarts = WorkerRestarts(self, delay=retry_delay)
@@ -121,7 +124,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.main_table = ResourceTable(with_usage(VIEWS["pods"]), now=self.now, decorate=self._main_cells, id="main")
         self.main_title = Static("Pods", classes="pane-title", id="main-title")
         self.log_pane = LogPane(source=self.api.logs, id="logs")
-        self.errors_area = Static("", id="errors", markup=False)
+        self.errors_area = ManifestErrors(id="errors")
         self.prompt = Prompt([*COMMANDS, *XRAY_COMMANDS], id="prompt")
         yield self.status_bar
         with Horizontal(id="top"):
@@ -152,7 +155,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         return dict(theme_files.VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        self._setup_themes()
+        self.theme_choice.install()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.main_table.focus()
         for plural in ALWAYS_WATCHED:
             self.ensure_informer(VIEWS[plural])
@@ -165,28 +169,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         await self.stop_all_forwards()
         await self.api.aclose()
 
-    def _setup_themes(self) -> None:
-        found, problems = theme_files.load_themes(self.config_dir / "themes")
-        for theme in found.values():
-            self.register_theme(theme)
-        self.kubedeck_themes = sorted(found)
-        for problem in problems:
-            self.notify(problem, severity="warning")
-        wanted = (
-            self.requested_theme
-            or theme_files.load_config(self.config_dir).get("theme")
-            or theme_files.DEFAULT_THEME
-        )
-        if wanted not in self.available_themes:
-            self.notify(f"unknown theme {wanted!r}; using {theme_files.DEFAULT_THEME}", severity="warning")
-            wanted = theme_files.DEFAULT_THEME if theme_files.DEFAULT_THEME in self.available_themes else "textual-dark"
-        self.theme = wanted
-        self.theme_changed_signal.subscribe(self, self._theme_changed)
-        if self.requested_theme:
-            theme_files.save_config(self.config_dir, theme=self.theme)
-
     def _theme_changed(self, theme: Theme) -> None:
-        theme_files.save_config(self.config_dir, theme=theme.name)
+        self.theme_choice.remember(theme)
         for table in self.tables():
             table.rebuild()
 
@@ -197,7 +181,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         if informer is None:
             informer = Informer(
                 self.api, kind, on_sync=self._on_sync, on_event=self._on_event,
-                on_state=self._on_state, retry_delay=self._retry_delay,
+                on_state=lambda k, up, message: self.status_bar.kind_state(k.plural, up, message),
+                retry_delay=self._retry_delay,
                 fallback_namespace=getattr(self.api.connection, "namespace", None),
             )
             self.informers[kind.plural] = informer
@@ -223,15 +208,6 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         if kind.plural == "pods":
             self._nodes_dirty = True
 
-    def _on_state(self, kind: ResourceKind, connected: bool, message: str) -> None:
-        if connected:
-            self._down.pop(kind.plural, None)
-        else:
-            self._down[kind.plural] = message
-        status = self.status_bar
-        status.connected = not self._down
-        status.message = next(iter(self._down.values()), "")
-
     async def _poll_status(self) -> None:
         self.report_forward_errors()
         status = await self.read_status()  # plain.py: None when there is nothing to show
@@ -239,18 +215,9 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
             return
         self.manifest_errors = list(status.get("manifestErrors") or [])
         self.folder = str(status.get("folder") or "")
-        bar = self.status_bar
-        bar.cluster = str(status.get("cluster") or "")
-        bar.error_count = len(self.manifest_errors)
-        errors = self.errors_area
-        lines = [error_text(err) for err in self.manifest_errors[:3]]
-        more = len(self.manifest_errors) - 3
-        if more > 0:
-            lines.append(f"... and {more} more (E to open one)")
-        elif lines:
-            lines[-1] += "   (E to open)"
-        errors.update("\n".join(lines))
-        errors.display = bool(lines)
+        self.status_bar.cluster = str(status.get("cluster") or "")
+        self.status_bar.error_count = len(self.manifest_errors)
+        self.errors_area.show(self.manifest_errors)
 
     # -- nodes pane ------------------------------------------------------------------------
 
@@ -310,9 +277,9 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.push_screen(PickScreen("Container", event.containers, pane.container), picked)
 
     def on_log_pane_search_requested(self, event: LogPane.SearchRequested) -> None:
-        self._prompt_target = "logs"
         ns, name = self.log_pane.pod or ("", "")
-        self.prompt.open("/", self.log_pane.search, placeholder=f"search the logs of {ns}/{name} (n/N jump)")
+        self.prompt.open("/", self.log_pane.search, placeholder=f"search the logs of {ns}/{name} (n/N jump)",
+                         target=self.log_pane.log_widget)
 
     def on_log_pane_leave(self, event: LogPane.Leave) -> None:
         self.main_table.focus()
@@ -320,27 +287,24 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
     # -- prompt: views and filters ---------------------------------------------------------
 
     def action_prompt(self, mode: str) -> None:
-        self._prompt_target = "table"
-        self._prompt_table = self.current_table()
-        value = self._prompt_table.filter_text if mode == "/" else ""
-        self.prompt.open(mode, value)
+        table = self.current_table()
+        self.prompt.open(mode, table.filter_text if mode == "/" else "", target=table)
 
     def on_prompt_done(self, event: Prompt.Done) -> None:
-        target = getattr(self, "_prompt_table", self.main_table)
+        target = event.target or self.main_table  # what had focus: a table, or the logs
         if event.mode == "f":
             target.focus()
-            self.forward_prompt_done(event.value or "")
+            self.forward_prompt_done(event.value or "", event.context)
             return
         if event.value is None:
-            (self.log_pane.log_widget if self._prompt_target == "logs" else target).focus()
+            target.focus()
             return
         if event.mode == "/":
-            if self._prompt_target == "logs":
+            if target is self.log_pane.log_widget:
                 self.log_pane.set_search(event.value.strip())
-                self.log_pane.log_widget.focus()
             else:
                 target.set_filter(event.value.strip())
-                target.focus()
+            target.focus()
             return
         self.main_table.focus()
         self.run_command(event.value)
@@ -365,9 +329,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         table.set_kind(kind, list(informer.cache.values()))
         table.namespace = self.namespace
         table.rebuild()
-        title = kind.plural.capitalize() if kind.plural != "persistentvolumeclaims" else "PVCs"
-        self.main_title.update(title)
-        self.show_forbidden(kind.plural)
+        self.show_forbidden(kind.plural)  # the pane's title, and why it is empty if forbidden
         self.status_bar.view = kind.plural
         table.focus()
 
@@ -402,9 +364,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.push_screen(PickScreen("Namespace", options, self.namespace or "all"), picked)
 
     def action_cycle_theme(self) -> None:
-        names = self.kubedeck_themes or sorted(self.available_themes)
-        index = names.index(self.theme) + 1 if self.theme in names else 0
-        self.theme = names[index % len(names)]
+        self.theme = self.theme_choice.next_name()
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def action_help(self) -> None:

@@ -5,7 +5,8 @@
   line (`+LINE`) and the engine reconciles the saved file by itself.
 * Any other object is dumped as YAML to a temporary file; when the editor leaves it
   changed, it is sent back with PUT (the API's error, if any, becomes a notification).
-* `E` opens a manifest error from the status area at its file and line.
+* `E` opens a manifest error from the status area at its file and line (the area and
+  `error_text` are widgets/manifest_errors.py's).
 
 The TUI is suspended while the editor runs; headless (tests) it just runs the editor.
 A document's line comes from PyYAML's node tree (`yaml.compose_all`: marks, no objects
@@ -26,6 +27,7 @@ from kubedeck.engine.present.resources import ResourceKind
 from textual.app import SuspendNotSupported
 
 from .api import Disconnected
+from .widgets.manifest_errors import error_text
 from .widgets.pick_screen import PickScreen
 
 SOURCE = "kubedeck.io/source"
@@ -193,12 +195,3 @@ class EditMixin:
             return
         self.run_editor(path, int(error.get("line") or 0) or None)
 
-
-def error_text(error: dict) -> str:
-    """`file:line Kind/name field: message`, like `kubedeck validate` prints it."""
-    where = str(error.get("file") or "?")
-    if error.get("line"):
-        where += f":{error['line']}"
-    head = " ".join(str(p) for p in (where, error.get("object"), error.get("field")) if p)
-    prefix = "warning: " if error.get("severity") == "warning" else ""
-    return f"{prefix}{head}: {error.get('message', '')}"

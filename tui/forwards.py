@@ -66,7 +66,6 @@ class ForwardMixin:
 
     def _init_forwards(self) -> None:
         self.forwards: list[Forward] = []
-        self._forward_target: tuple[str, str, str] | None = None
 
     def action_port_forward(self) -> None:
         selected = self._selected()
@@ -82,12 +81,9 @@ class ForwardMixin:
         if active:
             self._offer_stop(active)
             return
-        self._forward_target = target
         remote = default_port(target[0], obj)
         value = "" if remote is None else (f"{remote}:{remote}" if remote >= 1024 else f":{remote}")
-        self._prompt_target = "forward"
-        self._prompt_table = self.current_table()
-        self.prompt.open("f", value)
+        self.prompt.open("f", value, target=self.current_table(), context=target)  # comes back in Done
 
     def _offer_stop(self, active: list[Forward]) -> None:
         labels = ", ".join(f.label for f in active)
@@ -99,8 +95,8 @@ class ForwardMixin:
 
         self.push_screen(ConfirmScreen(f"Stop port-forward {labels}?"), done)
 
-    def forward_prompt_done(self, value: str) -> None:
-        target, self._forward_target = self._forward_target, None
+    def forward_prompt_done(self, value: str, target: tuple[str, str, str] | None) -> None:
+        """The `f` prompt's answer for `target` (kind, namespace, name)."""
         if target is None or not value.strip():
             return
         try:

@@ -4,7 +4,9 @@ Themes are TOML (or JSON) files whose keys are `textual.theme.Theme` fields plus
 `[variables]` table. They come from the repository's top-level `themes/` folder and from
 the user's `$XDG_CONFIG_HOME/kubedeck/themes/`; a user file with the same name wins.
 kubedeck's own variables (`pod-running`, ...) have defaults in `VARIABLE_DEFAULTS`, so
-Textual's built-in themes work too.
+Textual's built-in themes work too. `AppThemes` is the app's side: it registers the files
+found, picks one (the `--theme` asked for, then the remembered one, then the default),
+remembers every change, and names the next one for `t`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from textual.app import App
 from textual.theme import Theme
 
 from kubedeck.engine.state import write_atomic
@@ -97,3 +100,38 @@ def load_themes(user_dir: Path | None = None) -> tuple[dict[str, Theme], list[st
                 continue
             themes[theme.name] = theme
     return themes, problems
+
+
+class AppThemes:
+    """The themes of one `App`, with their config directory and the theme asked for."""
+
+    def __init__(self, app: App, directory: Path, requested: str | None) -> None:
+        self.app = app
+        self.directory = directory
+        self.requested = requested
+        self.names: list[str] = []  # kubedeck's own and the user's files, which `t` cycles
+
+    def install(self) -> None:
+        """Register the files and choose the theme; problems become warnings."""
+        app = self.app
+        found, problems = load_themes(self.directory / "themes")
+        for theme in found.values():
+            app.register_theme(theme)
+        self.names = sorted(found)
+        for problem in problems:
+            app.notify(problem, severity="warning")
+        wanted = self.requested or load_config(self.directory).get("theme") or DEFAULT_THEME
+        if wanted not in app.available_themes:
+            app.notify(f"unknown theme {wanted!r}; using {DEFAULT_THEME}", severity="warning")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
+        app.theme = wanted
+        if self.requested:
+            save_config(self.directory, theme=app.theme)
+
+    def remember(self, theme: Theme) -> None:
+        save_config(self.directory, theme=theme.name)
+
+    def next_name(self) -> str:
+        names = self.names or sorted(self.app.available_themes)
+        index = names.index(self.app.theme) + 1 if self.app.theme in names else 0
+        return names[index % len(names)]

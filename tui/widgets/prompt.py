@@ -5,13 +5,16 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.message import Message
 from textual.suggester import SuggestFromList
+from textual.widget import Widget
 from textual.widgets import Input
 
 
 class Prompt(Input):
-    """Hidden until `open()`; posts `Submitted(mode, value)` or `Cancelled(mode)`. It is
-    a line of the screen's own layout, above the footer (docked at the bottom as well, the
-    footer would cover it)."""
+    """Hidden until `open()`; posts `Done(mode, value, target, context)`, value None when
+    cancelled. What it was opened for travels with the message (`target`: the widget that
+    had focus and gets it back, `context`: the opener's own), so no one keeps it meanwhile.
+    It is a line of the screen's own layout, above the footer (docked at the bottom as
+    well, the footer would cover it)."""
 
     DEFAULT_CSS = """
     Prompt { height: 1; border: none; padding: 0 1; background: $panel; display: none; }
@@ -25,21 +28,27 @@ class Prompt(Input):
     ]
 
     class Done(Message):
-        def __init__(self, mode: str, value: str | None) -> None:
+        def __init__(self, mode: str, value: str | None, target: Widget | None = None,
+                     context: object = None) -> None:
             super().__init__()
             self.mode = mode
             self.value = value  # None when cancelled
+            self.target = target
+            self.context = context
 
     def __init__(self, commands: list[str], *, id: str | None = None) -> None:
         super().__init__(id=id, compact=True)
         self.commands = commands
         self.mode = ":"
+        self.target: Widget | None = None
+        self.context: object = None
         self._command_suggester = SuggestFromList(commands, case_sensitive=False)
 
-    def open(self, mode: str, value: str = "", *, placeholder: str | None = None) -> None:
+    def open(self, mode: str, value: str = "", *, placeholder: str | None = None,
+             target: Widget | None = None, context: object = None) -> None:
         """Show the prompt; the placeholder says what Enter will do (filter rows, search
         the logs, switch view)."""
-        self.mode = mode
+        self.mode, self.target, self.context = mode, target, context
         self.suggester = self._command_suggester if mode == ":" else None
         self.placeholder = placeholder or {
             ":": "view (pods, deploy, svc, ...)",
@@ -67,8 +76,8 @@ class Prompt(Input):
 
     def action_cancel(self) -> None:
         self.close()
-        self.post_message(self.Done(self.mode, None))
+        self.post_message(self.Done(self.mode, None, self.target, self.context))
 
     async def action_submit(self) -> None:
         self.close()
-        self.post_message(self.Done(self.mode, self.value))
+        self.post_message(self.Done(self.mode, self.value, self.target, self.context))

@@ -18,7 +18,8 @@ GAP = Style(meta={"gap": True})
 
 
 class StatusBar(Static):
-    """Attributes are set by the app; the bar re-renders itself."""
+    """Attributes are set by the app; the bar re-renders itself. The connection state is
+    the bar's own: `kind_state` takes each informer's, and the bar is red while any is down."""
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
@@ -32,6 +33,18 @@ class StatusBar(Static):
     message: reactive[str] = reactive("")
     error_count: reactive[int] = reactive(0)
     forwards: reactive[str] = reactive("")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._down: dict[str, str] = {}  # plural -> why its informer is not connected
+
+    def kind_state(self, plural: str, connected: bool, message: str) -> None:
+        if connected:
+            self._down.pop(plural, None)
+        else:
+            self._down[plural] = message
+        self.connected = not self._down
+        self.message = next(iter(self._down.values()), "")
 
     def render(self) -> Text:
         text = Text()
