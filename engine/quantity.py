@@ -94,3 +94,20 @@ def pod_requests(pod: dict) -> tuple[float, float]:
         init_cpu, init_mem = total([init])
         cpu, mem = max(cpu, init_cpu), max(mem, init_mem)
     return float(cpu), float(mem)
+
+
+# ---- writing quantities (metrics.k8s.io usage) ----------------------------------
+def cpu_quantity(nanocores: int) -> str:
+    """Canonical decimal quantity: "2", "250m", "12u", "1234567n"."""
+    for scale, suffix in ((10**9, ""), (10**6, "m"), (10**3, "u")):
+        if nanocores % scale == 0:
+            return f"{nanocores // scale}{suffix}"
+    return f"{nanocores}n"
+
+
+def memory_quantity(num_bytes: int) -> str:
+    """Canonical binary quantity: "64Mi", "12345Ki", or plain bytes."""
+    for power, suffix in ((5, "Pi"), (4, "Ti"), (3, "Gi"), (2, "Mi"), (1, "Ki")):
+        if num_bytes and num_bytes % 1024**power == 0:
+            return f"{num_bytes // 1024**power}{suffix}"
+    return str(num_bytes)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ..agent.metrics import MetricsSampler, PodUsage, Usage
+from ..quantity import cpu_quantity, memory_quantity
 from ..selectors import parse_selector_string
 from ..store import Store
 from .fields import parse_field_selector
@@ -57,22 +58,6 @@ def aggregated_group() -> dict:
                   "verbs": _VERBS} for plural, kind, namespaced in _RESOURCES]
     return {"metadata": {"name": GROUP, "creationTimestamp": None},
             "versions": [{"version": VERSION, "freshness": "Current", "resources": resources}]}
-
-
-def cpu_quantity(nanocores: int) -> str:
-    """Canonical decimal quantity: "2", "250m", "12u", "1234567n"."""
-    for scale, suffix in ((10**9, ""), (10**6, "m"), (10**3, "u")):
-        if nanocores % scale == 0:
-            return f"{nanocores // scale}{suffix}"
-    return f"{nanocores}n"
-
-
-def memory_quantity(num_bytes: int) -> str:
-    """Canonical binary quantity: "64Mi", "12345Ki", or plain bytes."""
-    for power, suffix in ((5, "Pi"), (4, "Ti"), (3, "Gi"), (2, "Mi"), (1, "Ki")):
-        if num_bytes and num_bytes % 1024**power == 0:
-            return f"{num_bytes // 1024**power}{suffix}"
-    return str(num_bytes)
 
 
 def duration(seconds: float) -> str:

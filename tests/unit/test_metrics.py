@@ -20,12 +20,8 @@ from kubedeck.engine.agent.cgroups import (
 from kubedeck.engine.agent.metrics import MetricsSampler, PodUsage, Usage, rate
 from kubedeck.engine.agent.pod_status import CState
 from kubedeck.engine.api import metrics_api
-from kubedeck.engine.api.metrics_api import (
-    MetricsApi,
-    cpu_quantity,
-    duration,
-    memory_quantity,
-)
+from kubedeck.engine.api.metrics_api import MetricsApi, duration
+from kubedeck.engine.quantity import cpu_quantity, memory_quantity
 
 CID_A, CID_B, SANDBOX = "a" * 64, "b" * 64, "c" * 64
 
