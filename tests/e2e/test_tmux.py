@@ -1,8 +1,17 @@
 """Drive the real `kubedeck up` and `kubedeck exec -it` in tmux, as a person would:
-type keys, read the screen."""
+type keys, read the screen.
+
+Each test runs its own tmux server (`-L <session>`), started with an environment that
+has no COLUMNS or LINES. A tmux server hands its own environment to every pane, and
+the pytest process has COLUMNS=80 LINES=24 in its C environment (GNU readline exports
+its default screen size with setenv() when something imports `readline`; os.environ
+does not show it). Textual sizes itself with shutil.get_terminal_size(), which believes
+$COLUMNS over the terminal, so the TUI drew 80 columns in a 100-column window. A private
+server also keeps other tmux users' sessions (and their sizes) out of the test."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -32,23 +41,27 @@ class Tmux:
         if shutil.which("tmux") is None:
             pytest.fail("tmux is not installed: these tests drive the TUI in it (.ci/run installs it)")
         self.name = name
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), cmd],
-                       check=True)
-        # a detached session can still follow another session's size: pin it
-        subprocess.run(["tmux", "resize-window", "-t", name, "-x", str(width), "-y", str(height)], check=True)
+        self.tmux = ["tmux", "-L", name]  # this test's own server (see the module's docstring)
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), cmd],
+                       check=True, env=env)
+
+    def size(self) -> str:
+        return subprocess.run([*self.tmux, "display", "-p", "-t", self.name, "#{window_width}x#{window_height}"],
+                              capture_output=True, text=True).stdout.strip()
 
     def screen(self) -> str:
-        r = subprocess.run(["tmux", "capture-pane", "-t", self.name, "-p"], capture_output=True, text=True)
+        r = subprocess.run([*self.tmux, "capture-pane", "-t", self.name, "-p"], capture_output=True, text=True)
         return r.stdout
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
+        return subprocess.run([*self.tmux, "has-session", "-t", self.name], capture_output=True).returncode == 0
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)  # our own server only
 
 
 @pytest.fixture
@@ -128,11 +141,18 @@ def test_xray_draws_the_components_with_live_counters(up_cluster):
             screen = wait_for(lambda: (lambda s: s if "node kubedeck" in s and "kubelet" in s else None)(t.screen()),
                               20, what="the x-ray diagram")
         except AssertionError as e:
-            size = subprocess.run(["tmux", "display", "-p", "-t", t.name, "#{window_width}x#{window_height}"],
-                                  capture_output=True, text=True).stdout
-            raise AssertionError(f"{e} (window {size.strip()})\n{t.screen()}") from None
-        for title in ("API se", "etcd", "schedu", "ctrl m", "runtime", "kube-proxy", "Ingress"):
-            assert title in screen, (title, screen)
+            raise AssertionError(f"{e} (window {t.size()})\n{t.screen()}") from None
+        assert t.size() == "100x30"
+        lines = screen.splitlines()
+        # drawn at the window's width: the node's frame spans all 100 columns, and every
+        # title is whole (at 80 columns they were cut: "API se…", "schedu…", "ctrl m…")
+        frame = next(line for line in lines if "node kubedeck" in line)
+        assert len(frame) == 100 and frame.startswith("╭") and frame.endswith("╮"), (frame, screen)
+        assert "escape back)" in lines[0], screen
+        for title in ("folder", "API server", "etcd", "scheduler", "ctrl mgr", "Ingress", "kubelet", "runtime",
+                      "kube-proxy"):
+            assert f" {title} " in screen, (title, screen)
+        assert "…" not in "\n".join(lines[:16]), screen
 
         def counters() -> list[str]:
             return [line for line in t.screen().splitlines() if "/min" in line]
