@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from kubedeck.engine.client import ApiError, Client, NotRunning
+from kubedeck.engine.labels import A_STOPPED
 from kubedeck.engine.manifests.kinds import KINDS
 from kubedeck.engine.state import state_dir
 
@@ -387,7 +388,7 @@ def cmd_drain(args, state: Path) -> int:
 def cmd_node(args, state: Path) -> int:
     """Simulate a node failure (stop) and its recovery (start)."""
     value = "true" if args.action == "stop" else None
-    _node_patch(state, args.node, {"metadata": {"annotations": {"kubedeck.io/stopped": value}}})
+    _node_patch(state, args.node, {"metadata": {"annotations": {A_STOPPED: value}}})
     if args.action == "stop":
         print(f"node/{args.node} stopped: NotReady now; its pods are evicted after the eviction timeout")
     else:

@@ -19,6 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .folder import FolderSync
+from .labels import INGRESS_CONTROLLER
 from .objects import ObjectService
 from .pki import ensure_pki
 from .state import clear_connection, cluster_name, ensure_state_dir, merge_user_kubeconfig, write_connection
@@ -169,7 +170,7 @@ class Cluster:
             self.store.create({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
                                "metadata": {"name": "kubedeck", "annotations": {
                                    "ingressclass.kubernetes.io/is-default-class": "true"}},
-                               "spec": {"controller": "kubedeck.io/ingress"}})
+                               "spec": {"controller": INGRESS_CONTROLLER}})
 
     # ---- what the node agent and the proxies still reach through the cluster -------
     def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",

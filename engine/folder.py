@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import activity
+from .labels import A_SOURCE as SOURCE
 from .manifests.errors import ManifestError
 from .manifests.loader import Document, iter_manifest_files, load_text
 from .manifests.reading import read_regular
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from .store import Store
 
 log = logging.getLogger("kubedeck.folder")
-SOURCE = "kubedeck.io/source"
 WATCH_DEBOUNCE_MS = 50  # watchfiles' default 1,600 ms is far too slow for save-to-applied
 ROOT_POLL_SECONDS = 0.2  # while the folder itself is gone (there is nothing to watch)
 # vim (.swp/.swo/.swx, the `4913` write probe, `x~` backups), emacs (`.#x` locks, `#x#`

@@ -1,4 +1,5 @@
-"""The labels on every Docker object kubedeck makes: the one table of their names.
+"""The labels on every Docker object kubedeck makes, and kubedeck's own annotations and
+names on Kubernetes objects: the one table of their names.
 
 `L_CLUSTER` marks ownership (a container, network or volume is this cluster's only if
 it carries `io.kubedeck.cluster=<cluster>`; engine/owned.py checks it before any
@@ -19,3 +20,9 @@ L_POD = "io.kubernetes.pod.name"
 L_NS = "io.kubernetes.pod.namespace"
 L_UID = "io.kubernetes.pod.uid"
 L_CONTAINER = "io.kubernetes.container.name"
+
+# ---- on Kubernetes objects ------------------------------------------------------------
+A_SOURCE = "kubedeck.io/source"  # the folder file (relative) an object was applied from
+A_STOPPED = "kubedeck.io/stopped"  # on a Node: `kubedeck node stop` took it down
+A_MANAGED_NODE = "kubedeck.io/managed-node"  # a Node kubedeck made from cluster.yaml
+INGRESS_CONTROLLER = "kubedeck.io/ingress"  # spec.controller of kubedeck's IngressClass

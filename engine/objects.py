@@ -23,11 +23,11 @@ from .fieldmanager.fieldwalk import compare, remove
 from .fieldmanager.ssa import ApplyConflict, FieldSetError, server_side_apply
 from .manifests.kinds import qualified_resource
 from .podsecurity import HINT, admission_message, check_object
+from .labels import A_SOURCE as SOURCE
 from .store import Store, StoreError, key_of, now_iso
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SCHEDULER_ACTIONS = {"Scheduled": "Binding", "FailedScheduling": "Scheduling"}
-SOURCE = "kubedeck.io/source"
 #: the field manager of the folder sync and `kubedeck apply`
 MANAGER = "kubedeck"
 

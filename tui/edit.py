@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 from kubedeck.engine.client import ApiError
+from kubedeck.engine.labels import A_SOURCE as SOURCE
 from kubedeck.engine.present.resources import ResourceKind
 from textual.app import SuspendNotSupported
 
@@ -30,7 +31,6 @@ from .api import Disconnected
 from .widgets.manifest_errors import error_text
 from .widgets.pick_screen import PickScreen
 
-SOURCE = "kubedeck.io/source"
 MAX_SCAN_BYTES = 8 << 20  # a bigger file opens at line 1
 
 

@@ -43,14 +43,14 @@ from typing import Iterable
 import yaml
 
 from ..clock import Clock, iso
+from ..labels import A_MANAGED_NODE as MANAGED
+from ..labels import A_STOPPED as STOPPED
 from ..store import Store, StoreError, WatchEvent
 from .base import Controller, Key, Objects, key_for
 from .podutil import is_terminating, parse_time, set_condition
 
 log = logging.getLogger("kubedeck.controllers")
 
-STOPPED = "kubedeck.io/stopped"
-MANAGED = "kubedeck.io/managed-node"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 OUR_TAINTS = (UNREACHABLE, UNSCHEDULABLE)

@@ -35,7 +35,7 @@ from .. import activity
 from .ingress_request import HEADER_TIMEOUT
 from .ingress_upstream import Upstream
 from .nodeport import ready_backends
-from .routing import BoundedMemo, RouteTable, build_table, service_port, tls_hosts
+from .routing import CONTROLLER, BoundedMemo, RouteTable, build_table, service_port, tls_hosts
 
 log = logging.getLogger("kubedeck.ingress")
 CLIENT_IDLE, POOL_IDLE, POOL_MAX = 75.0, 30.0, 256
@@ -202,7 +202,7 @@ class IngressProxy:
     def publish_status(self, ingresses: list[dict], classes: list[dict]) -> None:
         """status.loadBalancer of the Ingresses we serve: our address and bound ports, so
         `kubedeck get ingress` and the TUI can show where to connect."""
-        ours = {c["metadata"]["name"] for c in classes if (c.get("spec") or {}).get("controller") == "kubedeck.io/ingress"}
+        ours = {c["metadata"]["name"] for c in classes if (c.get("spec") or {}).get("controller") == CONTROLLER}
         default = any((c["metadata"].get("annotations") or {}).get("ingressclass.kubernetes.io/is-default-class") == "true"
                       and c["metadata"]["name"] in ours for c in classes)
         ports = [{"port": int(addr.rsplit(":", 1)[1]), "protocol": "TCP"} for _, (_, addr) in sorted(self.servers.items())]

@@ -25,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-CONTROLLER = "kubedeck.io/ingress"
+from ..labels import INGRESS_CONTROLLER as CONTROLLER
+
 DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
 LEGACY_CLASS = "kubernetes.io/ingress.class"
 
