@@ -16,6 +16,9 @@ cluster per process, and the store, the agent and the proxies record into it wit
 being handed anything. The store records every write (as `etcd`, with the number of
 watchers the event was fanned out to) and, for an Event, the action it reports, in the
 reporting component's name: so every Event any component records is in the stream too.
+kube-proxy's first connection to each endpoint through a NodePort (`served`) is seen
+after the fact (the kernel's sets are read on the agent's pass), so it is recorded with
+its own time as `end`: readers sort by `end`, not by sequence number.
 """
 
 from __future__ import annotations
@@ -35,10 +38,19 @@ class Activity:
         self._seq = itertools.count(1)
 
     def record(self, component: str, verb: str, kind: str = "", namespace: str = "", name: str = "", *,
-               start: float | None = None, instance: str = "", detail: object = "") -> None:
-        end = time.time()
+               start: float | None = None, end: float | None = None, instance: str = "",
+               detail: object = "") -> None:
+        """One action; `end` defaults to now (a past `end` is an action observed later: the
+        ring is then not in time order, readers sort by `end`)."""
+        end = time.time() if end is None else end
         self.ring.append((next(self._seq), end if start is None else start, end, component, instance, verb,
                           kind, namespace, name, detail))
+
+    def served(self, namespace: str, pod: str, at: float, detail: str) -> None:
+        """kube-proxy saw the first connection to a pod through a NodePort, at `at`
+        (kubeproxy/nodeport_kernel.py for the kernel's DNAT, proxy/dataplane.py for the
+        proxy worker): the journey's last hop."""
+        self.record("kube-proxy", "served", "Pod", namespace, pod, start=at, end=at, detail=detail)
 
     def store_write(self, etype: str, obj: dict, watchers: int, start: float) -> None:
         """A store write (etcd's part; `watchers`: how many watch queues got the event)."""

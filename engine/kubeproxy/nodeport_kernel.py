@@ -18,6 +18,13 @@ still an error on that Service), it serves what the rules do not catch, and it i
 fallback when any of this is refused (the reason is logged once). UDP NodePorts stay in
 the worker. KUBEDECK_NODEPORT_PROXY=userspace turns the kernel path off.
 
+Each endpoint's first connection is seen in the kernel too: its chain adds to a set
+whose element's age is the time of that connection (svc_rules.served_set). The pass
+reads the sets (one `nft list sets`) only while an endpoint waits for its first one,
+and less often the longer it waits (`read_interval`): the element keeps the exact time,
+so a late read costs only delay. What it finds goes into the activity stream once per
+endpoint and pod (`kube-proxy served`, the journey's last hop).
+
 The table goes when the engine stops and when `kubedeck down` runs (remove_host_rules);
 an engine that was killed leaves it until the next start replaces it. The table is named
 after the cluster, so an engine removes it only when no other process holds the state
@@ -29,17 +36,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
+from .. import activity
 from ..labels import L_CLUSTER, L_ROLE
 from ..owned import is_ours, remove_container
 from ..lock import holder
-from ..proxy.nodeport import ready_backends
+from ..proxy.nodeport import endpoint_pods, ready_backends
 from .svc_kernel import NftRefused, RuleLoader, exec_code
 from .svc_proxy_image import DD, NFT
-from .svc_rules import PortRules, render_host
+from .svc_rules import PortRules, render_host, served_times
 
 log = logging.getLogger("kubedeck.nodeports")
 ROLE = "nodeport-kernel"
@@ -63,6 +72,12 @@ def bridge_name(api, network: str) -> str:
     """The host interface of a Docker bridge network."""
     net = api.inspect_network(network)
     return (net.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + net["Id"][:12]
+
+
+def read_interval(waited: float) -> float:
+    """Seconds between reads of the served sets when the newest endpoint still waiting
+    for its first connection has waited `waited` s: 1 s at first, at most 30 s."""
+    return min(30.0, max(1.0, waited / 10))
 
 
 def remove_host_rules(api, cluster: str) -> None:
@@ -92,6 +107,11 @@ class HostNodePorts:
         self.loader: RuleLoader | None = None
         self.localnet = False  # route_localnet is set on the bridge
         self.idle: bool | None = None  # no TCP NodePort (None: not known yet)
+        # (nodePort, ip, target port) -> (namespace, pod, Service, since): endpoints the
+        # rules send to that have no first connection in the stream yet
+        self.waiting: dict[tuple[int, str, int], tuple[str, str, str, float]] = {}
+        self.recorded: dict[tuple[int, str, int], tuple[str, str]] = {}  # ... and those that have: the pod
+        self.next_read = 0.0
 
     def describe(self) -> str:
         """How local TCP NodePort connections are forwarded now (`kubedeck status`)."""
@@ -125,6 +145,9 @@ class HostNodePorts:
             table = render_host(ports, name=self.table, match=match, bridge=bridge)
             if not self.loader.load(("nodeports", "host"), info, lambda _zone: table, []):
                 return  # the helper could not be reached: next pass
+            self._watch(listeners, endpoints)
+            if self.waiting and time.monotonic() >= self.next_read:
+                self._read_served(info["Id"])
             if not self.localnet:
                 code, out = exec_code(d.api, info["Id"], [DD, "if=/kd/one", "of=/conf/route_localnet",
                                                           "conv=notrunc", "status=none"])
@@ -136,6 +159,50 @@ class HostNodePorts:
             self._turn_off(f"nft refused the rules: {e}")
         except (APIError, NotFound, OSError) as e:
             self._turn_off(f"the helper container failed: {e}")
+
+    def _watch(self, listeners: list, endpoints: dict) -> None:
+        """The endpoints the loaded rules send to, each waiting for its first connection
+        unless it is recorded for the same pod already."""
+        now, current = time.monotonic(), {}
+        for port, sp in listeners:
+            eps = endpoints.get((sp.namespace, sp.name))
+            pods = endpoint_pods(eps)
+            for ip, target in ready_backends(eps, sp.port_name, sp.target):
+                if ip in pods:
+                    current[(port, ip, target)] = (*pods[ip], sp.name)
+        self.recorded = {ep: pod for ep, pod in self.recorded.items() if current.get(ep, ())[:2] == pod}
+        waiting = {}
+        for ep, (ns, pod, svc) in current.items():
+            if ep not in self.recorded:
+                old = self.waiting.get(ep)
+                waiting[ep] = old if old and old[:2] == (ns, pod) else (ns, pod, svc, now)
+        if set(waiting) - set(self.waiting):
+            self.next_read = min(self.next_read, now + 1.0)  # a new endpoint: read soon again
+        self.waiting = waiting
+
+    def _read_served(self, cid: str) -> None:
+        """One `nft list sets`: the waiting endpoints that got their first connection go
+        into the activity stream, with its time."""
+        api = self.agent.docker.api
+        parts, now = [], time.time()
+        try:
+            ex = api.exec_create(cid, [NFT, "list", "sets", "table", "ip", self.table])
+            for chunk in api.exec_start(ex["Id"], stream=True):
+                # nft writes right after its dump: the first bytes' arrival is the listing's
+                # time, closer than the exec's end (Docker takes tens of ms to see the exit)
+                now = now if parts else time.time()
+                parts.append(chunk)
+        except (APIError, NotFound) as e:  # the rules still work: try again later
+            log.debug("cannot read the served sets: %s", e)
+        listing = b"".join(parts).decode(errors="replace")
+        for ep, at in served_times(listing, now).items():
+            if ep in self.waiting:
+                ns, pod, svc, _ = self.waiting.pop(ep)
+                self.recorded[ep] = (ns, pod)
+                activity.RING.served(ns, pod, at, f"NodePort {ep[0]} of Service {svc} (kernel DNAT)")
+        mono = time.monotonic()
+        newest = max((w[3] for w in self.waiting.values()), default=mono)
+        self.next_read = mono + read_interval(mono - newest)
 
     def _turn_off(self, why: str) -> None:
         self.off = why

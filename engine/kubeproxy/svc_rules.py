@@ -63,14 +63,17 @@ def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: 
                        f'    iifname "{bridge}" ip daddr 127.0.0.0/8 drop',
                        "  }"], [], []
     for n, (p, affinity) in enumerate(ports):
-        pre += [f"{match} {rule.strip()}" for rule in _port_chains(n, p, affinity, sets, body)]
+        pre += [f"{match} {rule.strip()}" for rule in _port_chains(n, p, affinity, sets, body, served=True)]
     return _table(sets + body, [f"    {rule}" for rule in pre], name=name, hook="output", priority="-100",
                   post=f'oifname "{bridge}" ip saddr 127.0.0.0/8 ct status dnat masquerade')
 
 
-def _port_chains(n: int, p: PortRules, affinity_seconds: int | None, sets: list, body: list) -> list[str]:
+def _port_chains(n: int, p: PortRules, affinity_seconds: int | None, sets: list, body: list, *,
+                 served: bool = False) -> list[str]:
     """Adds port `n`'s chains to `body` (and its affinity sets to `sets`); returns the rule
-    that sends the port's new connections to them (none while it has no endpoint)."""
+    that sends the port's new connections to them (none while it has no endpoint).
+    `served`: each endpoint also gets a set that remembers its first connection (see
+    `served_set`)."""
     if not p.backends:
         return []  # nothing listens on the port: TCP gets a reset, UDP an ICMP error
     proto = p.protocol.lower()
@@ -86,10 +89,44 @@ def _port_chains(n: int, p: PortRules, affinity_seconds: int | None, sets: list,
     body += [f"    numgen random mod {len(p.backends)} vmap {{ {picks} }}", "  }"]
     for i, (ip, target) in enumerate(p.backends):
         body.append(f"  chain p{n}e{i} {{")
+        if served:
+            name = served_set(p.port, ip, target)
+            sets.append(f"  set {name} {{ type inet_proto; flags dynamic,timeout; timeout {SERVED_TIMEOUT}s; }}")
+            body.append(f"    add @{name} {{ meta l4proto }}")
         if aff:
             body.append(f"    update @{aff[i]} {{ ip saddr }}")
         body += [f"    meta l4proto {proto} dnat to {ip}:{target}", "  }"]
     return [f"    meta l4proto {proto} th dport {p.port} goto p{n}"]
+
+
+SERVED_TIMEOUT = 86400
+
+
+def served_set(port: int, ip: str, target: int) -> str:
+    """The set that remembers when NodePort `port` first sent a connection to endpoint
+    `ip`:`target`. The endpoint's chain sees only a connection's first packet (NAT chains
+    do) and `add` never refreshes an element's timeout, so the set's one element (the
+    protocol) carries its insertion time: `timeout - expires` ago. Named after the
+    endpoint, like the affinity sets: a reload keeps it, a gone endpoint's set is deleted
+    (a pod back with the same IP starts afresh). The agent reads the sets (`served_times`)
+    instead of counting packets: one read gives the exact time, whenever it happens."""
+    return f"srv_{port}_{ip.replace('.', '_')}_{target}"
+
+
+_DURATION = re.compile(r"(\d+)(ms|d|h|m|s)")
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_SERVED = re.compile(r"set srv_(\d+)_(\d+_\d+_\d+_\d+)_(\d+) \{[^}]*?timeout (\S+)\s+elements = \{ \S+ (?:timeout \S+ )?expires (\S+)")
+
+
+def _seconds(text: str) -> float:
+    return sum(int(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
+
+
+def served_times(listing: str, now: float) -> dict[tuple[int, str, int], float]:
+    """From `nft list sets table ...` taken at `now`: (nodePort, endpoint IP, target port)
+    -> when its first connection came, for the `served_set`s that have their element."""
+    return {(int(port), ip.replace("_", "."), int(target)): now - (_seconds(timeout) - _seconds(expires))
+            for port, ip, target, timeout, expires in _SERVED.findall(listing)}
 
 
 def render_alias(target: str | None) -> str:

@@ -12,7 +12,9 @@ sources make them:
 
 `pod_journey` follows a pod back to what made it (the ReplicaSet's `SuccessfulCreate`,
 the Deployment's `ScalingReplicaSet`, the file that changed the Deployment) and forward
-to traffic (scheduled, container started, Ready, Endpoints, proxy rules).
+to traffic (scheduled, container started, Ready, Endpoints, proxy rules, and the first
+request kube-proxy sent it through a NodePort: `kube-proxy served`, whose time is the
+connection's own, recorded after the fact, so actions are sorted by time first).
 `object_journey` is every action about any other object, in order. A hop's `duration`
 is the time since the hop before it: the gap a component took to act.
 """
@@ -44,7 +46,8 @@ def parse_time(text: str | None) -> float | None:
 
 
 def from_activity(items: list[dict]) -> list[dict]:
-    return [{**i, "at": i["end"]} for i in items]
+    """Activity entries as actions, in time order (the ring is in recording order)."""
+    return sorted(({**i, "at": i["end"]} for i in items), key=lambda a: a["at"])
 
 
 def from_events(events: list[dict]) -> list[dict]:
@@ -100,8 +103,9 @@ def _origin(actions, kind: str, ns: str, name: str, before: float) -> list[Hop]:
 
 
 def pod_journey(pod: dict, actions: list[dict], services: list[str] = ()) -> list[Hop]:
-    """The hops of one pod, from the save that caused it to the proxy rules that send it
-    traffic. `actions` sorted by time; `services`: names of the Services selecting it."""
+    """The hops of one pod, from the save that caused it to the first request it was
+    sent through a NodePort. `actions` sorted by time; `services`: names of the Services
+    selecting it."""
     meta = pod.get("metadata") or {}
     ns, name = meta.get("namespace", "default"), meta.get("name", "")
     created_by = _last(actions, lambda a: a["verb"] == "SuccessfulCreate" and (
@@ -152,6 +156,9 @@ def pod_journey(pod: dict, actions: list[dict], services: list[str] = ()) -> lis
                        eps["at"])
         if rules is not None:
             hops.append(Hop(rules["at"], "kube-proxy", f"loaded the rules of Service {svc}", rules["at"] - rules["start"]))
+    served = _first(mine, lambda a: a["component"] == "kube-proxy" and a["verb"] == "served", ready_at)
+    if served is not None:
+        hops.append(Hop(served["at"], "kube-proxy", f"first request served through {served['detail']}"))
     return _ordered(hops)
 
 

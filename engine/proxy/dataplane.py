@@ -12,7 +12,9 @@ Who owns what:
 - The worker keeps a mirror of the objects the data path reads (Services, Endpoints,
   Ingresses, IngressClasses, TLS Secrets), fed from the store's watch. Routing is the
   same code as in the engine (nodeport.py, ingress.py), reading the mirror.
-- Problems (Events, status) are decided in the engine only; the worker reports nothing.
+- Problems (Events, status) are decided in the engine only. The worker reports one
+  thing back: a NodePort's first connection to each endpoint (`served`), which the
+  engine's NodePortProxy turns into the activity stream's `kube-proxy served` action.
 - UDP NodePorts stay on the engine's loop (datagrams are rare in local work).
 
 If the worker dies, it is started again and given the listeners and the mirror anew;
@@ -75,6 +77,7 @@ class DataPlane:
         self.listeners: dict[str, tuple[socket.socket, dict]] = {}
         self.retired: dict[str, socket.socket] = {}  # closed listeners kept a moment (unlisten)
         self.sock: socket.socket | None = None
+        self.reader: wire.Reader | None = None
         self.outq: deque[tuple[bytes, tuple[int, ...]]] = deque()  # packets the worker has not taken yet
         self.queued = 0
         self.proc: asyncio.subprocess.Process | None = None
@@ -153,7 +156,8 @@ class DataPlane:
         finally:
             theirs.close()
         self._detach()
-        self.sock = ours
+        self.sock, self.reader = ours, wire.Reader(ours)
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._from_worker)
         self.synced_rv = self.c.store.rv
         for kind in MIRRORED:
             for obj in self.c.store.iter_kind(kind):
@@ -217,10 +221,23 @@ class DataPlane:
         if sock is not None:
             asyncio.get_running_loop().remove_writer(sock.fileno())
 
+    def _from_worker(self) -> None:
+        msgs = self.reader.read()
+        if msgs is None:  # the worker is gone: run() starts another
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            return
+        for msg, fds in msgs:
+            for fd in fds:
+                os.close(fd)
+            proxy = getattr(self.c, "proxy", None)
+            if msg.get("op") == "served" and proxy is not None:
+                proxy.served(msg["key"], tuple(msg["backend"]), float(msg["at"]))
+
     def _detach(self) -> None:
         """Forget the current worker's socket and whatever was queued for it."""
         if self.sock is not None:
             asyncio.get_running_loop().remove_writer(self.sock.fileno())
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
         self.outq.clear()

@@ -20,6 +20,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
+from .. import activity
 from ..selectors import resolve_target_port
 from .dataplane import bind_tcp
 from .udp import UdpListener
@@ -66,6 +67,17 @@ def ready_backends(endpoints: dict | None, port_name: str, target, store=None) -
             continue
         out.extend((a["ip"], port) for a in sub.get("addresses") or [])
     return sorted(set(out))
+
+
+def endpoint_pods(endpoints: dict | None) -> dict[str, tuple[str, str]]:
+    """ip -> (namespace, name) of the ready pods an Endpoints object lists."""
+    out = {}
+    for sub in (endpoints or {}).get("subsets") or ():
+        for a in sub.get("addresses") or ():
+            ref = a.get("targetRef") or {}
+            if ref.get("kind") == "Pod":
+                out[a["ip"]] = (ref.get("namespace") or endpoints["metadata"].get("namespace", ""), ref["name"])
+    return out
 
 
 class NodePortProxy:
@@ -200,10 +212,20 @@ class NodePortProxy:
             self._affinity[(sp, client_ip)] = (chosen, now + sp.affinity)
         return chosen
 
+    def served(self, key: str, backend: tuple[str, int], at: float) -> None:
+        """The worker's report: TCP listener `key` spliced its first connection to
+        `backend` at `at` (a first per endpoint, see worker.py): into the activity stream."""
+        for spec, (sp, _) in self.listeners.items():
+            if self._key(spec) == key:
+                pod = endpoint_pods(self.c.store.peek("Endpoints", sp.namespace, sp.name)).get(backend[0])
+                if pod is not None:
+                    activity.RING.served(*pod, at, f"NodePort {spec.port} of Service {sp.name} (proxy worker)")
+                return
+
     async def close(self) -> None:
         for spec, (_, handle) in self.listeners.items():
             self._close(spec, handle)
         self.listeners.clear()
 
 
-__all__ = ["NodePortProxy", "ready_backends", "resolve_target_port"]
+__all__ = ["NodePortProxy", "endpoint_pods", "ready_backends", "resolve_target_port"]

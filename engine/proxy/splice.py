@@ -119,13 +119,16 @@ class _Half(asyncio.Protocol):
 
 
 class ClientSide(_Half):
-    """Accepted connection; connects to a backend picked by `pick(tried)`."""
+    """Accepted connection; connects to a backend picked by `pick(tried)`, and tells
+    `connected(backend)` (if given) once the splice to it is up."""
 
     def __init__(self, pick: Callable[[set, str | None], tuple[str, int] | None],
-                 on_done: Callable[["ClientSide"], None]):
+                 on_done: Callable[["ClientSide"], None],
+                 connected: Callable[[tuple[str, int]], None] | None = None):
         super().__init__()
         self.pick = pick
         self.on_done = on_done
+        self.connected = connected
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
@@ -152,6 +155,8 @@ class ClientSide(_Half):
             backend.transport.close()
             return
         backend.peer, self.peer = self, backend
+        if self.connected is not None:
+            self.connected(target)
         for chunk in self.pending:
             backend.transport.write(chunk)
         self.pending.clear()

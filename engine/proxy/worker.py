@@ -5,6 +5,11 @@ end of the control socket. It never touches Docker, the API or the database: it
 accepts on listening sockets the engine hands over and routes with the same code as the
 engine (NodePortProxy.pick, IngressProxy.pick), reading a mirror of the objects the
 engine sends. EOF on the control socket (the engine stopped or died) ends the process.
+
+The one thing it tells the engine: a NodePort's first connection to each endpoint
+(`{"op": "served", "key", "backend", "at"}`, the x-ray journey's last hop). The cost
+per connection is one set lookup; an endpoint that leaves its Endpoints (its pod gone or
+not ready) is forgotten, so it is reported again when it comes back.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections import defaultdict
 
 from ..store import CLUSTER_SCOPED
@@ -72,6 +78,7 @@ class Worker:
         self.routes: dict[str, ServicePort] = {}
         self.servers: dict[str, asyncio.AbstractServer] = {}
         self.keys: set[str] = set()  # listeners the engine wants served now
+        self.seen: dict[str, set[tuple[str, int]]] = {}  # per NodePort listener: endpoints reported served
         self.synced = False
         self.done = asyncio.get_running_loop().create_future()
 
@@ -104,6 +111,8 @@ class Worker:
         op = msg["op"]
         if op in ("put", "delete"):
             obj = msg["obj"]
+            if obj["kind"] == "Endpoints" and self.seen:
+                self._forget_gone(obj, deleted=op == "delete")
             (self.cluster.store.put if op == "put" else self.cluster.store.delete)(obj)
             if self.synced:
                 self.ingress.on_change(obj)
@@ -115,6 +124,7 @@ class Worker:
         elif op == "close":
             self.keys.discard(msg["key"])
             self.routes.pop(msg["key"], None)
+            self.seen.pop(msg["key"], None)
             server = self.servers.pop(msg["key"], None)
             if server:
                 server.close()  # stops accepting; open connections finish (graceful drain)
@@ -135,11 +145,11 @@ class Worker:
 
     def _serve(self, key: str, msg: dict, sock: socket.socket) -> None:
         if msg["role"] == "nodeport":
-            pick, conns = self.nodeport.pick, self.nodeport.conns
+            pick, conns, first = self.nodeport.pick, self.nodeport.conns, self._first_seen(key)
 
             def factory(key=key):
                 return ClientSide(lambda tried, ip: pick(self.routes[key], tried, ip) if key in self.routes else None,
-                                  conns.discard)
+                                  conns.discard, first)
             ssl = None
         else:
             scheme, port, ingress = msg["scheme"].encode(), str(msg["port"]).encode(), self.ingress
@@ -155,6 +165,34 @@ class Worker:
                                                    ssl_handshake_timeout=10 if ssl else None))
         task.add_done_callback(lambda t, key=key: self._served(key, t))
 
+    def _first_seen(self, key: str):
+        """The `connected` callback of listener `key`'s connections: reports an endpoint's
+        first one."""
+        seen = self.seen.setdefault(key, set())
+
+        def connected(backend: tuple[str, int]) -> None:
+            if backend not in seen:
+                seen.add(backend)
+                self._report({"op": "served", "key": key, "backend": list(backend), "at": time.time()})
+        return connected
+
+    def _forget_gone(self, obj: dict, deleted: bool) -> None:
+        """Endpoints `obj` changes (or goes): its addresses that left will be reported
+        again on their next first connection."""
+        m = obj["metadata"]
+        old = self.cluster.store.peek("Endpoints", m.get("namespace"), m["name"])
+        gone = _addresses(old) - (set() if deleted else _addresses(obj))
+        if gone:
+            for seen in self.seen.values():
+                seen.difference_update([b for b in seen if b[0] in gone])
+
+    def _report(self, msg: dict) -> None:
+        try:
+            for packet in wire.packets(msg):
+                wire.send_packet(self.control, packet)
+        except OSError:  # the engine is not reading (or gone): a lost report, never a stall
+            pass
+
     def _served(self, key: str, task: asyncio.Task) -> None:
         if task.cancelled():
             return
@@ -166,6 +204,10 @@ class Worker:
             task.result().close()
             return
         self.servers[key] = task.result()
+
+
+def _addresses(endpoints: dict | None) -> set[str]:
+    return {a["ip"] for sub in (endpoints or {}).get("subsets") or () for a in sub.get("addresses") or ()}
 
 
 def main(argv: list[str]) -> None:

@@ -1,13 +1,18 @@
-"""The x-ray against a live engine: a Deployment scale-up saved in the folder gives the new
-pod's full journey (file save to proxy rules) whose hop durations add up to the save ->
-Ready time the test measures; Events carry the upstream reporting components; `:xray`
-shows live counters for the components that did the work."""
+"""The x-ray against a live engine: a Deployment scale-up saved in the folder, then
+requests to its NodePort, give the new pod's full journey (file save to the first request
+served through the NodePort) whose hop durations add up to the save -> Ready time and to
+the save -> request time the test measures, on both NodePort paths (DNAT in the host's
+kernel, the proxy worker); Events carry the upstream reporting components; `:xray` shows
+live counters for the components that did the work."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+import urllib.request
+
+import pytest
 
 from conftest import wait_for, wait_for_async
 from kubedeck.engine.client import ApiError
@@ -29,7 +34,7 @@ spec:
       containers:
       - name: web
         image: busybox:1.36
-        command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
         ports: [{{containerPort: 8080, name: http}}]
         readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
 ---
@@ -43,7 +48,7 @@ spec:
 """
 
 HOPS = ["you", "kube-apiserver", "deployment-controller", "replicaset-controller", "default-scheduler",
-        "container-runtime", "kubelet", "endpoint-controller", "kube-proxy"]
+        "container-runtime", "kubelet", "endpoint-controller", "kube-proxy", "kube-proxy"]
 
 
 def activity(engine) -> list[dict]:
@@ -58,7 +63,19 @@ def ready(pod: dict) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in (pod.get("status") or {}).get("conditions") or [])
 
 
-def test_scale_up_journey_events_and_xray(engine, tmp_path):
+def get(port: int) -> tuple[float, float, str]:
+    """One request to the NodePort: (sent, answered, the answering pod's name)."""
+    sent = time.time()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+        body = r.read().decode().strip()
+    return sent, time.time(), body
+
+
+@pytest.mark.parametrize("nodeports", ["kernel", "userspace"])
+def test_scale_up_journey_events_and_xray(make_engine, monkeypatch, nodeports):
+    if nodeports == "userspace":  # the proxy worker serves every NodePort connection
+        monkeypatch.setenv("KUBEDECK_NODEPORT_PROXY", "userspace")
+    engine = make_engine()
     engine.write("web.yaml", WEB.format(replicas=1))
     first = wait_for(lambda: engine.running_ready("app=web", 1), 90, what="first pod Ready")
     old = {p["metadata"]["name"] for p in first}
@@ -75,13 +92,36 @@ def test_scale_up_journey_events_and_xray(engine, tmp_path):
     assert new is not None, "the new pod never got Ready"
     measured = seen - saved
 
-    def complete():
+    def rules_loaded():
         hops = jr.pod_journey(new, jr.from_activity(activity(engine)), ["web"])
-        return hops if hops and hops[-1].component == "kube-proxy" else None
-    hops = wait_for(complete, 30, what="the journey up to the proxy rules")
+        return hops if hops and hops[-1].what == "loaded the rules of Service web" else None
+    wait_for(rules_loaded, 30, what="the journey up to the proxy rules")
+
+    # requests to the NodePort until the new pod answers one: the first that reaches it
+    port = engine.client.get("Service", "default", "web")["spec"]["ports"][0]["nodePort"]
+    name, answers = new["metadata"]["name"], []
+    wait_for(lambda: answers.append(get(port)) or answers[-1][2] == name, 30, what=f"{name} answering on {port}")
+    assert {a[2] for a in answers} <= {name, *old}
+    sent, answered = answers[-1][:2]
+
+    def served():
+        hops = jr.pod_journey(new, jr.from_activity(activity(engine)), ["web"])
+        return hops if hops[-1].what.startswith("first request served") else None
+    hops = wait_for(served, 40, what="the journey's served hop")  # the agent reads the kernel's sets on a pass
     comps = [h.component for h in hops]
-    print("\n".join(" | ".join(r) for r in jr.render(hops)), f"\nmeasured save->Ready {measured * 1000:.0f} ms")
+    print("\n".join(" | ".join(r) for r in jr.render(hops)), f"\nmeasured save->Ready {measured * 1000:.0f} ms",
+          f"save->request sent {(sent - saved) * 1000:.0f} ms, answered {(answered - saved) * 1000:.0f} ms")
     assert [c for c in comps if c != "kubelet"] == [c for c in HOPS if c != "kubelet"]
+    path = "kernel DNAT" if nodeports == "kernel" else "proxy worker"
+    assert hops[-1].what == f"first request served through NodePort {port} of Service web ({path})"
+    assert hops[-2].what == "loaded the rules of Service web"
+    # the served hop is the request's own time, so the durations from the save add up to
+    # the measured save -> request time (within 10 %, and much closer: between the request's
+    # sending and its answer, with 20 ms for the kernel's jiffies and 80 ms for a loaded
+    # machine's `docker exec nft list` that tells it)
+    total = sum(b.at - a.at for a, b in zip(hops, hops[1:]))
+    assert hops[0].at == saved and abs(total - (sent - saved)) <= 0.10 * (sent - saved)
+    assert sent - saved - 0.02 <= total <= answered - saved + 0.08, (total, sent - saved, answered - saved)
     whats = [h.what for h in hops]
     started = next(i for i, w in enumerate(whats) if w.startswith("Started: Started container web"))
     assert started > comps.index("container-runtime") > comps.index("default-scheduler")
