@@ -19,6 +19,8 @@ same the CLI's synchronous client uses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -33,6 +35,22 @@ from kubedeck.engine.state import Connection
 
 class Disconnected(Exception):
     """The API could not be reached."""
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """No cyclic garbage collection while a big list is parsed or turned into rows: a
+    list of 5,000 pods is ~200,000 new containers, and the collections they set off
+    (each full one walking the whole heap) made parsing it ~4x slower. Collection resumes
+    right after; any cyclic garbage made meanwhile is collected then."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class ApiClient:
@@ -79,7 +97,8 @@ class ApiClient:
         response = await self._request(
             "GET", resource_path(plural, namespace, group_version), params=params
         )
-        body = response.json()
+        with paused_gc():
+            body = response.json()
         return body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))
 
     async def get(

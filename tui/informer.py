@@ -15,7 +15,7 @@ from collections.abc import Callable
 from kubedeck.engine.client import ApiError
 from kubedeck.engine.present.resources import ResourceKind
 
-from .api import ApiClient, Disconnected
+from .api import ApiClient, Disconnected, paused_gc
 
 
 class Informer:
@@ -70,7 +70,8 @@ class Informer:
         self.cache = {o["metadata"]["uid"]: o for o in items if o.get("metadata", {}).get("uid")}
         self.synced = True
         self._on_state(kind, True, "")
-        self._on_sync(kind, items)
+        with paused_gc():
+            self._on_sync(kind, items)
         # What is alive now (the listed objects, the rows built from them) lives long:
         # move it out of the cyclic GC's reach, or every full collection walks it all
         # (150 ms pauses with 1,000 pods listed). Changes later are freed by refcount.

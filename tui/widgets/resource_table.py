@@ -4,7 +4,8 @@ Events are queued with `queue()` and applied at most once per frame by `flush()`
 (driven by a 1/30 s interval): rows are keyed by uid and changed cells are written in
 place, only their rows leaving DataTable's render caches and being repainted
 (`_cells_written`), so a burst of events never clears and rebuilds the table. Only a change of
-namespace, filter or theme rebuilds (`rebuild()`). New rows go to the end, except for a
+namespace, filter or theme rebuilds (`rebuild()`; a big table's first screens at once, the
+rest over the next frames: bulk_rows.py). New rows go to the end, except for a
 kind with an `order` (events, newest first), whose rows are re-ordered in place after
 each frame of changes, the cursor staying on its row.
 
@@ -30,6 +31,8 @@ from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
+from .bulk_rows import FIRST_ROWS, BulkRows
+
 FRAME = 1 / 30  # seconds between applying batched watch events
 REFRESH_SLICE = 250  # rows refresh_rows re-renders per frame beyond those on screen
 
@@ -37,7 +40,7 @@ Decorate = Callable[[dict, list[str]], list[str]]
 CELL = Style(meta={"cell": True})
 
 
-class ResourceTable(DataTable):
+class ResourceTable(BulkRows, DataTable):
     """Rows of one `ResourceKind`, filtered by namespace and a `/` filter."""
 
     DEFAULT_CSS = """
@@ -82,6 +85,7 @@ class ResourceTable(DataTable):
         self._last_flush = 0.0
         self._dirty_rows: set[str] = set()
         self._stale: list[str] = []  # rows refresh_rows has still to re-render
+        self._backlog: dict[str, None] = {}  # rows a rebuild has still to add, in order
 
     def on_mount(self) -> None:
         self._setup_columns()
@@ -128,6 +132,8 @@ class ResourceTable(DataTable):
 
     def flush(self) -> int:
         """Apply queued events in place; returns how many were applied."""
+        if self._backlog:
+            self._add_backlog()
         if self._stale:
             self._refresh_slice()
         if not self._pending:
@@ -178,6 +184,8 @@ class ResourceTable(DataTable):
         return Text(value, style=self._colors.get(health, CELL), no_wrap=True)
 
     def _render(self, uid: str) -> None:
+        if uid in self._backlog:
+            return  # its row is added, from the object as it is then, by a later slice
         obj = self.objects[uid]
         cells, health = self._cells(obj)
         if not self.matches(obj, cells):
@@ -308,16 +316,22 @@ class ResourceTable(DataTable):
         selected = self.selected_uid()
         self.clear()
         self._rendered.clear()
-        rows = []
-        for uid, obj in self.objects.items():
-            cells, health = self._cells(obj)
-            if self.matches(obj, cells):
-                rows.append((uid, cells, health))
-        order = self.kind.order
-        rows.sort(key=(lambda r: order(self.objects[r[0]])) if order else (lambda r: r[1][:2]))
-        for uid, cells, health in rows:
-            self.add_row(*(self._styled(c, health) for c in cells), key=uid)
-            self._rendered[uid] = (cells, health)
+        self._backlog = {}
+        uids = self._sorted_by_metadata()
+        if uids is not None:
+            # only the first screens' cells now; the rest by slices from flush()
+            cut = FIRST_ROWS + (uids.index(selected) if selected in uids else 0)  # the cursor's row too
+            self._backlog = dict.fromkeys(uids[cut:])
+            rows = [(uid, *self._cells(self.objects[uid])) for uid in uids[:cut]]
+        else:
+            rows = []
+            for uid, obj in self.objects.items():
+                cells, health = self._cells(obj)
+                if self.matches(obj, cells):
+                    rows.append((uid, cells, health))
+            order = self.kind.order
+            rows.sort(key=(lambda r: order(self.objects[r[0]])) if order else (lambda r: r[1][:2]))
+        self._add_rows(rows)
         if selected in self._rendered:
             self.move_cursor(row=self.get_row_index(selected))
 
