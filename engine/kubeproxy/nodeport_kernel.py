@@ -76,8 +76,10 @@ def bridge_name(api, network: str) -> str:
 
 def read_interval(waited: float) -> float:
     """Seconds between reads of the served sets when the newest endpoint still waiting
-    for its first connection has waited `waited` s: 1 s at first, at most 30 s."""
-    return min(30.0, max(1.0, waited / 10))
+    for its first connection has waited `waited` s: 2 s at first, at most 30 s. A read
+    costs the engine ~18 ms of CPU with 500 endpoints (mostly the Docker API calls):
+    under 1 % of a core while pods come, 0.06 % once they have settled."""
+    return min(30.0, max(2.0, waited / 10))
 
 
 def remove_host_rules(api, cluster: str) -> None:
@@ -177,7 +179,7 @@ class HostNodePorts:
                 old = self.waiting.get(ep)
                 waiting[ep] = old if old and old[:2] == (ns, pod) else (ns, pod, svc, now)
         if set(waiting) - set(self.waiting):
-            self.next_read = min(self.next_read, now + 1.0)  # a new endpoint: read soon again
+            self.next_read = min(self.next_read, now + read_interval(0))  # a new endpoint: read soon
         self.waiting = waiting
 
     def _read_served(self, cid: str) -> None:

@@ -117,11 +117,11 @@ def test_scale_up_journey_events_and_xray(make_engine, monkeypatch, nodeports):
     assert hops[-2].what == "loaded the rules of Service web"
     # the served hop is the request's own time, so the durations from the save add up to
     # the measured save -> request time (within 10 %, and much closer: between the request's
-    # sending and its answer, with 20 ms for the kernel's jiffies and 80 ms for a loaded
-    # machine's `docker exec nft list` that tells it)
+    # sending and its answer, with 20 ms for the kernel's jiffies and 150 ms for the way
+    # the `docker exec nft list` that tells it takes through a loaded machine's dockerd)
     total = sum(b.at - a.at for a, b in zip(hops, hops[1:]))
     assert hops[0].at == saved and abs(total - (sent - saved)) <= 0.10 * (sent - saved)
-    assert sent - saved - 0.02 <= total <= answered - saved + 0.08, (total, sent - saved, answered - saved)
+    assert sent - saved - 0.02 <= total <= answered - saved + 0.15, (total, sent - saved, answered - saved)
     whats = [h.what for h in hops]
     started = next(i for i, w in enumerate(whats) if w.startswith("Started: Started container web"))
     assert started > comps.index("container-runtime") > comps.index("default-scheduler")

@@ -131,7 +131,7 @@ def test_the_kernel_records_the_first_connection_time_and_keeps_it(tmp_path):
 
 
 def test_read_interval_backs_off_to_30_seconds():
-    assert nk.read_interval(0) == 1.0 and nk.read_interval(50) == 5.0 and nk.read_interval(3600) == 30.0
+    assert nk.read_interval(0) == 2.0 and nk.read_interval(50) == 5.0 and nk.read_interval(3600) == 30.0
 
 
 class FakeApi:
