@@ -19,6 +19,7 @@ import asyncio
 import base64
 import copy
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -30,8 +31,9 @@ from typing import AsyncIterator, Callable, Iterable
 from . import activity
 from .manifests.kinds import KINDS, group_of, qualified_resource
 from .selectors import matches_selector
-from .store_file import StoreDamaged, open_db
+from .store_file import StoreDamaged, open_db, why_unwritable
 
+log = logging.getLogger("kubedeck.store")
 HISTORY = 10_000
 CLUSTER_SCOPED = {"Namespace", "Node", "IngressClass", "PersistentVolume", "StorageClass",
                   "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
@@ -114,6 +116,9 @@ class Store:
         self._watchers: set[asyncio.Queue] = set()
         self._json: dict[tuple[str, str, str], tuple[str, bytes]] = {}
         self._db = open_db(path)  # 0600, and StoreDamaged rather than an empty cluster
+        self._path = path
+        #: why the last write was refused ('' while writes succeed), for the status
+        self.unwritable = ""
         try:
             row = self._db.execute("SELECT v FROM meta WHERE k='rv'").fetchone()
             self.rv = int(row[0]) if row else 0
@@ -302,8 +307,16 @@ class Store:
                     self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as e:
-            raise StoreError(500, "InternalError", f"the store cannot be written ({e}): nothing was changed; "
-                             "free disk space or fix the state dir's permissions") from None
+            why = why_unwritable(self._path) if self._path else ""
+            cause = f"{e}; {why}" if why else str(e)
+            if cause != self.unwritable:  # said once per cause, not once per refused write
+                log.error("the store %s cannot be written (%s): writes are refused until it can", self._path, cause)
+            self.unwritable = cause
+            raise StoreError(500, "InternalError", f"the store cannot be written ({cause}): nothing was changed; "
+                             "free disk space, fix the state dir's permissions or remount it read-write") from None
+        if self.unwritable:
+            log.warning("the store %s can be written again", self._path)
+            self.unwritable = ""
 
     def _index(self, key, old: dict | None, new: dict | None) -> None:
         """Keep the uid and owner indexes in step with one object's change."""

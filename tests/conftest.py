@@ -71,14 +71,20 @@ async def wait_for_async(predicate, *, pause=None, timeout: float = 30.0, interv
     return value
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "dockerd_restart: restarts the real Docker daemon (runs last)")
+
+
 def pytest_collection_modifyitems(config, items):
     """The `docker` marker on every test that needs a Docker daemon: all of tests/e2e
     (each starts a real engine) and anything using the docker_client fixture, so
-    `pytest -m "not docker"` runs exactly the Docker-free part."""
+    `pytest -m "not docker"` runs exactly the Docker-free part. `dockerd_restart` tests
+    stop every container on the daemon: they go to the end of the session."""
     e2e = ROOT / "tests" / "e2e"
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()) or Path(str(item.path)).is_relative_to(e2e):
             item.add_marker(pytest.mark.docker)
+    items.sort(key=lambda item: item.get_closest_marker("dockerd_restart") is not None)  # stable: order kept
 
 
 @pytest.fixture(scope="session")

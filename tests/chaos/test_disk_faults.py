@@ -3,10 +3,9 @@ mount one: they run as root, as CI does here). Every API write is
 answered either 201 (and the object survives a restart) or a 500 Status that says the
 store cannot be written (and the object does not exist, now or after a restart): none
 is dropped silently. The app keeps serving. A state dir that cannot be written at start
-(read-only) is a one-line refusal. Made read-only while the engine runs is not
-injected: Linux refuses to remount a file system read-only while the engine holds
-store.sqlite open for writing (EBUSY); SQLite's answer to it would be the same refused
-write as on a full disk, which the store turns into the same 500. A truncated or corrupt store.sqlite is covered by
+(read-only) is a one-line refusal. Made read-only while the engine runs: see
+test_state_dir_readonly.py (a tmpfs cannot be remounted read-only while the engine holds
+store.sqlite open for writing, EBUSY; an ext4 error does it). A truncated or corrupt store.sqlite is covered by
 tests/unit/test_store_safety.py (refused in one line, --reset-store sets it aside)."""
 
 from __future__ import annotations
