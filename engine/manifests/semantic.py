@@ -25,10 +25,8 @@ class _Checker(_ObjectChecks):
             self.err(path + (field,), f"{field} must be greater than or equal to 0 (it is {v})")
 
     def workload(self):
-        spec = self.obj.get("spec")
-        if not isinstance(spec, dict):
-            if spec is None:
-                self.err((), 'missing required field "spec"')
+        spec = self.spec_mapping()
+        if spec is None:
             return
         kind = self.kind
         path = ("spec",)
@@ -109,10 +107,8 @@ class _Checker(_ObjectChecks):
         self.job_spec(self.obj.get("spec"), ("spec",), owner="Job")
 
     def cronjob(self):
-        spec = self.obj.get("spec")
-        if not isinstance(spec, dict):
-            if spec is None:
-                self.err((), 'missing required field "spec"')
+        spec = self.spec_mapping()
+        if spec is None:
             return
         schedule = spec.get("schedule")
         if isinstance(schedule, str):

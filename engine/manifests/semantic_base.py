@@ -97,6 +97,14 @@ class _Base:
             e = ManifestError(e.file, self.doc.line_of(line_path), e.object, e.field, e.message, e.severity)
         self.errors.append(e)
 
+    def spec_mapping(self) -> dict | None:
+        """The object's spec when it is a mapping, else None; a missing spec is an error
+        here, one of another type is the schema check's to report."""
+        spec = self.obj.get("spec")
+        if spec is None:
+            self.err((), 'missing required field "spec"')
+        return spec if isinstance(spec, dict) else None
+
     # -- metadata -----------------------------------------------------------------
     def metadata(self):
         obj, kind = self.obj, self.kind

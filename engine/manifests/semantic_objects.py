@@ -11,10 +11,8 @@ from .semantic_pods import _PodChecks
 
 class _ObjectChecks(_PodChecks):
     def service(self):
-        spec = self.obj.get("spec")
-        if not isinstance(spec, dict):
-            if spec is None:
-                self.err((), 'missing required field "spec"')
+        spec = self.spec_mapping()
+        if spec is None:
             return
         path = ("spec",)
         stype = spec.get("type") or "ClusterIP"
@@ -80,10 +78,8 @@ class _ObjectChecks(_PodChecks):
             self.err(path + ("externalTrafficPolicy",), _supported(policy, ("Cluster", "Local")))
 
     def ingress(self):
-        spec = self.obj.get("spec")
-        if not isinstance(spec, dict):
-            if spec is None:
-                self.err((), 'missing required field "spec"')
+        spec = self.spec_mapping()
+        if spec is None:
             return
         path = ("spec",)
         rules = _l(spec.get("rules"))
