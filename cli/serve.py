@@ -267,14 +267,20 @@ def _remove_ours(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]
 
     label = {"label": f"{L_CLUSTER}={name}"}
     n, v, problems = 0, 0, []
-    for c in api.containers(all=True, filters=label):
+
+    def removed(what: str, remove, key: str) -> int:
+        """1 if `remove(key)` removed it, 0 if it was gone already or is a problem, said."""
         try:
-            api.remove_container(c["Id"], force=True)
-            n += 1
+            remove(key, force=True)
+            return 1
         except NotFound:
-            pass
+            return 0
         except APIError as e:
-            problems.append(f"cannot remove container {c['Names'][0].lstrip('/')}: {e.explanation or e}")
+            problems.append(f"cannot remove {what}: {e.explanation or e}")
+            return 0
+
+    for c in api.containers(all=True, filters=label):
+        n += removed(f"container {c['Names'][0].lstrip('/')}", api.remove_container, c["Id"])
     for net in api.networks(filters=label):
         deadline = time.monotonic() + 10  # endpoints of just-removed containers linger a moment
         while True:
@@ -301,13 +307,7 @@ def _remove_ours(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]
                 break
     if volumes:
         for vol in api.volumes(filters=label).get("Volumes") or []:
-            try:
-                api.remove_volume(vol["Name"], force=True)
-                v += 1
-            except NotFound:
-                pass
-            except APIError as e:
-                problems.append(f"cannot remove volume {vol['Name']}: {e.explanation or e}")
+            v += removed(f"volume {vol['Name']}", api.remove_volume, vol["Name"])
     return n, v, problems
 
 
