@@ -103,12 +103,10 @@ class MetricsApi:
 
     # ---- pods ----------------------------------------------------------------------
     async def pods(self, request: web.Request) -> web.Response:
-        if request.query.get("watch") in ("1", "true"):
-            return fail(405, "MethodNotAllowed", "watch is not supported on podmetrics")
-        try:
-            sel, where = _selectors(request, "Pod")
-        except ValueError as e:
-            return fail(400, "BadRequest", str(e))
+        query = _list_query(request, "Pod", "podmetrics")
+        if isinstance(query, web.Response):
+            return query
+        sel, where = query
         usage = await self.sampler.latest()
         now = time.time()
         items = [self._pod_metrics(pod, usage[pod["metadata"]["uid"]], now)
@@ -143,12 +141,10 @@ class MetricsApi:
 
     # ---- nodes ---------------------------------------------------------------------
     async def nodes(self, request: web.Request) -> web.Response:
-        if request.query.get("watch") in ("1", "true"):
-            return fail(405, "MethodNotAllowed", "watch is not supported on nodemetrics")
-        try:
-            sel, where = _selectors(request, "Node")
-        except ValueError as e:
-            return fail(400, "BadRequest", str(e))
+        query = _list_query(request, "Node", "nodemetrics")
+        if isinstance(query, web.Response):
+            return query
+        sel, where = query
         usage = await self.sampler.latest()
         items = []
         if self.sampler.timestamp is not None:
@@ -187,10 +183,17 @@ class MetricsApi:
                 **self._when(), "usage": _usage(per_node.get(meta["name"], Usage(0, 0)))}
 
 
-def _selectors(request: web.Request, kind: str):
-    text = request.query.get("labelSelector")
-    sel = parse_selector_string(text) if text else None
-    return sel, parse_field_selector(request.query.get("fieldSelector", ""), kind)
+def _list_query(request: web.Request, kind: str, resource: str):
+    """A list request's (label selector, field selector), or the answer to one that
+    cannot be listed: a watch (405) or a selector that does not parse (400)."""
+    if request.query.get("watch") in ("1", "true"):
+        return fail(405, "MethodNotAllowed", f"watch is not supported on {resource}")
+    try:
+        text = request.query.get("labelSelector")
+        sel = parse_selector_string(text) if text else None
+        return sel, parse_field_selector(request.query.get("fieldSelector", ""), kind)
+    except ValueError as e:
+        return fail(400, "BadRequest", str(e))
 
 
 def _not_found(resource: str, name: str) -> web.Response:
