@@ -34,7 +34,6 @@ from textual.widgets.data_table import RowDoesNotExist
 from .bulk_rows import FIRST_ROWS, BulkRows
 
 FRAME = 1 / 30  # seconds between applying batched watch events
-REFRESH_SLICE = 250  # rows refresh_rows re-renders per frame beyond those on screen
 
 Decorate = Callable[[dict, list[str]], list[str]]
 CELL = Style(meta={"cell": True})
@@ -84,7 +83,7 @@ class ResourceTable(BulkRows, DataTable):
         self._colors: dict[str, Style] = {}
         self._last_flush = 0.0
         self._dirty_rows: set[str] = set()
-        self._stale: list[str] = []  # rows refresh_rows has still to re-render
+        self._stale: set[str] = set()  # rows refresh_rows marked, re-rendered once on screen
         self._backlog: dict[str, None] = {}  # rows a rebuild has still to add, in order
 
     def on_mount(self) -> None:
@@ -135,7 +134,7 @@ class ResourceTable(BulkRows, DataTable):
         if self._backlog:
             self._add_backlog()
         if self._stale:
-            self._refresh_slice()
+            self._refresh_visible()
         if not self._pending:
             return 0
         self._last_flush = time.monotonic()
@@ -288,23 +287,25 @@ class ResourceTable(BulkRows, DataTable):
 
     def refresh_rows(self) -> None:
         """Re-render every row in place (ages, node totals, metrics); only changed cells
-        move. The rows on screen go at once, the rest REFRESH_SLICE per frame (from
-        flush): 5,000 pods re-rendered in one go stalled a frame for ~0.5 s."""
-        order: list[str] = []
-        locations = getattr(self, "_row_locations", None)
-        if locations is not None:
-            top = self.scroll_offset.y
-            for i in range(top, min(top + self.size.height, self.row_count)):
-                key = locations.get_key(i)
-                if key is not None:
-                    order.append(key.value)
-        on_screen = set(order)
-        self._stale = order + [uid for uid in self.objects if uid not in on_screen]
-        self._refresh_slice(max(len(order), REFRESH_SLICE))
+        move. The rows on screen go at once, the others when they come on screen (flush
+        looks every frame). Re-rendering all of 5,000 pods in one go stalled a frame for
+        ~0.5 s; by slices of 250 per frame, it kept the TUI busy for ~20 frames each time
+        (twice every 10 s: ages and metrics), which is where updates waited."""
+        self._stale = set(self.objects)
+        self._refresh_visible()
 
-    def _refresh_slice(self, n: int = 0) -> None:
-        batch, self._stale = self._stale[:n or REFRESH_SLICE], self._stale[n or REFRESH_SLICE:]
-        for uid in batch:
+    def _refresh_visible(self) -> None:
+        """Re-render the rows on screen that refresh_rows marked."""
+        locations = getattr(self, "_row_locations", None)
+        if locations is None:  # not DataTable's internals as known here: all of them now
+            shown = list(self._stale)
+        else:
+            top = self.scroll_offset.y
+            shown = [key.value for key in (locations.get_key(i)
+                                           for i in range(top, min(top + self.size.height, self.row_count)))
+                     if key is not None and key.value in self._stale]
+        for uid in shown:
+            self._stale.discard(uid)
             if uid in self.objects:
                 self._render(uid)
         self._cells_written()
@@ -312,7 +313,7 @@ class ResourceTable(BulkRows, DataTable):
     def rebuild(self) -> None:
         """Clear and re-add the visible rows, sorted; for namespace/filter/theme changes."""
         self._load_colors()
-        self._stale = []
+        self._stale = set()
         selected = self.selected_uid()
         self.clear()
         self._rendered.clear()
