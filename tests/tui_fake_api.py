@@ -10,6 +10,7 @@ with a body that is not JSON. Every request is recorded in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 from dataclasses import dataclass, field
@@ -200,7 +201,7 @@ class FakeApi:
         return response
 
 
-# -- a small deterministic dataset and a wait helper shared by the TUI tests ----------------
+# -- a small deterministic dataset, the app on it and a wait helper shared by the TUI tests --
 
 NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
 CREATED = "2026-01-02T11:00:00Z"
@@ -239,6 +240,27 @@ def dataset(api: FakeApi) -> None:
     api.add("namespaces", {"metadata": {"name": "batch", "uid": "uid-ns-batch", "creationTimestamp": CREATED}})
     api.logs[("default", "web-1")] = ["hello from web-1", "second line"]
 
+
+@contextlib.asynccontextmanager
+async def serving():
+    """A FakeApi holding `dataset`, listening for the block (the TUI tests' fixture)."""
+    api = FakeApi()
+    dataset(api)
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+def app_on(api: FakeApi, tmp_path, **kwargs):
+    """The TUI on `api`, at the dataset's NOW, with its config under tmp_path and short
+    status and retry intervals, so the tests' waits are short."""
+    from kubedeck.tui.app import KubedeckApp
+
+    kwargs.setdefault("config_dir", tmp_path / "config")
+    return KubedeckApp(api_url=api.url, token=TOKEN, now=lambda: NOW, status_interval=0.2, retry_delay=0.05,
+                       **kwargs)
 
 
 async def wait_for(pilot, predicate, timeout: float = 20.0, message: str = "condition") -> None:

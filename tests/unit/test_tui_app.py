@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_fake_api import NOW, TOKEN, FakeApi, dataset, pod, wait_for  # noqa: E402
+from tui_fake_api import app_on, pod, serving, wait_for  # noqa: E402
 
 from kubedeck.tui.app import KubedeckApp  # noqa: E402
 from kubedeck.engine.present.format import MASK  # noqa: E402
@@ -19,20 +19,13 @@ from kubedeck.tui.widgets.status_bar import StatusBar  # noqa: E402
 
 @pytest.fixture
 async def fake_api():
-    api = FakeApi()
-    dataset(api)
-    await api.start()
-    yield api
-    await api.stop()
+    async with serving() as api:
+        yield api
 
 
 @pytest.fixture
 def make_app(fake_api, tmp_path):
-    def make(**kwargs) -> KubedeckApp:
-        kwargs.setdefault("config_dir", tmp_path / "config")
-        return KubedeckApp(api_url=fake_api.url, token=TOKEN, now=lambda: NOW,
-                           status_interval=0.2, retry_delay=0.05, **kwargs)
-    return make
+    return lambda **kwargs: app_on(fake_api, tmp_path, **kwargs)
 
 
 def cell(table: ResourceTable, uid: str, column: str) -> str:

@@ -23,10 +23,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_fake_api import CREATED, NOW, TOKEN, FakeApi, dataset, wait_for  # noqa: E402
+from tui_fake_api import CREATED, app_on, serving, wait_for  # noqa: E402
 
 from kubedeck.engine.present.format import MASK  # noqa: E402
-from kubedeck.tui.app import KubedeckApp  # noqa: E402
 from kubedeck.tui.widgets.text_screen import TextScreen  # noqa: E402
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -34,19 +33,13 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 @pytest.fixture
 async def fake_api():
-    api = FakeApi()
-    dataset(api)
-    await api.start()
-    yield api
-    await api.stop()
+    async with serving() as api:
+        yield api
 
 
 @pytest.fixture
 def make_app(fake_api, tmp_path):
-    def make() -> KubedeckApp:
-        return KubedeckApp(api_url=fake_api.url, token=TOKEN, now=lambda: NOW, config_dir=tmp_path / "config",
-                           status_interval=0.2, retry_delay=0.05)
-    return make
+    return lambda: app_on(fake_api, tmp_path)
 
 
 def event(name: str, reason: str, message: str, when: str, *, kind="Pod", obj="web-1", type="Normal") -> dict:

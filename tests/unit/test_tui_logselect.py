@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_fake_api import NOW, TOKEN, FakeApi, dataset, wait_for  # noqa: E402
+from tui_fake_api import app_on, serving, wait_for  # noqa: E402
 
 from kubedeck.tui.app import KubedeckApp  # noqa: E402
 from kubedeck.tui.help import KEY_HELP  # noqa: E402
@@ -21,20 +21,14 @@ LINES = [f"line {i:02d}" for i in range(40)]
 
 @pytest.fixture
 async def fake_api():
-    api = FakeApi()
-    dataset(api)
-    api.logs[("default", "web-1")] = list(LINES)
-    await api.start()
-    yield api
-    await api.stop()
+    async with serving() as api:
+        api.logs[("default", "web-1")] = list(LINES)  # before any app asks for them
+        yield api
 
 
 @pytest.fixture
 def make_app(fake_api, tmp_path):
-    def make() -> KubedeckApp:
-        return KubedeckApp(api_url=fake_api.url, token=TOKEN, now=lambda: NOW,
-                           config_dir=tmp_path / "config", status_interval=0.2, retry_delay=0.05)
-    return make
+    return lambda: app_on(fake_api, tmp_path)
 
 
 async def open_logs(app: KubedeckApp, pilot) -> None:

@@ -10,9 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui_fake_api import NOW, TOKEN, FakeApi, dataset, wait_for  # noqa: E402
+from tui_fake_api import FakeApi, app_on, serving, wait_for  # noqa: E402
 
-from kubedeck.tui.app import KubedeckApp  # noqa: E402
 from kubedeck.tui.widgets.resource_table import ResourceTable  # noqa: E402
 from kubedeck.tui.workers import WorkerRestarts  # noqa: E402
 from textual.worker import WorkerState  # noqa: E402
@@ -20,16 +19,8 @@ from textual.worker import WorkerState  # noqa: E402
 
 @pytest.fixture
 async def fake_api():
-    api = FakeApi()
-    dataset(api)
-    await api.start()
-    yield api
-    await api.stop()
-
-
-def make_app(fake_api, tmp_path) -> KubedeckApp:
-    return KubedeckApp(api_url=fake_api.url, token=TOKEN, now=lambda: NOW, config_dir=tmp_path / "config",
-                       status_interval=0.2, retry_delay=0.05)
+    async with serving() as api:
+        yield api
 
 
 def messages(app) -> list[str]:
@@ -42,7 +33,7 @@ def lists_of(api: FakeApi, path: str) -> int:
 
 async def test_a_failed_informer_is_shown_and_started_again(fake_api, tmp_path):
     fake_api.garbage["services"] = 1  # the first list of services is not JSON: the informer raises
-    app = make_app(fake_api, tmp_path)
+    app = app_on(fake_api, tmp_path)
     async with app.run_test(size=(120, 34)) as pilot:
         services = app.query_one("#services", ResourceTable)
         await wait_for(pilot, lambda: services.row_count == 1, message="services listed by the restarted informer")
@@ -56,7 +47,7 @@ async def test_a_failed_informer_is_shown_and_started_again(fake_api, tmp_path):
 
 
 async def test_a_failed_one_shot_worker_is_a_notice_and_not_repeated(fake_api, tmp_path):
-    app = make_app(fake_api, tmp_path)
+    app = app_on(fake_api, tmp_path)
     runs = []
 
     async def boom() -> None:
