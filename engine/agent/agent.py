@@ -3,7 +3,8 @@
 - One PodWorker task per pod (serial per pod, parallel across pods).
 - Woken by store events (the pod, or a ConfigMap/Secret/PVC it may be waiting for) and
   by Docker's event stream (a container died, was OOM-killed or killed by hand), so a
-  `docker kill` is handled in milliseconds, not on a poll.
+  `docker kill` is handled in milliseconds, not on a poll. The stream is also what tells
+  a worker to inspect its containers again: an idle pass makes no Docker call.
 - On start it adopts the containers it left running (found by the cluster label) for
   pods that still exist, keeping their container IDs, and removes the containers of
   pods that are gone.
@@ -54,7 +55,7 @@ class NodeAgent:
         await self.adopt()
         await self.docker.call(self.services.adopt_sync)
         self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop,
-                                 on_health=self._on_docker_health)
+                                 on_health=self._on_docker_health, on_connected=self._on_events_connected)
         self.cluster.spawn(self._service_loop(), "service-proxies")
         self.resync()
         async for ev in self.cluster.store.watch():
@@ -286,7 +287,14 @@ class NodeAgent:
             log.warning("Docker is reachable again")
             self.resync()  # every pod gets a sync: restart what died while Docker was away
         for w in self.workers.values():
-            w.wake.set()
+            w.docker_changed()
+
+    def _on_events_connected(self) -> None:
+        """The event stream is (re)subscribed: what happened before it is not in it, so
+        every pod looks at its containers once (workers skip the inspect while no event
+        comes for their pod)."""
+        for w in self.workers.values():
+            w.docker_changed()
 
     def _on_docker_event(self, ev: dict) -> None:
         if ev.get("Action") not in ("die", "oom", "start", "destroy", "kill", "stop"):
@@ -294,7 +302,7 @@ class NodeAgent:
         uid = (ev.get("Actor") or {}).get("Attributes", {}).get(L_UID)
         w = self.workers.get(uid or "")
         if w:
-            w.wake.set()
+            w.docker_changed()
 
     # ---- API helpers -------------------------------------------------------------
     def set_grace(self, pod: dict, grace: int) -> None:

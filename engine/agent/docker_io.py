@@ -213,9 +213,12 @@ class DockerIO:
 
     # ---- streams -----------------------------------------------------------------
     def watch_events(self, loop: asyncio.AbstractEventLoop, on_event: Callable[[dict], None],
-                     stop: threading.Event, on_health: Callable[[str], None] | None = None) -> threading.Thread:
+                     stop: threading.Event, on_health: Callable[[str], None] | None = None,
+                     on_connected: Callable[[], None] | None = None) -> threading.Thread:
         """Docker's event stream for our containers, delivered on the loop. It doubles as
-        the health check: losing it reports Docker down (once), getting it back, up."""
+        the health check: losing it reports Docker down (once), getting it back, up.
+        `on_connected` runs on the loop each time the stream is subscribed (events from
+        before it are not in it)."""
         def run() -> None:
             down = False
             while not stop.is_set():
@@ -225,8 +228,11 @@ class DockerIO:
                     if down and on_health:
                         loop.call_soon_threadsafe(on_health, "ok")
                     down = False
-                    for ev in client.api.events(decode=True, filters={"type": "container",
-                                                                      "label": f"{L_CLUSTER}={self.cluster}"}):
+                    events = client.api.events(decode=True, filters={"type": "container",
+                                                                     "label": f"{L_CLUSTER}={self.cluster}"})
+                    if on_connected:  # the request is made: events from now on are in the stream
+                        loop.call_soon_threadsafe(on_connected)
+                    for ev in events:
                         if stop.is_set():
                             return
                         loop.call_soon_threadsafe(on_event, ev)

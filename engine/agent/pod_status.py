@@ -31,6 +31,11 @@ class CState:
     started_at: str | None = None
     probe_task: asyncio.Task | None = None
     image_id: str = ""
+    # what the worker last saw of `id` in Docker, so an idle pass need not inspect it:
+    alive: bool = False                 # running at the last inspect (or just started)
+    seen_at: float = 0.0                # time.monotonic() of that inspect
+    started_wall: float = 0.0           # its StartedAt, time.time() scale (back-off reset)
+    recheck: bool = False               # a Docker event for the pod came after that inspect
 
 
 def terminated_state(info: dict) -> dict:
