@@ -29,6 +29,7 @@ from ..labels import L_ATTEMPT, L_CLUSTER, L_CONTAINER, L_NS, L_POD, L_ROLE, L_U
 from ..store import now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
                       resource_kwargs, security_kwargs)
+from .pod_network import dns_search, needs_sandbox, pod_aliases
 from .pod_status import CState, pod_status, terminated_state
 from .probes import ProbeRunner, ProbeTarget
 from .volumes import mounts_for
@@ -154,29 +155,10 @@ class PodWorker:
         return bool(self.sandbox)
 
     def aliases(self, pod: dict) -> list[str]:
-        """DNS names of this pod: POD.SUBDOMAIN, and the names of headless Services
-        selecting it (they resolve to the pods themselves, as in Kubernetes)."""
-        from ..selectors import matches_selector
-        from ..kubeproxy.services import service_names
-
-        spec = pod["spec"]
-        out = []
-        labels = pod["metadata"].get("labels") or {}
-        for svc in self.agent.cluster.store.iter_kind("Service"):
-            sel = svc["spec"].get("selector")
-            if svc["metadata"]["namespace"] == self.ns and svc["spec"].get("clusterIP") == "None" \
-                    and sel and matches_selector(sel, labels):
-                out += service_names(svc["metadata"]["name"], self.ns)
-        if spec.get("subdomain"):
-            host = spec.get("hostname") or self.name
-            # POD.SUBDOMAIN stays a bare alias too: a dotted name is looked up as is first
-            out += [f"{host}.{n}" for n in [spec["subdomain"], *service_names(spec["subdomain"], self.ns)]]
-        return out
+        return pod_aliases(pod, self.agent.cluster.store.iter_kind("Service"))
 
     def dns_search(self) -> list[str]:
-        """Kubernetes' search path: a bare Service name resolves in the pod's own namespace
-        (`web` -> `web.NS.svc.cluster.local`, an alias of that Service's proxy)."""
-        return [f"{self.ns}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+        return dns_search(self.ns)
 
     def labels(self, container: str, role: str, attempt: int) -> dict:
         return {L_CLUSTER: self.agent.cluster.name, L_POD: self.name, L_NS: self.ns, L_UID: self.uid,
@@ -429,22 +411,6 @@ def docker_unreachable(e: BaseException) -> bool:
     import requests
 
     return isinstance(e, (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError))
-
-
-def needs_sandbox(pod: dict) -> bool:
-    """A pause container holds the pod's network when several containers share it
-    (init containers included), or when the environment needs the pod IP before the
-    container starts. A pod of one container owns its network itself, which halves the
-    Docker work per pod; its IP may then change when the container restarts."""
-    spec = pod["spec"]
-    if len(spec.get("containers") or []) > 1 or spec.get("initContainers") or spec.get("shareProcessNamespace"):
-        return True
-    for c in spec.get("containers") or []:
-        for e in c.get("env") or []:
-            path = (((e.get("valueFrom") or {}).get("fieldRef")) or {}).get("fieldPath", "")
-            if path.startswith("status.podIP"):
-                return True
-    return False
 
 
 def _ts(s: str) -> float:
