@@ -65,11 +65,7 @@ class Dockerd:
             return False
 
     def alive(self) -> bool:
-        try:
-            state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        return state != "Z"
+        return alive(self.pid)
 
     def stop(self) -> None:
         os.kill(self.pid, signal.SIGTERM)
@@ -82,11 +78,22 @@ class Dockerd:
         before it answers: over a minute with a few hundred)."""
         if self.answers():
             return
-        if not subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True).stdout:
+        # the stopped daemon may linger as a zombie (init reaps it when it gets to it)
+        pids = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout.split()
+        if not [p for p in pids if alive(int(p))]:
             with open(DOCKERD_LOG, "ab") as logf:
                 subprocess.run(["setsid", "-f", *self.argv], env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
                                stdout=logf, stderr=subprocess.STDOUT, check=True)
         wait_for(self.answers, 300, 0.5, what=f"dockerd to answer again (log: {DOCKERD_LOG})")
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def snapshot(eng: Engine) -> dict[tuple[str, str], dict]:
