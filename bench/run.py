@@ -7,6 +7,7 @@
     python bench/run.py --compare bench/results/OLD.json --compare-only   (latest.json against OLD, no run)
     python bench/run.py --only scale500   (500 real pods: heavy, never part of a default run)
     python bench/run.py --only any_cluster_scale   (the TUI by --context on 5,000 pods: opt-in too)
+    python bench/run.py --only soak       (200 pods, 50 saves/min for 5 min; bench/soak.py --minutes 60: longer)
     KDBENCH_PYSPY=/tmp/prof python bench/run.py --quick   (py-spy raw profiles of each engine)
 
 Prints one table per benchmark, then, as the very last lines, `name value` per headline
@@ -47,9 +48,11 @@ BENCHES = [
                   "scale500_down_ratio"]),
     ("activity_cost", ["activity_cost_pct"]),
     ("any_cluster_scale", ["any_cluster_first_paint_5000_s", "any_cluster_update_5000_ms"]),
+    ("soak", ["soak_api_p99_ms", "soak_rss_slope_mib_min", "soak_fd_growth", "soak_saves_missing",
+              "soak_task_failures"]),
 ]
 # heavy benchmarks run only when named in --only
-OPT_IN = {"scale500", "activity_cost", "any_cluster_scale"}
+OPT_IN = {"scale500", "activity_cost", "any_cluster_scale", "soak"}
 TARGETS = {"pod_start_ratio": "<= 1.15", "reconcile_ms": "<= 500", "nodeport_rps_ratio": ">= 0.95",
            "ingress_rps_ratio": ">= 0.9", "nodeport_p99_added_ms": "<= 1",
            "service_rps_ratio": ">= 0.8", "tui_update_ms": "<= 50", "tui_update_churn_ms": "<= 50",
@@ -58,7 +61,9 @@ TARGETS = {"pod_start_ratio": "<= 1.15", "reconcile_ms": "<= 500", "nodeport_rps
            "api_p99_ms": "<= 50", "serve_to_api_s": "<= 0.5", "restart_ms": "<= 1000",
            "scale500_ready_ratio": "<= 1.1", "scale500_rss_mb": "<= 250", "scale500_idle_cpu_pct": "<= 5",
            "scale500_list_p99_ms": "<= 100", "scale500_down_ratio": "<= 1.1", "activity_cost_pct": "< 2",
-           "any_cluster_first_paint_5000_s": "<= 1.5", "any_cluster_update_5000_ms": "<= 200"}
+           "any_cluster_first_paint_5000_s": "<= 1.5", "any_cluster_update_5000_ms": "<= 200",
+           "soak_api_p99_ms": "<= 1000", "soak_rss_slope_mib_min": "<= 1", "soak_fd_growth": "<= 20",
+           "soak_saves_missing": "<= 0", "soak_task_failures": "<= 0"}
 
 
 def compare(old_path: Path, new: dict[str, float | None], threshold: float = 0.10) -> list[str]:
