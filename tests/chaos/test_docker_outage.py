@@ -1,4 +1,4 @@
-"""Docker goes away under a running engine and comes back (chaoslib.DockerDoor), while
+"""Docker goes away under a running engine and comes back (docker_door.DockerDoor), while
 the app serves load: the engine reports it in /kubedeck/v1/status, says so once in its
 log, reconnects by itself and converges: a container that died during the outage is
 restarted and counted, a scale-up saved during the outage is applied, and the audit
@@ -12,8 +12,9 @@ import uuid
 
 import pytest
 
-from chaoslib import DockerDoor, Load, app, audit, node_port, settle
+from chaoslib import Load, app, audit, node_port, settle
 from conftest import Engine, wait_for
+from docker_door import DockerDoor
 
 pytestmark = [pytest.mark.chaos, pytest.mark.docker]
 
