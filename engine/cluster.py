@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
+from .files import write_atomic
 from .folder import FolderSync
 from .labels import INGRESS_CONTROLLER
 from .objects import ObjectService
@@ -115,9 +115,11 @@ class Cluster:
             self.agent = NodeAgent(self)
             self.objects.kubelet = self.agent
             self.spawn(self.agent.run(), "node-agent")
-        self.dataplane = DataPlane(self)
+        self.dataplane = DataPlane(self.store)
         self.spawn(self.dataplane.run(), "proxy-worker")
-        self.proxy = NodePortProxy(self)
+        self.proxy = NodePortProxy(self.store, address=self.settings.address, dataplane=self.dataplane,
+                                   events=self.objects.record_event, bound_changed=self._nodeports_changed)
+        self.dataplane.on_served = self.proxy.served
         self.spawn(self.proxy.run(), "nodeport-proxy")
         self._start_ingress()
         if self.folder:
@@ -130,12 +132,19 @@ class Cluster:
                                   cluster=self.name, ca=pki.ca_cert)
         log.info("kubedeck cluster %r API on %s", self.name, self.url)
 
+    def _nodeports_changed(self) -> None:
+        """The bound TCP NodePorts changed: the agent's kernel NodePort rules follow."""
+        if self.agent is not None:
+            self.agent.nudge_services()
+
     def _start_ingress(self) -> None:
         try:
             from .proxy.ingress import IngressProxy
         except ImportError:  # the Ingress controller is optional while it is being built
             return
-        self.ingress = IngressProxy(self)
+        s = self.settings
+        self.ingress = IngressProxy(self.store, address=s.address, ports=(s.ingress_http_port, s.ingress_https_port),
+                                    dataplane=self.dataplane, events=self.objects.record_event)
         self.spawn(self.ingress.run(), "ingress-proxy")
 
     async def stop(self) -> None:
@@ -187,16 +196,19 @@ class Cluster:
                 "ingress": self.ingress.describe() if self.ingress else {},
                 "proxyWorker": self.dataplane.describe() if self.dataplane else {},
                 "address": self.settings.address,
+                "store": self.store.unwritable or "ok",
                 "taskFailures": self.supervisor.failures()}
 
 
 def _load_or_make_token(state: Path) -> str:
+    """The API's bearer token; an empty file (a crash or a read-only state dir while it
+    was written, before writes were flushed) counts as none, never as the token ""."""
     path = state / "token"
     try:
-        return path.read_text().strip()
+        tok = path.read_text().strip()
     except OSError:
+        tok = ""
+    if not tok:
         tok = secrets.token_urlsafe(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(tok)
-        return tok
+        write_atomic(path, tok, 0o600)
+    return tok

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from .files import write_atomic as _write
 
 SERVER_NAMES = ("localhost",)
 SERVER_IPS = ("127.0.0.1", "::1")
@@ -57,16 +58,6 @@ def ensure_pki(state: Path) -> Pki:
 def client_context(ca_file: str) -> ssl.SSLContext:
     """A client TLS context that trusts only this cluster's CA (cached per file)."""
     return ssl.create_default_context(cafile=ca_file)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())  # on disk before the rename: never an empty key after a crash
-    os.replace(tmp, path)
 
 
 def _key_pem(key) -> bytes:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import write_atomic
+
 
 def state_dir(explicit: str | os.PathLike | None = None) -> Path:
     if explicit:
@@ -27,16 +29,6 @@ def state_dir(explicit: str | os.PathLike | None = None) -> Path:
 def cluster_name(state: Path) -> str:
     name = re.sub(r"[^a-z0-9-]+", "-", state.name.lower()).strip("-") or "default"
     return name[:40]
-
-
-def write_atomic(path: Path, text: str, mode: int = 0o666) -> None:
-    """Replace a file at once, so a reader never sees half of it (mode before the umask;
-    0o600 keeps a secret unreadable to others from its first byte)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

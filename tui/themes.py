@@ -20,7 +20,7 @@ from pathlib import Path
 from textual.app import App
 from textual.theme import Theme
 
-from kubedeck.engine.state import write_atomic
+from kubedeck.engine.files import write_atomic
 
 log = logging.getLogger(__name__)
 

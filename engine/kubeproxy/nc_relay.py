@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..state import write_atomic
+from ..files import write_atomic
 from .svc_rules import PortRules
 
 IMAGE = os.environ.get("KUBEDECK_PROXY_IMAGE", "busybox:1.36")
@@ -41,4 +41,4 @@ def write_run_script(folder: Path, ports: list[PortRules]) -> None:
 
 def write_if_changed(path: Path, text: str) -> None:
     if not (path.exists() and path.read_text() == text):
-        write_atomic(path, text)  # the route script may be reading it
+        write_atomic(path, text, durable=False)  # the route script may be reading it

@@ -20,7 +20,7 @@ from pathlib import Path
 from docker.errors import APIError, NotFound
 
 from .. import activity
-from ..state import write_atomic
+from ..files import write_atomic
 from .svc_rules import TABLE, PortRules, transaction, udp_flows_stale
 
 log = logging.getLogger("kubedeck.services")
@@ -40,7 +40,7 @@ class Loaded:
 
     def save(self, path: Path) -> None:
         meta = {"proxy": self.proxy, "zone": self.zone, "udp": [asdict(p) for p in self.udp]}
-        write_atomic(path, HEADER + json.dumps(meta) + "\n" + self.table)
+        write_atomic(path, HEADER + json.dumps(meta) + "\n" + self.table, durable=False)
 
     @classmethod
     def read(cls, path: Path) -> "Loaded | None":
@@ -106,7 +106,7 @@ class RuleLoader:
         return True
 
     def _nft(self, cid: str, folder: Path, text: str) -> None:
-        write_atomic(folder / "next.nft", text)
+        write_atomic(folder / "next.nft", text, durable=False)
         code, out = exec_code(self.api, cid, ["/usr/sbin/nft", "-f", "/kd/next.nft"])
         if code != 0:
             raise NftRefused(f"exit {code}: {out}")

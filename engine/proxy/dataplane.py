@@ -30,6 +30,7 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 
 from . import wire
 
@@ -72,8 +73,11 @@ def for_worker(obj: dict) -> dict:
 
 
 class DataPlane:
-    def __init__(self, cluster) -> None:
-        self.c = cluster
+    def __init__(self, store) -> None:
+        """`store` is mirrored to the worker; `on_served(key, backend, at)` receives the
+        worker's first-connection-per-endpoint reports (the NodePort proxy's `served`)."""
+        self.store = store
+        self.on_served: Callable[[str, tuple[str, int], float], None] | None = None
         self.listeners: dict[str, tuple[socket.socket, dict]] = {}
         self.retired: dict[str, socket.socket] = {}  # closed listeners kept a moment (unlisten)
         self.sock: socket.socket | None = None
@@ -121,7 +125,7 @@ class DataPlane:
     # ---- worker lifecycle ------------------------------------------------------------
     async def run(self) -> None:
         """Mirror the store into the worker, and start it again whenever it exits."""
-        mirror = asyncio.get_running_loop().create_task(self._mirror(self.c.store.rv))
+        mirror = asyncio.get_running_loop().create_task(self._mirror(self.store.rv))
         try:
             delay = 0.1
             while not self.closing:
@@ -158,9 +162,9 @@ class DataPlane:
         self._detach()
         self.sock, self.reader = ours, wire.Reader(ours)
         asyncio.get_running_loop().add_reader(ours.fileno(), self._from_worker)
-        self.synced_rv = self.c.store.rv
+        self.synced_rv = self.store.rv
         for kind in MIRRORED:
-            for obj in self.c.store.iter_kind(kind):
+            for obj in self.store.iter_kind(kind):
                 if mirrored(obj):
                     self._send({"op": "put", "obj": for_worker(obj)})
         self._send({"op": "synced"})
@@ -171,7 +175,7 @@ class DataPlane:
     async def _mirror(self, rv: int) -> None:
         while True:
             try:
-                async for ev in self.c.store.watch(rv):
+                async for ev in self.store.watch(rv):
                     rv = ev.rv
                     obj = ev.object
                     if ev.rv <= self.synced_rv or obj.get("kind") not in MIRRORED:
@@ -186,7 +190,7 @@ class DataPlane:
                 raise
             except Exception:  # noqa: BLE001 - never leave the worker on a frozen mirror
                 log.exception("proxy worker mirror failed; resyncing the worker")
-                rv = self.c.store.rv
+                rv = self.store.rv
                 self._kill()  # restarted with a full snapshot
 
     def _send(self, msg: dict, fds: tuple[int, ...] = ()) -> None:
@@ -229,9 +233,8 @@ class DataPlane:
         for msg, fds in msgs:
             for fd in fds:
                 os.close(fd)
-            proxy = getattr(self.c, "proxy", None)
-            if msg.get("op") == "served" and proxy is not None:
-                proxy.served(msg["key"], tuple(msg["backend"]), float(msg["at"]))
+            if msg.get("op") == "served" and self.on_served is not None:
+                self.on_served(msg["key"], tuple(msg["backend"]), float(msg["at"]))
 
     def _detach(self) -> None:
         """Forget the current worker's socket and whatever was queued for it."""

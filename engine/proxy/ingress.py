@@ -45,9 +45,17 @@ COMPONENT = "ingress-controller"
 class IngressProxy:
     header_timeout = HEADER_TIMEOUT  # tests shorten it
 
-    def __init__(self, cluster, control: bool = True):
-        self.c = cluster
+    def __init__(self, store, *, control: bool = True, address: str = "", ports: tuple[int, int] = (0, 0),
+                 dataplane=None, events=None):
+        """`store` gives the Ingresses, Services, Endpoints and certificates (in the
+        worker: its mirror). With `control` (the engine) it also binds `ports` (http,
+        https) on `address` and hands them to the `dataplane`, reports problems through
+        `events` (ObjectService.record_event) and publishes the Ingresses' status."""
+        self.store = store
         self.control = control  # False in the proxy worker: route only, report nothing
+        self.address, self.ports = address, ports
+        self.dataplane = dataplane
+        self.events = events
         self.table = RouteTable()
         self.conns: set = set()  # ingress_http.Client, in the worker
         self.pool: dict[tuple[str, int], list[Upstream]] = {}
@@ -81,9 +89,9 @@ class IngressProxy:
         """The engine's side: bind the listeners (served by the proxy worker), evaluate
         every object once, then follow the watch from that resourceVersion."""
         self.listen()
-        rv = self.c.store.rv
+        rv = self.store.rv
         self.reevaluate(routes=True, tls=True)
-        async for ev in self.c.store.watch(rv):
+        async for ev in self.store.watch(rv):
             self.on_change(ev.object)
 
     def start_worker(self) -> None:
@@ -114,26 +122,26 @@ class IngressProxy:
     def listen(self) -> None:
         from .dataplane import bind_tcp
 
-        s = self.c.settings
+        address = self.address
         self.load_certs()
-        for scheme, port in (("http", s.ingress_http_port), ("https", s.ingress_https_port)):
+        for scheme, port in zip(("http", "https"), self.ports):
             if scheme == "https" and self.certs is None:
                 continue
             try:
-                sock = bind_tcp(s.address, port)
+                sock = bind_tcp(address, port)
             except OSError as e:
-                msg = f"{scheme}: port {port} cannot be bound on {s.address}: {e.strerror or e}"
+                msg = f"{scheme}: port {port} cannot be bound on {address}: {e.strerror or e}"
                 self.bind_errors.append(msg)
                 log.error("Ingress %s", msg)
                 continue
             bound = sock.getsockname()[1]
-            self.c.dataplane.listen(f"ingress:{scheme}", sock, {"role": "ingress", "scheme": scheme, "port": bound})
-            self.servers[scheme] = (sock, f"{s.address}:{bound}")
-            log.info("Ingress %s on %s://%s:%d", scheme, scheme, s.address, bound)
+            self.dataplane.listen(f"ingress:{scheme}", sock, {"role": "ingress", "scheme": scheme, "port": bound})
+            self.servers[scheme] = (sock, f"{address}:{bound}")
+            log.info("Ingress %s on %s://%s:%d", scheme, scheme, address, bound)
 
     async def close(self) -> None:
         for scheme in self.servers:
-            self.c.dataplane.unlisten(f"ingress:{scheme}")
+            self.dataplane.unlisten(f"ingress:{scheme}")
         self.servers.clear()
         for t in list(self.tasks):
             t.cancel()
@@ -163,7 +171,7 @@ class IngressProxy:
 
     # ---- evaluation --------------------------------------------------------------
     def reevaluate(self, *, routes: bool, tls: bool) -> None:
-        store = self.c.store
+        store = self.store
         ingresses, classes = list(store.iter_kind("Ingress")), list(store.iter_kind("IngressClass"))
         found: dict[tuple, tuple[dict, str, str]] = {}
         if routes:
@@ -193,7 +201,7 @@ class IngressProxy:
                 continue
             ing = store.peek("Ingress", ns, name)
             if ing is not None:
-                self.c.record_event(ing, reason, msg, type="Warning", component=COMPONENT)
+                self.events(ing, reason, msg, type="Warning", component=COMPONENT)
             log.warning("Ingress %s/%s: %s", ns, name, msg)
         self.problems = {k: f"Ingress {k[0]}/{k[1]}: {k[2]}" for k in found}
         if routes:
@@ -206,12 +214,12 @@ class IngressProxy:
         default = any((c["metadata"].get("annotations") or {}).get("ingressclass.kubernetes.io/is-default-class") == "true"
                       and c["metadata"]["name"] in ours for c in classes)
         ports = [{"port": int(addr.rsplit(":", 1)[1]), "protocol": "TCP"} for _, (_, addr) in sorted(self.servers.items())]
-        lb = {"loadBalancer": {"ingress": [{"ip": self.c.settings.address, "ports": ports}]}} if ports else {}
+        lb = {"loadBalancer": {"ingress": [{"ip": self.address, "ports": ports}]}} if ports else {}
         for ing in ingresses:
             cls = (ing.get("spec") or {}).get("ingressClassName") or \
                 (ing["metadata"].get("annotations") or {}).get("kubernetes.io/ingress.class")
             if (cls in ours) or (cls is None and default):
-                self.c.store.update_status("Ingress", ing["metadata"]["namespace"], ing["metadata"]["name"], lb)
+                self.store.update_status("Ingress", ing["metadata"]["namespace"], ing["metadata"]["name"], lb)
 
     def backends(self, b) -> list | None:
         """Ready (ip, port) of a backend, None when its Service or port does not exist."""
@@ -219,7 +227,7 @@ class IngressProxy:
             return self._eps[b]
         except KeyError:
             pass
-        store = self.c.store
+        store = self.store
         sp = service_port(store.peek("Service", b.namespace, b.service), b)
         out = None if sp is None else ready_backends(store.peek("Endpoints", b.namespace, b.service), *sp)
         self._eps[b] = out

@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from .. import activity
@@ -81,8 +82,18 @@ def endpoint_pods(endpoints: dict | None) -> dict[str, tuple[str, str]]:
 
 
 class NodePortProxy:
-    def __init__(self, cluster):
-        self.c = cluster
+    def __init__(self, store, *, address: str = "", dataplane=None, events=None,
+                 bound_changed: Callable[[], None] | None = None):
+        """`store` gives the Services and Endpoints (in the worker: its mirror, and only
+        `pick` and the UDP flows are used there). In the engine: `address` to listen on,
+        the `dataplane` that serves the TCP listeners, `events` (ObjectService.record_event)
+        for a port that cannot be bound, and `bound_changed`, called when the set of bound
+        TCP ports changes (the kernel NodePorts follow it)."""
+        self.store = store
+        self.address = address
+        self.dataplane = dataplane
+        self.events = events
+        self.bound_changed = bound_changed
         self.listeners: dict[ListenerSpec, tuple[ServicePort, object]] = {}  # socket, or UDP transport
         self.errors: dict[tuple[str, str], str] = {}
         self.conns: set = set()
@@ -99,14 +110,14 @@ class NodePortProxy:
 
     def wanted(self) -> dict[ListenerSpec, ServicePort]:
         out = {}
-        for svc in self.c.store.iter_kind("Service"):
+        for svc in self.store.iter_kind("Service"):
             if svc["spec"].get("type") not in ("NodePort", "LoadBalancer"):
                 continue
             for p in svc["spec"].get("ports") or []:
                 proto = p.get("protocol", "TCP")
                 if not p.get("nodePort") or proto not in ("TCP", "UDP"):
                     continue
-                spec = ListenerSpec(self.c.settings.address, int(p["nodePort"]), proto)
+                spec = ListenerSpec(self.address, int(p["nodePort"]), proto)
                 out[spec] = ServicePort(svc["metadata"]["namespace"], svc["metadata"]["name"], p.get("name", ""),
                                         int(p["port"]), p.get("targetPort", p["port"]),
                                         affinity_seconds(svc["spec"]) or 0)
@@ -114,7 +125,7 @@ class NodePortProxy:
 
     async def run(self) -> None:
         await self.reconcile()
-        async for ev in self.c.store.watch():
+        async for ev in self.store.watch():
             kind = ev.object.get("kind")
             if kind == "Service":
                 await self.reconcile()
@@ -129,9 +140,8 @@ class NodePortProxy:
     async def reconcile(self) -> None:
         before = self.bound_tcp()
         await self._reconcile()
-        agent = getattr(self.c, "agent", None)
-        if agent is not None and self.bound_tcp() != before:
-            agent.nudge_services()
+        if self.bound_changed is not None and self.bound_tcp() != before:
+            self.bound_changed()
 
     async def _reconcile(self) -> None:
         want = self.wanted()
@@ -144,7 +154,7 @@ class NodePortProxy:
                 if spec.protocol == "UDP":  # closing and re-binding at once could meet EADDRINUSE
                     handle.get_protocol().pick = self._udp_pick(want[spec])
                 else:
-                    self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(want[spec])})
+                    self.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(want[spec])})
                 self.listeners[spec] = (want[spec], handle)
         self.retain_udp_flows()
         self.errors.clear()
@@ -156,14 +166,14 @@ class NodePortProxy:
                     handle, _ = await asyncio.get_running_loop().create_datagram_endpoint(
                         lambda sp=sp: UdpListener(self._udp_pick(sp)), local_addr=(spec.address, spec.port))
                 else:
-                    handle = self.c.dataplane.reclaim(self._key(spec)) or bind_tcp(spec.address, spec.port)
-                    self.c.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(sp)})
+                    handle = self.dataplane.reclaim(self._key(spec)) or bind_tcp(spec.address, spec.port)
+                    self.dataplane.listen(self._key(spec), handle, {"role": "nodeport", "sp": asdict(sp)})
             except OSError as e:
                 msg = f"nodePort {spec.port}/{spec.protocol} cannot be bound on {spec.address}: {e.strerror or e}"
                 self.errors[(sp.namespace, sp.name)] = msg
-                svc = self.c.store.peek("Service", sp.namespace, sp.name)
-                if svc:
-                    self.c.record_event(svc, "FailedToBindNodePort", msg, type="Warning", component="kube-proxy")
+                svc = self.store.peek("Service", sp.namespace, sp.name)
+                if svc and self.events:
+                    self.events(svc, "FailedToBindNodePort", msg, type="Warning", component="kube-proxy")
                 log.error("Service %s/%s: %s", sp.namespace, sp.name, msg)
                 continue
             self.listeners[spec] = (sp, handle)
@@ -175,7 +185,7 @@ class NodePortProxy:
     def retain_udp_flows(self) -> None:
         for spec, (sp, handle) in self.listeners.items():
             if spec.protocol == "UDP":
-                eps = self.c.store.peek("Endpoints", sp.namespace, sp.name)
+                eps = self.store.peek("Endpoints", sp.namespace, sp.name)
                 handle.get_protocol().retain(set(ready_backends(eps, sp.port_name, sp.target)))
 
     @staticmethod
@@ -186,13 +196,13 @@ class NodePortProxy:
         if spec.protocol == "UDP":
             handle.close()
         else:
-            self.c.dataplane.unlisten(self._key(spec))  # closes our copy too
+            self.dataplane.unlisten(self._key(spec))  # closes our copy too
 
     def pick(self, sp: ServicePort, tried: set, client_ip: str | None = None) -> tuple[str, int] | None:
         """Round-robin over ready endpoints; with ClientIP affinity, the same endpoint
         for a client as long as it stays ready and the client came back within the
         timeout (kube-proxy's `recent` match: the clock restarts at every connection)."""
-        eps = self.c.store.peek("Endpoints", sp.namespace, sp.name)
+        eps = self.store.peek("Endpoints", sp.namespace, sp.name)
         backends = [b for b in ready_backends(eps, sp.port_name, sp.target) if b not in tried]
         if not backends:
             return None
@@ -217,7 +227,7 @@ class NodePortProxy:
         `backend` at `at` (a first per endpoint, see worker.py): into the activity stream."""
         for spec, (sp, _) in self.listeners.items():
             if self._key(spec) == key:
-                pod = endpoint_pods(self.c.store.peek("Endpoints", sp.namespace, sp.name)).get(backend[0])
+                pod = endpoint_pods(self.store.peek("Endpoints", sp.namespace, sp.name)).get(backend[0])
                 if pod is not None:
                     activity.RING.served(*pod, at, f"NodePort {spec.port} of Service {sp.name} (proxy worker)")
                 return

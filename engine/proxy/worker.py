@@ -59,22 +59,13 @@ class Mirror:
         return list(self.by_kind[kind].values())
 
 
-class Replica:
-    """What the proxies need from a Cluster, in the worker: the mirror, nothing else."""
-
-    settings = None
-
-    def __init__(self) -> None:
-        self.store = Mirror()
-
-
 class Worker:
     def __init__(self, control: socket.socket) -> None:
         self.control = control
         self.reader = wire.Reader(control)
-        self.cluster = Replica()
-        self.nodeport = NodePortProxy(self.cluster)
-        self.ingress = IngressProxy(self.cluster, control=False)
+        self.store = Mirror()
+        self.nodeport = NodePortProxy(self.store)
+        self.ingress = IngressProxy(self.store, control=False)
         self.routes: dict[str, ServicePort] = {}
         self.servers: dict[str, asyncio.AbstractServer] = {}
         self.keys: set[str] = set()  # listeners the engine wants served now
@@ -113,7 +104,7 @@ class Worker:
             obj = msg["obj"]
             if obj["kind"] == "Endpoints" and self.seen:
                 self._forget_gone(obj, deleted=op == "delete")
-            (self.cluster.store.put if op == "put" else self.cluster.store.delete)(obj)
+            (self.store.put if op == "put" else self.store.delete)(obj)
             if self.synced:
                 self.ingress.on_change(obj)
         elif op == "synced":
@@ -180,7 +171,7 @@ class Worker:
         """Endpoints `obj` changes (or goes): its addresses that left will be reported
         again on their next first connection."""
         m = obj["metadata"]
-        old = self.cluster.store.peek("Endpoints", m.get("namespace"), m["name"])
+        old = self.store.peek("Endpoints", m.get("namespace"), m["name"])
         gone = _addresses(old) - (set() if deleted else _addresses(obj))
         if gone:
             for seen in self.seen.values():

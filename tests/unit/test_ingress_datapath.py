@@ -16,7 +16,7 @@ import pytest
 from kubedeck.engine.proxy import ingress_fast
 from kubedeck.engine.proxy.ingress import IngressProxy
 from kubedeck.engine.proxy.ingress_http import Client
-from kubedeck.engine.proxy.worker import Replica
+from kubedeck.engine.proxy.worker import Mirror
 
 OK = b"HTTP/1.1 200 OK\r\nServer: test\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello"
 
@@ -54,8 +54,9 @@ class Backend:
             writer.close()
 
 
-def replica(port: int, hosts=("app.test",), more_ports=()):
-    c = Replica()
+def replica(port: int, hosts=("app.test",), more_ports=()) -> Mirror:
+    """The worker's mirror of the store, holding a Service, its Endpoints and an Ingress."""
+    c = Mirror()
     for o in [
         {"kind": "Service", "metadata": {"name": "web", "namespace": "default"},
          "spec": {"ports": [{"name": "http", "port": 80, "targetPort": "http"}], "selector": {"app": "web"}}},
@@ -74,7 +75,7 @@ def replica(port: int, hosts=("app.test",), more_ports=()):
                                                        "backend": {"service": {"name": "empty", "port": {"number": 80}}}}]}},
         ]}},
     ]:
-        c.store.put(o)
+        c.put(o)
     return c
 
 

@@ -220,7 +220,7 @@ async def test_the_worker_gives_memory_back_after_20_unterminated_16_mib_headers
     listener = bind_tcp("127.0.0.1", 0)
     port = listener.getsockname()[1]
     try:
-        for objs in replica(server.sockets[0].getsockname()[1]).store.by_kind.values():
+        for objs in replica(server.sockets[0].getsockname()[1]).by_kind.values():
             for obj in objs.values():
                 for pkt in wire.packets({"op": "put", "obj": obj}):
                     wire.send_packet(ours, pkt)

@@ -21,7 +21,7 @@ def endpoints(cluster, *ips: str) -> None:
 
 def test_round_robin_without_affinity(cluster):
     endpoints(cluster, "10.0.0.2", "10.0.0.3")
-    proxy, sp = NodePortProxy(cluster), ServicePort("default", "web", "http", 80, "http")
+    proxy, sp = NodePortProxy(cluster.store), ServicePort("default", "web", "http", 80, "http")
     assert {proxy.pick(sp, set(), "127.0.0.1")[0] for _ in range(4)} == {"10.0.0.2", "10.0.0.3"}
 
 
@@ -29,7 +29,7 @@ def test_client_ip_affinity_lasts_its_timeout_since_the_last_connection(cluster,
     clock = [1000.0]
     monkeypatch.setattr(nodeport.time, "monotonic", lambda: clock[0])
     endpoints(cluster, "10.0.0.2", "10.0.0.3")
-    proxy, sp = NodePortProxy(cluster), ServicePort("default", "web", "http", 80, "http", affinity=60)
+    proxy, sp = NodePortProxy(cluster.store), ServicePort("default", "web", "http", 80, "http", affinity=60)
     first = proxy.pick(sp, set(), "127.0.0.1")
     for _ in range(5):  # every 50 s: each connection restarts the 60 s clock
         clock[0] += 50
@@ -46,7 +46,7 @@ def test_client_ip_affinity_lasts_its_timeout_since_the_last_connection(cluster,
 
 def test_affinity_moves_off_an_endpoint_that_is_no_longer_ready(cluster):
     endpoints(cluster, "10.0.0.2", "10.0.0.3")
-    proxy, sp = NodePortProxy(cluster), ServicePort("default", "web", "http", 80, "http", affinity=10800)
+    proxy, sp = NodePortProxy(cluster.store), ServicePort("default", "web", "http", 80, "http", affinity=10800)
     first = proxy.pick(sp, set(), "127.0.0.1")
     other = next(ip for ip in ("10.0.0.2", "10.0.0.3") if ip != first[0])
     endpoints(cluster, other)
