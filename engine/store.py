@@ -6,9 +6,11 @@ reloads everything. All mutation happens on the engine's asyncio loop, so there 
 locks: callers in threads must hop onto the loop first.
 
 Each write bumps one global resourceVersion (persisted), stamps uid/creationTimestamp/
-generation as the API server does, and appends a watch event to a bounded history. A
-watcher that asks for a resourceVersion still in the history gets every event after it
-in order; an older one gets 410 Gone and must relist, as in Kubernetes.
+generation as the API server does, and appends a watch event to a bounded history: the
+events of the last 75 s (at least 100, at most 10,000), as the API server's watch cache
+keeps them, so its memory levels off under a steady stream of writes. A watcher that asks
+for a resourceVersion still in the history gets every event after it in order; an older
+one gets 410 Gone and must relist, as in Kubernetes.
 
 Objects returned to callers are deep copies: nobody may mutate the cache.
 """
@@ -34,7 +36,9 @@ from .selectors import matches_selector
 from .store_file import StoreDamaged, open_db, why_unwritable
 
 log = logging.getLogger("kubedeck.store")
-HISTORY = 10_000
+#: the watch history: every event of the last HISTORY_SECONDS (the watch cache's
+#: eventFreshDuration), at least HISTORY_MIN and at most HISTORY_MAX events
+HISTORY_SECONDS, HISTORY_MIN, HISTORY_MAX = 75.0, 100, 10_000
 CLUSTER_SCOPED = {"Namespace", "Node", "IngressClass", "PersistentVolume", "StorageClass",
                   "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 
@@ -112,7 +116,8 @@ class Store:
         # indexes for controllers: uid -> key, and owner uid -> keys of its dependents
         self._by_uid: dict[str, tuple[str, str, str]] = {}
         self._by_owner: dict[str, set[tuple[str, str, str]]] = {}
-        self._history: deque[WatchEvent] = deque(maxlen=HISTORY)
+        self._history: deque[WatchEvent] = deque()
+        self._history_at: deque[float] = deque()  # when each was written (monotonic)
         self._watchers: set[asyncio.Queue] = set()
         self._json: dict[tuple[str, str, str], tuple[str, bytes]] = {}
         self._db = open_db(path)  # 0600, and StoreDamaged rather than an empty cluster
@@ -341,7 +346,13 @@ class Store:
     # ---- watches -----------------------------------------------------------------
     def _emit(self, ev: WatchEvent) -> None:
         activity.RING.store_write(ev.type, ev.object, len(self._watchers), self._write_started)
+        now = time.monotonic()
         self._history.append(ev)
+        self._history_at.append(now)
+        while len(self._history) > HISTORY_MAX or (
+                len(self._history) > HISTORY_MIN and self._history_at[0] < now - HISTORY_SECONDS):
+            self._history.popleft()
+            self._history_at.popleft()
         for q in list(self._watchers):
             q.put_nowait(ev)
 

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from kubedeck.engine.api import reads
 from kubedeck.engine.paths import parse_path
+from kubedeck.engine import store as store_mod
 from kubedeck.engine.store import Store
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "default"}}
@@ -57,7 +58,7 @@ async def test_resume_from_a_resource_version(api):
 
 async def test_too_old_resource_version_is_410(api, monkeypatch):
     store, client = api
-    monkeypatch.setattr(store, "_history", type(store._history)(maxlen=2))
+    monkeypatch.setattr(store_mod, "HISTORY_MAX", 2)
     first = store.create(CM)
     for i in range(5):
         store.update({**store.get("ConfigMap", "default", "a"), "data": {"i": str(i)}})
@@ -65,6 +66,25 @@ async def test_too_old_resource_version_is_410(api, monkeypatch):
                             params={"watch": "1", "resourceVersion": first["metadata"]["resourceVersion"]})
     (ev,) = await _events(resp, 1)
     assert ev["type"] == "ERROR" and ev["object"]["code"] == 410 and ev["object"]["reason"] == "Expired"
+
+
+def test_history_keeps_the_last_75_seconds_within_its_bounds(tmp_path, monkeypatch):
+    """As the API server's watch cache: events older than 75 s go once more than 100 are
+    kept, so the history (and the engine's memory) levels off under steady writes."""
+    clock = [1000.0]
+    monkeypatch.setattr(store_mod.time, "monotonic", lambda: clock[0])
+    s = store_mod.Store(None)
+    s.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
+    first = s.create(CM)
+    for i in range(150):
+        clock[0] += 1  # one write a second
+        s.update({**s.get("ConfigMap", "default", "a"), "data": {"i": str(i)}})
+    assert len(s._history) == 100  # the floor, though only 76 of them are from the last 75 s
+    clock[0] += 1
+    for i in range(300):  # a burst within one second: all of it is fresh, and kept
+        s.update({**s.get("ConfigMap", "default", "a"), "data": {"j": str(i)}})
+    assert len(s._history) == 75 + 300  # the writes of the last 75 s (t=1076..1150) and the burst
+    assert s.oldest_rv() > int(first["metadata"]["resourceVersion"])
 
 
 async def test_bookmarks_and_timeout(api):
