@@ -11,6 +11,11 @@ import sys
 
 from . import __version__
 
+# httpx imports its command-line client (click, pygments, rich.syntax: ~50 ms, a tenth
+# of the TUI's imports) unless that import fails, as without its `cli` extra; kubedeck
+# never runs it
+sys.modules.setdefault("httpx._main", None)
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kubedeck", description="A local Kubernetes you can see.")
@@ -156,6 +161,23 @@ def _ns_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("-A", "--all-namespaces", action="store_true")
 
 
+def _ui(args) -> int:
+    from kubedeck.engine.client import Client, NotRunning
+    from kubedeck.engine.state import read_connection, state_dir
+
+    from .errors import UserError
+
+    state = state_dir(args.state)
+    try:
+        Client.for_state(state).close()  # a clear error when no engine answers
+    except NotRunning as e:
+        raise UserError(str(e)) from None
+    from kubedeck.tui.app import run_tui
+
+    conn = read_connection(state)
+    return run_tui(api_url=conn["url"], token=conn["token"], ca=conn.get("ca"), theme=args.theme)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.cmd:
@@ -167,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import UserError
 
     try:
+        if args.cmd == "ui" and not args.context and not args.kubeconfig:
+            return _ui(args)  # without commands.py's imports (yaml, the printers)
         if args.cmd == "serve" and not args.context and not args.kubeconfig:
             # straight to the engine: the client commands' imports (httpx, the printers)
             # would add ~0.1 s before its API answers

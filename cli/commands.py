@@ -86,13 +86,6 @@ def cmd_up(args, state: Path) -> int:
     return _open_ui(conn, args.theme)
 
 
-def cmd_ui(args, state: Path) -> int:
-    from kubedeck.engine.state import read_connection
-
-    Client.for_state(state).close()
-    return _open_ui(read_connection(state), args.theme)
-
-
 def _open_ui(conn: dict, theme: str | None) -> int:
     from kubedeck.tui.app import run_tui
 

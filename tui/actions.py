@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from kubedeck.engine.client import ApiError
-from kubedeck.engine.present import describe as describe_text
 from kubedeck.engine.present.resources import ResourceKind
 
 from .api import Disconnected
@@ -63,6 +62,8 @@ class ActionsMixin:
     # -- views ---------------------------------------------------------------------------
 
     def action_describe(self) -> None:
+        from kubedeck.engine.present import describe as describe_text  # yaml: not at start-up
+
         selected = self._selected()
         if selected is None:
             return
@@ -79,6 +80,8 @@ class ActionsMixin:
         self.push_screen(TextScreen(f"Describe {self._label(kind, obj)}", body, reveal=reveal))
 
     def action_yaml(self) -> None:
+        from kubedeck.engine.present import describe as describe_text  # yaml: not at start-up
+
         selected = self._selected()
         if selected is None:
             return
@@ -88,6 +91,8 @@ class ActionsMixin:
         self.push_screen(TextScreen(f"YAML {self._label(kind, obj)}", describe_text.to_yaml(obj), reveal=reveal))
 
     def action_reveal(self) -> None:
+        from kubedeck.engine.present import describe as describe_text  # yaml: not at start-up
+
         selected = self._selected()
         if selected is None:
             return

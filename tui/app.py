@@ -13,6 +13,7 @@ theme files and the remembered choice. The mixins add the key actions by concern
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.theme import Theme
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from . import themes as theme_files
@@ -34,6 +35,7 @@ from .help import KEY_HELP
 from .informer import Informer
 from .metrics import MetricsPoller, with_usage
 from .plain import PlainClusterMixin
+from .widgets.key_footer import KeyFooter
 from .widgets.log_pane import LogPane
 from .widgets.manifest_errors import ManifestErrors
 from .widgets.pick_screen import PickScreen
@@ -44,7 +46,8 @@ from .widgets.text_screen import TextScreen
 from .workers import WorkerRestarts
 from .xray_mixin import COMMANDS as XRAY_COMMANDS, XrayMixin
 
-ALWAYS_WATCHED = ("nodes", "pods", "services", "events", "namespaces")
+ALWAYS_WATCHED = ("pods", "nodes", "services", "events", "namespaces")  # pods first: the first frame waits for them
+FIRST_FRAME_WAIT = 1.0  # seconds
 
 
 class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App):
@@ -109,9 +112,13 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self._retry_delay = retry_delay
         self._log_timer = None
         self._nodes_dirty = True
+        self._first_frame: ExitStack | None = None  # holds the first frame back (on_mount)
         self.metrics = MetricsPoller(self.api, on_update=self._metrics_updated)
         self.restarts = WorkerRestarts(self, delay=retry_delay)
         super().__init__()
+        # before the CSS is first parsed: chosen on mount, it re-parsed all of it and
+        # restyled every widget before the first frame
+        self.theme_choice.install()
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -140,7 +147,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         yield self.log_pane
         yield self.errors_area
         yield self.prompt
-        yield Footer()
+        yield KeyFooter()
 
     def tables(self) -> list[ResourceTable]:
         return [self.nodes_table, self.services_table, self.main_table]
@@ -155,15 +162,26 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         return dict(theme_files.VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        self.theme_choice.install()
+        # No frame until the pods are listed (or FIRST_FRAME_WAIT has passed): the frames
+        # of empty panes before the list cost ~40 % of the start-up in layout and rendering
+        self._first_frame = ExitStack()
+        self._first_frame.enter_context(self.batch_update())
+        self.set_timer(FIRST_FRAME_WAIT, self._show_first_frame)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.main_table.focus()
         for plural in ALWAYS_WATCHED:
             self.ensure_informer(VIEWS[plural])
         self.set_interval(0.5, self._refresh_nodes)
-        self.restarts.run("metrics", self.metrics.run)
         self._status_timer = self.set_interval(self._status_interval, self._poll_status)
         self.call_later(self._poll_status)
+
+    def _show_first_frame(self) -> None:
+        if self._first_frame is None:
+            return
+        self._first_frame.close()
+        self._first_frame = None
+        self.screen.refresh()
+        self.restarts.run("metrics", self.metrics.run)  # after the pods: they only add usage
 
     async def on_unmount(self) -> None:
         await self.stop_all_forwards()
@@ -201,6 +219,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.show_forbidden(kind.plural)
         if kind.plural == "pods":
             self._nodes_dirty = True
+        if kind.plural == self.main_table.kind.plural:
+            self._show_first_frame()
 
     def _on_event(self, kind: ResourceKind, event_type: str, obj: dict) -> None:
         for table in self._tables_for(kind.plural):

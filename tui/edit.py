@@ -21,7 +21,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import yaml
 from kubedeck.engine.client import ApiError
 from kubedeck.engine.labels import A_SOURCE as SOURCE
 from kubedeck.engine.present.resources import ResourceKind
@@ -41,6 +40,8 @@ def source_of(obj: dict) -> str | None:
 def find_line(path: Path, kind: str, name: str, namespace: str | None = None) -> int:
     """1-based line of the document for kind/name in a manifest file (1 if not found).
     Documents after one that does not parse are not searched."""
+    import yaml  # here, not at start-up (as in the functions below)
+
     fallback = None
     try:
         if not path.is_file() or path.stat().st_size > MAX_SCAN_BYTES:  # no FIFO, no device
@@ -59,6 +60,8 @@ def find_line(path: Path, kind: str, name: str, namespace: str | None = None) ->
 
 
 def _field(node, key: str):
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             if isinstance(k, yaml.ScalarNode) and k.value == key:
@@ -68,6 +71,8 @@ def _field(node, key: str):
 
 def _scalars(node) -> dict[str, str]:
     """The scalar fields of a mapping node, by key."""
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         return {}
     return {k.value: v.value for k, v in node.value
@@ -80,6 +85,8 @@ def editor_command(path: Path, line: int | None = None) -> list[str]:
 
 
 def editable_yaml(obj: dict) -> str:
+    import yaml
+
     meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
     return yaml.safe_dump({**obj, "metadata": meta}, sort_keys=False, allow_unicode=True)
 
@@ -120,6 +127,8 @@ class EditMixin:
             self.notify(f"edit {self._label(kind, obj)} failed: {message}", severity="error")
 
     async def _edit_through_api(self, kind: ResourceKind, ns: str | None, name: str) -> None:
+        import yaml
+
         live = await self.api.get(kind.plural, ns, name, kind.group_version)
         live = {"apiVersion": kind.group_version, "kind": kind.kind, **live}
         label = self._label(kind, live)

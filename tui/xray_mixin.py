@@ -7,9 +7,6 @@ expect; `J` is free everywhere but the logs pane, where it keeps its JSON meanin
 
 from __future__ import annotations
 
-from .journey import JourneyScreen
-from .xray import XrayScreen
-
 COMMANDS = ("xray",)
 
 
@@ -24,6 +21,8 @@ class XrayMixin:
         return True
 
     def action_xray(self) -> None:
+        from .xray import XrayScreen  # the screens load when first opened, not at start-up
+
         self.push_screen(XrayScreen())
 
     def action_journey(self) -> None:
@@ -37,4 +36,6 @@ class XrayMixin:
                           meta.get("name", ""))
 
     def open_journey(self, kind: str, namespace: str, name: str) -> None:
+        from .journey import JourneyScreen
+
         self.push_screen(JourneyScreen(kind, namespace, name))

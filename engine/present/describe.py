@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import yaml
-
 from . import format as fmt
 
 _SKIP_META = ("managedFields",)
 
 
 def yaml_text(data: object) -> str:
+    import yaml  # here: the TUI's and `get`'s start-up import this module, not always YAML
+
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
