@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from conftest import wait_for
-from test_services import CLIENT as BUSYBOX_CLIENT, SVC as WEB_SVC, WEB, container, exec_in
+from e2e_kit import CLIENT as BUSYBOX_CLIENT, SVC as WEB_SVC, WEB, container, deployment, exec_in
 
 # Answers every UDP datagram on 9053 and every line on a TCP connection to 9080 with
 # its hostname. AF_INET=2, SOCK_STREAM=1, SOCK_DGRAM=2, SOL_SOCKET=1, SO_REUSEADDR=2.
@@ -68,23 +68,14 @@ socket(my $s, 2, 1, 0) or die "socket: $!";
 connect($s, pack("S n a4 x8", 2, $port, $a)) or die "connect: $!";
 syswrite($s, "one\n"); print scalar <$s>;
 """
-ECHO = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: echo}}
-  template:
-    metadata: {labels: {app: echo}}
-    spec:
-      terminationGracePeriodSeconds: 60
-      containers:
-      - name: echo
-        image: kubedeck-test/perl:1
-        command: ["perl", "-e"]
-        args: [SERVER]
----
+ECHO = deployment("echo", """
+terminationGracePeriodSeconds: 60
+containers:
+- name: echo
+  image: kubedeck-test/perl:1
+  command: ["perl", "-e"]
+  args: [SERVER]
+""", replicas=2) + """---
 apiVersion: v1
 kind: Service
 metadata: {name: echo}

@@ -3,42 +3,8 @@
 from __future__ import annotations
 
 from conftest import wait_for
+from e2e_kit import CLIENT, SVC, WEB, exec_in
 
-WEB = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: busybox:1.36
-        command: ["sh", "-c", "mkdir -p /www && echo $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        ports: [{containerPort: 8080, name: http}]
-        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-"""
-SVC = """
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
-"""
-CLIENT = """
-apiVersion: v1
-kind: Pod
-metadata: {name: client}
-spec:
-  containers:
-  - name: c
-    image: busybox:1.36
-    command: ["sleep", "3600"]
-"""
 STS = """
 apiVersion: v1
 kind: Service
@@ -64,17 +30,6 @@ spec:
         command: ["sh", "-c", "mkdir -p /www && echo $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"]
         readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
 """
-
-
-def container(engine, pod: str):
-    """The app container of a one-container pod."""
-    return next(c for c in engine.containers() if c.labels.get("io.kubernetes.pod.name") == pod
-                and c.labels.get("io.kubedeck.role") == "app")
-
-
-def exec_in(engine, pod: str, cmd: str) -> str:
-    code, out = container(engine, pod).exec_run(["sh", "-c", cmd])
-    return out.decode().strip() if code == 0 else ""
 
 
 def test_service_names_resolve_on_the_service_port(engine):
