@@ -162,20 +162,46 @@ def _ns_flags(s: argparse.ArgumentParser) -> None:
 
 
 def _ui(args) -> int:
-    from kubedeck.engine.client import Client, NotRunning
+    """`kubedeck ui` on the state dir's engine. The pods are listed on a thread while the
+    TUI's modules load (~0.3 s), so the first frame need not wait for them; that list is
+    also the check that the engine answers (a clear error when none does)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from kubedeck.engine.state import read_connection, state_dir
+
+    state = state_dir(args.state)
+    pool = ThreadPoolExecutor(1)
+    pods = pool.submit(_list_pods, state)
+    pool.shutdown(wait=False)
+    from kubedeck.engine.client import NotRunning
+    from kubedeck.tui.app import run_tui
 
     from .errors import UserError
 
-    state = state_dir(args.state)
     try:
-        Client.for_state(state).close()  # a clear error when no engine answers
+        listed = pods.result()
     except NotRunning as e:
         raise UserError(str(e)) from None
-    from kubedeck.tui.app import run_tui
-
     conn = read_connection(state)
-    return run_tui(api_url=conn["url"], token=conn["token"], ca=conn.get("ca"), theme=args.theme)
+    return run_tui(api_url=conn["url"], token=conn["token"], ca=conn.get("ca"), theme=args.theme,
+                   first_lists={"pods": listed} if listed else None)
+
+
+def _list_pods(state) -> tuple[list[dict], str] | None:
+    """(items, resourceVersion) of all pods; None when the list fails (the TUI then lists
+    and shows what goes wrong); NotRunning when no engine answers."""
+    import httpx
+
+    from kubedeck.engine.client import ApiError, Client
+
+    client = Client.for_state(state)
+    try:
+        body = client.request("GET", "/api/v1/pods")
+    except (ApiError, httpx.HTTPError, ValueError):
+        return None
+    finally:
+        client.close()
+    return body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,6 +96,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         api: ApiClient | None = None,
         status_interval: float = 5.0,
         retry_delay: float = 0.5,
+        first_lists: dict[str, tuple[list[dict], str]] | None = None,
     ) -> None:
         self.api_url, self.api_token, self.api_ca = api_url, token, ca
         self.folder_status = folder_status  # a folder synced by this process (cli/remote.py)
@@ -106,6 +107,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.theme_choice = theme_files.AppThemes(self, Path(config_dir) if config_dir else theme_files.config_dir(),
                                                   theme)
         self.informers: dict[str, Informer] = {}
+        self._first_lists = dict(first_lists or {})  # plural -> (items, rv) listed before the start
         self.namespace: str | None = None
         self.manifest_errors: list[dict] = []
         self._status_interval = status_interval
@@ -202,6 +204,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
                 on_state=lambda k, up, message: self.status_bar.kind_state(k.plural, up, message),
                 retry_delay=self._retry_delay,
                 fallback_namespace=getattr(self.api.connection, "namespace", None),
+                first_list=self._first_lists.pop(kind.plural, None),
             )
             self.informers[kind.plural] = informer
             self.restarts.run(f"informer {kind.plural}", informer.run)
@@ -394,10 +397,12 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
 def run_tui(
     *, api_url: str = "", token: str = "", ca: str | None = None, theme: str | None = None,
     config_dir: Path | None = None, connection=None, folder_status: Callable[[], dict] | None = None,
+    first_lists: dict[str, tuple[list[dict], str]] | None = None,
 ) -> int:
     """Run the TUI until the user quits; returns the process exit code. `connection`: a
-    kubeconfig context's (engine/kubeconnect.py) instead of an engine's url/token/CA."""
+    kubeconfig context's (engine/kubeconnect.py) instead of an engine's url/token/CA;
+    `first_lists`: kinds already listed, as (items, resourceVersion) by plural."""
     app = KubedeckApp(api_url=api_url, token=token, ca=ca, theme=theme, config_dir=config_dir,
-                      connection=connection, folder_status=folder_status)
+                      connection=connection, folder_status=folder_status, first_lists=first_lists)
     app.run()
     return app.return_code or 0

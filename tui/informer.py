@@ -3,7 +3,9 @@
 An `Informer` keeps a uid -> object cache (never mutated by consumers) and calls
 `on_sync(items)` after each initial list, `on_event(type, obj)` for every change and
 `on_state(connected, message)` when the API goes away or comes back. Reconnects and
-relists are done by `ApiClient.watch`, which replays what was missed as events.
+relists are done by `ApiClient.watch`, which replays what was missed as events. A
+`first_list` (made before the app started: `kubedeck ui` lists the pods while the TUI's
+modules load) stands in for the first list; the watch starts from its resourceVersion.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Informer:
         on_state: Callable[[ResourceKind, bool, str], None],
         retry_delay: float = 0.5,
         fallback_namespace: str | None = None,
+        first_list: tuple[list[dict], str] | None = None,
     ) -> None:
         self.api = api
         self.kind = kind
@@ -42,13 +45,17 @@ class Informer:
         self._on_event = on_event
         self._on_state = on_state
         self._retry_delay = retry_delay
+        self._first_list = first_list  # (items, resourceVersion) listed before the app ran
 
     async def run(self) -> None:
         kind = self.kind
         attempt = 0
         while True:
             try:
-                items, rv = await self.api.list(kind.plural, self.scope, kind.group_version)
+                if self._first_list is not None:  # used once: a restarted informer lists again
+                    (items, rv), self._first_list = self._first_list, None
+                else:
+                    items, rv = await self.api.list(kind.plural, self.scope, kind.group_version)
                 break
             except Disconnected as exc:
                 self._on_state(kind, False, str(exc))

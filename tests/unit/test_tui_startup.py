@@ -1,0 +1,84 @@
+"""The TUI's start-up (issue 18): the first frame shows the pods, a list made before the
+app started stands in for the first one, and the footer rebuilds only when its keys
+change; against the in-process fake API (no sleeps: wait_for)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tui_fake_api import app_on, pod, serving, wait_for  # noqa: E402
+
+
+@pytest.fixture
+async def fake_api():
+    async with serving() as api:
+        yield api
+
+
+def record_frames(app) -> list[int]:
+    """The pods table's row count at each frame the app sends to the terminal."""
+    shown: list[int] = []
+    display = app._display
+
+    def recording(screen, renderable) -> None:
+        if renderable is not None and not app._batch_count:
+            shown.append(app.main_table.row_count)
+        display(screen, renderable)
+
+    app._display = recording
+    return shown
+
+
+async def test_the_first_frame_already_shows_the_pods(fake_api, tmp_path):
+    app = app_on(fake_api, tmp_path)
+    shown = record_frames(app)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_for(pilot, lambda: shown, message="a frame")
+        assert shown[0] == 4, shown  # never a frame of empty panes first
+
+
+async def test_a_list_made_before_the_start_stands_in_for_the_first(fake_api, tmp_path):
+    rv = str(fake_api.rv)
+    app = app_on(fake_api, tmp_path, first_lists={"pods": ([pod("early-1")], rv)})
+    shown = record_frames(app)
+    async with app.run_test(size=(120, 34)) as pilot:
+        table = app.main_table
+        await wait_for(pilot, lambda: shown, message="a frame")
+        assert shown[0] == 1 and str(table.get_cell("uid-default-early-1", "NAME")) == "early-1"
+        pod_gets = [r for r in fake_api.calls("GET") if r.path == "/api/v1/pods"]
+        assert pod_gets and all(r.query.get("watch") for r in pod_gets), "no second list of the pods"
+        assert pod_gets[0].query.get("resourceVersion") == rv  # the watch follows that list
+        fake_api.inject("pods", "ADDED", pod("late-1"))
+        await wait_for(pilot, lambda: table.row_count == 2, message="a pod added after the list")
+
+
+async def test_the_footer_rebuilds_only_when_its_keys_change(fake_api, tmp_path):
+    app = app_on(fake_api, tmp_path)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_for(pilot, lambda: app.main_table.row_count == 4)
+        footer = app.screen.query_one("Footer")
+        await wait_for(pilot, lambda: len(footer.query("FooterKey")) > 0, message="footer keys")
+        rebuilds = []
+        recompose = footer.recompose
+
+        async def counted() -> None:
+            rebuilds.append(1)
+            await recompose()
+
+        footer.recompose = counted
+        app.nodes_table.focus()  # a table like the pods one: the same keys
+        await pilot.pause()
+        app.services_table.focus()
+        await pilot.pause()
+        app.main_table.focus()
+        await pilot.pause()
+        assert rebuilds == []
+        await pilot.press("l")  # the logs pane has keys of its own
+        await wait_for(pilot, lambda: "Search logs" in {k.description for k in footer.query("FooterKey")},
+                       message="the footer shows the logs' keys")
+        assert len(rebuilds) == 1
