@@ -82,3 +82,16 @@ async def test_the_footer_rebuilds_only_when_its_keys_change(fake_api, tmp_path)
         await wait_for(pilot, lambda: "Search logs" in {k.description for k in footer.query("FooterKey")},
                        message="the footer shows the logs' keys")
         assert len(rebuilds) == 1
+
+
+def test_ui_start_loads_only_the_first_screen():
+    """`kubedeck ui` loads neither YAML, httpx's command line (click, pygments), the
+    client commands nor the screens opened later (x-ray, journey)."""
+    import subprocess
+
+    later = ("yaml", "click", "pygments", "kubedeck.commands", "kubedeck.printers",
+             "kubedeck.tui.xray", "kubedeck.tui.journey", "kubedeck.engine.present.xray")
+    probe = ("import sys\nimport kubedeck.cli, kubedeck.tui.app\n"
+             f"print(','.join(m for m in {later!r} if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
