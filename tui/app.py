@@ -13,7 +13,6 @@ theme files and the remembered choice. The mixins add the key actions by concern
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from . import themes as theme_files
 from .actions import ActionsMixin
 from .api import ApiClient
 from .edit import EditMixin
+from .first_frame import FirstFrame
 from .forwards import ForwardMixin
 from .help import KEY_HELP
 from .informer import Informer
@@ -114,13 +114,11 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self._retry_delay = retry_delay
         self._log_timer = None
         self._nodes_dirty = True
-        self._first_frame: ExitStack | None = None  # holds the first frame back (on_mount)
+        self.first_frame: FirstFrame | None = None  # until the pods are listed (on_mount)
         self.metrics = MetricsPoller(self.api, on_update=self._metrics_updated)
         self.restarts = WorkerRestarts(self, delay=retry_delay)
         super().__init__()
-        # before the CSS is first parsed: chosen on mount, it re-parsed all of it and
-        # restyled every widget before the first frame
-        self.theme_choice.install()
+        self.theme_choice.install()  # before the CSS is parsed (on mount: parsed again, all restyled)
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -164,11 +162,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         return dict(theme_files.VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        # No frame until the pods are listed (or FIRST_FRAME_WAIT has passed): the frames
-        # of empty panes before the list cost ~40 % of the start-up in layout and rendering
-        self._first_frame = ExitStack()
-        self._first_frame.enter_context(self.batch_update())
-        self.set_timer(FIRST_FRAME_WAIT, self._show_first_frame)
+        # metrics after the pods: they only add usage
+        self.first_frame = FirstFrame(self, FIRST_FRAME_WAIT, lambda: self.restarts.run("metrics", self.metrics.run))
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.main_table.focus()
         for plural in ALWAYS_WATCHED:
@@ -176,14 +171,6 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.set_interval(0.5, self._refresh_nodes)
         self._status_timer = self.set_interval(self._status_interval, self._poll_status)
         self.call_later(self._poll_status)
-
-    def _show_first_frame(self) -> None:
-        if self._first_frame is None:
-            return
-        self._first_frame.close()
-        self._first_frame = None
-        self.screen.refresh()
-        self.restarts.run("metrics", self.metrics.run)  # after the pods: they only add usage
 
     async def on_unmount(self) -> None:
         await self.stop_all_forwards()
@@ -222,8 +209,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.show_forbidden(kind.plural)
         if kind.plural == "pods":
             self._nodes_dirty = True
-        if kind.plural == self.main_table.kind.plural:
-            self._show_first_frame()
+        if kind.plural == self.main_table.kind.plural and self.first_frame:
+            self.first_frame.show()
 
     def _on_event(self, kind: ResourceKind, event_type: str, obj: dict) -> None:
         for table in self._tables_for(kind.plural):
