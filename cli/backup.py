@@ -31,7 +31,7 @@ from pathlib import Path
 
 from kubedeck.engine.lock import StateLock, StateLocked
 from kubedeck.engine.state import cluster_name
-from kubedeck.engine.store_file import SUFFIXES, marker, open_db
+from kubedeck.engine.store_file import marker, open_db, remove, set_aside
 
 from .errors import UserError
 
@@ -144,17 +144,10 @@ def _set_aside_old(store: Path, *, force: bool) -> tuple[Path | None, int]:
     except UserError:  # damaged: nothing to lose by replacing it, but keep it
         old_rv, old = 0, [None]
     if not old and not marker(store).exists():
-        for suffix in SUFFIXES:
-            store.with_name(store.name + suffix).unlink(missing_ok=True)
+        remove(store)
         return None, old_rv
     if not force:
         raise UserError(f"{store} already holds a cluster ({len(old)} object(s)); "
                         "use --force to replace it (it is moved aside, not deleted)")
-    aside = store.with_name(f"{store.name}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}")
-    for suffix in SUFFIXES:
-        src = store.with_name(store.name + suffix)
-        if src.exists():
-            os.replace(src, aside.with_name(aside.name + suffix))
-    marker(store).unlink(missing_ok=True)
-    return aside, old_rv
+    return set_aside(store, "before-restore"), old_rv
 

@@ -115,11 +115,11 @@ def why_unwritable(path: Path) -> str:
     return ""
 
 
-def set_aside(path: Path) -> Path:
-    """Move a damaged store (and its WAL) away and forget it held a cluster; returns
-    where the main file went."""
+def set_aside(path: Path, why: str = "damaged") -> Path:
+    """Move a store (and its WAL) away, to <name>.<why>-<time>, and forget it held a
+    cluster; returns where the main file went."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    aside = path.with_name(f"{path.name}.{why}-{stamp}")
     for suffix in SUFFIXES:
         src = path.with_name(path.name + suffix)
         if src.exists():
