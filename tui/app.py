@@ -46,7 +46,7 @@ from .widgets.text_screen import TextScreen
 from .workers import WorkerRestarts
 from .xray_mixin import COMMANDS as XRAY_COMMANDS, XrayMixin
 
-ALWAYS_WATCHED = ("pods", "nodes", "services", "events", "namespaces")  # pods first: the first frame waits for them
+ALWAYS_WATCHED = ("pods", "nodes", "services", "events", "namespaces")  # the others after the first frame
 FIRST_FRAME_WAIT = 1.0  # seconds
 
 
@@ -162,15 +162,19 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         return dict(theme_files.VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        # metrics after the pods: they only add usage
-        self.first_frame = FirstFrame(self, FIRST_FRAME_WAIT, lambda: self.restarts.run("metrics", self.metrics.run))
+        self.first_frame = FirstFrame(self, FIRST_FRAME_WAIT, self._after_first_frame)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.main_table.focus()
-        for plural in ALWAYS_WATCHED:
-            self.ensure_informer(VIEWS[plural])
+        self.ensure_informer(VIEWS[ALWAYS_WATCHED[0]])
         self.set_interval(0.5, self._refresh_nodes)
         self._status_timer = self.set_interval(self._status_interval, self._poll_status)
         self.call_later(self._poll_status)
+
+    def _after_first_frame(self) -> None:
+        # what the first frame does not wait for: the side panes' kinds, then metrics
+        for plural in ALWAYS_WATCHED[1:]:
+            self.ensure_informer(VIEWS[plural])
+        self.restarts.run("metrics", self.metrics.run)
 
     async def on_unmount(self) -> None:
         await self.stop_all_forwards()
@@ -361,7 +365,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
 
     def action_pick_namespace(self) -> None:
         names = sorted(
-            o.get("metadata", {}).get("name", "") for o in self.informers["namespaces"].cache.values()
+            o.get("metadata", {}).get("name", "")
+            for o in (self.informers["namespaces"].cache.values() if "namespaces" in self.informers else ())
         )
         if not names:  # no namespace objects yet: fall back to those pods live in
             names = sorted({o.get("metadata", {}).get("namespace", "") for o in self.informers["pods"].cache.values()} - {""})
