@@ -133,7 +133,11 @@ def first_paint_pty(eng: Engine, names: list[str], config: Path, timeout: float 
     master, slave = pty.openpty()
     cols, rows = PTY_SIZE
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", XDG_CONFIG_HOME=str(config))
+    env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", XDG_CONFIG_HOME=str(config),
+               PYTHONPYCACHEPREFIX=str(config / "pycache"))
+    # compiled modules cached (by the warm-up start) as an installed package has them: with
+    # PYTHONDONTWRITEBYTECODE in the environment every start compiled kubedeck's sources
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(eng.state), "ui"],
                             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
