@@ -20,9 +20,10 @@ import pytest
 
 def deployment(name: str, pod_spec: str, *, replicas: int | str = 1) -> str:
     """A Deployment `name` of `replicas` pods labelled app=<name>, selected by that label;
-    `pod_spec` is the YAML of the template's spec (at any indentation)."""
+    `pod_spec` is the YAML of the template's spec (at any indentation). It starts with a
+    newline, as the other manifests here, so `"---" + deployment(...)` is two documents."""
     spec = textwrap.indent(textwrap.dedent(pod_spec).strip("\n"), " " * 6)
-    return f"""\
+    return f"""
 apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: {name}}}

@@ -8,6 +8,7 @@ import threading
 import httpx
 
 from conftest import wait_for
+from e2e_kit import deployment
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-cm", "labels": {"app": "x"}},
       "data": {"a": "1"}}
@@ -85,19 +86,10 @@ def test_state_survives_engine_restart(engine):
 
 
 def test_cli_get_describe_scale_and_rollout(engine):
-    engine.write("web.yaml", """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - {name: web, image: "busybox:1.36", command: [sleep, "3600"]}
-""")
+    engine.write("web.yaml", deployment("web", """
+containers:
+- {name: web, image: "busybox:1.36", command: [sleep, "3600"]}
+"""))
     wait_for(lambda: engine.running_ready("app=web", 1), 60, what="pod")
     out = engine.cli("get", "pods").stdout
     assert out.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]

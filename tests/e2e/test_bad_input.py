@@ -6,15 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import wait_for
-
-APP = """
-apiVersion: v1
-kind: Pod
-metadata: {name: app, labels: {app: app}}
-spec:
-  containers:
-  - {name: main, image: "busybox:1.36", command: [sleep, "3600"]}
-"""
+from e2e_kit import APP_POD
 
 DEP = """apiVersion: apps/v1
 kind: Deployment
@@ -60,7 +52,7 @@ BAD = {
 
 @pytest.mark.timeout(300)
 def test_bad_inputs_are_reported_and_disturb_nothing(engine):
-    engine.write("app.yaml", APP)
+    engine.write("app.yaml", APP_POD)
     wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app running")
     before = {c.id for c in engine.containers()}
     uid = engine.client.get("Pod", "default", "app")["metadata"]["uid"]

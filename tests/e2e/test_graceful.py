@@ -11,20 +11,12 @@ import docker
 import pytest
 
 from conftest import wait_for
-
-APP = """
-apiVersion: v1
-kind: Pod
-metadata: {name: app, labels: {app: app}}
-spec:
-  containers:
-  - {name: main, image: "busybox:1.36", command: [sleep, "3600"]}
-"""
+from e2e_kit import APP_POD
 
 
 @pytest.mark.timeout(240)
 def test_sigint_stops_serve_cleanly_and_down_is_idempotent(engine, docker_client):
-    engine.write("app.yaml", APP)
+    engine.write("app.yaml", APP_POD)
     wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app running")
     network = f"kubedeck-{engine.name}"
     # a user's container, named like one of ours, on our network: kubedeck must not remove it
@@ -76,7 +68,7 @@ def test_a_stranger_named_like_our_service_proxy_is_never_removed(engine, docker
     name = f"k8s_svc_web_default_{engine.name}"
     stranger = docker_client.containers.run("busybox:1.36", ["sleep", "3600"], detach=True, name=name)
     try:
-        engine.write("app.yaml", APP)
+        engine.write("app.yaml", APP_POD)
         engine.write("svc.yaml", SVC)
         wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app running")
         wait_for(lambda: "was not created by kubedeck" in engine.log_path.read_text(errors="replace"), 60,

@@ -18,18 +18,11 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for
+from e2e_kit import APP_POD
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_hostile_corpus import CORPUS, EXPECTED  # noqa: E402
 
-APP = """
-apiVersion: v1
-kind: Pod
-metadata: {name: app, labels: {app: app}}
-spec:
-  containers:
-  - {name: main, image: "busybox:1.36", command: [sleep, "3600"]}
-"""
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  k: v\n"
 MADE = {"huge.yaml": "file is too large", "loop-a.yaml": "symlink loop", "loop-b.yaml": "symlink loop",
         "dangling.yaml": "dangling symlink", "pipe.yaml": "FIFO"}
@@ -47,7 +40,7 @@ def errors_by_file(engine) -> dict[str, list[dict]]:
 
 @pytest.mark.timeout(300)
 def test_hostile_folder_content_is_reported_and_disturbs_nothing(engine):
-    engine.write("app.yaml", APP)
+    engine.write("app.yaml", APP_POD)
     wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app running")
     uid = engine.client.get("Pod", "default", "app")["metadata"]["uid"]
     before = {c.id for c in engine.containers()}
@@ -102,7 +95,7 @@ def test_hostile_folder_content_is_reported_and_disturbs_nothing(engine):
     shutil.rmtree(folder)
     wait_for(lambda: not engine.pods(), 60, what="the folder's objects gone with it")
     folder.mkdir()
-    engine.write("app.yaml", APP)
+    engine.write("app.yaml", APP_POD)
     engine.write("later.yaml", CM % "later")
     wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app back")
     wait_for(lambda: engine.client.get("ConfigMap", "default", "later"), 30, what="a new file synced")

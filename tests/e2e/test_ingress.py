@@ -10,34 +10,26 @@ import ssl
 import threading
 
 from conftest import trickle, wait_for
+from e2e_kit import deployment
 
-APP = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: NAME}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: NAME}}
-  template:
-    metadata: {labels: {app: NAME}}
-    spec:
-      containers:
-      - name: web
-        image: busybox:1.36
-        command:
-        - sh
-        - -c
-        - |
-          mkdir -p /www/cgi-bin
-          echo "NAME-$(hostname)" > /www/index.html
-          printf '#!/bin/sh\\necho "Content-Type: text/plain"\\necho\\nenv\\n' > /www/cgi-bin/env
-          chmod +x /www/cgi-bin/env
-          exec httpd -f -p 8080 -h /www
-        ports: [{containerPort: 8080, name: http}]
-        readinessProbe:
-          httpGet: {path: /, port: http}
-          periodSeconds: 1
----
+APP = deployment("NAME", """
+containers:
+- name: web
+  image: busybox:1.36
+  command:
+  - sh
+  - -c
+  - |
+    mkdir -p /www/cgi-bin
+    echo "NAME-$(hostname)" > /www/index.html
+    printf '#!/bin/sh\\necho "Content-Type: text/plain"\\necho\\nenv\\n' > /www/cgi-bin/env
+    chmod +x /www/cgi-bin/env
+    exec httpd -f -p 8080 -h /www
+  ports: [{containerPort: 8080, name: http}]
+  readinessProbe:
+    httpGet: {path: /, port: http}
+    periodSeconds: 1
+""") + """---
 apiVersion: v1
 kind: Service
 metadata: {name: NAME}

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from conftest import Engine, wait_for
+from e2e_kit import deployment, kubectl_binaries
 
 pytestmark = pytest.mark.docker
-
-
-def kubectl_binaries() -> list[str]:
-    found = shutil.which("kubectl")
-    oldest = Path(os.path.realpath(found)).parent / "kubectl.1.27" if found else None
-    return [found or "kubectl (not on PATH)", str(oldest) if oldest else "kubectl.1.27 (no kubectl folder)"]
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +30,9 @@ def kd(tmp_path_factory, docker_client):
     eng.cleanup()
 
 
-@pytest.fixture(params=kubectl_binaries(), ids=["kubectl", "kubectl-1.27"])
+@pytest.fixture(params=[0, 1], ids=["kubectl", "kubectl-1.27"])
 def k(request, kd):
-    binary = request.param
-    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        pytest.fail(f"the kubectl binary {binary!r} is missing from this machine: "
-                    "these tests need the machine image's kubectl binaries")
+    binary = kubectl_binaries()[request.param]
 
     def run(*args, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         r = subprocess.run([binary, "--kubeconfig", str(kd.state / "kubeconfig"), *args], input=input,
@@ -88,24 +78,16 @@ def test_tutorial_path_configmap_secret_deployment_nodeport(k, kd, tmp_path):
                                       "data: {GREETING: hello}\n")
     (tmp_path / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\n"
                                           "stringData: {password: s3cret}\n")
-    (tmp_path / "app.yaml").write_text(f"""apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers:
-      - name: web
-        image: busybox:1.36
-        command: ["sh", "-c", "mkdir -p /www && echo $GREETING $PASSWORD > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        env:
-        - {{name: GREETING, valueFrom: {{configMapKeyRef: {{name: {name}, key: GREETING}}}}}}
-        - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: {name}, key: password}}}}}}
-        readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
----
+    (tmp_path / "app.yaml").write_text(deployment(name, f"""
+containers:
+- name: web
+  image: busybox:1.36
+  command: ["sh", "-c", "mkdir -p /www && echo $GREETING $PASSWORD > /www/index.html && exec httpd -f -p 8080 -h /www"]
+  env:
+  - {{name: GREETING, valueFrom: {{configMapKeyRef: {{name: {name}, key: GREETING}}}}}}
+  - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: {name}, key: password}}}}}}
+  readinessProbe: {{tcpSocket: {{port: 8080}}, periodSeconds: 1}}
+""", replicas=2) + f"""---
 apiVersion: v1
 kind: Service
 metadata: {{name: {name}}}
@@ -278,17 +260,7 @@ def test_get_watch_sees_a_change(k, kd):
 def test_server_side_apply_managed_fields_and_conflicts(k, kd, tmp_path):
     name = uniq(k, "ssa")
     f = tmp_path / "d.yaml"
-    f.write_text(f"""apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: 2
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers: [{{name: c, image: "busybox:1.36", command: [sleep, "3600"]}}]
-""")
+    f.write_text(deployment(name, 'containers: [{name: c, image: "busybox:1.36", command: [sleep, "3600"]}]', replicas=2))
     out = k("apply", "--server-side", "--field-manager=alice", "-f", str(f)).stdout
     assert "serverside-applied" in out, out
     live = json.loads(k("get", "deploy", name, "-o", "json", "--show-managed-fields").stdout)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from e2e_kit import kubectl_binaries
 from kubedeck.engine.api import discovery, openapi
 
 DEPLOYMENT = """\
@@ -92,14 +92,6 @@ def _app() -> web.Application:
     return app
 
 
-def _binaries() -> list[str]:
-    found = shutil.which("kubectl")
-    assert found, "kubectl is not on PATH"
-    older = Path(os.path.realpath(found)).parent / "kubectl.1.27"
-    assert older.is_file(), f"{older} is missing (expected beside kubectl's resolved path)"
-    return [found, str(older)]
-
-
 @pytest.fixture
 async def server():
     app = _app()
@@ -127,7 +119,7 @@ async def _kubectl(binary: str, url: str, tmp: Path, *args: str) -> str:
 @pytest.mark.parametrize("which", [0, 1], ids=["kubectl", "kubectl.1.27"])
 async def test_explain_and_client_dry_run_apply(server, tmp_path, which):
     app, url = server
-    binary = _binaries()[which]
+    binary = kubectl_binaries()[which]
 
     manifest = tmp_path / "deployment.yaml"
     manifest.write_text(DEPLOYMENT)

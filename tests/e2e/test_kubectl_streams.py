@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import select
-import shutil
 import socket
 import struct
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_for
+from e2e_kit import deployment, kubectl_binaries
 
 MB50 = 50 * 1024 * 1024
 
@@ -66,22 +66,14 @@ spec:
     image: busybox:1.36
     command: ["nc", "-ll", "-p", "9000", "-e", "cat"]
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: echo}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: echo}}
-  template:
-    metadata: {labels: {app: echo}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: c
-        image: busybox:1.36
-        command: ["nc", "-ll", "-p", "9000", "-e", "cat"]
-        ports: [{name: echo, containerPort: 9000}]
----
+""" + deployment("echo", """
+terminationGracePeriodSeconds: 1
+containers:
+- name: c
+  image: busybox:1.36
+  command: ["nc", "-ll", "-p", "9000", "-e", "cat"]
+  ports: [{name: echo, containerPort: 9000}]
+""") + """---
 apiVersion: v1
 kind: Service
 metadata: {name: echo}
@@ -90,34 +82,18 @@ spec:
   ports: [{port: 80, targetPort: echo}]
 """
 
-WHO = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: who}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: who}}
-  template:
-    metadata: {labels: {app: who}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: c
-        image: busybox:1.36
-        command: ["nc", "-ll", "-p", "9000", "-e", "hostname"]
-"""
+WHO = deployment("who", """
+terminationGracePeriodSeconds: 1
+containers:
+- name: c
+  image: busybox:1.36
+  command: ["nc", "-ll", "-p", "9000", "-e", "hostname"]
+""")
 
 
 @pytest.fixture
 def kubectls() -> list[str]:
-    """The kubectl on PATH and the oldest versioned one beside it: both must exist."""
-    path = shutil.which("kubectl")
-    if path is None:
-        pytest.fail("kubectl is not on PATH: these tests need the real binaries")
-    old = Path(os.path.realpath(path)).parent / "kubectl.1.27"
-    if not os.access(old, os.X_OK):
-        pytest.fail(f"{old} is missing: the SPDY generation of kubectl cannot be tested")
-    return [path, str(old)]
+    return kubectl_binaries()
 
 
 def kubectl(binary: str, engine, *args: str, stdin: bytes | None = None, timeout: float = 60,

@@ -10,13 +10,11 @@ machine can push one pair apart for a moment, but not every pair for a minute.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from conftest import wait_for
+from e2e_kit import kubectl_binaries
 
 pytestmark = pytest.mark.docker
 
@@ -43,16 +41,6 @@ spec:
 """
 MI = 1 << 20
 UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "kB": 1000, "MB": 10**6, "GB": 10**9}
-
-
-def kubectl_binaries() -> list[str]:
-    found = shutil.which("kubectl")
-    if not found:
-        pytest.fail("kubectl is not on PATH: this test needs the machine image's kubectl binaries")
-    oldest = Path(os.path.realpath(found)).parent / "kubectl.1.27"
-    if not os.access(oldest, os.X_OK):
-        pytest.fail(f"{oldest} is missing: this test needs the machine image's kubectl binaries")
-    return [found, str(oldest)]
 
 
 def kubectl(engine, binary: str, *args: str) -> str:

@@ -12,6 +12,7 @@ import signal
 import socket
 
 from conftest import wait_for
+from e2e_kit import deployment
 from test_slice import free_nodeport
 
 # answers every connection with "HOSTNAME PEERPORT\n" (AF_INET=2, SOCK_STREAM=1, SO_REUSEADDR=2)
@@ -23,25 +24,16 @@ bind($t, pack("S n x12", 2, 9080)) or die "bind: $!";
 listen($t, 64) or die "listen: $!";
 while (my $peer = accept(my $c, $t)) { my (undef, $port) = unpack("S n", $peer); syswrite($c, "$h $port\n"); close $c }
 """
-WHO = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: who}
-spec:
-  replicas: REPLICAS
-  selector: {matchLabels: {app: who}}
-  template:
-    metadata: {labels: {app: who}}
-    spec:
-      containers:
-      - name: who
-        image: kubedeck-test/perl:1
-        command: ["perl", "-e"]
-        args: [SERVER]
-        readinessProbe:
-          tcpSocket: {port: 9080}
-          periodSeconds: 1
----
+WHO = deployment("who", """
+containers:
+- name: who
+  image: kubedeck-test/perl:1
+  command: ["perl", "-e"]
+  args: [SERVER]
+  readinessProbe:
+    tcpSocket: {port: 9080}
+    periodSeconds: 1
+""", replicas="REPLICAS") + """---
 apiVersion: v1
 kind: Service
 metadata: {name: who}
