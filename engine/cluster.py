@@ -14,6 +14,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -25,6 +26,9 @@ from .pki import ensure_pki
 from .state import clear_connection, cluster_name, ensure_state_dir, merge_user_kubeconfig, write_connection
 from .store import Store
 from .tasks import Supervisor
+
+if TYPE_CHECKING:
+    from .agent.agent import NodeContext
 
 log = logging.getLogger("kubedeck")
 
@@ -64,7 +68,6 @@ class Cluster:
         self.folder = FolderSync(self.store, self.objects, settings.folder) if settings.folder else None
         self.tasks: set[asyncio.Task] = set()
         self.url = ""
-        self.docker_status = "not started"
         self._runner: web.AppRunner | None = None
         self.agent = None
         self.proxy = None
@@ -90,9 +93,6 @@ class Cluster:
 
     async def start(self) -> None:
         from .api.server import build_app
-        from .controllers.manager import ControllerManager
-        from .proxy.dataplane import DataPlane
-        from .proxy.nodeport import NodePortProxy
 
         self._ensure_base_objects()
         token = _load_or_make_token(self.settings.state)
@@ -105,6 +105,20 @@ class Cluster:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"https://127.0.0.1:{port}"
+        write_connection(self.settings.state, url=self.url, token=token, cluster=self.name,
+                         folder=str(self.settings.folder) if self.settings.folder else None,
+                         ca=pki.ca_cert)
+        if self.settings.kubeconfig:
+            merge_user_kubeconfig(self.settings.state, self.settings.kubeconfig, url=self.url, token=token,
+                                  cluster=self.name, ca=pki.ca_cert)
+        log.info("kubedeck cluster %r API on %s", self.name, self.url)
+        # The API answers from here on. The controllers, the node agent (the Docker SDK) and
+        # the proxies are imported on a thread, so the loop serves the first requests meanwhile.
+        await asyncio.to_thread(_import_components, self.settings.docker)
+        from .controllers.manager import ControllerManager
+        from .proxy.dataplane import DataPlane
+        from .proxy.nodeport import NodePortProxy
+
         self.controllers = ControllerManager(self.store, self.objects, state_dir=self.settings.state,
                                              nodes=self.settings.nodes, lb_address=self.settings.address)
         # loops that start afresh on every call: restarted with back-off if they fail
@@ -112,7 +126,7 @@ class Cluster:
         if self.settings.docker:
             from .agent.agent import NodeAgent
 
-            self.agent = NodeAgent(self)
+            self.agent = NodeAgent(self.node_context())
             self.objects.kubelet = self.agent
             self.spawn(self.agent.run(), "node-agent")
         self.dataplane = DataPlane(self.store)
@@ -124,13 +138,14 @@ class Cluster:
         self._start_ingress()
         if self.folder:
             self.supervisor.spawn(self.folder.run, "folder")
-        write_connection(self.settings.state, url=self.url, token=token, cluster=self.name,
-                         folder=str(self.settings.folder) if self.settings.folder else None,
-                         ca=pki.ca_cert)
-        if self.settings.kubeconfig:
-            merge_user_kubeconfig(self.settings.state, self.settings.kubeconfig, url=self.url, token=token,
-                                  cluster=self.name, ca=pki.ca_cert)
-        log.info("kubedeck cluster %r API on %s", self.name, self.url)
+
+    def node_context(self) -> NodeContext:
+        """What the node agent gets of the cluster (engine/agent/agent.py)."""
+        from .agent.agent import NodeContext
+
+        return NodeContext(store=self.store, cluster=self.name, state_dir=self.settings.state,
+                           address=self.settings.address, events=self.objects.record_event, spawn=self.spawn,
+                           nodeports=lambda: self.proxy.bound_tcp() if self.proxy else [])
 
     def _nodeports_changed(self) -> None:
         """The bound TCP NodePorts changed: the agent's kernel NodePort rules follow."""
@@ -181,16 +196,11 @@ class Cluster:
                                    "ingressclass.kubernetes.io/is-default-class": "true"}},
                                "spec": {"controller": INGRESS_CONTROLLER}})
 
-    # ---- what the node agent and the proxies still reach through the cluster -------
-    def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",
-                     component: str = "kubedeck") -> None:
-        self.objects.record_event(obj, reason, message, type=type, component=component)
-
     def status(self) -> dict:
         errors = self.folder.errors() if self.folder else []
         return {"cluster": self.name, "folder": str(self.settings.folder or ""),
                 "manifestErrors": [e.to_dict() for e in errors],
-                "docker": self.docker_status,
+                "docker": self.agent.docker_status if self.agent else "not started",
                 "nodePorts": self.proxy.describe() if self.proxy else {},
                 "nodePortForwarding": self.agent.nodeports.describe() if self.agent else "user space",
                 "ingress": self.ingress.describe() if self.ingress else {},
@@ -198,6 +208,15 @@ class Cluster:
                 "address": self.settings.address,
                 "store": self.store.unwritable or "ok",
                 "taskFailures": self.supervisor.failures()}
+
+
+def _import_components(docker: bool) -> None:
+    """What start() needs after the API is up, imported off the loop (a thread)."""
+    import importlib
+
+    for name in ("controllers.manager", "proxy.dataplane", "proxy.nodeport", "proxy.ingress",
+                 *(("agent.agent",) if docker else ())):
+        importlib.import_module(f"{__package__}.{name}")
 
 
 def _load_or_make_token(state: Path) -> str:

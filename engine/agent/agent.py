@@ -17,13 +17,15 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from ..kubeproxy.nodeport_kernel import HostNodePorts
 from ..kubeproxy.services import ServiceProxies, needs_proxy
 from ..labels import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID
-from ..store import StoreError
+from ..store import Store, StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
 from .pod_worker import PodWorker, docker_unreachable
@@ -32,12 +34,27 @@ from .volumes import refresh_projected
 log = logging.getLogger("kubedeck.agent")
 
 
+@dataclass(frozen=True)
+class NodeContext:
+    """What the node agent (and the kube-proxy part it drives) uses of the cluster."""
+
+    store: Store
+    cluster: str  # the cluster's name: the label on every Docker object it makes
+    state_dir: Path  # pods/, services/, nodeports_host/ live under it
+    address: str  # where NodePorts listen (the kernel rules match it)
+    events: Callable[..., None]  # ObjectService.record_event
+    spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task]  # a task whose failure is shown
+    nodeports: Callable[[], list]  # the TCP NodePorts bound now (NodePortProxy.bound_tcp)
+
+
 class NodeAgent:
-    def __init__(self, cluster):
-        self.cluster = cluster
-        self.docker = DockerIO(cluster.name)
+    def __init__(self, ctx: NodeContext):
+        self.ctx = ctx
+        #: "ok", or why Docker cannot be used (the cluster's status shows it)
+        self.docker_status = "not started"
+        self.docker = DockerIO(ctx.cluster)
         self.workers: dict[str, PodWorker] = {}
-        self.pods_dir: Path = cluster.settings.state / "pods"
+        self.pods_dir: Path = ctx.state_dir / "pods"
         self._stop = threading.Event()
         self._tasks: set[asyncio.Task] = set()
         self.services = ServiceProxies(self)
@@ -48,7 +65,7 @@ class NodeAgent:
         self._passes_started = self._passes_done = 0
 
     def nodes(self) -> set[str]:
-        return {n["metadata"]["name"] for n in self.cluster.store.iter_kind("Node")}
+        return {n["metadata"]["name"] for n in self.ctx.store.iter_kind("Node")}
 
     async def run(self) -> None:
         await self._connect()
@@ -56,9 +73,9 @@ class NodeAgent:
         await self.docker.call(self.services.adopt_sync)
         self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop,
                                  on_health=self._on_docker_health, on_connected=self._on_events_connected)
-        self.cluster.spawn(self._service_loop(), "service-proxies")
+        self.ctx.spawn(self._service_loop(), "service-proxies")
         self.resync()
-        async for ev in self.cluster.store.watch():
+        async for ev in self.ctx.store.watch():
             kind = ev.object.get("kind")
             if kind == "Pod":
                 self._on_pod(ev.object, ev.type)
@@ -71,7 +88,7 @@ class NodeAgent:
         """Keep the in-cluster Service proxies matching Services and Endpoints."""
         import copy
 
-        store = self.cluster.store
+        store = self.ctx.store
         while True:
             self._services_dirty.clear()
             self._passes_started += 1
@@ -79,19 +96,18 @@ class NodeAgent:
             services = [copy.deepcopy(s) for s in store.iter_kind("Service")]
             eps = {(e["metadata"]["namespace"], e["metadata"]["name"]): copy.deepcopy(e)
                    for e in store.iter_kind("Endpoints")}
-            proxy = getattr(self.cluster, "proxy", None)
-            listeners = proxy.bound_tcp() if proxy is not None else []
+            listeners = self.ctx.nodeports()
             try:
                 ips = await self.docker.call(self.services.reconcile_sync, services, eps)
                 await self.docker.call(self.nodeports.sync, self.services.kernel_image, listeners, eps)
             except Exception as e:  # noqa: BLE001 - Docker trouble: retry on the next change
-                if self.cluster.docker_status != "ok" or docker_unreachable(e):
+                if self.docker_status != "ok" or docker_unreachable(e):
                     log.debug("service proxies wait for Docker: %s", e)  # said once already
                 else:
                     log.exception("service proxies")
                 ips = {}
             for svc, msg in self.services.failures:
-                self.cluster.record_event(svc, "FailedToLoadProxyRules", msg, type="Warning", component="kube-proxy")
+                self.ctx.events(svc, "FailedToLoadProxyRules", msg, type="Warning", component="kube-proxy")
             for (ns, name), ip in ips.items():
                 svc = store.peek("Service", ns, name)
                 if svc and ip and svc["spec"].get("clusterIP") != ip:
@@ -115,7 +131,7 @@ class NodeAgent:
         placeholder IP of the service range). Bounded: a pass that fails is not retried here."""
         await self._await_passes(lambda: any(
             s["metadata"]["namespace"] == ns and s["metadata"].get("uid") not in self._services_done
-            and needs_proxy(s) for s in self.cluster.store.iter_kind("Service")), timeout)
+            and needs_proxy(s) for s in self.ctx.store.iter_kind("Service")), timeout)
 
     def nudge_services(self) -> None:
         """Something the proxy pass reads changed (the NodePort listeners)."""
@@ -146,13 +162,13 @@ class NodeAgent:
         while True:
             try:
                 await self.docker.call(self.docker.connect_sync)
-                self.cluster.docker_status = "ok"
+                self.docker_status = "ok"
                 if said:
                     log.warning("Docker is reachable again")
                 return
             except Exception as e:  # noqa: BLE001 - any failure means Docker is not usable
                 msg = _docker_message(e)
-                self.cluster.docker_status = msg
+                self.docker_status = msg
                 if not said:
                     log.error("%s", msg)
                     said = True
@@ -196,7 +212,7 @@ class NodeAgent:
     def _adoption_plan(self, listed: list[dict]) -> tuple[list[tuple], list[str]]:
         """From the listed containers: a worker per pod that still exists (with what its
         containers were), and the ids to remove (no pod; created but never started)."""
-        store = self.cluster.store
+        store = self.ctx.store
         by_uid: dict[str, list[dict]] = {}
         for c in listed:
             uid = c["Labels"].get(L_UID)
@@ -250,12 +266,12 @@ class NodeAgent:
 
     # ---- events ------------------------------------------------------------------
     def resync(self) -> None:
-        for pod in self.cluster.store.iter_kind("Pod"):
+        for pod in self.ctx.store.iter_kind("Pod"):
             self._on_pod(pod, "MODIFIED")
 
     def _start_worker(self, w: PodWorker) -> None:
         self.workers[w.uid] = w
-        task = self.cluster.spawn(w.run(), f"pod-{w.ns}-{w.name}")
+        task = self.ctx.spawn(w.run(), f"pod-{w.ns}-{w.name}")
         task.add_done_callback(lambda t, uid=w.uid: self.workers.get(uid) is w and self.workers.pop(uid, None))
 
     def _on_pod(self, pod: dict, etype: str) -> None:
@@ -276,13 +292,13 @@ class NodeAgent:
         for w in self.workers.values():
             if w.ns != ns:
                 continue
-            pod = self.cluster.store.peek("Pod", w.ns, w.name)
+            pod = self.ctx.store.peek("Pod", w.ns, w.name)
             if pod is not None:
-                refresh_projected(pod, w.pod_dir, lambda k, n, ns=ns: self.cluster.store.peek(k, ns, n))
+                refresh_projected(pod, w.pod_dir, lambda k, n, ns=ns: self.ctx.store.peek(k, ns, n))
             w.wake.set()
 
     def _on_docker_health(self, status: str) -> None:
-        self.cluster.docker_status = status
+        self.docker_status = status
         if status == "ok":
             log.warning("Docker is reachable again")
             self.resync()  # every pod gets a sync: restart what died while Docker was away

@@ -69,7 +69,7 @@ class PodWorker:
             try:
                 await self.sync()
             except Exception as e:  # noqa: BLE001 - a bug here must not kill the agent
-                if self.agent.cluster.docker_status != "ok" or docker_unreachable(e):
+                if self.agent.docker_status != "ok" or docker_unreachable(e):
                     # Docker is away (the agent reports that once): retry quietly, no traceback
                     log.debug("pod %s/%s sync waits for Docker: %s", self.ns, self.name, e)
                 else:
@@ -95,11 +95,11 @@ class PodWorker:
         self.next_timer = at if self.next_timer is None else min(self.next_timer, at)
 
     def event(self, pod: dict, reason: str, message: str, type: str = "Normal") -> None:
-        self.agent.cluster.record_event(pod, reason, message, type=type, component="kubelet")
+        self.agent.ctx.events(pod, reason, message, type=type, component="kubelet")
 
     # ---- sync --------------------------------------------------------------------
     async def sync(self) -> None:
-        store = self.agent.cluster.store
+        store = self.agent.ctx.store
         pod = store.get("Pod", self.ns, self.name)
         if pod is None or pod["metadata"]["uid"] != self.uid:
             await self.teardown(None, grace=0)
@@ -155,13 +155,13 @@ class PodWorker:
         return bool(self.sandbox)
 
     def aliases(self, pod: dict) -> list[str]:
-        return pod_aliases(pod, self.agent.cluster.store.iter_kind("Service"))
+        return pod_aliases(pod, self.agent.ctx.store.iter_kind("Service"))
 
     def dns_search(self) -> list[str]:
         return dns_search(self.ns)
 
     def labels(self, container: str, role: str, attempt: int) -> dict:
-        return {L_CLUSTER: self.agent.cluster.name, L_POD: self.name, L_NS: self.ns, L_UID: self.uid,
+        return {L_CLUSTER: self.agent.ctx.cluster, L_POD: self.name, L_NS: self.ns, L_UID: self.uid,
                 L_CONTAINER: container, L_ROLE: role, L_ATTEMPT: str(attempt)}
 
     async def run_inits(self, pod: dict) -> bool:
@@ -242,17 +242,17 @@ class PodWorker:
 
     async def start_container(self, pod: dict, c: dict, st: CState, *, init: bool) -> None:
         d = self.agent.docker
-        cluster = self.agent.cluster
-        lookup = lambda kind, name: cluster.store.peek(kind, self.ns, name)
+        ctx = self.agent.ctx
+        lookup = lambda kind, name: ctx.store.peek(kind, self.ns, name)
         await self.agent.services_settled(self.ns)
         try:
             from ..kubeproxy.services import service_env
 
-            services = [s for s in cluster.store.iter_kind("Service") if s["metadata"]["namespace"] == self.ns]
+            services = [s for s in ctx.store.iter_kind("Service") if s["metadata"]["namespace"] == self.ns]
             env = service_env(services) if pod["spec"].get("enableServiceLinks", True) else {}
             env.update(container_env({**pod, "status": {**(pod.get("status") or {}), "podIP": self.ip,
                                                         "hostIP": "127.0.0.1"}}, c, lookup))
-            mounts = mounts_for(pod, c, pod_dir=self.pod_dir, cluster=cluster.name, lookup=lookup,
+            mounts = mounts_for(pod, c, pod_dir=self.pod_dir, cluster=ctx.cluster, lookup=lookup,
                                 volume_path=d.volume_path_sync)
         except ConfigError as e:
             if st.waiting != ("CreateContainerConfigError", str(e)):
@@ -332,11 +332,11 @@ class PodWorker:
             if kind in ("Liveness", "Startup"):
                 self.event(pod, "Killing", f"Container {c['name']} failed {kind.lower()} probe, will be restarted")
                 grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
-                self.agent.cluster.spawn(self.agent.docker.stop(cid, grace), f"kill-{cid[:12]}")
+                self.agent.ctx.spawn(self.agent.docker.stop(cid, grace), f"kill-{cid[:12]}")
 
         runner = ProbeRunner(c, ProbeTarget(self.ip, ports, exec_fn), on_ready=on_ready,
                              on_started=on_started, on_failed=on_failed)
-        st.probe_task = self.agent.cluster.spawn(runner.run(), f"probes-{self.name}-{c['name']}")
+        st.probe_task = self.agent.ctx.spawn(runner.run(), f"probes-{self.name}-{c['name']}")
 
     def stop_probes(self, st: CState) -> None:
         if st.probe_task:
@@ -366,7 +366,7 @@ class PodWorker:
         race to the user (a preStop sleep); kubedeck closes it."""
         if not self.ip:
             return
-        store = self.agent.cluster.store
+        store = self.agent.ctx.store
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if not any(a.get("ip") == self.ip for ep in store.iter_kind("Endpoints")
@@ -402,7 +402,7 @@ class PodWorker:
         status, final = pod_status(pod, self.containers, self.init_done, ip=self.ip, start_time=self.start_time)
         if final:
             self.phase_final = final
-        if self.agent.cluster.store.update_status("Pod", self.ns, self.name, status) is not None:
+        if self.agent.ctx.store.update_status("Pod", self.ns, self.name, status) is not None:
             activity.RING.pod_status(self.ns, self.name, pod["spec"].get("nodeName", ""), status)
 
 

@@ -102,8 +102,8 @@ def remove_host_rules(api, cluster: str) -> None:
 class HostNodePorts:
     def __init__(self, agent):
         self.agent = agent
-        self.dir: Path = agent.cluster.settings.state / "nodeports_host"  # the loader's folder, /kd
-        self.table = table_name(agent.cluster.name)
+        self.dir: Path = agent.ctx.state_dir / "nodeports_host"  # the loader's folder, /kd
+        self.table = table_name(agent.ctx.cluster)
         self.off: str | None = "off" if os.environ.get("KUBEDECK_NODEPORT_PROXY") == "userspace" else None
         self.cid: str | None = None
         self.loader: RuleLoader | None = None
@@ -135,7 +135,7 @@ class HostNodePorts:
                 self.cid, self.localnet, self.idle = None, False, True
             return
         self.idle = False
-        match = match_for(self.agent.cluster.settings.address)
+        match = match_for(self.agent.ctx.address)
         if image is None or match is None:
             return self._turn_off("no nft on the host" if image is None else "the listen address is not IPv4")
         try:
@@ -218,11 +218,11 @@ class HostNodePorts:
     def remove(self) -> None:
         """Remove the cluster's table and helper (a Docker thread, or engine stop), unless
         another process holds the state dir: then they are that engine's."""
-        other = holder(self.agent.cluster.settings.state)
+        other = holder(self.agent.ctx.state_dir)
         if other not in (None, os.getpid()):
-            log.warning("engine pid %s holds %s: its NodePort rules stay", other, self.agent.cluster.settings.state)
+            log.warning("engine pid %s holds %s: its NodePort rules stay", other, self.agent.ctx.state_dir)
             return
-        remove_host_rules(self.agent.docker.api, self.agent.cluster.name)
+        remove_host_rules(self.agent.docker.api, self.agent.ctx.cluster)
 
     def _helper(self, image: str, bridge: str) -> dict:
         """The helper's inspect: the running one of this engine, one left by an earlier

@@ -82,7 +82,7 @@ def service_env(services: list[dict]) -> dict[str, str]:
 class ServiceProxies:
     def __init__(self, agent):
         self.agent = agent
-        self.root: Path = agent.cluster.settings.state / "services"
+        self.root: Path = agent.ctx.state_dir / "services"
         self.known: dict[tuple[str, str], tuple[str, str]] = {}  # (ns, name) -> (container id, hash)
         self.kernel_image: str | None = None  # None: nc proxies
         self.kernel_ok = False  # nft has loaded rules at least once: a later refusal is one Service's
@@ -97,7 +97,7 @@ class ServiceProxies:
 
     def adopt_sync(self) -> None:
         api = self.agent.docker.api
-        for c in api.containers(all=True, filters={"label": [f"{L_CLUSTER}={self.agent.cluster.name}",
+        for c in api.containers(all=True, filters={"label": [f"{L_CLUSTER}={self.agent.ctx.cluster}",
                                                             L_SERVICE]}):
             ns, _, name = c["Labels"][L_SERVICE].partition("/")
             self.known[(ns, name)] = (c["Id"], c["Labels"].get(L_HASH, ""))

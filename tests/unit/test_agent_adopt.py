@@ -38,7 +38,7 @@ def _on_loop_thread() -> bool:
 
 
 async def test_adopt_keeps_the_loop_free_and_removes_orphans_off_it(cluster):
-    agent = NodeAgent(cluster)
+    agent = NodeAgent(cluster.node_context())
     fake = SlowDocker()
     agent.docker.list_ours_sync = fake.list_ours_sync
     agent.docker.api = fake

@@ -61,7 +61,7 @@ def worker(cluster):
     pod = cluster.store.create({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
         "spec": {"nodeName": "kubedeck", "containers": [{"name": "main", "image": "busybox:1.36"}]}})
-    agent = NodeAgent(cluster)
+    agent = NodeAgent(cluster.node_context())
     agent.docker.pool.shutdown(wait=False)
     agent.docker = FakeDocker()
     w = PodWorker(agent, pod["metadata"]["uid"], "default", "web")
@@ -70,7 +70,7 @@ def worker(cluster):
 
 
 def phase(w: PodWorker) -> str:
-    return w.agent.cluster.store.peek("Pod", "default", "web")["status"]["phase"]
+    return w.agent.ctx.store.peek("Pod", "default", "web")["status"]["phase"]
 
 
 async def test_an_idle_pod_makes_no_docker_call_per_pass(worker):

@@ -147,8 +147,8 @@ def test_nodeport_rules_stay_while_another_engine_holds_the_state_dir(holder_pro
     state, p = holder_proc
     removed = []
     monkeypatch.setattr(nodeport_kernel, "remove_host_rules", lambda api, name: removed.append(name))
-    cluster = argparse.Namespace(name="kdtest-lock", settings=argparse.Namespace(state=state))
-    agent = argparse.Namespace(cluster=cluster, docker=argparse.Namespace(api=object()))
+    ctx = argparse.Namespace(cluster="kdtest-lock", state_dir=state)
+    agent = argparse.Namespace(ctx=ctx, docker=argparse.Namespace(api=object()))
     nodeports = nodeport_kernel.HostNodePorts(agent)
     nodeports.remove()
     assert removed == []

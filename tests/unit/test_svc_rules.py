@@ -172,7 +172,7 @@ def proxies(tmp_path, *codes):
     from kubedeck.engine.kubeproxy.services import ServiceProxies
     from kubedeck.engine.kubeproxy.svc_kernel import RuleLoader
 
-    agent = SimpleNamespace(cluster=SimpleNamespace(settings=SimpleNamespace(state=tmp_path)))
+    agent = SimpleNamespace(ctx=SimpleNamespace(state_dir=tmp_path))
     sp = ServiceProxies(agent)
     sp.kernel_image = "kubedeck/svc-proxy:test"
     sp.rules = RuleLoader(FakeDockerAPI(tmp_path, *codes), tmp_path / "services")
