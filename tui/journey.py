@@ -61,6 +61,7 @@ class JourneyScreen(ModalScreen[None]):
     JourneyScreen { background: $background 60%; }
     JourneyScreen > #journey-title { height: auto; background: $primary; color: $text; padding: 0 1; }
     JourneyScreen > DataTable { height: 1fr; background: $surface; }
+    JourneyScreen > #journey-detail { height: auto; padding: 0 1; background: $panel; }
     """
 
     BINDINGS = [Binding("escape,q", "close", "Close")]
@@ -75,6 +76,8 @@ class JourneyScreen(ModalScreen[None]):
         yield Static(f"Journey of {kind.lower()} {ns + '/' if ns else ''}{name}: loading...",
                      id="journey-title", markup=False)
         yield DataTable(cursor_type="row", zebra_stripes=True)
+        # the highlighted hop whole: a long one is cut at the table's edge on 100 columns
+        yield Static("", id="journey-detail", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -97,6 +100,12 @@ class JourneyScreen(ModalScreen[None]):
         total = f", {(self.hops[-1].at - self.hops[0].at) * 1000:.0f} ms first to last" if self.hops else ""
         title.update(f"Journey of {kind.lower()} {ns + '/' if ns else ''}{name}: {len(self.hops)} hops{total}"
                      f"  (from the {source}; escape closes)")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        rows = jr.render(self.hops)
+        if 0 <= event.cursor_row < len(rows):
+            since, took, component, what = rows[event.cursor_row]
+            self.query_one("#journey-detail", Static).update(f"{since}  {component}: {what}")
 
     def action_close(self) -> None:
         self.dismiss(None)

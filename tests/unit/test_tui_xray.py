@@ -97,6 +97,10 @@ async def test_journey_of_a_pod_and_the_events_only_fallback(fake_api, tmp_path)
         await wait_for(pilot, lambda: isinstance(app.screen, JourneyScreen) and app.screen.hops, message="journey")
         assert [h.component for h in app.screen.hops] == ["kube-apiserver", "default-scheduler", "kubelet", "kubelet"]
         assert app.screen.hops[-1].what == "readiness passed: pod Ready"
+        await pilot.press("down", "down", "down")  # the highlighted hop is shown whole under the table
+        detail = app.screen.query_one("#journey-detail")
+        await wait_for(pilot, lambda: "kubelet: readiness passed: pod Ready" in str(detail.render()),
+                       message="the last hop's whole text")
         await pilot.press("escape")
     # a cluster without the activity stream: Events only
     fake_api.activity = None
