@@ -20,6 +20,14 @@ from docker.errors import APIError, NotFound
 from .labels import L_CLUSTER
 
 
+def docker_unreachable(e: BaseException) -> bool:
+    """A failure to talk to Docker at all (socket gone, connection cut), not a refusal:
+    what a retry once Docker is back fixes."""
+    import requests
+
+    return isinstance(e, (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError))
+
+
 class NotOurs(APIError):
     """A Docker object in the way that kubedeck did not create: never removed."""
 

@@ -28,7 +28,8 @@ from ..labels import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID
 from ..store import Store, StoreError
 from .docker_io import DockerIO
 from .pod_status import CState
-from .pod_worker import PodWorker, docker_unreachable
+from ..owned import docker_unreachable
+from .pod_worker import PodWorker
 from .volumes import refresh_projected
 
 log = logging.getLogger("kubedeck.agent")
@@ -302,6 +303,7 @@ class NodeAgent:
         if status == "ok":
             log.warning("Docker is reachable again")
             self.resync()  # every pod gets a sync: restart what died while Docker was away
+            self._services_dirty.set()  # and the proxies a pass (one may have waited for Docker)
         for w in self.workers.values():
             w.docker_changed()
 

@@ -26,6 +26,7 @@ import time
 
 from .. import activity
 from ..labels import L_ATTEMPT, L_CLUSTER, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID
+from ..owned import docker_unreachable
 from ..store import now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
                       resource_kwargs, security_kwargs)
@@ -404,13 +405,6 @@ class PodWorker:
             self.phase_final = final
         if self.agent.ctx.store.update_status("Pod", self.ns, self.name, status) is not None:
             activity.RING.pod_status(self.ns, self.name, pod["spec"].get("nodeName", ""), status)
-
-
-def docker_unreachable(e: BaseException) -> bool:
-    """A failure to talk to Docker at all (socket gone, connection cut), not a refusal."""
-    import requests
-
-    return isinstance(e, (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError))
 
 
 def _ts(s: str) -> float:

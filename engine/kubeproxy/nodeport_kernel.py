@@ -43,7 +43,7 @@ from docker.errors import APIError, NotFound
 
 from .. import activity
 from ..labels import L_CLUSTER, L_ROLE
-from ..owned import is_ours, remove_container
+from ..owned import docker_unreachable, is_ours, remove_container
 from ..lock import holder
 from ..proxy.nodeport import endpoint_pods, ready_backends
 from .svc_kernel import NftRefused, RuleLoader, exec_code
@@ -160,6 +160,9 @@ class HostNodePorts:
         except NftRefused as e:
             self._turn_off(f"nft refused the rules: {e}")
         except (APIError, NotFound, OSError) as e:
+            if docker_unreachable(e):  # Docker is away: the agent says so; the next pass retries
+                log.debug("kernel NodePorts wait for Docker: %s", e)
+                return
             self._turn_off(f"the helper container failed: {e}")
 
     def _watch(self, listeners: list, endpoints: dict) -> None:

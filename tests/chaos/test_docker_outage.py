@@ -44,7 +44,10 @@ def test_docker_outage_is_reported_and_survived(tmp_path, docker_client, monkeyp
             c.kill()
             eng.write("web.yaml", app(3))
             wait_for(lambda: len(eng.pods("app=web")) == 3, 30, what="the scale-up in the store")
-            wait_for(lambda: len(load.since(t_out)) > 40, 30, what="requests during the outage")
+            # the surviving replica keeps serving while Docker is away (the dead one's endpoint
+            # stays in the rules until Docker is back: those requests fail)
+            wait_for(lambda: sum(ok for _, ok, _ in load.since(t_out)) >= 20, 60,
+                     what="the surviving replica answering during the outage")
             during = load.since(t_out)
             door.open()
             wait_for(lambda: eng.client.status()["docker"] == "ok", 30, what="Docker back in the status")
@@ -53,11 +56,8 @@ def test_docker_outage_is_reported_and_survived(tmp_path, docker_client, monkeyp
             assert after[victim] == before[victim] + 1
             assert all(after[n] == before[n] for n in before if n != victim)
             wait_for(lambda: load.ok_streak(10), 30, what="load answered after the outage")
-        # the surviving replica kept serving while Docker was away (the dead one's endpoint
-        # stays in the kernel's rules until Docker is back: those requests fail)
         ok = sum(ok for _, ok, _ in during)
         print(f"during the outage: {ok}/{len(during)} requests answered")
-        assert ok > 0
         audit(eng)
         log = eng.log_path.read_text(errors="replace")
         assert log.count("docker event stream lost") == 1 and "Docker is reachable again" in log

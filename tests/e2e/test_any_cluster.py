@@ -213,9 +213,11 @@ async def test_tui_panes_logs_exec_port_forward(remote, tmp_path, capfd):
         await until(lambda: any(o["metadata"]["name"] == pod for o in table.objects.values()), "pod in the pods pane")
         await until(lambda: app.extras is False, "status 404 read as: not a kubedeck cluster")
         assert app.status_bar.cluster == context and not app.errors_area.display
-        svc = next(k for k, o in app.services_table.objects.items() if o["metadata"]["name"] == "web")
+        # the side panes' informers start after the first frame
+        svc = await until(lambda: next((k for k, o in app.services_table.objects.items()
+                                        if o["metadata"]["name"] == "web"), None), "the Service in its pane")
         assert str(app.services_table.get_cell(svc, "URL")) == "", "a NodePort URL on 127.0.0.1 shown for a real cluster"
-        assert app.nodes_table.objects, "nodes pane is empty"
+        await until(lambda: app.nodes_table.objects, "the nodes pane")
 
         uid = next(k for k, o in table.objects.items() if o["metadata"]["name"] == pod)
         table.focus()
