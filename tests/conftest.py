@@ -135,10 +135,10 @@ class Engine:
         # api.json is written once the API listens; a loaded machine (or an engine adopting
         # many containers after a kill) may take longer than one health check's 2 s to answer
         self.client = wait_for(lambda: Client.for_state(self.state), 30, what="engine API answering")
-        # the API answers before the node agent is set up (its imports run on a thread):
-        # started means the agent has reached Docker, or said why not
-        wait_for(lambda: self.client.status()["docker"] != "not started", 60,
-                 what="the node agent's first contact with Docker")
+        # the API answers before the rest is set up (its imports run on a thread): started
+        # means the node agent has reached Docker (or said why not) and the Ingress listens
+        wait_for(lambda: (lambda st: st["docker"] != "not started" and st["ingress"].get("http"))(
+            self.client.status()), 60, what="the node agent's first contact with Docker and the Ingress listening")
         return self
 
     def kill(self, sig=signal.SIGKILL) -> None:
