@@ -129,7 +129,7 @@ class ControllerManager:
         address LoadBalancer Services report (the NodePort listeners' address)."""
         self.store = store
         clock = clock or SystemClock()
-        controllers: list[Controller] = [
+        controllers: list[Controller] = [  # the NodeController first: run() registers nodes first
             NodeController(store, objects, clock, state_dir=state_dir, count=nodes),
             DeploymentController(store, objects, clock), ReplicaSetController(store, objects, clock),
             StatefulSetController(store, objects), DaemonSetController(store, objects),
@@ -155,6 +155,9 @@ class ControllerManager:
         since = self.store.rv  # the watch replays what changes between here and its start
         for r in self.reconcilers:
             r.resync()
+        # the nodes register at once, before anything else runs on the loop (kubelets
+        # register as they start): a client that finds the engine started finds its nodes
+        self.reconcilers[0].run_ready()
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._pump(since), name="controller-watch")
             for r in self.reconcilers:
