@@ -38,16 +38,17 @@ def test_docker_outage_is_reported_and_survived(tmp_path, docker_client, monkeyp
             status = wait_for(lambda: (lambda s: s if s["docker"] != "ok" else None)(eng.client.status()), 30,
                               what="the outage in the status")
             assert "not reachable" in status["docker"]
+            # the NodePort keeps serving with Docker away: the rules and listeners need no Docker
+            wait_for(lambda: sum(ok for _, ok, _ in load.since(t_out)) >= 10, 30,
+                     what="answers through the NodePort during the outage")
             # meanwhile: a container dies, and the folder asks for one more replica
             [c] = [c for c in eng.containers() if c.labels.get("io.kubernetes.pod.name") == victim
-                   and c.labels.get("io.kubernetes.container.name") == "web"]
+                   and c.labels.get("io.kubernetes.container.name") == "web" and c.status == "running"]
             c.kill()
             eng.write("web.yaml", app(3))
             wait_for(lambda: len(eng.pods("app=web")) == 3, 30, what="the scale-up in the store")
-            # the surviving replica keeps serving while Docker is away (the dead one's endpoint
-            # stays in the rules until Docker is back: those requests fail)
-            wait_for(lambda: sum(ok for _, ok, _ in load.since(t_out)) >= 20, 60,
-                     what="the surviving replica answering during the outage")
+            # the dead replica's endpoint stays in the rules until Docker is back (no kubelet
+            # sees it die): requests sent to it fail meanwhile, so none is counted on here
             during = load.since(t_out)
             door.open()
             wait_for(lambda: eng.client.status()["docker"] == "ok", 30, what="Docker back in the status")
