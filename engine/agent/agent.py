@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -33,6 +34,7 @@ from .pod_worker import PodWorker
 from .volumes import refresh_projected
 
 log = logging.getLogger("kubedeck.agent")
+RETRY_SECONDS = 2.0  # a Service proxy pass that could not write its rule files runs again
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,11 @@ class NodeAgent:
             except Exception as e:  # noqa: BLE001 - Docker trouble: retry on the next change
                 if self.docker_status != "ok" or docker_unreachable(e):
                     log.debug("service proxies wait for Docker: %s", e)  # said once already
+                elif isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                    # the rule files live in the state dir: a full or read-only disk (which
+                    # the store reports too) waits, and the pass is tried again shortly
+                    log.warning("service proxies: cannot write their rules in the state dir: %s", e)
+                    asyncio.get_running_loop().call_later(RETRY_SECONDS, self._services_dirty.set)
                 else:
                     log.exception("service proxies")
                 ips = {}
