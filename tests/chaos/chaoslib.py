@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 
-from conftest import wait_for
+from conftest import Engine, wait_for
 
 SEED = int(os.environ.get("CHAOS_SEED", "19"))
 
@@ -170,6 +170,16 @@ def nft_tables(engine) -> int:
 
     out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
     return out.split().count(table_name(engine.name))
+
+
+def engine_on(disk, tmp_path, docker_client) -> Engine:
+    """An engine whose state dir lives on `disk` (a file system the test breaks), with its
+    folder and log elsewhere, so only the state dir's file system fails."""
+    eng = Engine(disk, docker_client)
+    eng.folder = tmp_path / "manifests"
+    eng.folder.mkdir()
+    eng.log_path = tmp_path / "engine.log"
+    return eng
 
 
 def settle(engine, replicas: int, version: str | None = None, timeout: float = 90) -> dict:

@@ -18,8 +18,8 @@ import sys
 import pytest
 from kubedeck.engine.client import ApiError
 
-from chaoslib import Load, app, node_port, settle
-from conftest import Engine, wait_for
+from chaoslib import Load, app, engine_on, node_port, settle
+from conftest import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.docker]
 
@@ -77,10 +77,7 @@ def try_creates(engine, prefix: str, n: int, *, size: int = 4000,
 @pytest.mark.timeout(240)
 def test_full_state_dir(tmp_path, docker_client):
     with tmpfs(tmp_path / "disk", "16m") as disk:
-        eng = Engine(disk, docker_client)
-        eng.folder = tmp_path / "manifests"  # the folder is elsewhere: only the state dir's disk fails
-        eng.folder.mkdir()
-        eng.log_path = tmp_path / "engine.log"
+        eng = engine_on(disk, tmp_path, docker_client)
         try:
             eng.start()
             eng.write("web.yaml", app(2))

@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 from kubedeck.engine.client import ApiError
 
-from chaoslib import Load, app, node_port, settle
-from conftest import Engine, wait_for
+from chaoslib import Load, app, engine_on, node_port, settle
+from conftest import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.docker]
 
@@ -86,10 +86,7 @@ def cm(name: str) -> dict:
 def test_state_dir_turning_read_only_under_the_engine(tmp_path, docker_client):
     disk = tmp_path / "disk"
     with ext4(tmp_path / "disk.img", disk) as devices:
-        eng = Engine(disk, docker_client)
-        eng.folder = tmp_path / "manifests"  # only the state dir's file system fails
-        eng.folder.mkdir()
-        eng.log_path = tmp_path / "engine.log"
+        eng = engine_on(disk, tmp_path, docker_client)
         try:
             eng.start()
             eng.write("web.yaml", app(2))
