@@ -84,6 +84,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()) or Path(str(item.path)).is_relative_to(e2e):
             item.add_marker(pytest.mark.docker)
+            # Under pytest-xdist (`--dist loadgroup`), every Docker test runs on one worker,
+            # one after another, as without xdist: they share the daemon, its NodePort range
+            # and the dockerd restart; only the Docker-free tests spread over the others.
+            item.add_marker(pytest.mark.xdist_group("docker"))
     items.sort(key=lambda item: item.get_closest_marker("dockerd_restart") is not None)  # stable: order kept
 
 

@@ -44,7 +44,7 @@ async def test_the_async_wait_follows_the_same_rule():
 
 def test_not_docker_deselects_every_docker_test():
     def collected(*args: str) -> set[str]:
-        r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+        r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-n", "0",
                             *args, "tests/e2e/test_rollout.py", "tests/unit/test_tasks.py"],
                            check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
         return {line.split("::")[0] for line in r.stdout.splitlines() if "::" in line}
