@@ -88,7 +88,12 @@ def pytest_collection_modifyitems(config, items):
             # one after another, as without xdist: they share the daemon, its NodePort range
             # and the dockerd restart; only the Docker-free tests spread over the others.
             item.add_marker(pytest.mark.xdist_group("docker"))
-    items.sort(key=lambda item: item.get_closest_marker("dockerd_restart") is not None)  # stable: order kept
+    # Stable sort: the chaos tests (fault injection, the most sensitive to CPU load) after
+    # the others, when the Docker-free tests on the other worker are long done; the
+    # dockerd restart last of all.
+    chaos = ROOT / "tests" / "chaos"
+    items.sort(key=lambda item: (item.get_closest_marker("dockerd_restart") is not None,
+                                 Path(str(item.path)).is_relative_to(chaos)))
 
 
 @pytest.fixture(scope="session")
