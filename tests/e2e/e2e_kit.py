@@ -39,11 +39,14 @@ spec:
 
 # A pod `app` that only runs: the app the hostile-input tests place their files next to
 # (it must stay untouched) and whose containers `down` and Ctrl-C must clean up.
+# sleep runs as PID 1, which ignores SIGTERM: a 1 s grace period instead of the default 30 s,
+# so a test that deletes it does not wait half a minute.
 APP_POD = """
 apiVersion: v1
 kind: Pod
 metadata: {name: app, labels: {app: app}}
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
   - {name: main, image: "busybox:1.36", command: [sleep, "3600"]}
 """

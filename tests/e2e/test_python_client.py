@@ -37,7 +37,9 @@ def test_list_create_patch_delete(api, engine):
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pyweb"},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "pyweb"}},
                  "template": {"metadata": {"labels": {"app": "pyweb"}},
-                              "spec": {"containers": [{"name": "c", "image": "busybox:1.36",
+                              # sleep as PID 1 ignores SIGTERM: 1 s, not the default 30 s
+                              "spec": {"terminationGracePeriodSeconds": 1,
+                                       "containers": [{"name": "c", "image": "busybox:1.36",
                                                        "command": ["sleep", "3600"]}]}}}})
     assert dep.spec.replicas == 1
     apps.patch_namespaced_deployment_scale("pyweb", "default", {"spec": {"replicas": 2}})

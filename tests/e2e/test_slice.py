@@ -43,6 +43,14 @@ spec:
 """
 
 
+def quick_stop(manifest: str) -> str:
+    """The pod template with a 1 s grace period. busybox httpd runs as PID 1, which ignores
+    SIGTERM, so each deleted pod would otherwise wait out Kubernetes' default 30 s."""
+    out = manifest.replace("    spec:\n      containers:", "    spec:\n      terminationGracePeriodSeconds: 1\n      containers:")
+    assert out != manifest, "no pod template found"
+    return out
+
+
 def free_nodeport() -> int:
     for port in range(31000, 32700):
         with socket.socket() as s:
@@ -79,9 +87,9 @@ def test_file_becomes_pods_behind_a_nodeport(engine):
 
 def test_save_scales_and_removing_the_file_deletes(engine):
     port = free_nodeport()
-    path = engine.write("web.yaml", WEB.format(replicas=1, port=port))
+    path = engine.write("web.yaml", quick_stop(WEB.format(replicas=1, port=port)))
     wait_for(lambda: engine.running_ready("app=web", 1), 60, what="1 ready pod")
-    engine.write("web.yaml", WEB.format(replicas=2, port=port))
+    engine.write("web.yaml", quick_stop(WEB.format(replicas=2, port=port)))
     wait_for(lambda: engine.running_ready("app=web", 2), 60, what="scaled to 2 by saving the file")
     path.unlink()
     wait_for(lambda: not engine.client.list("Deployment", "default") and not engine.pods("app=web"),
