@@ -13,6 +13,10 @@ Local connections to 127.0.0.1 leave through the cluster's bridge only with that
 bridge's `route_localnet` set: the helper gets the bridge's folder of /proc/sys bind
 mounted and sets it with dd, after the rules that guard it are loaded.
 
+The same table DNATs pods' connections to clusterIPs on the bridge (ServiceProxies'
+`host_routes`, svc_rules.render_host), so the helper runs while there is a TCP NodePort
+or such a route; route_localnet is set only while there is a TCP NodePort.
+
 The worker's listener stays bound: it holds the port (a port another program has is
 still an error on that Service), it serves what the rules do not catch, and it is the
 fallback when any of this is refused (the reason is logged once). UDP NodePorts stay in
@@ -105,6 +109,7 @@ class HostNodePorts:
         self.dir: Path = agent.ctx.state_dir / "nodeports_host"  # the loader's folder, /kd
         self.table = table_name(agent.ctx.cluster)
         self.off: str | None = "off" if os.environ.get("KUBEDECK_NODEPORT_PROXY") == "userspace" else None
+        self.cluster_off: str | None = None  # why the clusterIP routes are not loaded (nft refused them)
         self.cid: str | None = None
         self.loader: RuleLoader | None = None
         self.localnet = False  # route_localnet is set on the bridge
@@ -125,18 +130,20 @@ class HostNodePorts:
 
     def sync(self, image: str | None, listeners: list, endpoints: dict) -> None:
         """One pass, on a Docker thread: `listeners` are the worker's bound TCP NodePorts
-        as (port, ServicePort)."""
+        as (port, ServicePort); the in-cluster Services' clusterIP routes come from the
+        Service proxies' pass that just ran (ServiceProxies.host_routes)."""
+        routes = [] if image is None or self.cluster_off else self.agent.services.host_routes
         if self.off:
-            return
+            listeners = []
         d = self.agent.docker
-        if not listeners:  # no helper while there is no TCP NodePort (nor one a killed engine left)
+        if not listeners and not routes:  # no helper while it has nothing to do (nor one a killed engine left)
             if self.idle is not True:
                 self.remove()
                 self.cid, self.localnet, self.idle = None, False, True
             return
-        self.idle = False
+        self.idle = not listeners
         match = match_for(self.agent.ctx.address)
-        if image is None or match is None:
+        if listeners and (image is None or match is None):
             return self._turn_off("no nft on the host" if image is None else "the listen address is not IPv4")
         try:
             bridge = bridge_name(d.api, d.network)
@@ -144,12 +151,19 @@ class HostNodePorts:
             ports = [(PortRules("TCP", port, ready_backends(endpoints.get((sp.namespace, sp.name)),
                                                             sp.port_name, sp.target)), sp.affinity or None)
                      for port, sp in sorted(listeners, key=lambda item: item[0])]
-            table = render_host(ports, name=self.table, match=match, bridge=bridge)
+            table = render_host(ports, name=self.table, match=match or "ip daddr 127.0.0.1", bridge=bridge,
+                                services=routes)
             if not self.loader.load(("nodeports", "host"), info, lambda _zone: table, []):
                 return  # the helper could not be reached: next pass
             self._watch(listeners, endpoints)
             if self.waiting and time.monotonic() >= self.next_read:
                 self._read_served(info["Id"])
+            if not listeners:  # the clusterIP routes alone need no local routing
+                if self.localnet:
+                    exec_code(d.api, info["Id"], [DD, "if=/kd/zero", "of=/conf/route_localnet", "conv=notrunc",
+                                                  "status=none"])
+                    self.localnet = False
+                return
             if not self.localnet:
                 code, out = exec_code(d.api, info["Id"], [DD, "if=/kd/one", "of=/conf/route_localnet",
                                                           "conv=notrunc", "status=none"])
@@ -158,7 +172,13 @@ class HostNodePorts:
                 self.localnet = True
                 log.info("TCP NodePorts forward in the kernel (table %s, bridge %s)", self.table, bridge)
         except NftRefused as e:
-            self._turn_off(f"nft refused the rules: {e}")
+            if listeners:
+                self._turn_off(f"nft refused the rules: {e}")
+            else:  # the clusterIP routes alone: the proxy containers serve them, as without br_netfilter
+                self.cluster_off = f"nft refused the rules: {e}"
+                log.warning("in-cluster Services stay on their proxy containers: %s", self.cluster_off)
+                self.remove()
+                self.cid, self.idle = None, True
         except (APIError, NotFound, OSError) as e:
             if docker_unreachable(e):  # Docker is away: the agent says so; the next pass retries
                 log.debug("kernel NodePorts wait for Docker: %s", e)

@@ -18,6 +18,11 @@ Two kinds of proxy, both forwarding a Service `port` to a ready endpoint's `targ
   with KUBEDECK_SERVICE_PROXY=nc): busybox,
   `nc -ll -e` forking a relay per connection, scripts and endpoint files in a
   bind-mounted directory of the state dir (nc_relay.py). TCP only.
+
+With kernel proxies, a Service's TCP ports (without ClientIP affinity) are also handed
+to the host's NodePort helper (`host_routes`, nodeport_kernel.py), which DNATs pods'
+connections to the clusterIP on the bridge itself, so they never cross the proxy
+container (svc_rules.render_host says how). KUBEDECK_SERVICE_HOST_DNAT=0 turns that off.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from .svc_kernel import NameCache, NftRefused, RuleLoader
 from .svc_rules import PortRules, render, render_alias
 
 log = logging.getLogger("kubedeck.services")
+HOST_DNAT = os.environ.get("KUBEDECK_SERVICE_HOST_DNAT", "1") != "0"
 
 
 
@@ -91,6 +97,8 @@ class ServiceProxies:
         # (Service, message) of rules nft refused in the last pass, for Events from the loop
         self.failures: list[tuple[dict, str]] = []
         self.said: set[tuple] = set()  # ports already warned about
+        # (clusterIP, TCP port) of the last pass that the host may DNAT itself (svc_rules.render_host)
+        self.host_routes: list[tuple[str, PortRules]] = []
 
     def _dir(self, ns: str, name: str) -> Path:
         return self.root / f"{ns}_{name}"
@@ -154,6 +162,7 @@ class ServiceProxies:
         d = self.agent.docker
         kernel = self.kernel_image
         self.failures = []
+        routes: list[tuple[str, PortRules]] = []
         want = {}
         for svc in services:
             spec = svc["spec"]
@@ -204,8 +213,11 @@ class ServiceProxies:
                 self._load(svc, key, info, lambda zone, ports=ports, spec=spec: render(
                     ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone), ports)
             ips[key] = d.ip_of(info)
+            if self.kernel_image and not affinity_seconds(svc["spec"]) and ips[key]:
+                routes += [(ips[key], p) for p in ports if p.protocol == "TCP" and p.backends]
         if kernel and not self.kernel_image:  # fell back to nc during this pass: redo them all
             return self.reconcile_sync(services, endpoints)
+        self.host_routes = routes if HOST_DNAT and self.kernel_image else []
         return ips
 
     def _load(self, svc: dict, key, info: dict, make_table, ports: list[PortRules]) -> None:

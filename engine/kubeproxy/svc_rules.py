@@ -48,10 +48,20 @@ def render(ports: list[PortRules], *, affinity_seconds: int | None = None, udp_z
     return _table(sets + body, pre)
 
 
-def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: str, bridge: str) -> str:
+def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: str, bridge: str,
+                services: list[tuple[str, PortRules]] = ()) -> str:
     """A cluster's TCP NodePorts, in the host's own network namespace (nodeport_kernel.py):
     a local connection to `match` (`ip daddr 127.0.0.1`) on a nodePort is DNAT-ed to a ready
     endpoint (per port: PortRules and its ClientIP affinity seconds, or None).
+
+    `services` (clusterIP, TCP PortRules) are the in-cluster Services' short cut: a pod's
+    connection to a clusterIP crosses the host's bridge, whose packets the host's netfilter
+    sees (br_netfilter, as kube-proxy needs it), so it is DNAT-ed right there and bridged
+    straight to the endpoint; conntrack un-NATs the answers on their way back. The proxy
+    container then sees nothing of it: no second trip over the bridge, no masquerade, no
+    forwarding in its namespace. Without br_netfilter the chain never runs and the proxy
+    container serves as before. A pod that is itself an endpoint of the port goes to the
+    proxy container (`return`), which masquerades: DNAT to itself would need hairpin mode.
 
     A packet from 127.0.0.1 may leave through the cluster's bridge only with the bridge's
     `route_localnet` set, and is masqueraded there to the bridge's address. `route_localnet`
@@ -64,6 +74,18 @@ def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: 
                        "  }"], [], []
     for n, (p, affinity) in enumerate(ports):
         pre += [f"{match} {rule.strip()}" for rule in _port_chains(n, p, affinity, sets, body, served=True)]
+    cluster = []
+    for n, (ip, p) in enumerate(services):
+        if p.protocol != "TCP" or not p.backends:
+            continue
+        body += [f"  chain c{n} {{", "    ip saddr { %s } return" % ", ".join(sorted({b[0] for b in p.backends})),
+                 "    numgen random mod %d vmap { %s }" % (len(p.backends), ", ".join(
+                     f"{i} : goto c{n}e{i}" for i in range(len(p.backends)))), "  }"]
+        body += [f"  chain c{n}e{i} {{\n    meta l4proto tcp dnat to {bip}:{target}\n  }}"
+                 for i, (bip, target) in enumerate(p.backends)]
+        cluster.append(f'    iifname "{bridge}" ip daddr {ip} tcp dport {p.port} goto c{n}')
+    if cluster:
+        body += ["  chain svc {", "    type nat hook prerouting priority dstnat; policy accept;", *cluster, "  }"]
     return _table(sets + body, [f"    {rule}" for rule in pre], name=name, hook="output", priority="-100",
                   post=f'oifname "{bridge}" ip saddr 127.0.0.0/8 ct status dnat masquerade')
 

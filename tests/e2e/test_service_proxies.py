@@ -6,6 +6,7 @@ server or client); see tests/images/build.sh for the kubedeck-test/perl:1 image.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import wait_for
 from e2e_kit import CLIENT as BUSYBOX_CLIENT, SVC as WEB_SVC, WEB, container, deployment, exec_in
@@ -238,3 +239,32 @@ def test_nc_fallback_proxies_tcp(make_engine, monkeypatch):
     assert got
     proxy = [c for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"]
     assert [c.attrs["Config"]["Image"] for c in proxy] == ["busybox:1.36"]
+
+
+def test_pods_reach_a_service_by_the_hosts_dnat_and_a_pod_of_it_by_the_proxy(engine):
+    """A pod's TCP connection to a clusterIP is DNAT-ed on the host's bridge (br_netfilter,
+    nodeport_kernel.py's table): the proxy container's conntrack never sees it. A pod of
+    the Service itself still goes through the proxy, which masquerades (hairpin)."""
+    bridge_nf = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+    assert bridge_nf.exists() and bridge_nf.read_text().strip() == "1", \
+        "br_netfilter is off (Docker turns it on): the host cannot see the bridge's packets"
+    names = start_echo(engine)
+    ip = engine.client.get("Service", "default", "echo")["spec"]["clusterIP"]
+    client_ip = engine.client.get("Pod", "default", "client")["status"]["podIP"]
+    rules = engine.state / "nodeports_host" / "rules.nft"
+    wait_for(lambda: rules.exists() and f"ip daddr {ip} tcp dport 80 goto" in rules.read_text(), 30,
+             what="the clusterIP route in the host's table")
+    proxy = next(c for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy")
+
+    def tracked_by_proxy(src: str) -> int:
+        code, out = proxy.exec_run(["/usr/bin/dd", "if=/proc/net/nf_conntrack", "status=none"])
+        assert code == 0, out
+        return out.decode().count(f"src={src} dst={ip} ")
+
+    for _ in range(5):
+        assert perl(engine, "client", TCP_ONCE, "echo", 80).strip() in names
+    assert tracked_by_proxy(client_ip) == 0
+    pod = sorted(names)[0]
+    pod_ip = engine.client.get("Pod", "default", pod)["status"]["podIP"]
+    assert perl(engine, pod, TCP_ONCE, "echo", 80).strip() in names
+    assert tracked_by_proxy(pod_ip) >= 1

@@ -224,3 +224,27 @@ def test_host_nodeport_table_guards_localhost_and_loads_in_a_scratch_namespace(t
         pytest.skip("no permission for a network namespace")
     assert r.returncode == 0, r.stderr
     assert "127.0.0.0/8 drop" in r.stdout and "dnat to" not in r.stdout
+
+
+def test_host_table_dnats_cluster_ips_on_the_bridge(tmp_path):
+    """In-cluster Services' clusterIP routes in the host table: only TCP ports with
+    endpoints, only from the cluster's bridge, and a pod that is an endpoint of the port
+    itself is left to the proxy container (return before the DNAT)."""
+    from kubedeck.engine.kubeproxy.svc_rules import render_host
+
+    routes = [("10.9.0.2", PortRules("TCP", 80, [A, B])), ("10.9.0.3", PortRules("UDP", 53, [C])),
+              ("10.9.0.4", PortRules("TCP", 81, []))]
+    table = render_host([], name="kubedeck_np_test", match="ip daddr 127.0.0.1", bridge="br-test", services=routes)
+    assert 'iifname "br-test" ip daddr 10.9.0.2 tcp dport 80 goto c0' in table
+    assert "10.9.0.3" not in table and "10.9.0.4" not in table
+    assert "type nat hook prerouting priority dstnat" in table
+    assert f"ip saddr {{ {A[0]}, {B[0]} }} return" in table.replace(f"{{ {B[0]}, {A[0]} }}", f"{{ {A[0]}, {B[0]} }}")
+    assert table.index(" return") < table.index(f"dnat to {A[0]}:{A[1]}")
+    assert "chain svc" not in render_host([], name="kubedeck_np_test", match="ip daddr 127.0.0.1", bridge="br-test")
+    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
+    assert nft, "no nft on this host (Debian: apt-get install nftables)"
+    (tmp_path / "t.nft").write_text(transaction(table, None, "kubedeck_np_test"))
+    r = subprocess.run(["unshare", "-n", "sh", "-c", f"{nft} -f {tmp_path}/t.nft && {nft} list table ip kubedeck_np_test"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("dnat to") == 2
