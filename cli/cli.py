@@ -7,6 +7,7 @@ Every command that talks to a cluster goes through the engine API (kubedeck.engi
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from . import __version__
@@ -215,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import UserError
 
     try:
+        if args.cmd in ("ui", "serve"):
+            # No cyclic garbage collection while the start imports and builds its objects
+            # (modules, classes, CSS rules, widgets: nearly all kept, so each collection
+            # walks them all and frees next to nothing). The TUI enables it again after its
+            # first frame, `serve` once its API listens; both freeze what the start made.
+            gc.disable()
         if args.cmd == "ui" and not args.context and not args.kubeconfig:
             return _ui(args)  # without commands.py's imports (yaml, the printers)
         if args.cmd == "serve" and not args.context and not args.kubeconfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -110,6 +111,9 @@ async def _serve(cluster) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await cluster.start()
+    if not gc.isenabled():  # held off by cli.py during the start
+        gc.freeze()
+        gc.enable()
     print(f"kubedeck: cluster {cluster.name!r} serving {cluster.settings.folder}", flush=True)
     print(f"kubedeck: API {cluster.url}  kubeconfig {cluster.settings.state / 'kubeconfig'}", flush=True)
     await stop.wait()

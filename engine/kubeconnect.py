@@ -40,7 +40,31 @@ def kubeconfig_paths(explicit: str | None = None) -> str:
     return explicit or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
 
 
+def _kubernetes():
+    """The official client's package, without the optional validator it would also load.
+
+    `import kubernetes` imports every subpackage, and `kubernetes.dynamic` imports
+    `kubernetes_validate` (and so jsonschema) when it is installed, as it is for kubedeck's
+    own validator: ~90 modules and a fifth of the import, for a dynamic client kubedeck
+    never uses. Marking it missing for that one import makes `kubernetes.dynamic` take its
+    documented fallback; the mark is taken away again, so the validator imports as usual
+    wherever kubedeck needs it (`up --context`)."""
+    import sys
+
+    if "kubernetes" not in sys.modules and "kubernetes_validate" not in sys.modules:
+        sys.modules["kubernetes_validate"] = None  # type: ignore[assignment]
+        try:
+            import kubernetes
+        finally:
+            if sys.modules.get("kubernetes_validate", 0) is None:
+                del sys.modules["kubernetes_validate"]
+    import kubernetes
+
+    return kubernetes
+
+
 def _configuration(paths: str, context: str | None):
+    _kubernetes()
     from kubernetes.client import Configuration
     from kubernetes.config import load_kube_config
     from kubernetes.config.config_exception import ConfigException
@@ -77,6 +101,7 @@ class _LogCapture(logging.Handler):
 
 def describe_context(paths: str, context: str | None) -> dict:
     """{"name", "cluster", "user", "namespace"} of `context` (default: the current one)."""
+    _kubernetes()
     from kubernetes.config import list_kube_config_contexts
     from kubernetes.config.config_exception import ConfigException
 

@@ -12,6 +12,7 @@ theme files and the remembered choice. The mixins add the key actions by concern
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -171,7 +172,9 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.call_later(self._poll_status)
 
     def _after_first_frame(self) -> None:
-        # what the first frame does not wait for: the side panes' kinds, then metrics
+        # what the first frame does not wait for: the side panes' kinds, then metrics,
+        # and the garbage collection `kubedeck ui` held off during the start (cli.py)
+        self.call_after_refresh(_resume_gc)
         for plural in ALWAYS_WATCHED[1:]:
             self.ensure_informer(VIEWS[plural])
         self.restarts.run("metrics", self.metrics.run)
@@ -384,6 +387,12 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
 
     def action_help(self) -> None:
         self.push_screen(TextScreen("kubedeck keys (escape to close)", KEY_HELP))
+
+
+def _resume_gc() -> None:
+    if not gc.isenabled():
+        gc.freeze()  # the start's objects live as long as the app: later collections skip them
+        gc.enable()
 
 
 def run_tui(

@@ -1,7 +1,8 @@
 """Start-up hygiene: each command loads only what it needs (issue 18), checked in a fresh
 interpreter. `--help`, `get` and `ui` never load the manifest validator or jsonschema;
 `serve` loads neither them nor the client stack (httpx) before its API answers; the TUI
-does not load aiohttp (port-forward imports it on first use)."""
+does not load aiohttp (port-forward imports it on first use). Only `--context` loads the
+official `kubernetes` client, and its kubeconfig loading leaves the validator out too."""
 
 import subprocess
 import sys
@@ -15,21 +16,35 @@ def loaded_after(code: str, watch: tuple[str, ...]) -> list[str]:
     return [m for m in out.stdout.strip().split(",") if m]
 
 
+def test_context_kubeconfig_loads_no_validator(tmp_path):
+    # `ui --context`: the official client's loader, without the validator it would pull in
+    config = tmp_path / "config"
+    config.write_text("apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                      "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+                      "users: [{name: u, user: {token: t}}]\n"
+                      "contexts: [{name: c, context: {cluster: k, user: u}}]\n")
+    code = ("import kubedeck.cli, kubedeck.remote\nfrom kubedeck.engine.kubeconnect import load\n"
+            f"assert load('c', {str(config)!r}).headers() == {{'Authorization': 'Bearer t'}}")
+    assert loaded_after(code, HEAVY + ("kubernetes",)) == ["kubernetes"]
+    # the validator is still there for whoever needs it next (`up --context` validates)
+    assert loaded_after(code + "\nimport kubernetes_validate", ("kubernetes_validate",)) == ["kubernetes_validate"]
+
+
 def test_help_loads_neither_validator_nor_client():
     code = "import contextlib, io\nfrom kubedeck.cli import main\nwith contextlib.redirect_stdout(io.StringIO()):\n" \
            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass"
-    assert loaded_after(code, HEAVY + ("httpx", "textual", "aiohttp")) == []
+    assert loaded_after(code, HEAVY + ("httpx", "textual", "aiohttp", "kubernetes")) == []
 
 
 def test_get_loads_no_validator():
     # what `kubedeck get` imports before it talks to the API
     code = "import kubedeck.cli, kubedeck.commands, kubedeck.printers"
-    assert loaded_after(code, HEAVY) == []
+    assert loaded_after(code, HEAVY + ("kubernetes",)) == []
 
 
 def test_ui_loads_no_validator_and_no_aiohttp():
     code = "import kubedeck.cli, kubedeck.commands, kubedeck.tui.app"
-    assert loaded_after(code, HEAVY + ("aiohttp",)) == []
+    assert loaded_after(code, HEAVY + ("aiohttp", "kubernetes")) == []
 
 
 def test_serve_start_loads_no_validator_and_no_client_stack():
