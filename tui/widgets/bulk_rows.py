@@ -5,8 +5,9 @@ table then measures every new cell through Rich when idle: with 5,000 pods that 
 on this machine before the first frame (`bench/any_cluster_scale.py`). `_add_rows` writes
 the rows into DataTable's data at once and takes the column widths from the cells' own
 text (one line each, so their cell length is what Rich would measure); the idle pass then
-only re-sizes the table. Where DataTable's internals are not the ones this was written
-for (textual 8), it falls back to add_row.
+only re-sizes the table. Rows added below the screen leave what is drawn alone
+(`_rows_moved`, row_edits.py). Where DataTable's internals are not the ones this was
+written for (textual 8), it falls back to add_row.
 
 A rebuild without a `/` filter, of a kind in namespace/name order, needs no cells to
 choose and sort its rows (the metadata says both): it adds the first FIRST_ROWS rows (more
@@ -15,7 +16,7 @@ added BACKLOG_SLICE per frame by the table's flush. A row waiting there is rende
 its object as it is when its turn comes; an event for it only updates the object.
 
 Used by ResourceTable, which provides `kind`, `objects`, `_rendered`, `_cells`,
-`_styled`, `matches` and `_backlog`.
+`_styled`, `matches`, `_backlog` and (RowEdits) `_rows_moved`.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class BulkRows:
                 self._rendered[uid] = (cells, health)
             return
         start = len(locations)
-        widths = [column.content_width for column in columns]
+        before = [column.content_width for column in columns]
+        widths = list(before)
         for i, (uid, cells, health) in enumerate(rows, start):
             key = RowKey(uid)
             locations[key] = i
@@ -82,10 +84,10 @@ class BulkRows:
             widths = [max(w, cell_len(v)) for w, v in zip(widths, cells)]
         for column, width in zip(columns, widths):
             column.content_width = width
-        self._require_update_dimensions = True  # the idle pass sets the virtual size
-        self._update_count += 1
         self.cursor_coordinate = self.cursor_coordinate
         if start == 0 and self.show_cursor and self.cursor_type != "none":
             self._highlight_cursor()  # as add_row does for a table's first row
-        self.check_idle()
-        self.refresh()
+        # a wider column moves every cell drawn: all repainted; else only from the new rows
+        # on, which below the screen is nothing (row_edits.py); the idle pass sets the
+        # virtual size
+        self._rows_moved(0 if widths != before else start)

@@ -3,7 +3,11 @@
 Events are queued with `queue()` and applied at most once per frame by `flush()`
 (driven by a 1/30 s interval): rows are keyed by uid and changed cells are written in
 place, only their rows leaving DataTable's render caches and being repainted
-(`_cells_written`), so a burst of events never clears and rebuilds the table. Only a change of
+(`_cells_written`), so a burst of events never clears and rebuilds the table. A row that
+changes off screen keeps its cells until it is scrolled to or read (`_deferred`): a batch
+of 100 changes draws the dozen rows shown, not 100 (unless a `/` filter, which looks into
+cells, or a kind's own order is on). Added and removed rows are applied once per frame,
+repainting only what moved (row_edits.py). Only a change of
 namespace, filter or theme rebuilds (`rebuild()`; a big table's first screens at once, the
 rest over the next frames: bulk_rows.py). New rows go to the end, except for a
 kind with an `order` (events, newest first), whose rows are re-ordered in place after
@@ -27,11 +31,11 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Region
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
 
 from .bulk_rows import FIRST_ROWS, BulkRows
+from .fast_cells import FastCells
+from .row_edits import RowEdits
 
 FRAME = 1 / 30  # seconds between applying batched watch events
 
@@ -39,7 +43,7 @@ Decorate = Callable[[dict, list[str]], list[str]]
 CELL = Style(meta={"cell": True})
 
 
-class ResourceTable(BulkRows, DataTable):
+class ResourceTable(FastCells, RowEdits, BulkRows, DataTable):
     """Rows of one `ResourceKind`, filtered by namespace and a `/` filter."""
 
     DEFAULT_CSS = """
@@ -84,7 +88,10 @@ class ResourceTable(BulkRows, DataTable):
         self._last_flush = 0.0
         self._dirty_rows: set[str] = set()
         self._stale: set[str] = set()  # rows refresh_rows marked, re-rendered once on screen
+        self._deferred: set[str] = set()  # rows changed off screen, drawn when shown or read
         self._backlog: dict[str, None] = {}  # rows a rebuild has still to add, in order
+        self._arriving: list[tuple[str, list[str], str]] = []  # new rows _render made, to add
+        self._leaving: list[str] = []  # rows _render or a deletion let go, to remove
 
     def on_mount(self) -> None:
         self._setup_columns()
@@ -133,26 +140,40 @@ class ResourceTable(BulkRows, DataTable):
         """Apply queued events in place; returns how many were applied."""
         if self._backlog:
             self._add_backlog()
-        if self._stale:
+        if self._stale or self._deferred:
             self._refresh_visible()
         if not self._pending:
             return 0
         self._last_flush = time.monotonic()
         pending, self._pending = self._pending, {}
-        gone = []
+        shown = self._shown_rows()
         for uid, (event_type, obj) in pending.items():
             if event_type == "DELETED":
                 self.objects.pop(uid, None)
+                self._deferred.discard(uid)
                 if self._rendered.pop(uid, None) is not None:
-                    gone.append(uid)
+                    self._leaving.append(uid)
             else:
                 self.objects[uid] = obj
-                self._render(uid)
-        self._remove_rows(gone)
-        self._cells_written()
+                if shown is not None and uid in self._rendered and shown.get(uid) is None:
+                    self._deferred.add(uid)  # off screen: its cells can wait
+                else:
+                    self._render(uid)
+        self._apply_rows()
         if self.kind.order is not None:
             self._reorder()  # a new event, or a repeated one seen again, moves to the top
         return len(pending)
+
+    def _shown_rows(self):
+        """uid -> index of the rows on screen, or None when every changed row must be drawn
+        now: a `/` filter (whether a row stays depends on its cells) or a kind with an
+        `order` (rows move on and off screen after each frame)."""
+        locations = getattr(self, "_row_locations", None)
+        if locations is None or self.filter_text.strip() or self.kind.order is not None:
+            return None
+        top = self.scroll_offset.y
+        keys = (locations.get_key(i) for i in range(top, min(top + self.size.height, self.row_count)))
+        return {key.value: i for i, key in enumerate(keys, top) if key is not None}
 
     def _reorder(self) -> None:
         """Put the rows in the kind's order (DataTable.sort sees cell values only, not
@@ -188,12 +209,14 @@ class ResourceTable(BulkRows, DataTable):
         obj = self.objects[uid]
         cells, health = self._cells(obj)
         if not self.matches(obj, cells):
-            self._drop(uid)
+            if self._rendered.pop(uid, None) is not None:
+                self._leaving.append(uid)
             return
         old = self._rendered.get(uid)
         if old is None:
-            self.add_row(*(self._styled(c, health) for c in cells), key=uid)
-        elif old != (cells, health):
+            self._arriving.append((uid, cells, health))  # added by _apply_rows
+            return
+        if old != (cells, health):
             data = getattr(self, "_data", {}).get(uid)
             for header, value, before in zip(self.kind.headers, cells, old[0]):
                 if value != before or health != old[1]:
@@ -211,79 +234,14 @@ class ResourceTable(BulkRows, DataTable):
                         self._dirty_rows.add(uid)
         self._rendered[uid] = (cells, health)
 
-    def _cells_written(self) -> None:
-        """Repaint the rows whose cells `_render` wrote into DataTable's data. update_cell
-        bumps DataTable's update count, which every render cache is keyed by, so each
-        frame re-rendered every visible cell (~50 ms at 120x40, the bulk of an update).
-        Here only the written rows leave the caches and only their lines are refreshed.
-        Falls back to the update count where DataTable's internals are not these."""
-        rows, self._dirty_rows = self._dirty_rows, set()
-        if not rows:
-            return
-        try:
-            by_row = (self._cell_render_cache, self._row_render_cache)  # keys start with the row key
-            renderables, lines = self._row_renderable_cache, self._line_cache
-            locations, header = self._row_locations, self.header_height if self.show_header else 0
-        except AttributeError:
-            self._update_count += 1
-            self.refresh()
-            return
-        indexes = {i for i in (locations.get(uid) for uid in rows) if i is not None}
-        for cache in by_row:
-            for key in [k for k in cache.keys() if k[0] in rows]:
-                cache.discard(key)
-        for key in [k for k in renderables.keys() if k[1] in indexes]:  # (update count, row index)
-            renderables.discard(key)
-        ys = {i + header for i in indexes}  # rows are one line high; the line cache is keyed by y
-        for key in [k for k in lines.keys() if k[0] in ys]:
-            lines.discard(key)
-        top, height = self.scroll_offset.y, self.size.height
-        width = self.size.width
-        for i in indexes:
-            y = i + header - top
-            if header <= y < height:
-                self.refresh(Region(0, y, width, 1))
-
-    def _drop(self, uid: str) -> None:
-        if self._rendered.pop(uid, None) is not None:
-            try:
-                self.remove_row(uid)
-            except RowDoesNotExist:
-                pass
-
-    def _remove_rows(self, uids: list[str]) -> None:
-        """remove_row for many rows at once. DataTable.remove_row re-indexes every row
-        on each call (O(rows) apiece); here the survivors are re-indexed once. Falls back
-        to remove_row where DataTable's internals are not the ones this was written for."""
-        locations = getattr(self, "_row_locations", None)
-        if len(uids) < 2 or locations is None or not hasattr(self, "_data"):
-            for uid in uids:
-                try:
-                    self.remove_row(uid)
-                except RowDoesNotExist:
-                    pass
-            return
-        from textual._two_way_dict import TwoWayDict
-        from textual.widgets.data_table import CellKey
-
-        wanted = set(uids)
-        selected = self.selected_uid()
-        drop = {key for key in locations if key in wanted}
-        kept = sorted((locations.get(key), key) for key in locations if key not in drop)
-        self._row_locations = TwoWayDict({key: i for i, (_, key) in enumerate(kept)})
-        for key in drop:
-            for column_key in self._data.get(key) or {}:
-                self._updated_cells.discard(CellKey(key, column_key))
-            del self.rows[key]
-            del self._data[key]
-        self._require_update_dimensions = True
-        self.check_idle()
-        row = self._row_locations.get(selected) if selected and selected not in wanted else None
-        # the cursor stays on the row it was on (DataTable keeps the index instead)
-        self.cursor_coordinate = self.cursor_coordinate if row is None else self.cursor_coordinate._replace(row=row)
-        self.hover_coordinate = self.hover_coordinate
-        self._update_count += 1
-        self.refresh(layout=True)
+    def _apply_rows(self) -> None:
+        """Remove the rows `_render` let go and add the new ones (at the end, as add_row
+        does), each set at once, then repaint written cells (row_edits.py)."""
+        leaving, self._leaving = self._leaving, []
+        arriving, self._arriving = self._arriving, []
+        self._remove_rows(leaving)
+        self._add_rows(arriving)
+        self._cells_written()
 
     def refresh_rows(self) -> None:
         """Re-render every row in place (ages, node totals, metrics); only changed cells
@@ -295,25 +253,48 @@ class ResourceTable(BulkRows, DataTable):
         self._refresh_visible()
 
     def _refresh_visible(self) -> None:
-        """Re-render the rows on screen that refresh_rows marked."""
+        """Re-render the rows on screen that refresh_rows marked or that changed while
+        off screen."""
         locations = getattr(self, "_row_locations", None)
         if locations is None:  # not DataTable's internals as known here: all of them now
-            shown = list(self._stale)
+            shown = list(self._stale | self._deferred)
         else:
             top = self.scroll_offset.y
             shown = [key.value for key in (locations.get_key(i)
                                            for i in range(top, min(top + self.size.height, self.row_count)))
-                     if key is not None and key.value in self._stale]
+                     if key is not None and (key.value in self._stale or key.value in self._deferred)]
         for uid in shown:
             self._stale.discard(uid)
+            self._deferred.discard(uid)
             if uid in self.objects:
                 self._render(uid)
-        self._cells_written()
+        self._apply_rows()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if (self._stale or self._deferred) and round(old) != round(new):
+            self._refresh_visible()  # the rows scrolled to are drawn before they are painted
+
+    def _draw_deferred(self, row_key) -> None:
+        uid = getattr(row_key, "value", row_key)
+        if uid in self._deferred:
+            self._deferred.discard(uid)
+            self._render(uid)
+            self._cells_written()
+
+    def get_row(self, row_key):
+        self._draw_deferred(row_key)  # what is read is the newest object's cells
+        return super().get_row(row_key)
+
+    def get_cell(self, row_key, column_key):
+        self._draw_deferred(row_key)
+        return super().get_cell(row_key, column_key)
 
     def rebuild(self) -> None:
         """Clear and re-add the visible rows, sorted; for namespace/filter/theme changes."""
         self._load_colors()
         self._stale = set()
+        self._deferred = set()
         selected = self.selected_uid()
         self.clear()
         self._rendered.clear()
