@@ -75,6 +75,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "dockerd_restart: restarts the real Docker daemon (runs last)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """The `docker` marker on every test that needs a Docker daemon: all of tests/e2e
     (each starts a real engine) and anything using the docker_client fixture, so
