@@ -122,7 +122,11 @@ class MetricsSampler:
             await asyncio.sleep(self.first_window)
             while True:
                 await self.sample()
-                self._ready.set()
+                if not self._ready.is_set():
+                    # the callers waiting for these first rates read them after this task
+                    # yields: a slow first pass must not end the loop (and clear them) first
+                    self._ready.set()
+                    self._asked = max(self._asked, loop.time())
                 if loop.time() - self._asked > self.keep:
                     return
                 await asyncio.sleep(self.period)

@@ -4,6 +4,7 @@ node agent, a fake clock, and the metrics.k8s.io handlers on an aiohttp test ser
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -221,6 +222,21 @@ async def test_sampling_runs_only_while_asked(tmp_path):
     assert s._task is not task and set(pods) == {"uid-1"}
     await s.close()
     assert s._task.done() and s.pods == {}
+
+
+async def test_a_first_pass_slower_than_keep_still_answers(tmp_path):
+    """The loop ends once nobody asked for `keep` seconds, and forgets what it read; the
+    caller that started it must get its rates even when the first pass took longer."""
+    class SlowHierarchy(Hierarchy):
+        def read(self, dirs):
+            time.sleep(0.03)  # three containers: 0.09 s a pass, longer than keep
+            return super().read(dirs)
+    h = SlowHierarchy(tmp_path / "cpuacct", tmp_path / "memory", v2=False)
+    for cid in (CID_A, CID_B, SANDBOX):
+        _v1_container(tmp_path, cid, cpu_ns=10**9, usage=1 << 20, inactive=0)
+    s = MetricsSampler(lambda: _agent(), hierarchy=h, period=0.01, first_window=0.01, keep=0.05)
+    assert set(await s.latest(timeout=5)) == {"uid-1"}
+    await s.close()
 
 
 # ---- the API ------------------------------------------------------------------------
