@@ -90,3 +90,33 @@ async def test_only_plain_one_line_cells_take_the_short_way():
         finally:
             DataTable._render_cell = original
         assert calls == list(range(len(VALUES), len(VALUES) + len(OTHERS)))
+
+
+async def test_rows_are_datatables_own():
+    app = Tables()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(Fast)
+        for name in ("A", "B"):
+            table.add_column(name, key=name)
+        for i, value in enumerate(VALUES):
+            table.add_row(value, Text(f"row {i}", style=RED), key=f"r{i}")
+        table.move_cursor(row=1)
+        table.hover_coordinate = table.hover_coordinate._replace(row=3)
+        table._show_hover_cursor = True
+        await pilot.pause()
+        style, cursor, hover = table.rich_style, table.cursor_coordinate, table.hover_coordinate
+        for i in range(table.row_count):
+            key = table._row_locations.get_key(i)
+            table._clear_caches()
+            fast = table._render_line_in_row(key, 0, style, cursor, hover)
+            table._clear_caches()
+            slow = DataTable._render_line_in_row(table, key, 0, style, cursor, hover)
+            assert fast[0] == slow[0] == []
+            assert segments(fast[1]) == segments(slow[1]), i
+        # a row with a label goes through DataTable
+        table.add_row("x", "y", key="labelled", label="L")
+        await pilot.pause()
+        key = table._row_locations.get_key(table.row_count - 1)
+        table._clear_caches()
+        fixed, _ = table._render_line_in_row(key, 0, style, cursor, hover)
+        assert "L" in "".join(s.text for s in fixed[0])

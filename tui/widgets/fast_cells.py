@@ -1,4 +1,4 @@
-"""Drawing a table cell's segments directly, for the one shape ResourceTable's cells take.
+"""Drawing a table's cells and rows directly, for the one shape ResourceTable's cells take.
 
 DataTable draws every cell through Rich: `Styled(Padding(text))` rendered by the
 console, which splits, crops and pads the line twice and combines styles segment by
@@ -11,8 +11,10 @@ style between. `FastCells._render_cell` builds exactly those segments and stores
 under DataTable's own cache key; any other cell (header, row labels, fixed cells, markup,
 spans, tabs, taller rows) goes through DataTable. tests/unit/test_tui_fast_cells.py
 compares the two segment by segment, so a Textual or Rich change that moves the output
-shows up there. `render_line` also reuses the widget's style for a whole paint instead of
-working it out again line by line.
+shows up there. A row of such cells (`_render_line_in_row`) is drawn the same way,
+leaving out the styles DataTable works out for every row and only uses for row labels,
+fixed columns or a cell cursor, and `render_line` reuses the widget's style for a whole
+paint instead of working it out again line by line.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def _meta(row: int, column: int) -> Style:
     """The cell's position as style meta (for clicks), made once per position: making
     a Style with meta pickles it and draws an id, the costliest step of a cell."""
     return Style.from_meta({"row": row, "column": column})
+
+
+@lru_cache(maxsize=4096)
+def _edge(row: int) -> Style:
+    """The meta of the blank right of a row's last cell."""
+    return Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
 
 
 class FastCells:
@@ -87,6 +95,36 @@ class FastCells:
         lines = [line]
         cache[key] = lines
         return lines
+
+    def _render_line_in_row(self, row_key, line_no: int, base_style: Style, cursor_location, hover_location):
+        """DataTable's, for a row cursor and no row labels or fixed columns, less what
+        that case never uses (the header's and the background's styles, worked out
+        anew for every row: as much as the row's cells)."""
+        fallback = super()._render_line_in_row  # type: ignore[misc]
+        index = self._row_locations.get(row_key)
+        if (index is None or self.cursor_type != "row" or self.fixed_columns
+                or (self._labelled_row_exists and self.show_row_labels)):
+            return fallback(row_key, line_no, base_style, cursor_location, hover_location)
+        show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
+        cache = self._row_render_cache
+        key = (row_key, line_no, base_style, cursor_location, hover_location, "row", show_cursor,
+               show_hover, self._update_count, self._pseudo_class_state)
+        row = cache.get(key)
+        if row is not None:
+            return row
+        row_style = self._get_row_style(index, base_style)
+        cursor, hover = index == cursor_location.row, index == hover_location.row
+        cells, table_width = [], self._row_label_column_width
+        for column_index, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            table_width += width
+            cells.append(self._render_cell(index, column_index, row_style, width, cursor, hover)[line_no])
+        edge, _ = self._get_styles_to_render_cell(False, False, False, hover, cursor, show_cursor, show_hover,
+                                                  False, False)
+        cells.append([Segment(" " * max(0, self.size.width - table_width), row_style + edge + _edge(index))])
+        row = ([], cells)
+        cache[key] = row
+        return row
 
     def render_lines(self, crop):
         # DataTable.render_line asks for the widget's rich_style on every line, a walk up
