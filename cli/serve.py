@@ -29,6 +29,9 @@ ATTACH_SECONDS = 30  # how long `up` waits for the API of an engine that holds t
 
 
 def serve(args, state: Path) -> int:
+    from kubedeck.engine import aiohttp_import
+
+    aiohttp_import.import_web()  # the system CA bundle loaded after the API listens, not before
     from kubedeck.engine.cluster import Cluster, Settings
 
     from .errors import UserError

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .files import write_atomic
-from .folder import FolderSync
 from .labels import INGRESS_CONTROLLER
 from .objects import ObjectService
 from .pki import ensure_pki
@@ -29,6 +28,7 @@ from .tasks import Supervisor
 
 if TYPE_CHECKING:
     from .agent.agent import NodeContext
+    from .folder import FolderSync
 
 log = logging.getLogger("kubedeck")
 
@@ -65,7 +65,7 @@ class Cluster:
         self.store = Store(settings.state / "store.sqlite")
         self.objects = ObjectService(self.store, manifest_folder=settings.folder,
                                      allow_privileged=settings.allow_privileged)
-        self.folder = FolderSync(self.store, self.objects, settings.folder) if settings.folder else None
+        self._folder: FolderSync | None = None
         self.tasks: set[asyncio.Task] = set()
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -75,6 +75,16 @@ class Cluster:
         self.dataplane = None
         self.stopping = asyncio.Event()
         self.supervisor = Supervisor()
+
+    @property
+    def folder(self) -> FolderSync | None:
+        """The folder sync, made on first use: its import (the YAML loader and the
+        validator, ~35 ms) waits until the API listens (start() makes it then)."""
+        if self._folder is None and self.settings.folder:
+            from .folder import FolderSync
+
+            self._folder = FolderSync(self.store, self.objects, self.settings.folder)
+        return self._folder
 
     # ---- lifecycle ---------------------------------------------------------------
     def spawn(self, coro, name: str) -> asyncio.Task:
@@ -197,7 +207,7 @@ class Cluster:
                                "spec": {"controller": INGRESS_CONTROLLER}})
 
     def status(self) -> dict:
-        errors = self.folder.errors() if self.folder else []
+        errors = self._folder.errors() if self._folder else []
         return {"cluster": self.name, "folder": str(self.settings.folder or ""),
                 "manifestErrors": [e.to_dict() for e in errors],
                 "docker": self.agent.docker_status if self.agent else "not started",
@@ -214,7 +224,10 @@ def _import_components(docker: bool) -> None:
     """What start() needs after the API is up, imported off the loop (a thread)."""
     import importlib
 
-    for name in ("controllers.manager", "proxy.dataplane", "proxy.nodeport", "proxy.ingress",
+    from .aiohttp_import import load_held
+
+    load_held()
+    for name in ("folder", "controllers.manager", "proxy.dataplane", "proxy.nodeport", "proxy.ingress",
                  *(("agent.agent",) if docker else ())):
         importlib.import_module(f"{__package__}.{name}")
 
