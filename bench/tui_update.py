@@ -7,7 +7,9 @@ table's per-frame `flush()` that applies them, and the next compositor refresh o
 screen, including turning the update into terminal output (which the headless driver
 would otherwise skip). Batches are 100 MODIFIED events (status flips, restart counts),
 some on visible rows; every fifth batch is a churn batch: the same 100 MODIFIED plus 10
-ADDED and 10 DELETED pods (its own row, and its own target).
+ADDED and 10 DELETED pods (its own row, and its own target). After the samples, in no
+figure: how many rows changed off screen wait to be drawn (the table draws them when
+scrolled to or read), and five page downs + repaint, which draw them.
 
 Baseline row: a bare Textual `DataTable` with the same columns and rows applying the same
 batches (the changed cells' new text, computed before the clock starts, set with
@@ -136,6 +138,17 @@ async def measure(n: int, rounds: int) -> dict:
                     table.refresh()
                     await asyncio.wait_for(painted.event.wait(), 10)
                     out["churn" if churn else "modified"].append((time.perf_counter() - t0) * 1000)
+                # diagnostics, after the samples: rows changed off screen are drawn when
+                # scrolled to, so a page down pays for them
+                out["deferred"] = [len(getattr(table, "_deferred", ()))]
+                out["page"] = []
+                for _ in range(5):
+                    await pilot.pause()
+                    painted.event.clear()
+                    t0 = time.perf_counter()
+                    table.action_page_down()
+                    await asyncio.wait_for(painted.event.wait(), 10)
+                    out["page"].append((time.perf_counter() - t0) * 1000)
     finally:
         await api.stop()
         shutil.rmtree(cfg, ignore_errors=True)
@@ -233,6 +246,10 @@ def one(n: int, rounds: int, name: str, target: str) -> list[Result]:
                      "value": _pct(data["flush"])})
     res.rows.append({"label": "churn", "detail": "100 MODIFIED + 10 ADDED + 10 DELETED: median / p95",
                      "value": _pct(data["churn"])})
+    res.rows.append({"label": "off screen", "detail": "rows changed off screen, drawn when scrolled to or read "
+                     "(after the batches)", "value": str(data["deferred"][0])})
+    res.rows.append({"label": "page down", "detail": "then page down + repaint, 5 times (draws those rows): "
+                     "median / max", "value": f"{median(data['page']):.1f} / {max(data['page']):.1f} ms"})
     res.rows.append({"label": "bare modify", "detail": "bare DataTable, 100 MODIFIED: median / p95",
                      "value": _pct(bare["modified"])})
     res.rows.append({"label": "bare churn", "detail": "bare DataTable, churn batch: median / p95",

@@ -159,12 +159,43 @@ def test_in_order_view():
         def get_key(self, i):
             return self.get(i)
 
-    view = _InOrder(Locations({0: "a", 1: "b", 2: "c"}), 3, str.upper)
+    view = _InOrder(Locations({0: "a", 1: "b", 2: "c"}), range(3), str.upper)
     assert len(view) == 3 and view[0] == "A" and view[-1] == "C"
-    assert view[:2] == ["A", "B"] and view[1:] == ["B", "C"] and list(view) == ["A", "B", "C"]
+    assert list(view[:2]) == ["A", "B"] and list(view[1:]) == ["B", "C"] and list(view) == ["A", "B", "C"]
+    assert view[1:][0] == "B" and len(view[1:]) == 2 and list(view[5:]) == []
     try:
         view[3]
     except IndexError:
         pass
     else:
         raise AssertionError("past the end must raise IndexError (DataTable catches LookupError)")
+
+
+async def test_paging_moves_as_datatables_own():
+    """page down/up walk ordered_rows (a view here): the cursor lands where a plain
+    DataTable of the same rows puts it."""
+    from textual.widgets import DataTable
+
+    class Plain(App):
+        def compose(self):
+            self.table = DataTable(cursor_type="row")
+            yield self.table
+
+    landed = {}
+    for app in (Tables(), Plain()):
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.table
+            if isinstance(table, ResourceTable):
+                await loaded(pilot, table)
+            else:
+                table.add_columns(*VIEWS["pods"].headers)
+                for i in range(200):
+                    table.add_row("bulk", f"p-{i:03d}")
+                await pilot.pause()
+            rows = []
+            for action in ("page_down", "page_down", "page_up", "scroll_bottom", "page_up"):
+                getattr(table, f"action_{action}")()
+                await pilot.pause()
+                rows.append((table.cursor_row, table.scroll_offset.y))
+            landed[type(app).__name__] = rows
+    assert landed["Tables"] == landed["Plain"] and landed["Tables"][0][0] > 0

@@ -32,23 +32,20 @@ from textual.widgets.data_table import CellKey, RowDoesNotExist
 
 
 class _InOrder(Sequence):
-    """Row i, looked up when asked for, of rows one line high (`ResourceTable`'s all
-    are): `pick(key)` of the row key at i."""
+    """The rows at `indexes` (a range), looked up when asked for, of rows one line high
+    (`ResourceTable`'s all are): `pick(key)` of the row key at each index. A slice is
+    another view, so DataTable's loops over a slice that stop after a page stay short."""
 
-    def __init__(self, locations, count: int, pick) -> None:
-        self._locations, self._count, self._pick = locations, count, pick
+    def __init__(self, locations, indexes: range, pick) -> None:
+        self._locations, self._indexes, self._pick = locations, indexes, pick
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._indexes)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self._count))]
-        if i < 0:
-            i += self._count
-        if not 0 <= i < self._count:
-            raise IndexError(i)
-        return self._pick(self._locations.get_key(i))
+            return _InOrder(self._locations, self._indexes[i], self._pick)
+        return self._pick(self._locations.get_key(self._indexes[i]))  # IndexError past the end
 
     def clear(self) -> None:
         """DataTable.clear() empties its own list; a view holds nothing to empty."""
@@ -61,11 +58,11 @@ class RowEdits:
     # row at a line is the row at that index: both are views looked up on demand.
     @property
     def ordered_rows(self):
-        return _InOrder(self._row_locations, len(self.rows), self.rows.__getitem__)
+        return _InOrder(self._row_locations, range(len(self.rows)), self.rows.__getitem__)
 
     @property
     def _y_offsets(self):
-        return _InOrder(self._row_locations, len(self.rows), lambda key: (key, 0))
+        return _InOrder(self._row_locations, range(len(self.rows)), lambda key: (key, 0))
 
     def _header_lines(self) -> int:
         return self.header_height if self.show_header else 0
