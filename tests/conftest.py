@@ -232,12 +232,26 @@ class Engine:
                     raise
                 wait_for(lambda c=c: not api.containers(all=True, filters={"id": c["Id"]}), 30,
                          what=f"container {c['Id'][:12]} removed")
+        _drop_leftover_table(self.name)
         for n in self.docker.networks.list(filters={"label": label}):
             n.remove()
         for v in self.docker.volumes.list(filters={"label": label}):
             v.remove(force=True)
         if self.proc and self.proc.returncode not in (0, None, -9, -15):
             print(self.log_path.read_text(errors="replace")[-4000:])
+
+
+def _drop_leftover_table(cluster: str) -> None:
+    """The cluster's host nftables table, if its engine and remove_host_rules both missed
+    it: a table left behind would DNAT a later test's NodePort (the same port numbers come
+    round again) to a pod that is gone. Said on the test's output, never silent."""
+    from kubedeck.engine.kubeproxy.nodeport_kernel import table_name
+
+    nft = shutil.which("nft") or "/usr/sbin/nft"
+    table = table_name(cluster)
+    if os.path.exists(nft) and subprocess.run([nft, "list", "table", "ip", table], capture_output=True).returncode == 0:
+        print(f"cleanup: host table {table} of {cluster} was left behind; removed")
+        subprocess.run([nft, "delete", "table", "ip", table], capture_output=True)
 
 
 @pytest.fixture

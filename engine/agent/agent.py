@@ -186,7 +186,7 @@ class NodeAgent:
         self._stop.set()
         if self.docker.api is not None:
             try:  # NodePorts are served while the engine runs, in the kernel too
-                self.nodeports.remove()
+                self.nodeports.close()
             except Exception as e:  # noqa: BLE001 - Docker gone: nothing more to do now
                 log.warning("cannot remove the kernel NodePort rules: %s", e)
         self.docker.close()

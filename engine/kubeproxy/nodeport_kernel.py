@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -119,6 +120,21 @@ class HostNodePorts:
         self.waiting: dict[tuple[int, str, int], tuple[str, str, str, float]] = {}
         self.recorded: dict[tuple[int, str, int], tuple[str, str]] = {}  # ... and those that have: the pod
         self.next_read = 0.0
+        # sync runs on a Docker thread: close() waits for a pass under way, so no pass can
+        # load the table (or start a helper) again after the engine removed it at stop
+        self._lock = threading.RLock()
+        self.closed = False
+
+    def close(self) -> None:
+        """Engine stop: no pass after this one, and the table and helper removed. A pass
+        stuck on an unanswering Docker is waited for 5 s at most (the stop goes on)."""
+        self.closed = True
+        held = self._lock.acquire(timeout=5)
+        try:
+            self.remove()
+        finally:
+            if held:
+                self._lock.release()
 
     def describe(self) -> str:
         """How local TCP NodePort connections are forwarded now (`kubedeck status`)."""
@@ -132,6 +148,11 @@ class HostNodePorts:
         """One pass, on a Docker thread: `listeners` are the worker's bound TCP NodePorts
         as (port, ServicePort); the in-cluster Services' clusterIP routes come from the
         Service proxies' pass that just ran (ServiceProxies.host_routes)."""
+        with self._lock:
+            if not self.closed:
+                self._sync(image, listeners, endpoints)
+
+    def _sync(self, image: str | None, listeners: list, endpoints: dict) -> None:
         routes = [] if image is None or self.cluster_off else self.agent.services.host_routes
         if self.off:
             listeners = []

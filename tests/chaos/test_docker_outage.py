@@ -54,8 +54,8 @@ def test_docker_outage_is_reported_and_survived(tmp_path, docker_client, monkeyp
             wait_for(lambda: eng.client.status()["docker"] == "ok", 30, what="Docker back in the status")
             settle(eng, 3)
             after = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in eng.pods("app=web")}
-            assert after[victim] == before[victim] + 1
-            assert all(after[n] == before[n] for n in before if n != victim)
+            assert after[victim] == before[victim] + 1, (victim, before, after)
+            assert all(after[n] == before[n] for n in before if n != victim), (victim, before, after)
             wait_for(lambda: load.ok_streak(10), 30, what="load answered after the outage")
         ok = sum(ok for _, ok, _ in during)
         print(f"during the outage: {ok}/{len(during)} requests answered")
