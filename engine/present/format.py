@@ -196,42 +196,36 @@ def fmt_memory(num_bytes: float) -> str:
     return f"{num_bytes:.0f}"
 
 
-#: uid -> (the pod's spec object, its pod_requests) for node_usage
-_requests_seen: dict[str, tuple[dict, tuple[float, float]]] = {}
+#: id(pod) -> (pod, its nodeName, counted, cpu, memory) for node_usage
+_pods_seen: dict[int, tuple[dict, str | None, bool, float, float]] = {}
 
 
-def _requests(pod: dict, spec: dict) -> tuple[float, float]:
-    """pod_requests, remembered per pod while its spec is the same object. node_usage
-    goes over every pod for each node whenever a pod changes (the TUI's nodes pane),
-    and parsing every quantity again took ~50 ms at 5,000 pods; a pod that did not
-    change keeps its object (a watch event brings a new one, and callers never change
-    an object in place)."""
-    uid = (pod.get("metadata") or {}).get("uid")
-    seen = _requests_seen.get(uid) if uid else None
-    if seen is not None and seen[0] is spec:
-        return seen[1]
-    value = pod_requests(pod)
-    if uid:
-        _requests_seen[uid] = (spec, value)
-    return value
+def _pod_usage(pod: dict) -> tuple[dict, str | None, bool, float, float]:
+    counted = (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    cpu, mem = pod_requests(pod) if counted else (0.0, 0.0)
+    return pod, (pod.get("spec") or {}).get("nodeName"), counted, cpu, mem
 
 
 def node_usage(node: dict, pods) -> list[str]:
-    """PODS, CPU and MEM cells: non-terminated pods on the node, requests/allocatable."""
+    """PODS, CPU and MEM cells: non-terminated pods on the node, requests/allocatable.
+
+    What each pod adds is remembered while the pod is the same object: the TUI's nodes
+    pane calls this for every node whenever a pod changes, and parsing every quantity
+    again took ~50 ms at 5,000 pods. A changed pod is a new object (a watch event brings
+    one; callers never change an object in place). The entry holds the pod, so its id
+    is not reused while remembered."""
     name = (node.get("metadata") or {}).get("name")
     count, cpu, mem, listed = 0, 0.0, 0.0, 0
+    seen = _pods_seen
     for pod in pods:
         listed += 1
-        spec = pod.get("spec") or {}
-        if spec.get("nodeName") != name:
-            continue
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            continue
-        count += 1
-        pod_cpu, pod_mem = _requests(pod, spec)
-        cpu, mem = cpu + pod_cpu, mem + pod_mem
-    if len(_requests_seen) > 2 * listed + 1000:  # mostly pods deleted since: start again
-        _requests_seen.clear()
+        entry = seen.get(id(pod))
+        if entry is None or entry[0] is not pod:
+            entry = seen[id(pod)] = _pod_usage(pod)
+        if entry[2] and entry[1] == name:
+            count, cpu, mem = count + 1, cpu + entry[3], mem + entry[4]
+    if len(seen) > 2 * listed + 1000:  # mostly pods gone since: start again
+        seen.clear()
     status = node.get("status") or {}
     alloc = status.get("allocatable") or status.get("capacity") or {}
     return [
