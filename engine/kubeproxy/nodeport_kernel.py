@@ -87,6 +87,13 @@ def read_interval(waited: float) -> float:
     return min(30.0, max(2.0, waited / 10))
 
 
+def set_route_localnet(api, helper: str, on: bool) -> tuple[int, str]:
+    """Write the bridge's route_localnet (bind-mounted at /conf) through the helper:
+    (dd's exit code, its output)."""
+    return exec_code(api, helper, [DD, f"if=/kd/{'one' if on else 'zero'}", "of=/conf/route_localnet",
+                                   "conv=notrunc", "status=none"])
+
+
 def remove_host_rules(api, cluster: str) -> None:
     """Delete the cluster's host table and remove its helper (engine stop, `kubedeck down`)."""
     for c in api.containers(all=True, filters={"label": [f"{L_CLUSTER}={cluster}",
@@ -95,7 +102,7 @@ def remove_host_rules(api, cluster: str) -> None:
             if c["State"] != "running":
                 api.start(c["Id"])
             exec_code(api, c["Id"], [NFT, "delete", "table", "ip", table_name(cluster)])
-            exec_code(api, c["Id"], [DD, "if=/kd/zero", "of=/conf/route_localnet", "conv=notrunc", "status=none"])
+            set_route_localnet(api, c["Id"], False)
         except (APIError, NotFound) as e:
             log.warning("cannot remove the kernel NodePort rules: %s", e)
         try:
@@ -181,13 +188,11 @@ class HostNodePorts:
                 self._read_served(info["Id"])
             if not listeners:  # the clusterIP routes alone need no local routing
                 if self.localnet:
-                    exec_code(d.api, info["Id"], [DD, "if=/kd/zero", "of=/conf/route_localnet", "conv=notrunc",
-                                                  "status=none"])
+                    set_route_localnet(d.api, info["Id"], False)
                     self.localnet = False
                 return
             if not self.localnet:
-                code, out = exec_code(d.api, info["Id"], [DD, "if=/kd/one", "of=/conf/route_localnet",
-                                                          "conv=notrunc", "status=none"])
+                code, out = set_route_localnet(d.api, info["Id"], True)
                 if code != 0:
                     return self._turn_off(f"cannot set route_localnet on {bridge} (dd exit {code}: {out})")
                 self.localnet = True

@@ -213,7 +213,7 @@ class ServiceProxies:
                 self._load(svc, key, info, lambda zone, ports=ports, spec=spec: render(
                     ports, affinity_seconds=affinity_seconds(spec), udp_zone=zone), ports)
             ips[key] = d.ip_of(info)
-            if self.kernel_image and not affinity_seconds(svc["spec"]) and ips[key]:
+            if self.kernel_image and not affinity_seconds(spec) and ips[key]:
                 routes += [(ips[key], p) for p in ports if p.protocol == "TCP" and p.backends]
         if kernel and not self.kernel_image:  # fell back to nc during this pass: redo them all
             return self.reconcile_sync(services, endpoints)

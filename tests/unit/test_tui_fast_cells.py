@@ -35,6 +35,15 @@ class Tables(App):
         yield Fast(cursor_type="row")
 
 
+def two_columns(table: Fast, values) -> None:
+    """Columns A and B: a row per value with a red `row i` beside it; the cursor on row 1."""
+    for name in ("A", "B"):
+        table.add_column(name, key=name)
+    for i, value in enumerate(values):
+        table.add_row(value, Text(f"row {i}", style=RED), key=f"r{i}")
+    table.move_cursor(row=1)
+
+
 def segments(lines) -> list[list[tuple[str, Style | None]]]:
     return [[(s.text, s.style) for s in Segment.simplify(line)] for line in lines]
 
@@ -43,11 +52,7 @@ async def test_segments_are_datatables_own():
     app = Tables()
     async with app.run_test(size=(100, 20)) as pilot:
         table = app.query_one(Fast)
-        for name in ("A", "B"):
-            table.add_column(name, key=name)
-        for i, value in enumerate(VALUES + OTHERS):
-            table.add_row(value, Text(f"row {i}", style=RED), key=f"r{i}")
-        table.move_cursor(row=1)
+        two_columns(table, VALUES + OTHERS)
         await pilot.pause()
         row_style = table.rich_style
         checked = 0
@@ -96,11 +101,7 @@ async def test_rows_are_datatables_own():
     app = Tables()
     async with app.run_test(size=(100, 20)) as pilot:
         table = app.query_one(Fast)
-        for name in ("A", "B"):
-            table.add_column(name, key=name)
-        for i, value in enumerate(VALUES):
-            table.add_row(value, Text(f"row {i}", style=RED), key=f"r{i}")
-        table.move_cursor(row=1)
+        two_columns(table, VALUES)
         table.hover_coordinate = table.hover_coordinate._replace(row=3)
         table._show_hover_cursor = True
         await pilot.pause()
