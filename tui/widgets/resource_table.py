@@ -168,12 +168,20 @@ class ResourceTable(FastCells, RowEdits, BulkRows, DataTable):
         """uid -> index of the rows on screen, or None when every changed row must be drawn
         now: a `/` filter (whether a row stays depends on its cells) or a kind with an
         `order` (rows move on and off screen after each frame)."""
+        if self.filter_text.strip() or self.kind.order is not None:
+            return None
+        rows = self._on_screen()
+        return None if rows is None else {uid: i for i, uid in rows}
+
+    def _on_screen(self) -> list[tuple[int, str]] | None:
+        """(index, uid) of the rows on screen; None where DataTable's internals are not
+        the ones known here."""
         locations = getattr(self, "_row_locations", None)
-        if locations is None or self.filter_text.strip() or self.kind.order is not None:
+        if locations is None:
             return None
         top = self.scroll_offset.y
-        keys = (locations.get_key(i) for i in range(top, min(top + self.size.height, self.row_count)))
-        return {key.value: i for i, key in enumerate(keys, top) if key is not None}
+        return [(i, key.value) for i in range(top, min(top + self.size.height, self.row_count))
+                if (key := locations.get_key(i)) is not None]
 
     def _reorder(self) -> None:
         """Put the rows in the kind's order (DataTable.sort sees cell values only, not
@@ -255,14 +263,11 @@ class ResourceTable(FastCells, RowEdits, BulkRows, DataTable):
     def _refresh_visible(self) -> None:
         """Re-render the rows on screen that refresh_rows marked or that changed while
         off screen."""
-        locations = getattr(self, "_row_locations", None)
-        if locations is None:  # not DataTable's internals as known here: all of them now
+        rows = self._on_screen()
+        if rows is None:  # not DataTable's internals as known here: all of them now
             shown = list(self._stale | self._deferred)
         else:
-            top = self.scroll_offset.y
-            shown = [key.value for key in (locations.get_key(i)
-                                           for i in range(top, min(top + self.size.height, self.row_count)))
-                     if key is not None and (key.value in self._stale or key.value in self._deferred)]
+            shown = [uid for _, uid in rows if uid in self._stale or uid in self._deferred]
         for uid in shown:
             self._stale.discard(uid)
             self._deferred.discard(uid)
