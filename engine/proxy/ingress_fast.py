@@ -98,7 +98,9 @@ def response(c, up, r, data: bytes) -> bool:
     code = int(m.group(1))
     if code == 204 or code == 304:
         return False
-    # bytes.find runs in C: a few of them cost less than a second regex pass over the lines
+    # bytes.find runs in C: a few of them cost less than a second regex pass over the lines.
+    # The two lookups stay inline (17, 13: the lengths of the searched names): a shared
+    # helper measured ~0.2-0.3 us more per answer, half of what the lookups save.
     lines = m.group(2)
     low = lines.lower()
     at = low.find(b"\r\ncontent-length:")
