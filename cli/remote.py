@@ -19,7 +19,8 @@ import threading
 from pathlib import Path
 
 from kubedeck.engine.client import ApiError, Client
-from kubedeck.engine.kubeconnect import KubeconfigError, load
+from kubedeck.engine.forked import ChildFailed, in_child
+from kubedeck.engine.kubeconnect import KubeconfigError, KubeConnection, load
 
 from .errors import UserError
 
@@ -52,9 +53,16 @@ def is_kubedeck(conn) -> bool:
 
 
 def cmd_ui(args) -> int:
+    # the kubeconfig is loaded and checked in a forked child while this process imports
+    # Textual (engine/forked.py): the two halves of the start overlap on two cores
+    pending = in_child(lambda: connect(args).snapshot())
     from kubedeck.tui.app import run_tui
 
-    return run_tui(connection=connect(args), theme=args.theme)
+    try:
+        conn = KubeConnection.from_snapshot(pending())
+    except ChildFailed as e:
+        raise UserError(str(e)) from None
+    return run_tui(connection=conn, theme=args.theme)
 
 
 def cmd_up(args) -> int:

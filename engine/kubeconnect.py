@@ -134,10 +134,14 @@ class KubeConnection:
 
     #: kept for code that shows where a connection points (the engine's `Connection` has it)
     ca: str | None = None
+    #: what `snapshot()` gave, used while `_cfg` is None (until a `refresh()`)
+    _given: dict | None = field(default=None, repr=False)
 
     def ssl(self) -> ssl.SSLContext | bool:
         if not self.url.startswith("https"):
             return True
+        if self._ssl is None and self._cfg is None:
+            self._ssl = _ssl_from_pems(self._given)
         if self._ssl is None:
             cfg = self._cfg
             if cfg.verify_ssl:
@@ -152,19 +156,71 @@ class KubeConnection:
         return self._ssl
 
     def headers(self) -> dict[str, str]:
+        if self._cfg is None:
+            return dict(self._given["headers"])
         with self._lock:  # the refresh hook may run an exec plugin: once at a time
             value = self._cfg.get_api_key_with_prefix("BearerToken")
         return {"Authorization": value} if value else {}
 
     @property
     def proxy(self) -> str | None:
-        return self._cfg.proxy or None
+        return (self._given["proxy"] if self._cfg is None else self._cfg.proxy) or None
+
+    def snapshot(self) -> dict:
+        """Everything a connection needs, as JSON: the server, the CA, the client
+        certificate and key, the headers as they are now (engine/forked.py carries it from
+        the child that loaded the context)."""
+        cfg = self._cfg
+
+        def pem(path: str | None) -> str | None:
+            if not path:
+                return None
+            with open(path) as f:
+                return f.read()
+
+        return {"url": self.url, "context": self.context, "cluster": self.cluster, "namespace": self.namespace,
+                "kubeconfig": self.kubeconfig, "verify": bool(cfg.verify_ssl), "ca": pem(cfg.ssl_ca_cert),
+                "cert": pem(cfg.cert_file), "key": pem(cfg.key_file), "headers": self.headers(),
+                "proxy": cfg.proxy or None}
+
+    @classmethod
+    def from_snapshot(cls, given: dict) -> KubeConnection:
+        """The connection `snapshot()` describes. Its credentials stay as they were taken
+        until a 401 makes `ConnectionAuth` call `refresh()`, which loads the context here
+        (running an exec plugin again, as client-go does for a credential without expiry)."""
+        return cls(url=given["url"], context=given["context"], cluster=given["cluster"],
+                   namespace=given["namespace"], kubeconfig=given["kubeconfig"], _cfg=None, _given=given)
 
     def refresh(self) -> None:
         """Load the context again: new credentials from an exec plugin or token file."""
         cfg = _configuration(self.kubeconfig, self.context)
         with self._lock:
-            self._cfg, self._ssl = cfg, None
+            self._cfg, self._ssl, self._given = cfg, None, None
+
+
+def _ssl_from_pems(given: dict) -> ssl.SSLContext:
+    """The TLS context of a snapshot: its CA and client certificate are PEM text, and
+    `load_cert_chain` reads only files, so those two are written to a private temp
+    directory for the load and removed right after."""
+    ctx = ssl.create_default_context(cadata=given["ca"] or None) if given["verify"] else ssl.create_default_context()
+    if not given["verify"]:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if given["cert"]:
+        import shutil
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="kubedeck-cert-")  # mode 0700
+        try:
+            cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+            for path, text in ((cert, given["cert"]), (key, given["key"])):
+                if text:
+                    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                        f.write(text)
+            ctx.load_cert_chain(cert, key if given["key"] else None)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ctx
 
 
 def load(context: str | None = None, kubeconfig: str | None = None) -> KubeConnection:
