@@ -163,46 +163,49 @@ def _ns_flags(s: argparse.ArgumentParser) -> None:
 
 
 def _ui(args) -> int:
-    """`kubedeck ui` on the state dir's engine. The pods are listed on a thread while the
-    TUI's modules load (~0.3 s), so the first frame need not wait for them; that list is
-    also the check that the engine answers (a clear error when none does)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """`kubedeck ui` on the state dir's engine. The pods are listed in a forked child
+    (engine/forked.py) on the machine's other core while this process imports the TUI
+    (~0.3 s), so the first frame need not wait for them, and neither this process nor its
+    first frame waits for httpx, which only the list needs at once. That list is also the
+    check that the engine answers (a clear error when none does)."""
+    from kubedeck.engine.forked import ChildFailed, in_child
     from kubedeck.engine.state import read_connection, state_dir
 
     state = state_dir(args.state)
-    pool = ThreadPoolExecutor(1)
-    pods = pool.submit(_list_pods, state)
-    pool.shutdown(wait=False)
-    from kubedeck.engine.client import NotRunning
+    pods = in_child(lambda: _list_pods(state))
     from kubedeck.tui.app import run_tui
 
     from .errors import UserError
 
     try:
-        listed = pods.result()
-    except NotRunning as e:
-        raise UserError(str(e)) from None
+        listed = pods()
+    except ChildFailed:  # something unexpected: the TUI lists the pods itself and shows what fails
+        listed = None
+    if isinstance(listed, str):
+        raise UserError(listed)
     conn = read_connection(state)
     return run_tui(api_url=conn["url"], token=conn["token"], ca=conn.get("ca"), theme=args.theme,
-                   first_lists={"pods": listed} if listed else None)
+                   first_lists={"pods": tuple(listed)} if listed else None)
 
 
-def _list_pods(state) -> tuple[list[dict], str] | None:
-    """(items, resourceVersion) of all pods; None when the list fails (the TUI then lists
-    and shows what goes wrong); NotRunning when no engine answers."""
+def _list_pods(state) -> list | str | None:
+    """[items, resourceVersion] of all pods; None when the list fails (the TUI then lists
+    and shows what goes wrong); the message when no engine answers."""
     import httpx
 
-    from kubedeck.engine.client import ApiError, Client
+    from kubedeck.engine.client import ApiError, Client, NotRunning
 
-    client = Client.for_state(state)
+    try:
+        client = Client.for_state(state)
+    except NotRunning as e:
+        return str(e)
     try:
         body = client.request("GET", "/api/v1/pods")
     except (ApiError, httpx.HTTPError, ValueError):
         return None
     finally:
         client.close()
-    return body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))
+    return [body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))]
 
 
 def main(argv: list[str] | None = None) -> int:

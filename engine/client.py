@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
-
-import httpx
+from typing import TYPE_CHECKING, Iterator
 
 from .paths import path_for
-from .kubeconnect import httpx_options
 from .state import Connection, read_connection
+
+# httpx (and kubeconnect, which needs it) load when a Client is made: the TUI imports
+# this module for ApiError and log_params, and its first frame does not wait for httpx
+if TYPE_CHECKING:
+    import httpx
 
 
 class ApiError(Exception):
@@ -58,6 +60,10 @@ class NotRunning(Exception):
 
 class Client:
     def __init__(self, conn: Connection, timeout: float = 30.0):
+        import httpx
+
+        from .kubeconnect import httpx_options
+
         self.url = conn.url
         self.conn = conn
         # any connection: an engine's (api.json) or a kubeconfig context's (kubeconnect.py)
@@ -71,6 +77,8 @@ class Client:
                              "(start one with `kubedeck serve DIR` or `kubedeck up DIR`)")
         conn = Connection.from_dict(data)
         client = cls(conn)
+        import httpx
+
         try:
             client.http.get("/healthz", timeout=2)
         except httpx.HTTPError:

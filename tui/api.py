@@ -1,7 +1,9 @@
 """Async client for the engine's Kubernetes-shaped REST API, as the TUI uses it.
 
 The TUI only talks to the engine through this module (see docs/ARCHITECTURE.md for the
-contract). Everything is async and built on one `httpx.AsyncClient` with a bearer token:
+contract). Everything is async and built on one `httpx.AsyncClient` with a bearer token,
+made on the first request: httpx and its transport (~50 ms of imports) load after the
+TUI's first frame, which shows a list made before the app started (cli.py `_ui`):
 
 * `list` returns `(items, resourceVersion)`;
 * `watch` yields `(type, object)` from `?watch=1&resourceVersion=N` JSON lines (bookmarks
@@ -23,14 +25,14 @@ import contextlib
 import gc
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from kubedeck.engine.client import ApiError, log_params
-from kubedeck.engine.kubeconnect import httpx_options
 from kubedeck.engine.paths import CORE, resource_path
 from kubedeck.engine.state import Connection
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Disconnected(Exception):
@@ -70,13 +72,27 @@ class ApiClient:
         # certificates and refreshed credentials; else the engine's url, token and CA
         self.connection = connection or Connection(url, token, ca)
         self.url = self.connection.url.rstrip("/")
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout), **httpx_options(self.connection))
+        self._timeout = timeout
+        self._http: httpx.AsyncClient | None = None
         self._retry_delay = retry_delay or (lambda attempt: min(0.25 * 2**attempt, 5.0))
 
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            from kubedeck.engine.kubeconnect import httpx_options
+
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout), **httpx_options(self.connection))
+        return self._http
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         try:
             response = await self._client.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -172,6 +188,8 @@ class ApiClient:
         this raises nothing; it yields `("DISCONNECTED", {"message": ...})` once per outage
         so the UI can say so, then `("RECONNECTED", {})` when the stream is back.
         """
+        import httpx
+
         known = {} if known is None else known
         path = resource_path(plural, namespace, group_version)
         rv = resource_version
@@ -252,6 +270,8 @@ class ApiClient:
         params = log_params(container=container, follow=follow, tail=tail, timestamps=timestamps,
                             previous=previous, since_seconds=since_seconds)
         path = resource_path("pods", namespace, CORE, pod) + "/log"
+        import httpx
+
         try:
             async with self._client.stream(
                 "GET", path, params=params, timeout=httpx.Timeout(10.0, read=None)

@@ -169,15 +169,17 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.ensure_informer(VIEWS[ALWAYS_WATCHED[0]])
         self.set_interval(0.5, self._refresh_nodes)
         self._status_timer = self.set_interval(self._status_interval, self._poll_status)
-        self.call_later(self._poll_status)
 
     def _after_first_frame(self) -> None:
-        # what the first frame does not wait for: the side panes' kinds, then metrics,
-        # and the garbage collection `kubedeck ui` held off during the start (cli.py)
+        # what the first frame does not wait for (it runs once that frame is out): the
+        # side panes' kinds, metrics, the status bar's cluster and manifest errors, and the
+        # garbage collection `kubedeck ui` held off during the start (cli.py)
         self.call_after_refresh(_resume_gc)
         for plural in ALWAYS_WATCHED[1:]:
             self.ensure_informer(VIEWS[plural])
         self.restarts.run("metrics", self.metrics.run)
+        self.call_later(self._poll_status)
+        self._follow_selected_pod()  # highlighted before the frame: its logs were held back
 
     async def on_unmount(self) -> None:
         await self.stop_all_forwards()
@@ -199,6 +201,7 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
                 retry_delay=self._retry_delay,
                 fallback_namespace=getattr(self.api.connection, "namespace", None),
                 first_list=self._first_lists.pop(kind.plural, None),
+                watch_after=self.first_frame.shown if self.first_frame else None,
             )
             self.informers[kind.plural] = informer
             self.restarts.run(f"informer {kind.plural}", informer.run)
@@ -264,6 +267,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id != "main" or self.main_table.kind.plural != "pods":
             return
+        if self.first_frame and not self.first_frame.shown.is_set():
+            return  # the logs' stream (and httpx's import) come after the first frame
         if self._log_timer is not None:
             self._log_timer.stop()
         self._log_timer = self.set_timer(0.15, self._follow_selected_pod)

@@ -4,11 +4,16 @@ Before the pods are listed, Textual lays out and draws the empty panes several t
 (each focus move, footer rebuild, status change), ~40 % of the start's CPU, and shows
 nothing of use. `FirstFrame` holds every frame with Textual's `batch_update` until
 `show()` (the app calls it when the main table's kind is listed) or `wait` seconds,
-whichever comes first, then repaints the whole screen once.
+whichever comes first, then repaints the whole screen once. `on_show` runs once that
+frame is out (Textual's `call_after_refresh`): what it starts (the other panes' lists,
+their connections' TLS handshakes, metrics) would otherwise run before the frame is drawn.
+`shown` is set then too: the informers listed before it start their watches on it (the
+first stream request also imports httpcore's async backend, anyio: ~30 ms).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import ExitStack
 
@@ -19,6 +24,7 @@ class FirstFrame:
     def __init__(self, app: App, wait: float, on_show: Callable[[], None]) -> None:
         self._app = app
         self._on_show = on_show
+        self.shown = asyncio.Event()
         self._held: ExitStack | None = ExitStack()
         self._held.enter_context(app.batch_update())
         app.set_timer(wait, self.show)
@@ -29,4 +35,8 @@ class FirstFrame:
         self._held.close()
         self._held = None
         self._app.screen.refresh()
+        self._app.call_after_refresh(self._out)
+
+    def _out(self) -> None:
+        self.shown.set()
         self._on_show()

@@ -6,6 +6,7 @@ An `Informer` keeps a uid -> object cache (never mutated by consumers) and calls
 relists are done by `ApiClient.watch`, which replays what was missed as events. A
 `first_list` (made before the app started: `kubedeck ui` lists the pods while the TUI's
 modules load) stands in for the first list; the watch starts from its resourceVersion.
+`watch_after` (an event) holds the watch back until it is set: the app's first frame.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Informer:
         retry_delay: float = 0.5,
         fallback_namespace: str | None = None,
         first_list: tuple[list[dict], str] | None = None,
+        watch_after: asyncio.Event | None = None,
     ) -> None:
         self.api = api
         self.kind = kind
@@ -46,6 +48,7 @@ class Informer:
         self._on_state = on_state
         self._retry_delay = retry_delay
         self._first_list = first_list  # (items, resourceVersion) listed before the app ran
+        self._watch_after = watch_after
 
     async def run(self) -> None:
         kind = self.kind
@@ -83,6 +86,8 @@ class Informer:
         # move it out of the cyclic GC's reach, or every full collection walks it all
         # (150 ms pauses with 1,000 pods listed). Changes later are freed by refcount.
         gc.freeze()
+        if self._watch_after is not None:
+            await self._watch_after.wait()  # what changes meanwhile comes as events: the watch starts at rv
         async for event_type, obj in self.api.watch(
             kind.plural, rv, self.scope, kind.group_version, known=self.cache
         ):

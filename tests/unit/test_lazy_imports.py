@@ -1,7 +1,9 @@
 """Start-up hygiene: each command loads only what it needs (issue 18), checked in a fresh
 interpreter. `--help`, `get` and `ui` never load the manifest validator or jsonschema;
 `serve` loads neither them nor the client stack (httpx) before its API answers; the TUI
-does not load aiohttp (port-forward imports it on first use). Only `--context` loads the
+does not load aiohttp (port-forward imports it on first use), and its modules load no HTTP
+client: httpx comes with the first request, after the first frame (the pods shown first
+are listed by a forked child, cli.py `_ui`). Only `--context` loads the
 official `kubernetes` client, and its kubeconfig loading leaves the validator out too."""
 
 import subprocess
@@ -45,6 +47,12 @@ def test_get_loads_no_validator():
 def test_ui_loads_no_validator_and_no_aiohttp():
     code = "import kubedeck.cli, kubedeck.commands, kubedeck.tui.app"
     assert loaded_after(code, HEAVY + ("aiohttp", "kubernetes")) == []
+
+
+def test_ui_modules_load_no_http_client():
+    # all `kubedeck ui` imports before its first frame; the pods come from a forked child
+    code = "import kubedeck.cli, kubedeck.engine.forked, kubedeck.tui.app"
+    assert loaded_after(code, ("httpx", "httpcore", "anyio", "h11", "kubedeck.engine.kubeconnect")) == []
 
 
 def test_serve_start_loads_no_validator_and_no_client_stack():

@@ -28,7 +28,7 @@ class CancelBecomesTimeout(httpx.AsyncBaseTransport):
 async def test_watch_does_not_swallow_cancellation():
     client = ApiClient("http://kubedeck.invalid", "t", retry_delay=lambda n: 0)
     transport = CancelBecomesTimeout()
-    client._client = httpx.AsyncClient(base_url=client.url, transport=transport)
+    client._http = httpx.AsyncClient(base_url=client.url, transport=transport)
     events = []
 
     async def consume():

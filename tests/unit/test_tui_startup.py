@@ -46,13 +46,35 @@ async def test_a_list_made_before_the_start_stands_in_for_the_first(fake_api, tm
     rv = str(fake_api.rv)
     app = app_on(fake_api, tmp_path, first_lists={"pods": ([pod("early-1")], rv)})
     shown = record_frames(app)
+    asked: list[str] = []  # what the app asked of the API, in order, and where the first frame went out
+    for name in ("_request", "watch", "logs"):
+        def asking(*args, _call=getattr(app.api, name), _name=name, **kwargs):
+            asked.append(_name)
+            return _call(*args, **kwargs)
+
+        setattr(app.api, name, asking)
+    display = app._display
+
+    def frame(screen, renderable) -> None:
+        if renderable is not None and not app._batch_count and "frame" not in asked:
+            asked.append("frame")
+        display(screen, renderable)
+
+    app._display = frame
     async with app.run_test(size=(120, 34)) as pilot:
         table = app.main_table
         await wait_for(pilot, lambda: shown, message="a frame")
         assert shown[0] == 1 and str(table.get_cell("uid-default-early-1", "NAME")) == "early-1"
-        pod_gets = [r for r in fake_api.calls("GET") if r.path == "/api/v1/pods"]
-        assert pod_gets and all(r.query.get("watch") for r in pod_gets), "no second list of the pods"
-        assert pod_gets[0].query.get("resourceVersion") == rv  # the watch follows that list
+        # the other panes' lists, the pods' watch, metrics and status all follow the frame
+        await wait_for(pilot, lambda: len(asked) > 3, message="requests after the frame")
+        assert asked[0] == "frame", asked
+
+        def pod_gets():
+            return [r for r in fake_api.calls("GET") if r.path == "/api/v1/pods"]
+
+        await wait_for(pilot, pod_gets, message="the pods' watch")
+        assert all(r.query.get("watch") for r in pod_gets()), "no second list of the pods"
+        assert pod_gets()[0].query.get("resourceVersion") == rv  # the watch follows that list
         fake_api.inject("pods", "ADDED", pod("late-1"))
         await wait_for(pilot, lambda: table.row_count == 2, message="a pod added after the list")
 
@@ -95,3 +117,13 @@ def test_ui_start_loads_only_the_first_screen():
              f"print(','.join(m for m in {later!r} if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_ui_without_an_engine_says_so(tmp_path):
+    """The pods' list in the forked child is also the check that an engine answers."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-m", "kubedeck", "--state", str(tmp_path / "none"), "ui"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r
+    assert r.stderr.startswith("error: no kubedeck cluster is running for state dir"), r.stderr
