@@ -19,6 +19,11 @@ from docker_door import DockerDoor
 pytestmark = [pytest.mark.chaos, pytest.mark.docker]
 
 
+def restarts(eng) -> dict[str, int]:
+    return {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in eng.pods("app=web")
+            if p.get("status", {}).get("containerStatuses")}
+
+
 @pytest.mark.timeout(240)
 def test_docker_outage_is_reported_and_survived(tmp_path, docker_client, monkeypatch):
     door = DockerDoor(f"/tmp/kdtest-door-{uuid.uuid4().hex[:8]}.sock").open()
@@ -29,7 +34,7 @@ def test_docker_outage_is_reported_and_survived(tmp_path, docker_client, monkeyp
             eng.start()
         eng.write("web.yaml", app(2))
         settle(eng, 2)
-        before = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in eng.pods("app=web")}
+        before = restarts(eng)
         victim = sorted(before)[0]
         with Load(node_port(eng)) as load:
             wait_for(lambda: load.ok_streak(10), 30, what="load answered")
@@ -52,8 +57,11 @@ def test_docker_outage_is_reported_and_survived(tmp_path, docker_client, monkeyp
             during = load.since(t_out)
             door.open()
             wait_for(lambda: eng.client.status()["docker"] == "ok", 30, what="Docker back in the status")
+            # the victim may still read Running and Ready (nothing saw it die while Docker was
+            # away), so three ready pods alone do not mean the agent has caught up with it yet
+            wait_for(lambda: restarts(eng).get(victim, 0) > before[victim], 30, what="the victim's restart seen")
             settle(eng, 3)
-            after = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in eng.pods("app=web")}
+            after = restarts(eng)
             assert after[victim] == before[victim] + 1, (victim, before, after)
             assert all(after[n] == before[n] for n in before if n != victim), (victim, before, after)
             wait_for(lambda: load.ok_streak(10), 30, what="load answered after the outage")
