@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 import yaml
@@ -19,10 +20,34 @@ from kubedeck.engine.kubeconnect import KubeConnection, load
 from kubedeck.engine.pki import ensure_pki
 
 
+CHILD = """
+import os
+from kubedeck.engine.forked import ChildFailed, in_child
+assert in_child(os.getpid)() != os.getpid()
+try:
+    in_child(lambda: (_ for _ in ()).throw(KeyError("no such context")))()
+except ChildFailed as e:
+    print("failed:", e)
+"""
+
+
 def test_the_step_runs_in_another_process_and_its_failure_comes_back_as_a_message():
-    assert in_child(os.getpid)() != os.getpid()
-    with pytest.raises(ChildFailed, match="no such context"):
-        in_child(lambda: (_ for _ in ()).throw(KeyError("no such context")))()
+    # in a fresh interpreter: this one (a pytest-xdist worker) runs threads, so it never forks
+    r = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "failed: 'no such context'\n", r
+
+
+def test_with_threads_running_the_step_stays_in_this_process():
+    done = threading.Event()
+    other = threading.Thread(target=done.wait)
+    other.start()
+    try:
+        assert in_child(os.getpid)() == os.getpid()
+        with pytest.raises(ChildFailed, match="boom"):
+            in_child(lambda: (_ for _ in ()).throw(ValueError("boom")))()
+    finally:
+        done.set()
+        other.join()
 
 
 def _config(tmp_path, user: dict, cluster: dict) -> str:
