@@ -53,16 +53,33 @@ def is_kubedeck(conn) -> bool:
 
 
 def cmd_ui(args) -> int:
-    # the kubeconfig is loaded and checked in a forked child while this process imports
-    # Textual (engine/forked.py): the two halves of the start overlap on two cores
-    pending = in_child(lambda: connect(args).snapshot())
+    # the kubeconfig is loaded and checked, and the pods listed, in a forked child while
+    # this process imports Textual (engine/forked.py): the start's halves overlap on two cores
+    pending = in_child(lambda: _connect_and_list(args))
     from kubedeck.tui.app import run_tui
 
     try:
-        conn = KubeConnection.from_snapshot(pending())
+        got = pending()
     except ChildFailed as e:
         raise UserError(str(e)) from None
-    return run_tui(connection=conn, theme=args.theme)
+    pods = got["pods"]
+    return run_tui(connection=KubeConnection.from_snapshot(got["connection"]), theme=args.theme,
+                   first_lists={"pods": tuple(pods)} if pods else None)
+
+
+def _connect_and_list(args) -> dict:
+    """The connection's snapshot and [items, resourceVersion] of all pods (None when that
+    list fails, e.g. RBAC forbids it across namespaces: the TUI lists and shows why)."""
+    conn = connect(args)
+    client = Client(conn, timeout=10)
+    try:
+        body = client.request("GET", "/api/v1/pods")
+        pods = [body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))]
+    except Exception:  # noqa: BLE001 - see above
+        pods = None
+    finally:
+        client.close()
+    return {"connection": conn.snapshot(), "pods": pods}
 
 
 def cmd_up(args) -> int:

@@ -40,8 +40,9 @@ def in_child(step: Callable[[], object]) -> Callable[[], object]:
             payload = {"ok": step()}
         except BaseException as e:  # noqa: BLE001 - every failure goes back as a message
             payload = {"error": str(e) or type(e).__name__}
+        text = json.dumps(payload)  # one shot: json.dump to a file takes the pure-Python encoder
         with os.fdopen(w, "w") as out:
-            json.dump(payload, out)
+            out.write(text)
         atexit._run_exitfuncs()  # the step's own cleanups (the loader's temp files)
         os._exit(0)
     os.close(w)

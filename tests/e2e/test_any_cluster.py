@@ -236,3 +236,29 @@ async def test_tui_panes_logs_exec_port_forward(remote, tmp_path, capfd):
     code = await asyncio.to_thread(exec_shell, conn, "default", pod, "main",
                                    command=["sh", "-c", "cat /www/index.html; exit 3"], stdin=False, tty=False)
     assert code == 3 and "hello-pf" in capfd.readouterr().out
+
+
+def test_ui_process_on_a_context_shows_the_clusters_pods_and_quits(remote):
+    """The real `kubedeck ui --context` process (kubeconfig loaded and pods listed in its
+    forked child, engine/forked.py) on a terminal, as a person starts it."""
+    from test_tmux import Tmux
+
+    eng, kubeconfig, context = remote
+    eng.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "listed-before-the-start"},
+                       "spec": {"nodeSelector": {"no-such": "node"},
+                                "containers": [{"name": "main", "image": "busybox:1.36"}]}})
+    name = f"kdtest-ui-{context[-8:]}"
+    # Textual draws on stderr: the pane shows both, a one-line error as well as the TUI
+    tui = Tmux(name, f"{sys.executable} -m kubedeck --kubeconfig {kubeconfig} --context {context} ui")
+    try:
+        wait_for(lambda: "listed-before-the-start" in tui.screen() and context in tui.screen(), 30,
+                 what="the pod and the context on screen")
+        eng.client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "created-after-the-start"},
+                           "spec": {"nodeSelector": {"no-such": "node"},
+                                    "containers": [{"name": "main", "image": "busybox:1.36"}]}})
+        wait_for(lambda: "created-after-the-start" in tui.screen(), 30, what="a pod from the watch on screen")
+        tui.keys("q")
+        wait_for(lambda: not tui.alive(), 15, what="ui to quit on q")
+    finally:
+        print(tui.screen() if tui.alive() else "")
+        tui.kill()
