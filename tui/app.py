@@ -30,7 +30,7 @@ from . import themes as theme_files
 from .actions import ActionsMixin
 from .api import ApiClient
 from .edit import EditMixin
-from .first_frame import FirstFrame
+from .first_frame import FirstFrame, MainScreen
 from .forwards import ForwardMixin
 from .help import KEY_HELP
 from .informer import Informer
@@ -149,6 +149,9 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         yield self.errors_area
         yield self.prompt
         yield KeyFooter()
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen(id="_default")
 
     def tables(self) -> list[ResourceTable]:
         return [self.nodes_table, self.services_table, self.main_table]

@@ -9,6 +9,13 @@ frame is out (Textual's `call_after_refresh`): what it starts (the other panes' 
 their connections' TLS handshakes, metrics) would otherwise run before the frame is drawn.
 `shown` is set then too: the informers listed before it start their watches on it (the
 first stream request also imports httpcore's async backend, anyio: ~30 ms).
+
+`MainScreen` is the app's default screen. Textual restyles every node of a screen each
+time it becomes the current one; at start-up that repeats, before the first frame, what
+mounting has just done (each widget is styled as it is registered, after its class's
+DEFAULT_CSS, scoped to it and its children, has joined the stylesheet). That was half of
+the start's CSS work: each of the three tables is 10 applies (itself and one per component
+class). Only that first restyle is skipped; a return from a modal screen restyles as ever.
 """
 
 from __future__ import annotations
@@ -17,7 +24,20 @@ import asyncio
 from collections.abc import Callable
 from contextlib import ExitStack
 
+from textual import events
 from textual.app import App
+from textual.screen import Screen
+
+
+class MainScreen(Screen):
+    AUTO_FOCUS = "#main"  # not Textual's first focusable (the hidden prompt), restyled when it loses focus
+    _styled = False  # by mounting: the first resume need not restyle
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # runs before Screen's own handler, which reads the flag
+        if not self._styled:
+            self._styled = True
+            event.refresh_styles = False
 
 
 class FirstFrame:

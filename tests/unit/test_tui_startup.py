@@ -42,6 +42,32 @@ async def test_the_first_frame_already_shows_the_pods(fake_api, tmp_path):
         assert shown[0] == 4, shown  # never a frame of empty panes first
 
 
+async def test_the_first_frame_styles_each_pane_once(fake_api, tmp_path, monkeypatch):
+    """Mounting styles every widget; the screen's first resume does not style them all
+    again (first_frame.MainScreen), and the main table is focused at once, not after
+    Textual's auto-focus picked another widget."""
+    from collections import Counter
+
+    from textual.css.stylesheet import Stylesheet
+
+    styled: Counter = Counter()
+    apply = Stylesheet.apply
+
+    def counting(self, node, **kwargs):
+        if not shown:
+            styled[getattr(node, "id", None) or type(node).__name__] += 1
+        return apply(self, node, **kwargs)
+
+    monkeypatch.setattr(Stylesheet, "apply", counting)
+    app = app_on(fake_api, tmp_path, first_lists={"pods": ([pod("early-1")], str(fake_api.rv))})
+    shown = record_frames(app)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await wait_for(pilot, lambda: shown, message="a frame")
+        # each table once, the main one again as it takes the focus
+        assert (styled["nodes"], styled["services"], styled["main"], styled["_default"]) == (1, 1, 2, 1), styled
+        assert app.focused is app.main_table
+
+
 async def test_a_list_made_before_the_start_stands_in_for_the_first(fake_api, tmp_path):
     rv = str(fake_api.rv)
     app = app_on(fake_api, tmp_path, first_lists={"pods": ([pod("early-1")], rv)})
