@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
@@ -69,6 +70,51 @@ async def wait_for_async(predicate, *, pause=None, timeout: float = 30.0, interv
     while (value := poll.attempt()) is None:
         await (pause or asyncio.sleep)(interval)
     return value
+
+
+class _Reaper:
+    """Test clusters' cleanup on one background thread, so that Docker's removals (about
+    0.15 s per container, serialized by the daemon) overlap the next engine's start,
+    which is mostly Python imports. `settle()` waits for all of it and raises what failed:
+    Engine.start() calls it once its engine is up, and every test that does not start one
+    through the `engine` fixture calls it before it begins (the `_settled` fixture), so no
+    test body ever runs beside an earlier test's cleanup."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="kdtest-cleanup")
+        self.pending: list[tuple[str, object]] = []
+
+    def later(self, what: str, fn) -> None:
+        self.pending.append((what, self.pool.submit(fn)))
+
+    def settle(self) -> None:
+        pending, self.pending = self.pending, []
+        errors = []
+        for what, future in pending:
+            try:
+                future.result()
+            except BaseException as e:  # noqa: BLE001 - every failure is reported, with whose it was
+                errors.append(f"{what}: {e!r}"[:4000])
+        if errors:
+            raise AssertionError("the cleanup of an earlier test failed:\n" + "\n".join(errors))
+
+
+REAPER = _Reaper()
+
+
+@pytest.fixture(autouse=True)
+def _settled(request):
+    """An earlier test's cluster is gone before this test begins (see _Reaper); with
+    the `engine` fixture, Engine.start() waits for it instead, after its engine is up."""
+    if "engine" not in request.fixturenames:
+        REAPER.settle()
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _last_cleanup():
+    yield
+    REAPER.settle()
 
 
 def pytest_configure(config):
@@ -147,6 +193,7 @@ class Engine:
         self.client = wait_for(lambda: Client.for_state(self.state), 30, what="engine API answering")
         # the API answers before the rest is set up (its imports run on a thread)
         wait_for(self._started, 60, what="the node agent's first contact with Docker and the Ingress listening")
+        REAPER.settle()  # an earlier test's cluster, removed while this engine started
         return self
 
     def _started(self) -> bool:
@@ -220,18 +267,22 @@ class Engine:
         from kubedeck.engine.kubeproxy.nodeport_kernel import remove_host_rules
 
         remove_host_rules(api, self.name)  # what a killed engine left in the host's netfilter
-        # the low-level list: the high-level one inspects each container and fails with 404
-        # on one whose removal (asked for by the engine before it stopped) just finished
-        for c in api.containers(all=True, filters={"label": label}):
+
+        def remove(cid: str) -> None:
             try:
-                api.remove_container(c["Id"], force=True)
+                api.remove_container(cid, force=True)
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as e:  # 409: the engine's own removal is under way
                 if e.status_code != 409:
                     raise
-                wait_for(lambda c=c: not api.containers(all=True, filters={"id": c["Id"]}), 30,
-                         what=f"container {c['Id'][:12]} removed")
+                wait_for(lambda: not api.containers(all=True, filters={"id": cid}), 30,
+                         what=f"container {cid[:12]} removed")
+        # the low-level list: the high-level one inspects each container and fails with 404
+        # on one whose removal (asked for by the engine before it stopped) just finished.
+        # A force-removal is mostly the daemon waiting for the kill: a few at once.
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(remove, [c["Id"] for c in api.containers(all=True, filters={"label": label})]))
         _drop_leftover_table(self.name)
         for n in self.docker.networks.list(filters={"label": label}):
             n.remove()
@@ -239,6 +290,16 @@ class Engine:
             v.remove(force=True)
         if self.proc and self.proc.returncode not in (0, None, -9, -15):
             print(self.log_path.read_text(errors="replace")[-4000:])
+
+
+    def retire(self, *, state: bool = False) -> None:
+        """cleanup() (and, with `state`, removing the state dir) on the background thread
+        (see _Reaper), for a fixture whose test is over."""
+        def run():
+            self.cleanup()
+            if state:
+                shutil.rmtree(self.state, ignore_errors=True)
+        REAPER.later(f"cleanup of {self.name} ({self.log_path})", run)
 
 
 def _drop_leftover_table(cluster: str) -> None:
@@ -259,8 +320,7 @@ def engine(tmp_path, docker_client):
     eng = Engine(tmp_path, docker_client)
     eng.start()
     yield eng
-    eng.cleanup()
-    shutil.rmtree(eng.state, ignore_errors=True)
+    eng.retire(state=True)
 
 
 @pytest.fixture
@@ -273,7 +333,7 @@ def make_engine(tmp_path, docker_client):
         return eng.start()
     yield make
     for eng in made:
-        eng.cleanup()
+        eng.retire()
 
 
 def trickle(port: int, request: bytes) -> bytes:

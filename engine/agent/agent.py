@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import errno
 import logging
 import threading
@@ -65,6 +66,7 @@ class NodeAgent:
         self._services_dirty = asyncio.Event()
         self._services_done: set[str] = set()  # uids of the Services the last pass handled
         self._services_pass = asyncio.Event()  # set (and replaced) at the end of each pass
+        self._services_settled = asyncio.Event()  # ... and once its Service proxies are done
         self._passes_started = self._passes_done = 0
 
     def nodes(self) -> set[str]:
@@ -89,8 +91,6 @@ class NodeAgent:
 
     async def _service_loop(self) -> None:
         """Keep the in-cluster Service proxies matching Services and Endpoints."""
-        import copy
-
         store = self.ctx.store
         while True:
             self._services_dirty.clear()
@@ -100,8 +100,11 @@ class NodeAgent:
             eps = {(e["metadata"]["namespace"], e["metadata"]["name"]): copy.deepcopy(e)
                    for e in store.iter_kind("Endpoints")}
             listeners = self.ctx.nodeports()
+            settled = False
             try:
                 ips = await self.docker.call(self.services.reconcile_sync, services, eps)
+                self._settle(services, ips)  # pods may start while the host's table loads
+                settled = True
                 await self.docker.call(self.nodeports.sync, self.services.kernel_image, listeners, eps)
             except Exception as e:  # noqa: BLE001 - Docker trouble: retry on the next change
                 if self.docker_status != "ok" or docker_unreachable(e):
@@ -113,17 +116,10 @@ class NodeAgent:
                     asyncio.get_running_loop().call_later(RETRY_SECONDS, self._services_dirty.set)
                 else:
                     log.exception("service proxies")
-                ips = {}
+            if not settled:
+                self._settle(services, {})
             for svc, msg in self.services.failures:
                 self.ctx.events(svc, "FailedToLoadProxyRules", msg, type="Warning", component="kube-proxy")
-            for (ns, name), ip in ips.items():
-                svc = store.peek("Service", ns, name)
-                if svc and ip and svc["spec"].get("clusterIP") != ip:
-                    new = copy.deepcopy(svc)
-                    new["spec"]["clusterIP"] = ip
-                    new["spec"]["clusterIPs"] = [ip]
-                    store.update(new, check_rv=False)
-            self._services_done = {s["metadata"].get("uid") for s in services}
             self._passes_done = started
             self._services_pass.set()
             self._services_pass = asyncio.Event()
@@ -132,6 +128,20 @@ class NodeAgent:
             except asyncio.TimeoutError:
                 pass
 
+    def _settle(self, services: list[dict], ips: dict) -> None:
+        """The proxies' part of a pass is done: clusterIPs stored, services_settled() returns."""
+        store = self.ctx.store
+        for (ns, name), ip in ips.items():
+            svc = store.peek("Service", ns, name)
+            if svc and ip and svc["spec"].get("clusterIP") != ip:
+                new = copy.deepcopy(svc)
+                new["spec"]["clusterIP"] = ip
+                new["spec"]["clusterIPs"] = [ip]
+                store.update(new, check_rv=False)
+        self._services_done = {s["metadata"].get("uid") for s in services}
+        self._services_settled.set()
+        self._services_settled = asyncio.Event()
+
     async def services_settled(self, ns: str, timeout: float = 5.0) -> None:
         """Wait until the proxy pass has handled every Service of `ns`, so that a container
         starting now gets the Services' real clusterIPs in its environment and finds their
@@ -139,7 +149,7 @@ class NodeAgent:
         placeholder IP of the service range). Bounded: a pass that fails is not retried here."""
         await self._await_passes(lambda: any(
             s["metadata"]["namespace"] == ns and s["metadata"].get("uid") not in self._services_done
-            and needs_proxy(s) for s in self.ctx.store.iter_kind("Service")), timeout)
+            and needs_proxy(s) for s in self.ctx.store.iter_kind("Service")), timeout, "_services_settled")
 
     def nudge_services(self) -> None:
         """Something the proxy pass reads changed (the NodePort listeners)."""
@@ -149,10 +159,10 @@ class NodeAgent:
         """Wait (bounded) for a proxy pass that starts after now to finish: the kernel
         rules then route by the Endpoints as they are now."""
         wanted = self._passes_started + 1
-        await self._await_passes(lambda: self._passes_done < wanted, timeout)
+        await self._await_passes(lambda: self._passes_done < wanted, timeout, "_services_pass")
 
-    async def _await_passes(self, pending, timeout: float) -> None:
-        """Ask for proxy passes and wait for them while `pending()` holds, at most `timeout` s."""
+    async def _await_passes(self, pending, timeout: float, event: str) -> None:
+        """Ask for proxy passes while `pending()` holds (at most `timeout` s), waking on `event`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while pending():
@@ -161,7 +171,7 @@ class NodeAgent:
                 return
             self._services_dirty.set()
             try:
-                await asyncio.wait_for(self._services_pass.wait(), left)
+                await asyncio.wait_for(getattr(self, event).wait(), left)
             except asyncio.TimeoutError:
                 return
 
@@ -170,7 +180,8 @@ class NodeAgent:
         while True:
             try:
                 await self.docker.call(self.docker.connect_sync)
-                self.docker_status = "ok"
+                self.docker_status = "ok"  # reachable; the pods' network follows before any pod starts
+                await self.docker.call(self.docker.prepare_sync)
                 if said:
                     log.warning("Docker is reachable again")
                 return

@@ -53,9 +53,13 @@ class DockerIO:
 
     # ---- setup -------------------------------------------------------------------
     def connect_sync(self) -> None:
+        """Reach the daemon; prepare_sync() then makes what pods need."""
         self.client = docker.from_env(timeout=120)
         self.client.ping()
         self.api = self.client.api
+
+    def prepare_sync(self) -> None:
+        """The pause image and the cluster's network (created on a first start, ~0.2 s)."""
         try:
             self.client.images.get(PAUSE_IMAGE)
         except ImageNotFound:
