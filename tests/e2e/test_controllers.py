@@ -13,13 +13,16 @@ from conftest import wait_for
 from kubedeck.engine.paths import path_for
 
 BUSY = "busybox:1.36"
+# Stops on SIGTERM, as a well-behaved app does: an `exec sleep` is PID 1, which ignores
+# SIGTERM, so each pod's stop would wait out its whole grace period before the SIGKILL.
+SLEEP = "trap 'exit 0' TERM; sleep 3600 & wait"
 
 
 def deployment(name: str, replicas: int, *, env: str = "1", strategy: dict | None = None,
                ready_delay: int = 0, extra_spec: dict | None = None, image: str = BUSY,
                pod_extra: dict | None = None) -> dict:
     c = {"name": "app", "image": image, "imagePullPolicy": "IfNotPresent",
-         "command": ["sh", "-c", "exec sleep 3600"], "env": [{"name": "VERSION", "value": env}],
+         "command": ["sh", "-c", SLEEP], "env": [{"name": "VERSION", "value": env}],
          "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1,
                             "initialDelaySeconds": ready_delay}}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
@@ -164,7 +167,7 @@ def statefulset(name: str, replicas: int, policy: str = "OrderedReady", ready_cm
                          "terminationGracePeriodSeconds": 1,
                          "containers": [{"name": "db", "image": BUSY,
                                          "command": ["sh", "-c", "echo $(hostname) >> /data/log; cat /data/log; "
-                                                                 "exec sleep 3600"],
+                                                     + SLEEP],
                                          "volumeMounts": [{"name": "data", "mountPath": "/data"}],
                                          "readinessProbe": {"exec": {"command": ["sh", "-c", ready_cmd]},
                                                             "periodSeconds": 1, "initialDelaySeconds": 1}}]}},
@@ -260,7 +263,7 @@ def test_statefulset_parallel_does_not_wait_for_readiness(engine):
 # ---- DaemonSets, nodes, cordon and drain ---------------------------------------------------
 def daemonset(name: str, node_selector: dict | None = None) -> dict:
     spec = {"terminationGracePeriodSeconds": 1,
-            "containers": [{"name": "d", "image": BUSY, "command": ["sleep", "3600"]}]}
+            "containers": [{"name": "d", "image": BUSY, "command": ["sh", "-c", SLEEP]}]}
     if node_selector:
         spec["nodeSelector"] = node_selector
     return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name, "namespace": "default"},
@@ -511,7 +514,7 @@ def test_cascading_delete_background_foreground_and_orphan(engine):
 
 # ---- scheduler -------------------------------------------------------------------------------
 def pod(name: str, memory: str | None = None, **spec) -> dict:
-    c = {"name": "c", "image": BUSY, "command": ["sleep", "3600"]}
+    c = {"name": "c", "image": BUSY, "command": ["sh", "-c", SLEEP]}
     if memory:
         c["resources"] = {"requests": {"memory": memory}}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
