@@ -2,7 +2,9 @@
 
 A mixin for `KubedeckApp` so app.py stays about layout and data flow. Every action works
 on the selected row of the focused table and reports failures with `notify(...,
-severity="error")`; API calls run in async workers so the UI never waits on them.
+severity="error")`; API calls run in async workers so the UI never waits on them. The
+screens they open (text, confirm) are imported when first opened: a Textual class costs
+~1 ms to create, and the first frame needs none of them.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ from kubedeck.engine.client import ApiError
 from kubedeck.engine.present.resources import ResourceKind
 
 from .api import Disconnected
-from .shell import exec_shell
-from .widgets.confirm import ConfirmScreen
-from .widgets.text_screen import TextScreen
 
 if TYPE_CHECKING:
     from .widgets.resource_table import ResourceTable
@@ -77,6 +76,8 @@ class ActionsMixin:
             return
         secret = kind.kind == "Secret"  # x in the view shows the values there
         reveal = (lambda: describe_text.describe(obj, events, self.now(), reveal=True)) if secret else None
+        from .widgets.text_screen import TextScreen
+
         self.push_screen(TextScreen(f"Describe {self._label(kind, obj)}", body, reveal=reveal))
 
     def action_yaml(self) -> None:
@@ -88,6 +89,8 @@ class ActionsMixin:
         kind, obj = selected
         obj = {"apiVersion": kind.group_version, "kind": kind.kind, **obj}
         reveal = (lambda: describe_text.to_yaml(obj, reveal=True)) if kind.kind == "Secret" else None
+        from .widgets.text_screen import TextScreen
+
         self.push_screen(TextScreen(f"YAML {self._label(kind, obj)}", describe_text.to_yaml(obj), reveal=reveal))
 
     def action_reveal(self) -> None:
@@ -102,6 +105,8 @@ class ActionsMixin:
             return
         data = describe_text.safe_object({"kind": "Secret", **obj}, reveal=True).get("data")
         body = describe_text.yaml_text({"data": data}) if data else "<no data>\n"
+        from .widgets.text_screen import TextScreen
+
         self.push_screen(TextScreen(f"Secret {self._label(kind, obj)} (revealed)", body))
 
     # -- changes ---------------------------------------------------------------------------
@@ -136,6 +141,8 @@ class ActionsMixin:
                     ),
                     success=f"{verb.split()[0].lower()}d {label}" if grace is None else f"killed {label}",
                 )
+
+        from .widgets.confirm import ConfirmScreen
 
         self.push_screen(ConfirmScreen(f"{verb} {label}?"), done)
 
@@ -193,6 +200,8 @@ class ActionsMixin:
         chosen = logs.container if logs.pod == self._ref(kind, pod) and logs.container else None
         container = chosen or (containers[0] if containers else "")
         ns, name = self._ref(kind, pod)
+        from .shell import exec_shell
+
         try:
             with self.suspend():
                 exec_shell(self.api.connection, ns or "default", name, container)

@@ -23,7 +23,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.theme import Theme
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.worker import Worker
 
 from . import themes as theme_files
@@ -32,18 +32,16 @@ from .api import ApiClient
 from .edit import EditMixin
 from .first_frame import FirstFrame, MainScreen
 from .forwards import ForwardMixin
-from .help import KEY_HELP
 from .informer import Informer
+from .logs_mixin import LogsMixin
 from .metrics import MetricsPoller, with_usage
 from .plain import PlainClusterMixin
 from .widgets.key_footer import KeyFooter
 from .widgets.log_pane import LogPane
 from .widgets.manifest_errors import ManifestErrors
-from .widgets.pick_screen import PickScreen
 from .widgets.prompt import Prompt
 from .widgets.resource_table import ResourceTable
 from .widgets.status_bar import StatusBar
-from .widgets.text_screen import TextScreen
 from .workers import WorkerRestarts
 from .xray_mixin import COMMANDS as XRAY_COMMANDS, XrayMixin
 
@@ -51,7 +49,7 @@ ALWAYS_WATCHED = ("pods", "nodes", "services", "events", "namespaces")  # the ot
 FIRST_FRAME_WAIT = 1.0  # seconds
 
 
-class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, App):
+class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, ForwardMixin, LogsMixin, App):
     """Keyboard-driven view of a kubedeck cluster."""
 
     CSS_PATH = "kubedeck.tcss"
@@ -265,50 +263,6 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
             for table in self._tables_for("nodes"):
                 table.refresh_rows()
 
-    # -- selection follows into the logs pane -----------------------------------------------
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id != "main" or self.main_table.kind.plural != "pods":
-            return
-        if self.first_frame and not self.first_frame.shown.is_set():
-            return  # the logs' stream (and httpx's import) come after the first frame
-        if self._log_timer is not None:
-            self._log_timer.stop()
-        self._log_timer = self.set_timer(0.15, self._follow_selected_pod)
-
-    def _follow_selected_pod(self) -> None:
-        pod = self.main_table.selected_object() if self.main_table.kind.plural == "pods" else None
-        if pod is None:
-            return
-        meta = pod.get("metadata", {})
-        containers = [c.get("name", "") for c in pod.get("spec", {}).get("containers") or []]
-        self.log_pane.show_pod(meta.get("namespace", ""), meta.get("name", ""), containers)
-
-    def action_logs(self) -> None:
-        table = self.current_table()
-        if table.kind.plural != "pods" or table.selected_object() is None:
-            self.notify("select a pod to see its logs", severity="warning")
-            return
-        self._follow_selected_pod()
-        self.log_pane.log_widget.focus()
-
-    def on_log_pane_container_pick_requested(self, event: LogPane.ContainerPickRequested) -> None:
-        pane = self.log_pane
-
-        def picked(value: str | None) -> None:
-            if value:
-                pane.set_container(value)
-
-        self.push_screen(PickScreen("Container", event.containers, pane.container), picked)
-
-    def on_log_pane_search_requested(self, event: LogPane.SearchRequested) -> None:
-        ns, name = self.log_pane.pod or ("", "")
-        self.prompt.open("/", self.log_pane.search, placeholder=f"search the logs of {ns}/{name} (n/N jump)",
-                         target=self.log_pane.log_widget)
-
-    def on_log_pane_leave(self, event: LogPane.Leave) -> None:
-        self.main_table.focus()
-
     # -- prompt: views and filters ---------------------------------------------------------
 
     def action_prompt(self, mode: str) -> None:
@@ -387,6 +341,8 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
             if value is not None:
                 self.set_namespace(None if value == "all" else value)
 
+        from .widgets.pick_screen import PickScreen
+
         self.push_screen(PickScreen("Namespace", options, self.namespace or "all"), picked)
 
     def action_cycle_theme(self) -> None:
@@ -394,6 +350,9 @@ class KubedeckApp(XrayMixin, PlainClusterMixin, ActionsMixin, EditMixin, Forward
         self.notify(f"theme: {self.theme}", timeout=2)
 
     def action_help(self) -> None:
+        from .help import KEY_HELP
+        from .widgets.text_screen import TextScreen
+
         self.push_screen(TextScreen("kubedeck keys (escape to close)", KEY_HELP))
 
 

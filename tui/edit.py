@@ -28,7 +28,6 @@ from textual.app import SuspendNotSupported
 
 from .api import Disconnected
 from .widgets.manifest_errors import error_text
-from .widgets.pick_screen import PickScreen
 
 MAX_SCAN_BYTES = 8 << 20  # a bigger file opens at line 1
 
@@ -192,6 +191,8 @@ class EditMixin:
             if value in labels:
                 self.run_worker(self._open_error(errors[labels.index(value)]), group="edit",
                                 exit_on_error=False)
+
+        from .widgets.pick_screen import PickScreen  # not at start-up
 
         self.push_screen(PickScreen("Open manifest error", labels), picked)
 

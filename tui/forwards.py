@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .widgets.confirm import ConfirmScreen
-
 FORWARDABLE = {"pods": "Pod", "services": "Service", "deployments": "Deployment"}
 
 
@@ -92,6 +90,8 @@ class ForwardMixin:
             if confirmed:
                 for forward in active:
                     self.run_worker(self._stop_forward(forward), group="forwards", exit_on_error=False)
+
+        from .widgets.confirm import ConfirmScreen  # not at start-up
 
         self.push_screen(ConfirmScreen(f"Stop port-forward {labels}?"), done)
 

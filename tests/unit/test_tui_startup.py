@@ -134,11 +134,14 @@ async def test_the_footer_rebuilds_only_when_its_keys_change(fake_api, tmp_path)
 
 def test_ui_start_loads_only_the_first_screen():
     """`kubedeck ui` loads neither YAML, httpx's command line (click, pygments), the
-    client commands nor the screens opened later (x-ray, journey)."""
+    client commands nor the screens opened later (x-ray, journey, describe/YAML/help,
+    confirm, pickers, the shell)."""
     import subprocess
 
     later = ("yaml", "click", "pygments", "kubedeck.commands", "kubedeck.printers",
-             "kubedeck.tui.xray", "kubedeck.tui.journey", "kubedeck.engine.present.xray")
+             "kubedeck.tui.xray", "kubedeck.tui.journey", "kubedeck.engine.present.xray",
+             "kubedeck.tui.widgets.text_screen", "kubedeck.tui.widgets.confirm",
+             "kubedeck.tui.widgets.pick_screen", "kubedeck.tui.help", "kubedeck.tui.shell")
     probe = ("import sys\nimport kubedeck.cli, kubedeck.tui.app\n"
              f"print(','.join(m for m in {later!r} if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
@@ -153,3 +156,26 @@ def test_ui_without_an_engine_says_so(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1, r
     assert r.stderr.startswith("error: no kubedeck cluster is running for state dir"), r.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["ui"], ["--state", "/s", "ui"], ["--state=/s", "ui", "--theme", "kubedeck-light"], ["ui", "--theme=x"],
+    ["--state", "ui", "ui"],
+])
+def test_ui_command_line_read_as_the_full_parser_reads_it(argv):
+    from kubedeck.cli import _ui_args, build_parser
+
+    quick, full = _ui_args(argv), build_parser().parse_args(argv)
+    assert quick is not None
+    assert {k: getattr(full, k) for k in vars(quick)} == vars(quick)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["get", "pods"], ["ui", "--help"], ["--context", "c", "ui"], ["ui", "--state", "/s"],
+    ["--state", "/s"], ["--state", "ui"], ["ui", "--theme"], ["ui", "--theme", "-x"], ["ui", "ui"],
+    ["--state", "/a", "--state", "/b", "ui"], ["--sta", "/s", "ui"],
+])
+def test_other_command_lines_go_to_the_full_parser(argv):
+    from kubedeck.cli import _ui_args
+
+    assert _ui_args(argv) is None
