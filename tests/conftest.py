@@ -259,9 +259,9 @@ class Engine:
         return out
 
     def cleanup(self) -> None:
-        self.kill(signal.SIGTERM)
-        if self.client:
+        if self.client:  # first: a watch it still streams would hold up the engine's stop
             self.client.close()
+        self.kill(signal.SIGTERM)
         label = f"io.kubedeck.cluster={self.name}"
         api = self.docker.api
         from kubedeck.engine.kubeproxy.nodeport_kernel import remove_host_rules
