@@ -300,14 +300,14 @@ def _remove_ours(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]
                 attached = _attached(api, net["Id"], name)
                 if attached is None:
                     break
-                if time.monotonic() < deadline:
+                foreign = [n for _, n, ours in attached if not ours]
+                if time.monotonic() < deadline and not foreign:  # a stranger's stays: no use waiting
                     for cid, _, ours in attached:
                         if ours:  # one of ours (re)joined it after the list above
                             with contextlib.suppress(NotFound, APIError):
                                 api.remove_container(cid, force=True)
                     time.sleep(0.2)
                     continue
-                foreign = [n for _, n, ours in attached if not ours]
                 problems.append(f"network {net['Name']} not removed: " + (
                     f"containers kubedeck did not create are attached ({', '.join(foreign)}); "
                     "disconnect them and run `kubedeck down` again" if foreign else str(e.explanation or e)))
