@@ -292,7 +292,7 @@ def test_prestop_hook_and_security_context(engine, tmp_path):
   containers:
   - name: main
     image: busybox:1.36
-    command: ["sh", "-c", "id -u > /out/uid; touch /ro-test 2>/out/ro || true; exec sleep 3600"]
+    command: ["sh", "-c", "id -u > /out/uid; touch /ro-test 2>/out/ro || true; trap 'exit 0' TERM; sleep 3600 & wait"]
     securityContext: {{readOnlyRootFilesystem: true}}
     lifecycle:
       preStop:
