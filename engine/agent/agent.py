@@ -19,6 +19,7 @@ import copy
 import errno
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,10 +124,10 @@ class NodeAgent:
             self._passes_done = started
             self._services_pass.set()
             self._services_pass = asyncio.Event()
-            try:
-                await asyncio.wait_for(self._services_dirty.wait(), 5)
-            except asyncio.TimeoutError:
-                pass
+            # endpoints waiting for their first connection: the next read of the kernel's sets is due
+            due = self.nodeports.next_read - time.monotonic() if self.nodeports.waiting else 5
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._services_dirty.wait(), min(5, due) if due > 0 else 5)
 
     def _settle(self, services: list[dict], ips: dict) -> None:
         """The proxies' part of a pass is done: clusterIPs stored, services_settled() returns."""
@@ -362,8 +363,6 @@ class NodeAgent:
 
     async def logs(self, pod: dict, *, container: str | None, follow: bool, tail: int | None,
                    timestamps: bool, previous: bool, since_seconds: int | None = None) -> AsyncIterator[bytes]:
-        import time
-
         names = [c["name"] for c in (pod["spec"].get("initContainers") or []) + pod["spec"]["containers"]]
         if container is None:
             if len(pod["spec"]["containers"]) > 1:
