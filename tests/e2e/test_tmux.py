@@ -20,7 +20,7 @@ import uuid
 import docker
 import pytest
 
-from conftest import wait_for
+from conftest import REAPER, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -72,12 +72,15 @@ def up_cluster(tmp_path, docker_client):
     (folder / "pod.yaml").write_text(POD)
     base = f"{sys.executable} -m kubedeck --state {state}"
     yield name, state, folder, base
-    subprocess.run(f"{base} down --volumes", shell=True, capture_output=True, timeout=60)
-    for c in docker_client.api.containers(all=True, filters={"label": f"io.kubedeck.cluster={name}"}):
-        try:
-            docker_client.api.remove_container(c["Id"], force=True)
-        except docker.errors.NotFound:  # removed by `down` meanwhile
-            pass
+
+    def down() -> None:
+        subprocess.run(f"{base} down --volumes", shell=True, capture_output=True, timeout=60)
+        for c in docker_client.api.containers(all=True, filters={"label": f"io.kubedeck.cluster={name}"}):
+            try:
+                docker_client.api.remove_container(c["Id"], force=True)
+            except docker.errors.NotFound:  # removed by `down` meanwhile
+                pass
+    REAPER.later(f"`kubedeck down` of {name}", down)  # overlaps the next test's start, as Engine.retire
 
 
 def test_kubedeck_up_shows_running_pods_and_quits_leaving_them(up_cluster, docker_client):
