@@ -148,14 +148,47 @@ def test_ui_start_loads_only_the_first_screen():
     assert out.stdout.strip() == ""
 
 
+async def test_the_pods_listed_before_the_start_are_the_apis(fake_api, tmp_path):
+    """cli.py `_list_pods` (the forked child's step, on http.client): the API's pods and
+    resourceVersion, with the state dir's token."""
+    import asyncio
+    import json
+
+    from kubedeck.cli import _list_pods
+    from tui_fake_api import TOKEN
+
+    (tmp_path / "api.json").write_text(json.dumps({"url": fake_api.url, "token": TOKEN}))
+    items, rv = await asyncio.to_thread(_list_pods, tmp_path)
+    assert sorted(p["metadata"]["name"] for p in items) == sorted(
+        p["metadata"]["name"] for p in fake_api.objects["pods"].values()) and len(items) == 4
+    assert rv == str(fake_api.rv)
+    (tmp_path / "api.json").write_text(json.dumps({"url": fake_api.url, "token": "wrong"}))
+    assert await asyncio.to_thread(_list_pods, tmp_path) is None  # refused: the TUI lists and says why
+
+
 def test_ui_without_an_engine_says_so(tmp_path):
-    """The pods' list in the forked child is also the check that an engine answers."""
+    """The pods' list in the forked child is also the check that an engine answers: none
+    started there, or one whose api.json is left but which does not answer."""
+    import json
+    import socket
     import subprocess
 
-    r = subprocess.run([sys.executable, "-m", "kubedeck", "--state", str(tmp_path / "none"), "ui"],
-                       capture_output=True, text=True, timeout=60)
+    def ui(state):
+        return subprocess.run([sys.executable, "-m", "kubedeck", "--state", str(state), "ui"],
+                              capture_output=True, text=True, timeout=60)
+
+    r = ui(tmp_path / "none")
     assert r.returncode == 1, r
     assert r.stderr.startswith("error: no kubedeck cluster is running for state dir"), r.stderr
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = tmp_path / "gone"
+    state.mkdir()
+    (state / "api.json").write_text(json.dumps({"url": f"https://127.0.0.1:{port}", "token": "t"}))
+    r = ui(state)
+    assert r.returncode == 1, r
+    assert r.stderr.startswith(f"error: the kubedeck cluster for {state} is not answering"), r.stderr
 
 
 @pytest.mark.parametrize("argv", [
