@@ -36,6 +36,7 @@ def _name_thread(name: bytes) -> None:
         pass
 
 
+STOP_WORKERS = 64  # container stops waiting out grace periods at once
 LOG_BUFFER = 4 << 20  # unread log bytes a follower may queue before Docker reading pauses
 
 
@@ -44,6 +45,11 @@ class DockerIO:
         self.cluster = cluster_name
         self.network = f"kubedeck-{cluster_name}"
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
+        # A stop holds its thread for up to the pod's grace period (30 s by default, for a
+        # process that ignores SIGTERM): stops get threads of their own, so pods being
+        # deleted never hold up another pod's start (16 such stops used to stall them all).
+        self.stop_pool = ThreadPoolExecutor(max_workers=STOP_WORKERS, thread_name_prefix="docker-stop")
+        self.max_pool_size = workers + STOP_WORKERS  # Docker connections kept for them all
         self.client: docker.DockerClient | None = None
         self.api: docker.APIClient | None = None
         self._images: dict[str, float] = {}  # image -> when it was last seen present
@@ -54,7 +60,7 @@ class DockerIO:
     # ---- setup -------------------------------------------------------------------
     def connect_sync(self) -> None:
         """Reach the daemon; prepare_sync() then makes what pods need."""
-        self.client = docker.from_env(timeout=120)
+        self.client = docker.from_env(timeout=120, max_pool_size=self.max_pool_size)
         self.client.ping()
         self.api = self.client.api
 
@@ -72,6 +78,7 @@ class DockerIO:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.stop_pool.shutdown(wait=False, cancel_futures=True)
         if self.client:
             self.client.close()
 
@@ -195,7 +202,8 @@ class DockerIO:
             if grace <= 0:
                 await self.call(self.api.kill, cid)
             else:
-                await self.call(self.api.stop, cid, timeout=grace)
+                await asyncio.get_running_loop().run_in_executor(
+                    self.stop_pool, partial(self.api.stop, cid, timeout=grace))
         except (NotFound, APIError):
             pass
 
