@@ -20,13 +20,12 @@ and port-forward) takes either kind of connection.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import ssl
 import threading
 from dataclasses import dataclass, field
-
-import httpx
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
@@ -232,28 +231,36 @@ def load(context: str | None = None, kubeconfig: str | None = None) -> KubeConne
                           namespace=info["namespace"], kubeconfig=paths, _cfg=cfg, ca=cfg.ssl_ca_cert)
 
 
-class ConnectionAuth(httpx.Auth):
-    """httpx authentication from any connection with `headers()` (and `refresh()`): fresh
-    headers per request; on a 401 the credentials are reloaded and the request sent once more."""
+@functools.cache
+def _auth_class() -> type:
+    """`ConnectionAuth`, made on first use: httpx is imported only when a client is made
+    (`ui --context` draws its first frame without it; its forked child imports it)."""
+    import httpx
 
-    def __init__(self, conn) -> None:
-        self.conn = conn
+    class ConnectionAuth(httpx.Auth):
+        """httpx authentication from any connection with `headers()` (and `refresh()`): fresh
+        headers per request; on a 401 the credentials are reloaded and the request sent once more."""
 
-    def auth_flow(self, request: httpx.Request):
-        request.headers.update(self.conn.headers())
-        response = yield request
-        if response.status_code == 401 and hasattr(self.conn, "refresh"):
-            try:
-                self.conn.refresh()
-            except KubeconfigError:
-                return
+        def __init__(self, conn) -> None:
+            self.conn = conn
+
+        def auth_flow(self, request: httpx.Request):
             request.headers.update(self.conn.headers())
-            yield request
+            response = yield request
+            if response.status_code == 401 and hasattr(self.conn, "refresh"):
+                try:
+                    self.conn.refresh()
+                except KubeconfigError:
+                    return
+                request.headers.update(self.conn.headers())
+                yield request
+
+    return ConnectionAuth
 
 
 def httpx_options(conn) -> dict:
     """Keyword arguments for `httpx.Client`/`AsyncClient` reaching `conn`."""
-    opts: dict = {"base_url": conn.url, "auth": ConnectionAuth(conn), "verify": conn.ssl()}
+    opts: dict = {"base_url": conn.url, "auth": _auth_class()(conn), "verify": conn.ssl()}
     if getattr(conn, "proxy", None):
         opts["proxy"] = conn.proxy
     return opts

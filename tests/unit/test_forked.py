@@ -110,3 +110,24 @@ def test_ui_on_a_context_that_is_not_there_is_one_line_and_exit_1(tmp_path):
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 1, r
     assert r.stderr.strip().splitlines() == [f'error: context "nope" not found in {path} (contexts: ctx)']
+
+
+def test_a_401_reloads_the_context_and_sends_the_request_once_more(tmp_path):
+    import httpx
+
+    from kubedeck.engine.kubeconnect import httpx_options
+
+    token = tmp_path / "token"
+    token.write_text("old")
+    path = _config(tmp_path, {"tokenFile": str(token)}, {"insecure-skip-tls-verify": True})
+    conn = KubeConnection.from_snapshot(in_child(lambda: load("ctx", path).snapshot())())
+    seen = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(200 if seen[-1] == "Bearer new" else 401)
+
+    token.write_text("new")  # the credential rotated after the snapshot was taken
+    with httpx.Client(transport=httpx.MockTransport(server), **httpx_options(conn)) as client:
+        assert client.get("/version").status_code == 200
+    assert seen == ["Bearer old", "Bearer new"]

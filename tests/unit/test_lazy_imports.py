@@ -61,3 +61,10 @@ def test_serve_start_loads_no_validator_and_no_client_stack():
             "kubedeck.engine.controllers.manager, kubedeck.engine.proxy.dataplane, kubedeck.engine.proxy.nodeport, "
             "kubedeck.engine.agent.agent, kubedeck.engine.pki")
     assert loaded_after(code, HEAVY + ("httpx", "kubedeck.commands", "kubedeck.printers", "rich")) == []
+
+
+def test_ui_context_modules_load_no_http_client_before_the_child():
+    # `ui --context` before its first frame: the CLI, remote.py (which forks the child that
+    # loads the kubeconfig and lists on httpx) and the TUI; httpx comes after the frame
+    code = "import kubedeck.cli, kubedeck.commands, kubedeck.remote, kubedeck.tui.app"
+    assert loaded_after(code, ("httpx", "httpcore", "anyio", "h11", "kubernetes")) == []
