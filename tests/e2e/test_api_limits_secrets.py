@@ -32,7 +32,7 @@ B64 = base64.b64encode(MARKER.encode()).decode()
 def live(tmp_path_factory, docker_client):
     eng = Engine(tmp_path_factory.mktemp("limits"), docker_client).start()
     yield eng
-    eng.cleanup()
+    eng.retire()
 
 
 def raw(engine, method: str, path: str, body: bytes | io.BytesIO, ctype="application/json"):

@@ -27,7 +27,7 @@ def kd(tmp_path_factory, docker_client):
     eng = Engine(tmp_path_factory.mktemp("kubectl"), docker_client)
     eng.start()
     yield eng
-    eng.cleanup()
+    eng.retire()
 
 
 @pytest.fixture(params=[0, 1], ids=["kubectl", "kubectl-1.27"])
