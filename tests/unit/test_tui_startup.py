@@ -73,12 +73,17 @@ async def test_a_list_made_before_the_start_stands_in_for_the_first(fake_api, tm
     app = app_on(fake_api, tmp_path, first_lists={"pods": ([pod("early-1")], rv)})
     shown = record_frames(app)
     asked: list[str] = []  # what the app asked of the API, in order, and where the first frame went out
-    for name in ("_request", "watch", "logs"):
-        def asking(*args, _call=getattr(app.api, name), _name=name, **kwargs):
-            asked.append(_name)
-            return _call(*args, **kwargs)
 
-        setattr(app.api, name, asking)
+    def recording(name: str):
+        call = getattr(app.api, name)
+
+        def asking(*args, **kwargs):
+            asked.append(name)
+            return call(*args, **kwargs)
+        return asking
+
+    for name in ("_request", "watch", "logs"):
+        setattr(app.api, name, recording(name))
     display = app._display
 
     def frame(screen, renderable) -> None:
