@@ -198,6 +198,7 @@ def _list_pods(state) -> list | str | None:
     import json
     from urllib.parse import urlsplit
 
+    from kubedeck.engine.client import list_result
     from kubedeck.engine.state import Connection, read_connection
 
     data = read_connection(state)
@@ -223,7 +224,7 @@ def _list_pods(state) -> list | str | None:
         link.close()
     if not isinstance(body, dict):
         return None
-    return [body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))]
+    return list(list_result(body))
 
 
 def _not_running(state) -> str | None:

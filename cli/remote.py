@@ -18,7 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
-from kubedeck.engine.client import ApiError, Client
+from kubedeck.engine.client import ApiError, Client, list_result
 from kubedeck.engine.forked import ChildFailed, in_child
 from kubedeck.engine.kubeconnect import KubeconfigError, KubeConnection, load
 
@@ -74,7 +74,7 @@ def _connect_and_list(args) -> dict:
     client = Client(conn, timeout=10)
     try:
         body = client.request("GET", "/api/v1/pods")
-        pods = [body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))]
+        pods = list(list_result(body))
     except Exception:  # noqa: BLE001 - see above
         pods = None
     finally:

@@ -43,6 +43,11 @@ class ApiError(Exception):
         return cls(r.status_code, r.text[:500])
 
 
+def list_result(body: dict) -> tuple[list[dict], str]:
+    """(items, resourceVersion) of a List answer, as the informers start from it."""
+    return body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))
+
+
 def log_params(*, container: str | None = None, follow: bool = False, tail: int | None = None,
                timestamps: bool = False, previous: bool = False,
                since_seconds: int | None = None) -> dict[str, str]:

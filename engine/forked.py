@@ -1,7 +1,8 @@
 """Running one start-up step in a forked child while the parent goes on importing.
 
-`ui --context`'s start is two CPU-bound halves: the official client's import and its
-kubeconfig loader (~0.5 s, engine/kubeconnect.py), and Textual's import (~0.6 s). One
+`ui`'s start is two CPU-bound halves: the pods' list (and with `--context` the official
+client's import and its kubeconfig loader, ~0.5 s, engine/kubeconnect.py), and Textual's
+import (~0.6 s). One
 interpreter runs them in turn, whatever threads it uses (the GIL). A forked child runs
 the first on the machine's second core and sends its JSON result back through a pipe, so
 the step runs once (an exec credential plugin is not run twice) and the parent never

@@ -27,7 +27,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from kubedeck.engine.client import ApiError, log_params
+from kubedeck.engine.client import ApiError, list_result, log_params
 from kubedeck.engine.paths import CORE, resource_path
 from kubedeck.engine.state import Connection
 
@@ -115,7 +115,7 @@ class ApiClient:
         )
         with paused_gc():
             body = response.json()
-        return body.get("items") or [], str(body.get("metadata", {}).get("resourceVersion", "0"))
+        return list_result(body)
 
     async def get(
         self, plural: str, namespace: str | None, name: str, group_version: str = CORE
