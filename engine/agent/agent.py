@@ -150,7 +150,7 @@ class NodeAgent:
         placeholder IP of the service range). Bounded: a pass that fails is not retried here."""
         await self._await_passes(lambda: any(
             s["metadata"]["namespace"] == ns and s["metadata"].get("uid") not in self._services_done
-            and needs_proxy(s) for s in self.ctx.store.iter_kind("Service")), timeout, "_services_settled")
+            and needs_proxy(s) for s in self.ctx.store.iter_kind("Service")), timeout, lambda: self._services_settled)
 
     def nudge_services(self) -> None:
         """Something the proxy pass reads changed (the NodePort listeners)."""
@@ -160,10 +160,11 @@ class NodeAgent:
         """Wait (bounded) for a proxy pass that starts after now to finish: the kernel
         rules then route by the Endpoints as they are now."""
         wanted = self._passes_started + 1
-        await self._await_passes(lambda: self._passes_done < wanted, timeout, "_services_pass")
+        await self._await_passes(lambda: self._passes_done < wanted, timeout, lambda: self._services_pass)
 
-    async def _await_passes(self, pending, timeout: float, event: str) -> None:
-        """Ask for proxy passes while `pending()` holds (at most `timeout` s), waking on `event`."""
+    async def _await_passes(self, pending, timeout: float, event: Callable[[], asyncio.Event]) -> None:
+        """Ask for proxy passes while `pending()` holds (at most `timeout` s), waking on the
+        event `event()` gives (each pass replaces its events, so it is looked up each time)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while pending():
@@ -172,7 +173,7 @@ class NodeAgent:
                 return
             self._services_dirty.set()
             try:
-                await asyncio.wait_for(getattr(self, event).wait(), left)
+                await asyncio.wait_for(event().wait(), left)
             except asyncio.TimeoutError:
                 return
 
