@@ -143,12 +143,7 @@ class KubeConnection:
             self._ssl = _ssl_from_pems(self._given)
         if self._ssl is None:
             cfg = self._cfg
-            if cfg.verify_ssl:
-                ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
-            else:  # insecure-skip-tls-verify: what the kubeconfig asks for
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
+            ctx = _tls_context(bool(cfg.verify_ssl), cafile=cfg.ssl_ca_cert or None)
             if cfg.cert_file:
                 ctx.load_cert_chain(cfg.cert_file, cfg.key_file or None)
             self._ssl = ctx
@@ -197,14 +192,22 @@ class KubeConnection:
             self._cfg, self._ssl, self._given = cfg, None, None
 
 
+def _tls_context(verify: bool, *, cafile: str | None = None, cadata: str | None = None) -> ssl.SSLContext:
+    """A client context trusting the CA (a file or PEM text; none: the system's), or, for
+    insecure-skip-tls-verify (what the kubeconfig asks for), checking nothing."""
+    if verify:
+        return ssl.create_default_context(cafile=cafile, cadata=cadata)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def _ssl_from_pems(given: dict) -> ssl.SSLContext:
     """The TLS context of a snapshot: its CA and client certificate are PEM text, and
     `load_cert_chain` reads only files, so those two are written to a private temp
     directory for the load and removed right after."""
-    ctx = ssl.create_default_context(cadata=given["ca"] or None) if given["verify"] else ssl.create_default_context()
-    if not given["verify"]:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+    ctx = _tls_context(given["verify"], cadata=given["ca"] or None)
     if given["cert"]:
         import shutil
         import tempfile
