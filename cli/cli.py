@@ -147,6 +147,9 @@ def _serve_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--nodes", type=int, default=1, help="number of virtual nodes")
     s.add_argument("--ingress-http-port", type=int, default=8080, help="Ingress HTTP port (default 8080)")
     s.add_argument("--ingress-https-port", type=int, default=8443, help="Ingress HTTPS port (default 8443)")
+    s.add_argument("--service-node-port-range", type=_port_range, default=None, metavar="LOW-HIGH",
+                   help="where Services' unset nodePorts are picked from, as kube-apiserver's flag "
+                        "(default 30000-32767; must lie within it)")
     s.add_argument("--no-kubeconfig", action="store_true",
                    help="do not merge this cluster's context into $KUBECONFIG or ~/.kube/config")
     s.add_argument("--reset-store", action="store_true",
@@ -155,6 +158,19 @@ def _serve_flags(s: argparse.ArgumentParser) -> None:
                    help="lift the Pod Security baseline policy: allow privileged pods, host namespaces and "
                         "ports, added capabilities, hostPath outside DIR and the Docker socket")
     s.add_argument("-v", "--verbose", action="store_true")
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    """`LOW-HIGH` inside Kubernetes' default NodePort range (the folder's validator checks
+    explicit nodePorts against that default, so a wider range could not be used)."""
+    from .engine.manifests.semantic_base import NODE_PORT_RANGE
+
+    lo, sep, hi = text.partition("-")
+    if not (sep and lo.isdigit() and hi.isdigit()
+            and NODE_PORT_RANGE[0] <= int(lo) <= int(hi) <= NODE_PORT_RANGE[1]):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not LOW-HIGH within {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}")
+    return int(lo), int(hi)
 
 
 def _ns_flags(s: argparse.ArgumentParser) -> None:

@@ -56,7 +56,7 @@ def serve(args, state: Path) -> int:
                         nodes=args.nodes, ingress_http_port=args.ingress_http_port,
                         ingress_https_port=args.ingress_https_port,
                         kubeconfig=None if args.no_kubeconfig else user_kubeconfig(),
-                        allow_privileged=args.allow_privileged)
+                        allow_privileged=args.allow_privileged, node_port_range=args.service_node_port_range)
     runner = asyncio.Runner()
     if os.environ.get("KUBEDECK_UVLOOP") == "1":
         import uvloop  # opt-in for the engine's own loop (the proxy worker always uses it); see docs/ARCHITECTURE.md
@@ -150,7 +150,9 @@ def ensure_running(args, state: Path) -> dict:
            "--ingress-http-port", str(args.ingress_http_port), "--ingress-https-port", str(args.ingress_https_port),
            *(["--no-kubeconfig"] if args.no_kubeconfig else []),
            *(["--reset-store"] if args.reset_store else []),
-           *(["--allow-privileged"] if args.allow_privileged else [])]
+           *(["--allow-privileged"] if args.allow_privileged else []),
+           *(["--service-node-port-range", "%d-%d" % args.service_node_port_range]
+             if args.service_node_port_range else [])]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 30

@@ -52,6 +52,9 @@ class Settings:
     ingress_https_port: int = 8443
     #: lift the Pod Security "baseline" policy (privileged, host namespaces, hostPath outside the folder)
     allow_privileged: bool = False
+    #: where unset nodePorts are picked from (`--service-node-port-range`, both ends
+    #: included); None: Kubernetes' default, 30000-32767
+    node_port_range: tuple[int, int] | None = None
     #: the user's kubeconfig to merge this cluster's context into (None: leave it alone)
     kubeconfig: Path | None = None
     extra: dict = field(default_factory=dict)
@@ -133,7 +136,8 @@ class Cluster:
         from .proxy.nodeport import NodePortProxy
 
         self.controllers = ControllerManager(self.store, self.objects, state_dir=self.settings.state,
-                                             nodes=self.settings.nodes, lb_address=self.settings.address)
+                                             nodes=self.settings.nodes, lb_address=self.settings.address,
+                                             node_port_range=self.settings.node_port_range)
         # loops that start afresh on every call: restarted with back-off if they fail
         self.supervisor.spawn(self.controllers.run, "controllers")
         if self.settings.docker:

@@ -20,6 +20,7 @@ import random
 from typing import Iterable
 
 from .. import activity
+from ..manifests.semantic_base import NODE_PORT_RANGE
 from ..selectors import matches_selector, resolve_target_port
 from ..store import Store, StoreError, WatchEvent
 from .base import Controller, Key, key_for
@@ -27,7 +28,6 @@ from .podutil import is_ready, is_terminating
 
 MANAGED = "endpoints.kubernetes.io/managed-by"
 SLICE_MANAGED, SLICE_SERVICE = "endpointslice.kubernetes.io/managed-by", "kubernetes.io/service-name"
-NODEPORT_RANGE = (30000, 32767)
 
 
 def _managed_service(obj: dict) -> Key | None:
@@ -46,10 +46,12 @@ class EndpointsController(Controller):
     batch_seconds = 0.02  # a rollout's pod events rewrite a big Endpoints once per batch, not per event
     component = "endpoint-controller"
 
-    def __init__(self, store: Store, *, lb_address: str):
+    def __init__(self, store: Store, *, lb_address: str, node_port_range: tuple[int, int] | None = None):
         super().__init__(store)
         #: what LoadBalancer Services report as their ingress IP (the NodePort listeners' address)
         self.lb_address = lb_address
+        #: where an unset nodePort is picked from (`serve --service-node-port-range`), both ends included
+        self.node_port_range = node_port_range or NODE_PORT_RANGE
         self._net = ipaddress.ip_network("10.96.0.0/16")
         self._members: dict[Key, set[str]] = {}  # Service -> uids of the pods it listed
 
@@ -198,7 +200,10 @@ class EndpointsController(Controller):
                     for p in s["spec"].get("ports") or []}
             for p in cs.get("ports") or []:
                 if not p.get("nodePort"):
-                    free = [n for n in range(*NODEPORT_RANGE) if n not in used]
+                    lo, hi = self.node_port_range
+                    free = [n for n in range(lo, hi + 1) if n not in used]
+                    if not free:  # the reconcile's error becomes an Event, and it is retried
+                        raise ValueError(f"no free nodePort left in the range {lo}-{hi}")
                     p["nodePort"] = random.choice(free)
                     used.add(p["nodePort"])
         for p in cs.get("ports") or []:

@@ -124,9 +124,11 @@ class Reconciler:
 
 class ControllerManager:
     def __init__(self, store: Store, objects: Objects, *, state_dir: Path,
-                 nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None):
+                 nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None,
+                 node_port_range: tuple[int, int] | None = None):
         """`state_dir` holds cluster.yaml, `nodes` is `serve --nodes`, `lb_address` is the
-        address LoadBalancer Services report (the NodePort listeners' address)."""
+        address LoadBalancer Services report (the NodePort listeners' address),
+        `node_port_range` is `serve --service-node-port-range` (None: the default)."""
         self.store = store
         clock = clock or SystemClock()
         controllers: list[Controller] = [  # the NodeController first: run() registers nodes first
@@ -134,7 +136,7 @@ class ControllerManager:
             DeploymentController(store, objects, clock), ReplicaSetController(store, objects, clock),
             StatefulSetController(store, objects), DaemonSetController(store, objects),
             CronJobController(store, objects, clock), JobController(store, objects, clock),
-            Scheduler(store, objects, clock), EndpointsController(store, lb_address=lb_address),
+            Scheduler(store, objects, clock), EndpointsController(store, lb_address=lb_address, node_port_range=node_port_range),
             GarbageCollector(store, objects)]
         self.reconcilers = [Reconciler(c, objects, clock) for c in controllers]
 

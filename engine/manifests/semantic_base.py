@@ -32,7 +32,9 @@ _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _SELECTOR_OPS = ("In", "NotIn", "Exists", "DoesNotExist")
 _SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 _ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
-_NODE_PORT_RANGE = (30000, 32767)
+#: kube-apiserver's default --service-node-port-range, both ends included; `serve
+#: --service-node-port-range` narrows what the engine picks from, never widens it
+NODE_PORT_RANGE = (30000, 32767)
 
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .semantic_base import (
-    _ACCESS_MODES, _NODE_PORT_RANGE, _PROTOCOLS, _SERVICE_TYPES, _d, _is_int, _l, _q, _supported,
+    _ACCESS_MODES, NODE_PORT_RANGE, _PROTOCOLS, _SERVICE_TYPES, _d, _is_int, _l, _q, _supported,
     base64, binascii, config_key_problem, dns1123_label_problem, dns1123_subdomain_problem,
     iana_svc_name_problem, parse_decimal,
 )
@@ -65,8 +65,8 @@ class _ObjectChecks(_PodChecks):
             if node_port is not None and _is_int(node_port) and node_port != 0:
                 if stype not in ("NodePort", "LoadBalancer"):
                     self.err(ppath + ("nodePort",), f'may not be used when service type is {_q(stype)} (only "NodePort" and "LoadBalancer")')
-                elif not _NODE_PORT_RANGE[0] <= node_port <= _NODE_PORT_RANGE[1]:
-                    self.err(ppath + ("nodePort",), f"invalid nodePort {node_port}: must be in the range {_NODE_PORT_RANGE[0]}-{_NODE_PORT_RANGE[1]}")
+                elif not NODE_PORT_RANGE[0] <= node_port <= NODE_PORT_RANGE[1]:
+                    self.err(ppath + ("nodePort",), f"invalid nodePort {node_port}: must be in the range {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}")
                 elif (node_port, proto) in node_ports:
                     self.err(ppath + ("nodePort",), f"duplicate nodePort {node_port}")
                 node_ports.add((node_port, proto))

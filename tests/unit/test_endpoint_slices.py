@@ -76,3 +76,18 @@ def test_an_external_name_service_has_no_cluster_ip_even_after_a_type_change(clu
     cluster.store.update(svc, check_rv=False)
     sync(ctl)
     assert cluster.store.get("Service", "default", "db")["spec"]["clusterIP"]  # a fresh one
+
+
+def test_node_ports_come_from_the_serve_range_and_a_full_range_is_an_event(cluster):
+    """`serve --service-node-port-range 30100-30101`: both ends are picked, a third
+    NodePort Service gets none and a Warning Event says why (retried later)."""
+    ctl = Reconciler(EndpointsController(cluster.store, lb_address="127.0.0.1", node_port_range=(30100, 30101)),
+                     cluster.objects, FakeClock())
+    for name in ("a", "b", "c"):
+        cluster.store.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                              "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80}]}})
+        sync(ctl)
+    got = {n: cluster.store.get("Service", "default", n)["spec"]["ports"][0].get("nodePort") for n in "abc"}
+    assert sorted([got["a"], got["b"]]) == [30100, 30101] and got["c"] is None
+    [ev] = [e for e in cluster.store.list("Event") if e["reason"] == "ReconcileError"]
+    assert ev["involvedObject"]["name"] == "c" and "no free nodePort left in the range 30100-30101" in ev["message"]
