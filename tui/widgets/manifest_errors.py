@@ -25,6 +25,7 @@ def error_text(error: dict) -> str:
 class ManifestErrors(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
+        self._text = ""
 
     def show(self, errors: list[dict]) -> None:
         lines = [error_text(err) for err in errors[:SHOWN]]
@@ -33,5 +34,8 @@ class ManifestErrors(Static):
             lines.append(f"... and {more} more (E to open one)")
         elif lines:
             lines[-1] += "   (E to open)"
-        self.update("\n".join(lines))
+        text = "\n".join(lines)
+        if text != self._text:  # each status poll calls this: an update lays out and paints again
+            self._text = text
+            self.update(text)
         self.display = bool(lines)
