@@ -14,9 +14,11 @@ from kubedeck.engine.present import journey as jr
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from kubedeck.engine.client import ApiError
+
+from .widgets.key_footer import KeyFooter
 
 
 def selecting_services(pod: dict, services: list[dict]) -> list[str]:
@@ -78,7 +80,7 @@ class JourneyScreen(ModalScreen[None]):
         yield DataTable(cursor_type="row", zebra_stripes=True)
         # the highlighted hop whole: a long one is cut at the table's edge on 100 columns
         yield Static("", id="journey-detail", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

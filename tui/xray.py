@@ -24,9 +24,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from kubedeck.engine.client import ApiError
+from .widgets.key_footer import KeyFooter
 from .widgets.text_screen import TextScreen
 
 
@@ -109,7 +110,7 @@ class XrayScreen(Screen[None]):
                             yield ComponentBox(model.node_box(node, part), model.TITLES[part])
         self.table = DataTable(id="actions", cursor_type="row", zebra_stripes=True)
         yield self.table
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.table.add_columns("time", "action")

@@ -12,7 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from .key_footer import KeyFooter
 
 
 class TextScreen(ModalScreen[None]):
@@ -42,7 +44,7 @@ class TextScreen(ModalScreen[None]):
         yield Static(self.title_text, id="text-title", markup=False)
         with VerticalScroll():
             yield Static(Text(self.body), id="text-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
