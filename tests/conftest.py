@@ -4,6 +4,8 @@ cleanup removes exactly what the test made, even when the test fails."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -102,8 +104,60 @@ class _Reaper:
 REAPER = _Reaper()
 
 
+class _DaemonShare:
+    """The Docker tests run on several xdist workers at once, sharing one daemon; a
+    `dockerd_restart` test stops every container on it, so it takes the daemon for itself.
+    A readers-writer lock, flock(2) on one file of this test run: every other Docker test
+    (and then the cleanup of its cluster) holds it shared, the restart exclusive. flock has
+    no writer preference: the restart waits until no other Docker test runs, which comes
+    soon, as it is sorted last (pytest_collection_modifyitems) and so handed out last."""
+
+    def __init__(self):
+        run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"solo-{os.getpid()}")
+        self.path = Path(tempfile.gettempdir()) / f"kdtest-daemon-{run}.lock"
+
+    def hold(self, mode: int) -> int:
+        """Hold the lock (fcntl.LOCK_SH or LOCK_EX); returns the fd that release() takes."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, mode)
+        return fd
+
+    @staticmethod
+    def release(fd: int) -> None:
+        os.close(fd)  # the lock goes with its last descriptor
+
+
+DAEMON = _DaemonShare()
+
+
 @pytest.fixture(autouse=True)
-def _settled(request):
+def _daemon_share(request):
+    """A Docker test holds the daemon shared (see _DaemonShare) from before its fixtures
+    start an engine; a `dockerd_restart` test holds it alone."""
+    item = request.node
+    if not item.get_closest_marker("docker"):
+        yield
+        return
+    fd = DAEMON.hold(fcntl.LOCK_EX if item.get_closest_marker("dockerd_restart") else fcntl.LOCK_SH)
+    yield
+    DAEMON.release(fd)
+
+
+def _worker() -> int:
+    """This xdist worker's number (0 without xdist)."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name[2:]) if name.startswith("gw") else 0
+
+
+#: The NodePorts this worker's engines pick from (`serve --service-node-port-range`):
+#: engines on other workers run at the same time and bind the same host's 127.0.0.1, so
+#: each worker has its own 400 ports, above the fixed ones of sample-manifests (30001,
+#: 30080), whose tests share one xdist group.
+NODE_PORTS = f"{30100 + 400 * _worker()}-{30100 + 400 * _worker() + 399}"
+
+
+@pytest.fixture(autouse=True)
+def _settled(request, _daemon_share):
     """An earlier test's cluster is gone before this test begins (see _Reaper); with
     the `engine` fixture, Engine.start() waits for it instead, after its engine is up."""
     if "engine" not in request.fixturenames:
@@ -121,6 +175,10 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "dockerd_restart: restarts the real Docker daemon (runs last)")
 
 
+#: the test modules that run sample-manifests, whose Services ask for fixed nodePorts
+FIXED_NODE_PORTS = {"test_samples.py", "test_sample_readme.py"}
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """The `docker` marker on every test that needs a Docker daemon: all of tests/e2e
@@ -131,13 +189,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()) or Path(str(item.path)).is_relative_to(e2e):
             item.add_marker(pytest.mark.docker)
-            # Under pytest-xdist (`--dist loadgroup`), every Docker test runs on one worker,
-            # one after another, as without xdist: they share the daemon, its NodePort range
-            # and the dockerd restart; only the Docker-free tests spread over the others.
-            item.add_marker(pytest.mark.xdist_group("docker"))
+        if Path(str(item.path)).name in FIXED_NODE_PORTS:
+            # the same fixed nodePorts on the host's 127.0.0.1: one after another, on one worker
+            item.add_marker(pytest.mark.xdist_group("fixed-node-ports"))
     # Stable sort: the chaos tests (fault injection, the most sensitive to CPU load) after
-    # the others, when the Docker-free tests on the other worker are long done; the
-    # dockerd restart last of all.
+    # the others, when the Docker-free tests are long done; the dockerd restart last of
+    # all, so it is handed out last and waits for the others only briefly (_DaemonShare).
     chaos = ROOT / "tests" / "chaos"
     items.sort(key=lambda item: (item.get_closest_marker("dockerd_restart") is not None,
                                  Path(str(item.path)).is_relative_to(chaos)))
@@ -179,15 +236,26 @@ class Engine:
 
         old = read_connection(self.state)
         log = open(self.log_path, "ab")
+        ports = [] if "--service-node-port-range" in self.extra_args else ["--service-node-port-range", NODE_PORTS]
         self.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(self.state), "serve",
                                       str(self.folder), "--ingress-http-port", "0",
-                                      "--ingress-https-port", "0", *self.extra_args],
+                                      "--ingress-https-port", "0", *ports, *self.extra_args],
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
         def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the engine exited ({self.proc.returncode}) before its API listened:\n"
+                                     + self.log_tail())
             conn = read_connection(self.state)
             return conn and conn.get("pid") == self.proc.pid and conn != old
-        wait_for(ready, 60, what="engine API")
+        try:
+            wait_for(ready, 60, what="engine API")
+        except AssertionError as e:
+            if self.proc.poll() is None:  # hung: its threads' stacks (cli/serve.py) say where
+                self.proc.send_signal(signal.SIGUSR1)
+                with contextlib.suppress(AssertionError):  # too early for the dump: the log as it is
+                    wait_for(lambda: "Thread" in self.log_tail() or self.proc.poll() is not None, 5)
+            raise AssertionError(f"{e}\n--- {self.log_path}:\n{self.log_tail()}") from None
         # api.json is written once the API listens; a loaded machine (or an engine adopting
         # many containers after a kill) may take longer than one health check's 2 s to answer
         self.client = wait_for(lambda: Client.for_state(self.state), 30, what="engine API answering")
@@ -195,6 +263,9 @@ class Engine:
         wait_for(self._started, 60, what="the node agent's first contact with Docker and the Ingress listening")
         REAPER.settle()  # an earlier test's cluster, removed while this engine started
         return self
+
+    def log_tail(self, chars: int = 6000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else "(no log)"
 
     def _started(self) -> bool:
         """The node agent has reached Docker (or said why not) and the Ingress listens; with
@@ -219,8 +290,7 @@ class Engine:
                 time.sleep(1)
                 self.proc.kill()
                 self.proc.wait(10)
-                raise AssertionError(f"engine did not stop on {sig!r}:\n"
-                                     + self.log_path.read_text(errors="replace")[-6000:]) from None
+                raise AssertionError(f"engine did not stop on {sig!r}:\n" + self.log_tail()) from None
 
     def write(self, rel: str, text: str) -> Path:
         p = self.folder / rel
@@ -289,16 +359,21 @@ class Engine:
         for v in self.docker.volumes.list(filters={"label": label}):
             v.remove(force=True)
         if self.proc and self.proc.returncode not in (0, None, -9, -15):
-            print(self.log_path.read_text(errors="replace")[-4000:])
+            print(self.log_tail(4000))
 
 
     def retire(self, *, state: bool = False) -> None:
         """cleanup() (and, with `state`, removing the state dir) on the background thread
         (see _Reaper), for a fixture whose test is over."""
+        held = DAEMON.hold(fcntl.LOCK_SH)  # released once the cluster is gone: no dockerd restart meanwhile
+
         def run():
-            self.cleanup()
-            if state:
-                shutil.rmtree(self.state, ignore_errors=True)
+            try:
+                self.cleanup()
+                if state:
+                    shutil.rmtree(self.state, ignore_errors=True)
+            finally:
+                DAEMON.release(held)
         REAPER.later(f"cleanup of {self.name} ({self.log_path})", run)
 
 

@@ -207,6 +207,11 @@ def test_a_restarted_engine_keeps_the_proxies_and_their_rules(engine):
     folder = engine.state / "services/default_echo"
     proxy = [c.id for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"]
     ip = engine.client.get("Service", "default", "echo")["spec"]["clusterIP"]
+    # both pods are in the loaded rules (the UDP check above may be answered before the
+    # second pod's rules are written, on a loaded machine)
+    ips = [engine.client.get("Pod", "default", n)["status"]["podIP"] for n in names]
+    wait_for(lambda: all(f"dnat to {a}:" in (folder / "rules.nft").read_text() for a in ips), 30,
+             what="both echo pods in the loaded rules")
     before = (folder / "rules.nft").stat().st_mtime_ns
     engine.kill()
     engine.start()
