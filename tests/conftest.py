@@ -149,11 +149,26 @@ def _worker() -> int:
     return int(name[2:]) if name.startswith("gw") else 0
 
 
-#: The NodePorts this worker's engines pick from (`serve --service-node-port-range`):
-#: engines on other workers run at the same time and bind the same host's 127.0.0.1, so
-#: each worker has its own 400 ports, above the fixed ones of sample-manifests (30001,
-#: 30080), whose tests share one xdist group.
-NODE_PORTS = f"{30100 + 400 * _worker()}-{30100 + 400 * _worker() + 399}"
+#: This worker's NodePorts: engines on other xdist workers run at the same time and bind
+#: the same host's 127.0.0.1, so each worker has its own 400 ports, above the fixed ones of
+#: sample-manifests (30001, 30080), whose tests share one xdist group. Its engines pick
+#: from the first 300 (`serve --service-node-port-range`), free_nodeport() from the rest.
+_PORTS_FROM = 30100 + 400 * _worker()
+NODE_PORTS = f"{_PORTS_FROM}-{_PORTS_FROM + 299}"
+
+
+def free_nodeport() -> int:
+    """A nodePort for a test to ask for: in this worker's share, and free on the host."""
+    import socket
+
+    for port in range(_PORTS_FROM + 300, _PORTS_FROM + 400):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError(f"no free port in {_PORTS_FROM + 300}-{_PORTS_FROM + 399}")
 
 
 @pytest.fixture(autouse=True)

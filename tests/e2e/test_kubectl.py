@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Engine, wait_for
+from conftest import Engine, free_nodeport, wait_for
 from e2e_kit import deployment, kubectl_binaries
 
 pytestmark = pytest.mark.docker
@@ -73,7 +73,7 @@ def test_no_credentials_is_401_and_tls_verifies(kd):
 
 def test_tutorial_path_configmap_secret_deployment_nodeport(k, kd, tmp_path):
     name = uniq(k, "tut")
-    port = 30900 if name.endswith("new") else 30901
+    port = free_nodeport()
     (tmp_path / "cm.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n"
                                       "data: {GREETING: hello}\n")
     (tmp_path / "secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\n"

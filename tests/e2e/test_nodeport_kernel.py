@@ -13,9 +13,8 @@ import json
 import signal
 import socket
 
-from conftest import wait_for
+from conftest import free_nodeport, wait_for
 from e2e_kit import deployment
-from test_slice import free_nodeport
 
 # answers every connection with "HOSTNAME PEERPORT\n" (AF_INET=2, SOCK_STREAM=1, SO_REUSEADDR=2)
 SERVER = r"""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import urllib.request
 
-from conftest import wait_for
-from test_slice import WEB, free_nodeport
+from conftest import free_nodeport, wait_for
+from test_slice import WEB
 
 
 def test_rolling_update_under_traffic_loses_nothing(engine):

@@ -122,6 +122,13 @@ def start_echo(engine) -> set[str]:
     return {p["metadata"]["name"] for p in pods}
 
 
+def udp_answered(engine, pod: str, names: set[str]) -> None:
+    """Four UDP pings from `pod` to the echo Service, all answered by its pods (each
+    waits 0.5 s for its answer, which a machine under full load can miss: retried)."""
+    wait_for(lambda: (lambda got: got <= names and got)(set(perl(engine, pod, UDP_CLIENT, "echo", 53, 4, 1).split())),
+             30, what=f"{pod}'s UDP pings all answered by the echo pods")
+
+
 def test_udp_and_tcp_through_the_kernel_proxy(engine):
     names = start_echo(engine)
     # UDP on the Service port (53 -> 9053), balanced: each fresh socket is a new flow
@@ -203,7 +210,7 @@ def test_external_name_and_a_pod_reaching_its_own_service(engine):
 
 def test_a_restarted_engine_keeps_the_proxies_and_their_rules(engine):
     names = start_echo(engine)
-    assert set(perl(engine, "client", UDP_CLIENT, "echo", 53, 4, 1).split()) <= names
+    udp_answered(engine, "client", names)
     folder = engine.state / "services/default_echo"
     proxy = [c.id for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"]
     ip = engine.client.get("Service", "default", "echo")["spec"]["clusterIP"]
@@ -222,7 +229,7 @@ def test_a_restarted_engine_keeps_the_proxies_and_their_rules(engine):
     assert [c.id for c in engine.containers() if c.labels.get("io.kubedeck.role") == "service-proxy"] == proxy
     assert engine.client.get("Service", "default", "echo")["spec"]["clusterIP"] == ip
     assert (folder / "rules.nft").stat().st_mtime_ns == before
-    assert set(perl(engine, "client2", UDP_CLIENT, "echo", 53, 4, 1).split()) <= names
+    udp_answered(engine, "client2", names)
     # it still follows the endpoints, changing the rules in place (what was loaded is known)
     gone = sorted(names)[0]
     gone_ip = engine.client.get("Pod", "default", gone)["status"]["podIP"]

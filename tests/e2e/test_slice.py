@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 
-from conftest import trickle, wait_for
+from conftest import free_nodeport, trickle, wait_for
 
 WEB = """
 apiVersion: apps/v1
@@ -49,17 +49,6 @@ def quick_stop(manifest: str) -> str:
     out = manifest.replace("    spec:\n      containers:", "    spec:\n      terminationGracePeriodSeconds: 1\n      containers:")
     assert out != manifest, "no pod template found"
     return out
-
-
-def free_nodeport() -> int:
-    for port in range(31000, 32700):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port in the NodePort range")
 
 
 def get(url: str, timeout: float = 3) -> str:
