@@ -107,24 +107,32 @@ REAPER = _Reaper()
 class _DaemonShare:
     """The Docker tests run on several xdist workers at once, sharing one daemon; a
     `dockerd_restart` test stops every container on it, so it takes the daemon for itself.
-    A readers-writer lock, flock(2) on one file of this test run: every other Docker test
-    (and then the cleanup of its cluster) holds it shared, the restart exclusive. flock has
-    no writer preference: the restart waits until no other Docker test runs, which comes
-    soon, as it is sorted last (pytest_collection_modifyitems) and so handed out last."""
+    A readers-writer lock, flock(2) on one file of this test run: every other Docker test,
+    and every cluster until its cleanup is done (Engine, test_tmux's `kubedeck up`), holds
+    it shared; the restart holds it exclusive. flock has no writer preference: the restart
+    waits until no other Docker test runs, which comes soon, as it is sorted last
+    (pytest_collection_modifyitems) and so handed out last."""
 
     def __init__(self):
         run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"solo-{os.getpid()}")
         self.path = Path(tempfile.gettempdir()) / f"kdtest-daemon-{run}.lock"
+        self.exclusive_fd: int | None = None  # this process holds it alone
 
-    def hold(self, mode: int) -> int:
-        """Hold the lock (fcntl.LOCK_SH or LOCK_EX); returns the fd that release() takes."""
+    def hold(self, mode: int) -> int | None:
+        """Hold the lock (fcntl.LOCK_SH or LOCK_EX); returns what release() takes."""
+        if self.exclusive_fd is not None:
+            return None  # ours alone already (a second descriptor would wait for it)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, mode)
+        if mode == fcntl.LOCK_EX:
+            self.exclusive_fd = fd
         return fd
 
-    @staticmethod
-    def release(fd: int) -> None:
-        os.close(fd)  # the lock goes with its last descriptor
+    def release(self, fd: int | None) -> None:
+        if fd is not None:
+            if fd == self.exclusive_fd:
+                self.exclusive_fd = None
+            os.close(fd)  # the lock goes with its last descriptor
 
 
 DAEMON = _DaemonShare()
@@ -253,11 +261,14 @@ class Engine:
         self.proc: subprocess.Popen | None = None
         self.client = None
         self.log_path = base / f"{self.name}.log"
+        self._share: int | None = None  # the daemon, held shared until cleanup() is done
 
     def start(self) -> "Engine":
         from kubedeck.engine.client import Client
         from kubedeck.engine.state import read_connection
 
+        if self._share is None:
+            self._share = DAEMON.hold(fcntl.LOCK_SH)
         old = read_connection(self.state)
         log = open(self.log_path, "ab")
         ports = [] if "--service-node-port-range" in self.extra_args else ["--service-node-port-range", NODE_PORTS]
@@ -353,6 +364,13 @@ class Engine:
         return out
 
     def cleanup(self) -> None:
+        try:
+            self._remove()
+        finally:  # the daemon's share goes with the cluster (see _DaemonShare)
+            DAEMON.release(self._share)
+            self._share = None
+
+    def _remove(self) -> None:
         if self.client:  # first: a watch it still streams would hold up the engine's stop
             self.client.close()
         self.kill(signal.SIGTERM)
@@ -385,19 +403,13 @@ class Engine:
         if self.proc and self.proc.returncode not in (0, None, -9, -15):
             print(self.log_tail(4000))
 
-
     def retire(self, *, state: bool = False) -> None:
         """cleanup() (and, with `state`, removing the state dir) on the background thread
         (see _Reaper), for a fixture whose test is over."""
-        held = DAEMON.hold(fcntl.LOCK_SH)  # released once the cluster is gone: no dockerd restart meanwhile
-
         def run():
-            try:
-                self.cleanup()
-                if state:
-                    shutil.rmtree(self.state, ignore_errors=True)
-            finally:
-                DAEMON.release(held)
+            self.cleanup()
+            if state:
+                shutil.rmtree(self.state, ignore_errors=True)
         REAPER.later(f"cleanup of {self.name} ({self.log_path})", run)
 
 
@@ -417,9 +429,10 @@ def _drop_leftover_table(cluster: str) -> None:
 @pytest.fixture
 def engine(tmp_path, docker_client):
     eng = Engine(tmp_path, docker_client)
-    eng.start()
-    yield eng
-    eng.retire(state=True)
+    try:  # a start that failed is cleaned up too (and gives back its share of the daemon)
+        yield eng.start()
+    finally:
+        eng.retire(state=True)
 
 
 @pytest.fixture

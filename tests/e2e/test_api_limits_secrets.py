@@ -30,9 +30,11 @@ B64 = base64.b64encode(MARKER.encode()).decode()
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, docker_client):
-    eng = Engine(tmp_path_factory.mktemp("limits"), docker_client).start()
-    yield eng
-    eng.retire()
+    eng = Engine(tmp_path_factory.mktemp("limits"), docker_client)
+    try:
+        yield eng.start()
+    finally:
+        eng.retire()
 
 
 def raw(engine, method: str, path: str, body: bytes | io.BytesIO, ctype="application/json"):

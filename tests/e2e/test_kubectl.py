@@ -25,9 +25,10 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def kd(tmp_path_factory, docker_client):
     eng = Engine(tmp_path_factory.mktemp("kubectl"), docker_client)
-    eng.start()
-    yield eng
-    eng.retire()
+    try:
+        yield eng.start()
+    finally:
+        eng.retire()
 
 
 @pytest.fixture(params=[0, 1], ids=["kubectl", "kubectl-1.27"])

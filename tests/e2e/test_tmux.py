@@ -11,6 +11,7 @@ server also keeps other tmux users' sessions (and their sizes) out of the test."
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ import uuid
 import docker
 import pytest
 
-from conftest import REAPER, wait_for
+from conftest import DAEMON, REAPER, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -71,15 +72,19 @@ def up_cluster(tmp_path, docker_client):
     folder.mkdir()
     (folder / "pod.yaml").write_text(POD)
     base = f"{sys.executable} -m kubedeck --state {state}"
+    share = DAEMON.hold(fcntl.LOCK_SH)  # the daemon, shared until the cluster is down (see conftest)
     yield name, state, folder, base
 
     def down() -> None:
-        subprocess.run(f"{base} down --volumes", shell=True, capture_output=True, timeout=60)
-        for c in docker_client.api.containers(all=True, filters={"label": f"io.kubedeck.cluster={name}"}):
-            try:
-                docker_client.api.remove_container(c["Id"], force=True)
-            except docker.errors.NotFound:  # removed by `down` meanwhile
-                pass
+        try:
+            subprocess.run(f"{base} down --volumes", shell=True, capture_output=True, timeout=60)
+            for c in docker_client.api.containers(all=True, filters={"label": f"io.kubedeck.cluster={name}"}):
+                try:
+                    docker_client.api.remove_container(c["Id"], force=True)
+                except docker.errors.NotFound:  # removed by `down` meanwhile
+                    pass
+        finally:
+            DAEMON.release(share)
     REAPER.later(f"`kubedeck down` of {name}", down)  # overlaps the next test's start, as Engine.retire
 
 
