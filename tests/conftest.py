@@ -271,10 +271,10 @@ class Engine:
             self._share = DAEMON.hold(fcntl.LOCK_SH)
         old = read_connection(self.state)
         log = open(self.log_path, "ab")
-        ports = [] if "--service-node-port-range" in self.extra_args else ["--service-node-port-range", NODE_PORTS]
         self.proc = subprocess.Popen([sys.executable, "-m", "kubedeck", "--state", str(self.state), "serve",
                                       str(self.folder), "--ingress-http-port", "0",
-                                      "--ingress-https-port", "0", *ports, *self.extra_args],
+                                      "--ingress-https-port", "0", "--service-node-port-range", NODE_PORTS,
+                                      *self.extra_args],
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
         def ready():

@@ -83,10 +83,7 @@ class ApiClient:
 
             from kubedeck.engine.kubeconnect import httpx_options
 
-            options = httpx_options(self.connection)
-            if self.url.startswith("http://"):  # no TLS: skip the CA bundle httpx would load (~55 ms)
-                options["verify"] = False
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout), **options)
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(self._timeout), **httpx_options(self.connection))
         return self._http
 
     async def aclose(self) -> None:
