@@ -51,6 +51,9 @@ def _tracked(request: web.Request, t: Target, old: dict | None, new: dict, subre
 async def _body(request: web.Request) -> dict:
     raw = await request.read()
     ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
+    if ctype == "application/vnd.kubernetes.protobuf":  # kubectl 1.32+'s typed writes (create ...)
+        from . import protobuf  # the descriptors load on the first protobuf body
+        return protobuf.decode(raw)
     try:
         body = yaml.safe_load(raw) if ctype.endswith("yaml") else json.loads(raw or b"null")
     except (ValueError, yaml.YAMLError) as e:
