@@ -39,7 +39,7 @@ _GO_MAGIC = "[" + " ".join(str(b) for b in MAGIC) + "]"  # as Go prints the pref
 _DATA = Path(__file__).with_name("k8s_types.pb.gz")
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1"
 _GO_FIELDS = "kubedeck/go_fields.proto"
-# k8s.io/api's package name for the groups whose name is not "<package>" or "<package>.k8s.io"
+# API group of a k8s.io/api package, where it is not "<package>.k8s.io"
 _GROUP_OF = {"core": "", "rbac": "rbac.authorization.k8s.io", "flowcontrol": "flowcontrol.apiserver.k8s.io",
              "apps": "apps", "autoscaling": "autoscaling", "batch": "batch", "policy": "policy"}
 
@@ -133,8 +133,11 @@ def _decode(body: bytes) -> dict:
     except DecodeError as e:
         raise _Failed(f"runtime.Unknown: {e}") from None
     api_version, kind = unknown.typeMeta.apiVersion, unknown.typeMeta.kind
+    type_meta = f'runtime.TypeMeta{{APIVersion:"{api_version}", Kind:"{kind}"}}'  # as Go's %#v
     if not kind:
-        raise _Failed(f"Object 'Kind' is missing in '{unknown.typeMeta}'")
+        raise _Failed(f"Object 'Kind' is missing in '{type_meta}'")
+    if not api_version:
+        raise _Failed(f"Object 'apiVersion' is missing in '{type_meta}'")
     cls = types.message_class(api_version, kind)
     if cls is None:
         raise StoreError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "

@@ -222,6 +222,7 @@ def test_delete_options_of_any_group_are_meta_v1s():
     (protobuf.MAGIC + b"\x0a\xff", 400, "runtime.Unknown: Error parsing message"),
     (KUBECTL_SERVICE[:-20], 400, "runtime.Unknown: Error parsing message"),
     (protobuf.MAGIC + b"\x0a\x04\x0a\x02v1", 400, "Object 'Kind' is missing"),
+    (protobuf.MAGIC + b"\x0a\x05\x12\x03Pod", 400, "Object 'apiVersion' is missing"),
 ])
 def test_malformed_bodies_are_400(body, code, message):
     with pytest.raises(StoreError) as e:
