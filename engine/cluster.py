@@ -151,6 +151,7 @@ class Cluster:
         self.proxy = NodePortProxy(self.store, address=self.settings.address, dataplane=self.dataplane,
                                    events=self.objects.record_event, bound_changed=self._nodeports_changed)
         self.dataplane.on_served = self.proxy.served
+        self.dataplane.on_sticky = self.proxy.remember
         self.spawn(self.proxy.run(), "nodeport-proxy")
         self._start_ingress()
         if self.folder:
@@ -162,7 +163,8 @@ class Cluster:
 
         return NodeContext(store=self.store, cluster=self.name, state_dir=self.settings.state,
                            address=self.settings.address, events=self.objects.record_event, spawn=self.spawn,
-                           nodeports=lambda: self.proxy.bound_tcp() if self.proxy else [])
+                           nodeports=lambda: self.proxy.bound_tcp() if self.proxy else [],
+                           nodeport_clients=lambda sp: self.proxy.clients(sp) if self.proxy else {})
 
     def _nodeports_changed(self) -> None:
         """The bound TCP NodePorts changed: the agent's kernel NodePort rules follow."""

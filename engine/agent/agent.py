@@ -50,6 +50,7 @@ class NodeContext:
     events: Callable[..., None]  # ObjectService.record_event
     spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task]  # a task whose failure is shown
     nodeports: Callable[[], list]  # the TCP NodePorts bound now (NodePortProxy.bound_tcp)
+    nodeport_clients: Callable[[Any], dict]  # a ClientIP-affinity port's clients (NodePortProxy.clients)
 
 
 class NodeAgent:

@@ -54,7 +54,7 @@ from ..lock import holder
 from ..proxy.nodeport import endpoint_pods, ready_backends
 from .svc_kernel import NftRefused, RuleLoader, exec_code
 from .svc_proxy_image import DD, NFT
-from .svc_rules import PortRules, render_host, served_times
+from .svc_rules import PortRules, affinity_set, render_host, served_times
 
 log = logging.getLogger("kubedeck.nodeports")
 ROLE = "nodeport-kernel"
@@ -187,7 +187,10 @@ class HostNodePorts:
                      for port, sp in sorted(listeners, key=lambda item: item[0])]
             table = render_host(ports, name=self.table, match=match or "ip daddr 127.0.0.1", bridge=bridge,
                                 services=routes)
-            if not self.loader.load(("nodeports", "host"), info, lambda _zone: table, []):
+            clients = self.agent.ctx.nodeport_clients
+            seeds = {affinity_set("tcp", port, backend, sp.affinity): members
+                     for port, sp in listeners if sp.affinity for backend, members in clients(sp).items()}
+            if not self.loader.load(("nodeports", "host"), info, lambda _zone: table, [], seeds):
                 return  # the helper could not be reached: next pass
             self._watch(listeners, endpoints)
             if self.waiting and time.monotonic() >= self.next_read:

@@ -69,10 +69,10 @@ class RuleLoader:
     def forget(self, key) -> None:
         self.cache.pop(key, None)
 
-    def load(self, key, info: dict, make_table, ports: list[PortRules]) -> bool:
+    def load(self, key, info: dict, make_table, ports: list[PortRules], seeds: dict | None = None) -> bool:
         """Load `make_table(zone)` into the proxy unless it is loaded already. Returns
         False when the proxy could not be reached (retry on the next pass); raises
-        NftRefused when nft rejected the rules."""
+        NftRefused when nft rejected the rules. `seeds`: see svc_rules.transaction."""
         path = self.root / f"{key[0]}_{key[1]}" / "rules.nft"
         ident = proxy_identity(info)
         prev = self.cache.get(key) or Loaded.read(path)
@@ -90,12 +90,13 @@ class RuleLoader:
         started = time.time()
         try:
             try:
-                self._nft(info["Id"], path.parent, transaction(table, prev.table if prev else None, self.table))
+                self._nft(info["Id"], path.parent,
+                          transaction(table, prev.table if prev else None, self.table, seeds))
             except NftRefused:
                 if prev is None:
                     raise
                 # what is loaded is not what we thought: replace the whole table
-                self._nft(info["Id"], path.parent, transaction(table, None, self.table))
+                self._nft(info["Id"], path.parent, transaction(table, None, self.table, seeds))
         except (APIError, NotFound) as e:
             log.warning("%s/%s: cannot reach its proxy to load rules: %s", *key, e)
             return False

@@ -102,8 +102,7 @@ def _port_chains(n: int, p: PortRules, affinity_seconds: int | None, sets: list,
     picks = ", ".join(f"{i} : goto p{n}e{i}" for i in range(len(p.backends)))
     # affinity sets are named after their backend, not its position, so that a reload
     # keeps them (and the clients they remember) for the endpoints that stay
-    aff = [f"aff_{proto}{p.port}_{ip.replace('.', '_')}_{target}_{affinity_seconds}"
-           for ip, target in p.backends] if affinity_seconds else []
+    aff = [affinity_set(proto, p.port, b, affinity_seconds) for b in p.backends] if affinity_seconds else []
     sets += [f"  set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {affinity_seconds}s; }}"
              for name in aff]
     body.append(f"  chain p{n} {{")
@@ -119,6 +118,11 @@ def _port_chains(n: int, p: PortRules, affinity_seconds: int | None, sets: list,
             body.append(f"    update @{aff[i]} {{ ip saddr }}")
         body += [f"    meta l4proto {proto} dnat to {ip}:{target}", "  }"]
     return [f"    meta l4proto {proto} th dport {p.port} goto p{n}"]
+
+
+def affinity_set(proto: str, port: int, backend: tuple[str, int], seconds: int) -> str:
+    """The set of the clients that stick to `backend` on `port` (ClientIP affinity)."""
+    return f"aff_{proto}{port}_{backend[0].replace('.', '_')}_{backend[1]}_{seconds}"
 
 
 SERVED_TIMEOUT = 86400
@@ -166,19 +170,28 @@ def _table(body: list[str], pre: list[str], *, name: str = TABLE, hook: str = "p
                       "}", ""])
 
 
-def transaction(table: str, loaded: str | None, name: str = TABLE) -> str:
+def transaction(table: str, loaded: str | None, name: str = TABLE,
+                seeds: dict[str, list[tuple[str, float]]] | None = None) -> str:
     """One `nft -f` file that makes the table `table`, atomically. Given the table that is
     loaded now, it empties every chain, drops the chains and sets that are gone and
     declares the rest: affinity sets keep their members. Without it, the whole table is
-    replaced (`table` first so that `delete` has something to delete on a first load)."""
+    replaced (`table` first so that `delete` has something to delete on a first load).
+
+    `seeds` (set name -> (client IP, seconds left)) fill the affinity sets this load
+    creates: the clients the proxy worker served before the kernel took the port over
+    stay on their endpoint (a set that is loaded already knows its clients)."""
+    had = set(re.findall(r"^  set (\S+) {", loaded, re.M)) if loaded is not None else set()
+    added = [f"add element ip {name} {s} {{ " + ", ".join(f"{ip} timeout {max(1, int(left))}s" for ip, left in members)
+             + " }" for s, members in sorted((seeds or {}).items())
+             if members and s not in had and re.search(rf"^  set {s} {{", table, re.M)]
     if loaded is None:
-        return f"table ip {name} {{}}\ndelete table ip {name}\n" + table
+        return "\n".join([f"table ip {name} {{}}", f"delete table ip {name}", table.rstrip("\n"), *added, ""])
     lines = [f"table ip {name} {{}}", f"flush table ip {name}"]
     for kind in ("chain", "set"):
         now = set(re.findall(rf"^  {kind} (\S+) {{", table, re.M))
         lines += [f"delete {kind} ip {name} {old}"
                   for old in re.findall(rf"^  {kind} (\S+) {{", loaded, re.M) if old not in now]
-    return "\n".join(lines) + "\n" + table
+    return "\n".join([*lines, table.rstrip("\n"), *added, ""])
 
 
 def udp_flows_stale(old: list[PortRules] | None, new: list[PortRules]) -> bool:

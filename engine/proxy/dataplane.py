@@ -78,6 +78,7 @@ class DataPlane:
         worker's first-connection-per-endpoint reports (the NodePort proxy's `served`)."""
         self.store = store
         self.on_served: Callable[[str, tuple[str, int], float], None] | None = None
+        self.on_sticky: Callable[[str, str, tuple[str, int], float], None] | None = None  # NodePortProxy.remember
         self.listeners: dict[str, tuple[socket.socket, dict]] = {}
         self.retired: dict[str, socket.socket] = {}  # closed listeners kept a moment (unlisten)
         self.sock: socket.socket | None = None
@@ -235,6 +236,8 @@ class DataPlane:
                 os.close(fd)
             if msg.get("op") == "served" and self.on_served is not None:
                 self.on_served(msg["key"], tuple(msg["backend"]), float(msg["at"]))
+            elif msg.get("op") == "sticky" and self.on_sticky is not None:
+                self.on_sticky(msg["key"], msg["client"], tuple(msg["backend"]), float(msg["until"]))
 
     def _detach(self) -> None:
         """Forget the current worker's socket and whatever was queued for it."""

@@ -100,6 +100,8 @@ class NodePortProxy:
         self._rr: dict[ServicePort, itertools.count] = {}
         self._affinity: dict[tuple[ServicePort, str], tuple[tuple[str, int], float]] = {}  # -> (backend, expiry)
         self._affinity_limit = 4096
+        # in the worker: told when a client gets a (new) sticky endpoint, see `remember`
+        self.sticky_changed: Callable[[ServicePort, str, tuple[str, int], float], None] | None = None
 
     def describe(self) -> dict:
         out = {f"{sp.namespace}/{sp.name}:{sp.port}": f"{ls.address}:{ls.port}"
@@ -220,7 +222,28 @@ class NodePortProxy:
                 self._affinity = {k: v for k, v in self._affinity.items() if v[1] > now}
                 self._affinity_limit = max(4096, 2 * len(self._affinity))
             self._affinity[(sp, client_ip)] = (chosen, now + sp.affinity)
+            if chosen != sticky and self.sticky_changed is not None:
+                self.sticky_changed(sp, client_ip, chosen, now + sp.affinity)
         return chosen
+
+    def remember(self, key: str, client_ip: str, backend: tuple[str, int], until: float) -> None:
+        """The worker's report: on TCP listener `key`, `client_ip` was given `backend`
+        until `until` (time.monotonic, the same clock in both processes). Kept so that the
+        kernel's rules, when they take the port over, keep the client where it was
+        (`clients`). The worker reports a new endpoint only, not each connection's refresh
+        of the timeout: with a short timeout a remembered client may have expired here."""
+        for spec, (sp, _) in self.listeners.items():
+            if self._key(spec) == key:
+                self._affinity[(sp, client_ip)] = (backend, until)
+                return
+
+    def clients(self, sp: ServicePort) -> dict[tuple[str, int], list[tuple[str, float]]]:
+        """Per endpoint of `sp`: the clients sticking to it and their seconds left."""
+        now, out = time.monotonic(), {}
+        for (port, client_ip), (backend, until) in list(self._affinity.items()):
+            if port == sp and until > now:
+                out.setdefault(backend, []).append((client_ip, until - now))
+        return out
 
     def served(self, key: str, backend: tuple[str, int], at: float) -> None:
         """The worker's report: TCP listener `key` spliced its first connection to

@@ -6,10 +6,12 @@ accepts on listening sockets the engine hands over and routes with the same code
 engine (NodePortProxy.pick, IngressProxy.pick), reading a mirror of the objects the
 engine sends. EOF on the control socket (the engine stopped or died) ends the process.
 
-The one thing it tells the engine: a NodePort's first connection to each endpoint
+What it tells the engine: a NodePort's first connection to each endpoint
 (`{"op": "served", "key", "backend", "at"}`, the x-ray journey's last hop). The cost
 per connection is one set lookup; an endpoint that leaves its Endpoints (its pod gone or
-not ready) is forgotten, so it is reported again when it comes back.
+not ready) is forgotten, so it is reported again when it comes back. And a ClientIP
+affinity client's new endpoint (`{"op": "sticky", ...}`), so that the kernel's rules keep
+the client there when they take the port over (kubeproxy/nodeport_kernel.py).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Worker:
         self.reader = wire.Reader(control)
         self.store = Mirror()
         self.nodeport = NodePortProxy(self.store)
+        self.nodeport.sticky_changed = self._sticky
         self.ingress = IngressProxy(self.store, control=False)
         self.routes: dict[str, ServicePort] = {}
         self.servers: dict[str, asyncio.AbstractServer] = {}
@@ -166,6 +169,14 @@ class Worker:
                 seen.add(backend)
                 self._report({"op": "served", "key": key, "backend": list(backend), "at": time.time()})
         return connected
+
+    def _sticky(self, sp: ServicePort, client_ip: str, backend: tuple[str, int], until: float) -> None:
+        """A client of a ClientIP-affinity NodePort got a new endpoint: the engine keeps it
+        for the kernel's rules (NodePortProxy.remember)."""
+        for key, routed in self.routes.items():
+            if routed == sp:
+                self._report({"op": "sticky", "key": key, "client": client_ip, "backend": list(backend),
+                              "until": until})
 
     def _forget_gone(self, obj: dict, deleted: bool) -> None:
         """Endpoints `obj` changes (or goes): its addresses that left will be reported

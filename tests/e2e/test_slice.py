@@ -155,8 +155,11 @@ def test_session_affinity_client_ip(engine):
     engine.write("web.yaml", WEB.format(replicas=3, port=port).replace(
         "  type: NodePort", "  type: NodePort\n  sessionAffinity: ClientIP"))
     wait_for(lambda: engine.running_ready("app=web", 3), 60, what="3 pods")
-    wait_for(lambda: get(f"http://127.0.0.1:{port}/"), 20)
-    assert len({get(f"http://127.0.0.1:{port}/") for _ in range(20)}) == 1
+    # most likely served by the proxy worker, before the kernel's rules take the port over:
+    # the client must stay on its pod across that handoff (the rules are seeded with it)
+    first = wait_for(lambda: get(f"http://127.0.0.1:{port}/"), 20)
+    wait_for(lambda: engine.client.status().get("nodePortForwarding") == "kernel", 30, what="kernel NodePorts")
+    assert {get(f"http://127.0.0.1:{port}/") for _ in range(20)} == {first}
 
 
 def test_udp_nodeport(engine):

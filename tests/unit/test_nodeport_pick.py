@@ -53,3 +53,28 @@ def test_affinity_moves_off_an_endpoint_that_is_no_longer_ready(cluster):
     assert proxy.pick(sp, set(), "127.0.0.1") == (other, 8080)
     assert proxy.pick(sp, {(other, 8080)}, "127.0.0.1") is None  # tried already: nothing left
     assert nodeport.affinity_seconds({"sessionAffinity": "ClientIP"}) == 10800
+
+
+def test_a_clients_new_endpoint_is_reported_and_remembered_for_the_kernel(cluster, monkeypatch):
+    """The worker reports a client's new sticky endpoint (not each connection); the
+    engine's proxy remembers it, and `clients` gives the kernel's rules their seeds."""
+    clock = [1000.0]
+    monkeypatch.setattr(nodeport.time, "monotonic", lambda: clock[0])
+    endpoints(cluster, "10.0.0.2", "10.0.0.3")
+    worker, sp = NodePortProxy(cluster.store), ServicePort("default", "web", "http", 80, "http", affinity=60)
+    reports = []
+    worker.sticky_changed = lambda *r: reports.append(r)
+    first = worker.pick(sp, set(), "127.0.0.1")
+    worker.pick(sp, set(), "127.0.0.1")
+    assert reports == [(sp, "127.0.0.1", first, 1060.0)]
+    worker.pick(ServicePort("default", "web", "http", 80, "http"), set(), "127.0.0.1")  # no affinity: no report
+    assert len(reports) == 1
+
+    engine = NodePortProxy(cluster.store)
+    engine.listeners[nodeport.ListenerSpec("127.0.0.1", 30080, "TCP")] = (sp, None)
+    engine.remember(engine._key(nodeport.ListenerSpec("127.0.0.1", 30080, "TCP")), "127.0.0.1", first, 1060.0)
+    engine.remember("nodeport:127.0.0.1:30999/TCP", "127.0.0.9", first, 1060.0)  # a listener it does not have
+    clock[0] += 10
+    assert engine.clients(sp) == {first: [("127.0.0.1", 50.0)]}
+    clock[0] += 51
+    assert engine.clients(sp) == {}  # expired

@@ -248,3 +248,28 @@ def test_host_table_dnats_cluster_ips_on_the_bridge(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("dnat to") == 2
+
+
+def test_a_load_seeds_the_affinity_sets_it_creates(tmp_path):
+    """The clients the proxy worker served stay on their endpoint when the kernel takes the
+    port over: the sets a load creates get them, sets already loaded keep their own."""
+    from kubedeck.engine.kubeproxy.svc_rules import affinity_set
+
+    first = render([PortRules("TCP", 80, [A])], affinity_seconds=60)
+    second = render([PortRules("TCP", 80, [A, B])], affinity_seconds=60)
+    seeds = {affinity_set("tcp", 80, A, 60): [("10.1.0.5", 30.4)], affinity_set("tcp", 80, B, 60): [("10.1.0.6", 59.9)],
+             affinity_set("tcp", 81, C, 60): [("10.1.0.7", 10)]}  # not in the table: dropped
+    text = transaction(first, None, seeds=seeds)
+    assert f"add element ip kubedeck {affinity_set('tcp', 80, A, 60)} {{ 10.1.0.5 timeout 30s }}" in text
+    assert "10.1.0.6" not in text and "10.1.0.7" not in text
+    again = transaction(second, first, seeds=seeds)
+    assert "10.1.0.5" not in again  # A's set is loaded: it knows its clients
+    assert f"add element ip kubedeck {affinity_set('tcp', 80, B, 60)} {{ 10.1.0.6 timeout 59s }}" in again
+    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
+    assert nft, "no nft on this host (Debian: apt-get install nftables)"
+    (tmp_path / "1.nft").write_text(text)
+    (tmp_path / "2.nft").write_text(again)
+    r = subprocess.run(["unshare", "-n", "sh", "-c", f"{nft} -f {tmp_path}/1.nft && {nft} -f {tmp_path}/2.nft && "
+                        f"{nft} list table ip kubedeck"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "10.1.0.5" in r.stdout and "10.1.0.6" in r.stdout
