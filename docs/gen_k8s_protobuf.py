@@ -18,7 +18,7 @@ Two things go into the one gzip'd FileDescriptorSet:
   omitempty; Go's JSON writes a nil slice as null); `inline_N` merges field N's object
   into its parent.
 
-Usage: python tools/gen_k8s_protobuf.py API_GIT_DIR APIMACHINERY_GIT_DIR TAG OUT
+Usage: python docs/gen_k8s_protobuf.py API_GIT_DIR APIMACHINERY_GIT_DIR TAG OUT
 """
 
 from __future__ import annotations
