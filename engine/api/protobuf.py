@@ -6,7 +6,7 @@ protobuf, and client-go never retries them as JSON, so the API has to read them 
 kube-apiserver does. The body is the magic `k8s\\0` and a `runtime.Unknown` (typeMeta,
 raw = the object's own message). The `protobuf` library does the wire format, from the
 message descriptors of kubernetes/api and apimachinery compiled once into
-`k8s_types.pb.gz` (tools/gen_k8s_protobuf.py, docs/PROTOBUF.md); the set is loaded on the
+`k8s_types.pb.gz` (docs/gen_k8s_protobuf.py, docs/PROTOBUF.md); the set is loaded on the
 first protobuf body. What is written here is the walk from message to dict, because
 Kubernetes' JSON is not protobuf's canonical JSON (`json_format`):
 - field names already are the JSON names; int64 stay numbers; bytes are base64;
