@@ -30,6 +30,8 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SCHEDULER_ACTIONS = {"Scheduled": "Binding", "FailedScheduling": "Scheduling"}
 #: the field manager of the folder sync and `kubedeck apply`
 MANAGER = "kubedeck"
+#: the namespaces the API server never lets go (its NamespaceLifecycle admission)
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 class Kubelet(Protocol):
@@ -122,8 +124,10 @@ class ObjectService:
         changes them; what the file changes wins. The file's previous content is kept in
         `last-applied-configuration`, as kubectl apply keeps it, to tell the two apart."""
         kind, ns, _ = key_of(obj)
-        if ns and not self.store.peek("Namespace", "", ns):
-            return "waiting"
+        if ns:
+            live_ns = self.store.peek("Namespace", "", ns)
+            if live_ns is None or live_ns["metadata"].get("deletionTimestamp"):
+                return "waiting"  # a Namespace being deleted takes no new content either
         config = json.loads(json.dumps(obj))
         notes = config.setdefault("metadata", {}).get("annotations") or {}
         notes.pop(LAST_APPLIED, None)
@@ -161,6 +165,8 @@ class ObjectService:
 
     def delete(self, kind: str, ns: str, name: str, *, grace: int | None = None,
                       propagation: str | None = None) -> dict:
+        if kind == "Namespace":
+            return self._delete_namespace(name)
         if propagation == "Orphan":
             obj = self.store.peek(kind, ns, name)
             uid = obj["metadata"]["uid"] if obj else None
@@ -189,6 +195,18 @@ class ObjectService:
                     self.kubelet.set_grace(out, grace)
                 return out
         return self.store.delete(kind, ns, name)
+
+    def _delete_namespace(self, name: str) -> dict:
+        """Mark a Namespace Terminating; the namespace controller deletes what is in it and
+        then the Namespace itself (controllers/namespace.py). The three namespaces the API
+        server keeps alive are refused, as its NamespaceLifecycle admission refuses them."""
+        if name in IMMORTAL_NAMESPACES:
+            raise StoreError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                             {"name": name, "kind": "namespaces"})
+        out = self.store.delete("Namespace", "", name)
+        if out.get("status", {}).get("phase") != "Terminating" and self.store.peek("Namespace", "", name):
+            out = self.store.update_status("Namespace", "", name, {**out.get("status", {}), "phase": "Terminating"}) or out
+        return out
 
     def record_event(self, obj: dict, reason: str, message: str, *, type: str = "Normal",
                      component: str = "kubedeck") -> None:
@@ -259,10 +277,26 @@ def _unknown_field(field: str | None, message: str) -> str:
 
 
 def prepare_create(obj: dict) -> dict:
-    """What the API server sets on a new object before storing it: a Pod starts Pending,
-    with its QoS class (the pod strategy's PrepareForCreate)."""
+    """What the API server sets on a new object before storing it (the strategies'
+    PrepareForCreate): a Pod starts Pending, with its QoS class; a Namespace starts
+    Active, with the `kubernetes` finalizer that its deletion waits on
+    (controllers/namespace.py)."""
     if obj.get("kind") == "Pod" and not (obj.get("status") or {}).get("phase"):
         from .qos import qos_class
 
         obj["status"] = {**(obj.get("status") or {}), "phase": "Pending", "qosClass": qos_class(obj)}
+    elif obj.get("kind") == "Namespace":
+        spec = obj.setdefault("spec", {})
+        fins = list(spec.get("finalizers") or [])
+        spec["finalizers"] = fins if "kubernetes" in fins else [*fins, "kubernetes"]
+        obj["status"] = {"phase": "Active"}
     return obj
+
+
+def prepare_update(new: dict, live: dict) -> dict:
+    """What an update through the API may not change (the strategies' PrepareForUpdate):
+    a Namespace's finalizers and status, which are the namespace controller's."""
+    if new.get("kind") == "Namespace":
+        new.setdefault("spec", {})["finalizers"] = list((live.get("spec") or {}).get("finalizers") or [])
+        new["status"] = live.get("status") or {}
+    return new

@@ -43,6 +43,14 @@ CLUSTER_SCOPED = {"Namespace", "Node", "IngressClass", "PersistentVolume", "Stor
                   "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 
 
+def _finalizers(obj: dict) -> bool:
+    """Does something still hold the object's deletion: its metadata.finalizers or, for a
+    Namespace, its spec.finalizers (["kubernetes"]: the namespace controller's, emptied once
+    the namespace's content is gone, controllers/namespace.py)."""
+    return bool(obj["metadata"].get("finalizers")) or (
+        obj.get("kind") == "Namespace" and bool((obj.get("spec") or {}).get("finalizers")))
+
+
 class StoreError(Exception):
     """A request the store refuses; `code` and `reason` map to a Kubernetes Status."""
 
@@ -209,8 +217,14 @@ class Store:
             raise StoreError.already_exists(obj["kind"], key[2])
         if key[1]:
             meta["namespace"] = key[1]
-            if obj["kind"] != "Event" and not self.peek("Namespace", "", key[1]):
-                raise StoreError.not_found("Namespace", key[1])
+            if obj["kind"] != "Event":
+                ns = self.peek("Namespace", "", key[1])
+                if ns is None:
+                    raise StoreError.not_found("Namespace", key[1])
+                if ns["metadata"].get("deletionTimestamp"):  # the NamespaceLifecycle admission's refusal
+                    raise StoreError(403, "Forbidden", f'{qualified_resource(obj["kind"])} "{key[2]}" is forbidden: '
+                                     f"unable to create new content in namespace {key[1]} because it is being "
+                                     "terminated", _details(obj["kind"], key[2]))
         meta["uid"] = meta.get("uid") or str(uuid.uuid4())
         meta["creationTimestamp"] = meta.get("creationTimestamp") or now_iso()
         meta["generation"] = 1
@@ -241,7 +255,7 @@ class Store:
             obj["status"] = old["status"]
         if _same(obj, old):
             return copy.deepcopy(old)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if meta.get("deletionTimestamp") and not _finalizers(obj):
             return self._remove(key)
         return self._put(key, obj, "MODIFIED")
 
@@ -262,7 +276,7 @@ class Store:
         old = self._objects.get((kind, ns, name))
         if old is None:
             raise StoreError.not_found(kind, name)
-        if old["metadata"].get("finalizers") or graceful:
+        if _finalizers(old) or graceful:
             if old["metadata"].get("deletionTimestamp"):
                 return copy.deepcopy(old)
             obj = copy.deepcopy(old)

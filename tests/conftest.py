@@ -110,8 +110,8 @@ class _DaemonShare:
     A readers-writer lock, flock(2) on one file of this test run: every other Docker test,
     and every cluster until its cleanup is done (Engine, test_tmux's `kubedeck up`), holds
     it shared; the restart holds it exclusive. flock has no writer preference: the restart
-    waits until no other Docker test runs, which comes soon, as it is sorted last
-    (pytest_collection_modifyitems) and so handed out last."""
+    waits until no other Docker test runs, which is at once, as it is handed out first
+    and the other workers begin with Docker-free tests (pytest_collection_modifyitems)."""
 
     def __init__(self):
         run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"solo-{os.getpid()}")
@@ -204,32 +204,48 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "dockerd_restart: restarts the real Docker daemon (runs last)")
+    config.addinivalue_line("markers", "dockerd_restart: restarts the real Docker daemon (runs first, alone on the daemon)")
 
 
 #: the test modules that run sample-manifests, whose Services ask for fixed nodePorts
 FIXED_NODE_PORTS = {"test_samples.py", "test_sample_readme.py"}
+#: how many Docker-free tests go right after the dockerd restart: the other workers' work
+#: while it has the daemon to itself (~25 s; ~0.2 s per Docker-free test on a worker)
+BESIDE_THE_RESTART = 300
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """The `docker` marker on every test that needs a Docker daemon: all of tests/e2e
     (each starts a real engine) and anything using the docker_client fixture, so
-    `pytest -m "not docker"` runs exactly the Docker-free part. `dockerd_restart` tests
-    stop every container on the daemon: they go to the end of the session."""
-    e2e = ROOT / "tests" / "e2e"
+    `pytest -m "not docker"` runs exactly the Docker-free part.
+
+    The order the workers take tests in (xdist hands out a group before single tests):
+    - the group "one-worker": the `dockerd_restart` tests, then the sample-manifest tests
+      (the same fixed nodePorts on the host's 127.0.0.1), one after another on one worker.
+      The restart stops every container on the daemon, so it goes first, while the other
+      workers run Docker-free tests beside it; sorted last, it waited for the others'
+      last Docker tests (_DaemonShare) at the end of the run, ~40 s of tail;
+    - BESIDE_THE_RESTART Docker-free tests;
+    - the chaos tests (the longest), then the other Docker tests;
+    - the rest of the Docker-free tests: short ones, which fill the end of the run."""
+    e2e, chaos = ROOT / "tests" / "e2e", ROOT / "tests" / "chaos"
     for item in items:
         if "docker_client" in getattr(item, "fixturenames", ()) or Path(str(item.path)).is_relative_to(e2e):
             item.add_marker(pytest.mark.docker)
-        if Path(str(item.path)).name in FIXED_NODE_PORTS:
-            # the same fixed nodePorts on the host's 127.0.0.1: one after another, on one worker
-            item.add_marker(pytest.mark.xdist_group("fixed-node-ports"))
-    # Stable sort: the chaos tests (fault injection, the most sensitive to CPU load) after
-    # the others, when the Docker-free tests are long done; the dockerd restart last of
-    # all, so it is handed out last and waits for the others only briefly (_DaemonShare).
-    chaos = ROOT / "tests" / "chaos"
-    items.sort(key=lambda item: (item.get_closest_marker("dockerd_restart") is not None,
-                                 Path(str(item.path)).is_relative_to(chaos)))
+        if Path(str(item.path)).name in FIXED_NODE_PORTS or item.get_closest_marker("dockerd_restart"):
+            item.add_marker(pytest.mark.xdist_group("one-worker"))
+    beside = {id(item) for item in [i for i in items if not i.get_closest_marker("docker")][:BESIDE_THE_RESTART]}
+
+    def rank(item) -> int:
+        if item.get_closest_marker("dockerd_restart"):
+            return 0
+        if id(item) in beside:
+            return 1
+        if item.get_closest_marker("docker"):
+            return 2 if Path(str(item.path)).is_relative_to(chaos) else 3
+        return 4
+    items.sort(key=rank)  # stable: collection order within each rank
 
 
 @pytest.fixture(scope="session")

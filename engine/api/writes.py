@@ -21,7 +21,7 @@ import uuid
 import yaml
 from aiohttp import web
 
-from ..objects import ObjectService, prepare_create
+from ..objects import ObjectService, prepare_create, prepare_update
 from ..store import StoreError, fold_string_data, now_iso
 from .patches import apply_patch
 from ..paths import Target
@@ -121,7 +121,8 @@ class Writes:
             out = self.store.update_status(t.kind, ns, t.name, body.get("status") or {})
             return web.json_response(out or self.store.get(t.kind, ns, t.name))
         self.objects.admit(body)
-        body = _tracked(request, t, self._live(t, ns), body)
+        live = self._live(t, ns)
+        body = _tracked(request, t, live, prepare_update(body, live))
         if _dry(request):
             return web.json_response(self._dry_update(t, ns, body))
         return web.json_response(self.store.update(body))
@@ -157,7 +158,7 @@ class Writes:
             out = self.store.update_status(t.kind, ns, t.name, new.get("status") or {})
             return web.json_response(out or self.store.get(t.kind, ns, t.name))
         self.objects.admit(new)
-        new = _tracked(request, t, live, new)
+        new = _tracked(request, t, live, prepare_update(new, live))
         if _dry(request):
             return web.json_response(new)
         return web.json_response(self.store.update(new, check_rv=False))

@@ -35,6 +35,7 @@ from .cronjob import CronJobController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .gc import GarbageCollector
+from .namespace import NamespaceController
 from .nodes import NodeController
 from .replicaset import ReplicaSetController
 from .scheduler import Scheduler
@@ -137,7 +138,7 @@ class ControllerManager:
             StatefulSetController(store, objects), DaemonSetController(store, objects),
             CronJobController(store, objects, clock), JobController(store, objects, clock),
             Scheduler(store, objects, clock), EndpointsController(store, lb_address=lb_address, node_port_range=node_port_range),
-            GarbageCollector(store, objects)]
+            GarbageCollector(store, objects), NamespaceController(store, objects)]
         self.reconcilers = [Reconciler(c, objects, clock) for c in controllers]
 
     def observe(self, ev: WatchEvent) -> None:

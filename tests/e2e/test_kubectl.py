@@ -376,3 +376,34 @@ def test_down_takes_the_context_out_and_restores_the_previous_one(make_engine, t
     out = eng.cli("down").stdout
     assert f"removed context 'kubedeck-{eng.name}'" in out, out
     assert cfg.read_bytes() == before
+
+
+def test_deleting_a_namespace_deletes_what_is_in_it(k, kd):
+    """`kubectl delete namespace`: Terminating while its pod stops (its grace period), no new
+    content meanwhile, then gone with everything in it, its containers too; the API
+    server's own namespaces may not be deleted."""
+    ns = uniq(k, "scratch")
+    k("create", "namespace", ns)
+    k("-n", ns, "create", "configmap", "settings", "--from-literal=a=b")
+    # sleep as PID 1 ignores SIGTERM: the pod takes its whole 4 s grace period to stop
+    k("-n", ns, "apply", "-f", "-", input=deployment("web", """
+        terminationGracePeriodSeconds: 4
+        containers: [{name: main, image: "busybox:1.36", command: [sleep, "3600"]}]"""))
+    k("-n", ns, "wait", "--for=condition=Ready", "pod", "-l", "app=web", "--timeout=60s")
+    assert any(f"_{ns}_" in c.name for c in kd.containers())
+
+    r = k("delete", "namespace", "default", check=False)
+    assert r.returncode == 1 and r.stderr.strip() == (
+        'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted')
+    k("delete", "namespace", ns, "--wait=false")
+    assert k("get", "namespace", ns, "-o", "jsonpath={.status.phase}").stdout == "Terminating"
+    r = k("-n", ns, "create", "configmap", "late", "--from-literal=a=b", check=False)
+    assert r.returncode == 1 and r.stderr.strip() == (
+        f'error: failed to create configmap: configmaps "late" is forbidden: unable to create new content in '
+        f'namespace {ns} because it is being terminated'), r.stderr
+
+    k("wait", "--for=delete", f"namespace/{ns}", "--timeout=60s")
+    assert k("get", "namespace", ns, check=False).returncode == 1
+    for kind in ("ConfigMap", "Deployment", "ReplicaSet", "Pod"):
+        assert kd.client.list(kind, ns) == [], kind
+    assert not [c.name for c in kd.containers() if f"_{ns}_" in c.name]

@@ -15,9 +15,10 @@ A container of ours with Docker's `restart: always` policy (not kubedeck's) show
 Docker itself brings back; it is printed, not asserted: kubedeck's recovery is what is
 checked.
 
-This disturbs everything else on the daemon, so it runs last: the module name sorts last
-in tests/chaos, and tests/conftest.py moves every `dockerd_restart` test to the end of the
-session. The daemon is started again in `finally`, whatever failed.
+This disturbs everything else on the daemon, so it has the daemon to itself: tests/conftest.py
+hands every `dockerd_restart` test out first, while the other workers run Docker-free
+tests, and the other Docker tests wait for it (_DaemonShare). The daemon is started again
+in `finally`, whatever failed.
 """
 
 from __future__ import annotations
