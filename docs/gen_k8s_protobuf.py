@@ -34,10 +34,11 @@ from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
 # The API groups kubedeck serves (engine/api/discovery.py) that kubernetes/api defines,
-# plus autoscaling/v1 for the scale subresource's Scale.
+# plus autoscaling/v1 for the scale subresource's Scale and the review APIs (engine/api/review_api.py).
 GROUPS = ["core/v1", "apps/v1", "autoscaling/v1", "autoscaling/v2", "batch/v1", "certificates/v1",
           "coordination/v1", "discovery/v1", "flowcontrol/v1", "networking/v1", "node/v1", "policy/v1",
-          "rbac/v1", "scheduling/v1", "storage/v1", "admissionregistration/v1"]
+          "rbac/v1", "scheduling/v1", "storage/v1", "admissionregistration/v1", "authorization/v1",
+          "authentication/v1"]
 MACHINERY = ["pkg/apis/meta/v1", "pkg/runtime", "pkg/runtime/schema", "pkg/util/intstr", "pkg/api/resource"]
 
 STRUCT = re.compile(r"^type (\w+) struct \{\n(.*?)^\}", re.M | re.S)

@@ -24,7 +24,7 @@ from .fieldmanager.ssa import ApplyConflict, FieldSetError, server_side_apply
 from .manifests.kinds import qualified_resource
 from .podsecurity import HINT, admission_message, check_object
 from .labels import A_SOURCE as SOURCE
-from .store import Store, StoreError, key_of, now_iso
+from .store import Store, StoreError, fold_string_data, key_of, now_iso
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SCHEDULER_ACTIONS = {"Scheduled": "Binding", "FailedScheduling": "Scheduling"}
@@ -107,8 +107,8 @@ class ObjectService:
     def _store_applied(self, new: dict, live: dict | None, *, admit: bool, dry_run: bool) -> dict:
         if admit:
             self.admit(new)
-        if dry_run:
-            return new
+        if dry_run:  # what the write would store (kubectl diff compares it with the live object)
+            return fold_string_data(new)
         if live is None:
             return self.store.create(prepare_create(new))
         if new == live:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from functools import lru_cache
 
 from ..manifests.kinds import KINDS
-from . import metrics_api
+from . import metrics_api, review_api
 
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
@@ -79,13 +79,14 @@ def api_groups() -> dict:
         vs = [{"groupVersion": f"{g}/{v}", "version": v} for v in versions]
         out.append({"name": g, "versions": vs, "preferredVersion": vs[0]})
     out.append(metrics_api.api_group())
+    out.extend(review_api.api_groups())
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": out}
 
 
 def resource_list(group_version: str) -> dict | None:
     kinds = _by_group_version().get(group_version)
     if not kinds:
-        return None
+        return review_api.resource_list(group_version)
     resources = []
     for kind in sorted(kinds):
         info = KINDS[kind]
@@ -135,6 +136,7 @@ def aggregated(api_version: str, *, core: bool) -> dict:
         items.append({"metadata": {"name": g, "creationTimestamp": None}, "versions": vs})
     if not core:
         items.append(metrics_api.aggregated_group())
+        items.extend(review_api.aggregated_groups())
     return {"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items}
 
 

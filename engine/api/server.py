@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..extras import extras_refused
 from ..store import StoreError
-from . import discovery
+from . import discovery, review_api
 from .activity_api import ActivityApi
 from .metrics_api import MetricsApi
 from .patch_error import PatchError
@@ -65,9 +65,11 @@ def build_app(store: Store, objects: ObjectService, token: str, *,
 
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
     MetricsApi(store, kubelet).install(app)
+    review_api.install(app)  # kubectl auth can-i / whoami
     ActivityApi().install(app)  # /kubedeck/v1/activity: the x-ray's stream
     h = Handlers(store, objects, kubelet, status)
-    app.router.add_get("/healthz", _healthz)
+    for probe in ("/healthz", "/livez", "/readyz"):
+        app.router.add_get(probe, _healthz)
     app.router.add_get("/version", _version)
     app.router.add_get("/kubedeck/v1/status", h.kubedeck_status)
     app.router.add_get("/openapi/v2", _openapi_v2)
@@ -83,7 +85,12 @@ def build_app(store: Store, objects: ObjectService, token: str, *,
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok")
+    """The API server's health endpoints; `?verbose` lists the checks, as it does (the store
+    is kubedeck's etcd: the API answers only over an open store)."""
+    if "verbose" not in request.query:
+        return web.Response(text="ok")
+    name = request.path.strip("/")
+    return web.Response(text=f"[+]ping ok\n[+]etcd ok\n{name} check passed\n")
 
 
 async def _version(request: web.Request) -> web.Response:

@@ -48,7 +48,7 @@ def _tracked(request: web.Request, t: Target, old: dict | None, new: dict, subre
                         api_version=new.get("apiVersion") or t.group_version, kind=t.kind)
 
 
-async def _body(request: web.Request) -> dict:
+async def read_body(request: web.Request) -> dict:
     raw = await request.read()
     ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
     if ctype == "application/vnd.kubernetes.protobuf":  # kubectl 1.32+'s typed writes (create ...)
@@ -94,7 +94,7 @@ class Writes:
         return obj
 
     async def create(self, request: web.Request, t: Target) -> web.Response:
-        body = await _body(request)
+        body = await read_body(request)
         fill_target(t, body)
         self.objects.admit(body)
         body = _tracked(request, t, None, body)
@@ -113,7 +113,7 @@ class Writes:
         return obj
 
     async def replace(self, request: web.Request, t: Target, ns: str) -> web.Response:
-        body = await _body(request)
+        body = await read_body(request)
         fill_target(t, body)
         if t.subresource == "status":
             if _dry(request):
@@ -135,7 +135,7 @@ class Writes:
         for f in ("uid", "creationTimestamp", "resourceVersion", "generation"):
             if f in live["metadata"]:
                 new["metadata"][f] = live["metadata"][f]
-        return new
+        return fold_string_data(new)
 
     async def patch(self, request: web.Request, t: Target, ns: str) -> web.Response:
         ctype = request.headers.get("Content-Type", "")
@@ -159,8 +159,8 @@ class Writes:
             return web.json_response(out or self.store.get(t.kind, ns, t.name))
         self.objects.admit(new)
         new = _tracked(request, t, live, prepare_update(new, live))
-        if _dry(request):
-            return web.json_response(new)
+        if _dry(request):  # what the write would store: a Secret's stringData folded into data
+            return web.json_response(fold_string_data(new))
         return web.json_response(self.store.update(new, check_rv=False))
 
     async def apply(self, request: web.Request, t: Target, ns: str) -> web.Response:
@@ -172,7 +172,7 @@ class Writes:
                              "is required for apply patch", {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
                                  {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
                                   "field": "fieldManager"}]})
-        config = await _body(request)
+        config = await read_body(request)
         fill_target(t, config)
         if not config.get("apiVersion"):
             config["apiVersion"] = t.group_version
@@ -184,7 +184,7 @@ class Writes:
         return web.json_response(out, status=201 if created else 200)
 
     async def delete(self, request: web.Request, t: Target, ns: str) -> web.Response:
-        opts = await _body(request) if request.can_read_body else {}
+        opts = await read_body(request) if request.can_read_body else {}
         q = request.query
         grace = q.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
         propagation = q.get("propagationPolicy", opts.get("propagationPolicy"))
@@ -213,7 +213,7 @@ class Writes:
                                     content_type=request.headers.get("Content-Type", ""),
                                     api_version="autoscaling/v1", kind="Scale")
             else:
-                scale = await _body(request)
+                scale = await read_body(request)
             replicas = (scale.get("spec") or {}).get("replicas", obj["spec"].get("replicas", 1))
             if not isinstance(replicas, int) or replicas < 0:
                 raise StoreError.invalid(t.kind, t.name, [("spec.replicas", f"Invalid value: {replicas!r}: "

@@ -407,3 +407,22 @@ def test_deleting_a_namespace_deletes_what_is_in_it(k, kd):
     for kind in ("ConfigMap", "Deployment", "ReplicaSet", "Pod"):
         assert kd.client.list(kind, ns) == [], kind
     assert not [c.name for c in kd.containers() if f"_{ns}_" in c.name]
+
+
+def test_diff_auth_can_i_and_health_endpoints(k, kd, tmp_path):
+    """`kubectl diff` finds nothing to change in what it just applied (a Secret's stringData
+    is folded into data in the server's dry run, as on a real API server) and shows a real
+    change; `auth can-i` answers yes (one user with every right); /livez and /readyz."""
+    name = uniq(k, "diffed")
+    path = tmp_path / "secret.yaml"
+    path.write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{token: abc}}\n")
+    k("apply", "-f", str(path))
+    r = k("diff", "-f", str(path), check=False)
+    assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr
+    path.write_text(f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{token: xyz}}\n")
+    r = k("diff", "-f", str(path), check=False)
+    assert r.returncode == 1 and "-  token: " in r.stdout and "+  token: " in r.stdout, r.stdout + r.stderr
+    assert k("auth", "can-i", "delete", "nodes").stdout.strip() == "yes"
+    for probe in ("/livez", "/readyz", "/healthz"):
+        assert k("get", "--raw", probe).stdout == "ok"
+    assert k("get", "--raw", "/readyz?verbose").stdout.endswith("readyz check passed\n")

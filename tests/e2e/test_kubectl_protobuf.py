@@ -144,3 +144,15 @@ def test_a_malformed_protobuf_body_is_a_400_status(kd):
     status = r.json()
     assert (status["kind"], status["reason"]) == ("Status", "BadRequest")
     assert status["message"].startswith("the object provided is unrecognized: runtime.Unknown: ")
+
+
+def test_auth_can_i_and_whoami_in_protobuf(k):
+    """The review APIs (engine/api/review_api.py): kubectl 1.33 posts them in protobuf too."""
+    r = k("auth", "can-i", "create", "pods", "-v=8")
+    assert PROTOBUF in r.stderr and r.stdout.strip() == "yes"
+    rules = k("auth", "can-i", "--list").stdout.splitlines()
+    assert rules[1].split() == ["*.*", "[]", "[]", "[*]"], rules
+    who = k("auth", "whoami", "-o", "json", "-v=8")
+    assert PROTOBUF in who.stderr
+    assert json.loads(who.stdout)["status"]["userInfo"] == {"username": "kubedeck-admin",
+                                                            "groups": ["system:masters", "system:authenticated"]}
