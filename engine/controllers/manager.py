@@ -39,6 +39,7 @@ from .namespace import NamespaceController
 from .nodes import NodeController
 from .replicaset import ReplicaSetController
 from .scheduler import Scheduler
+from .serviceaccounts import ServiceAccountsController
 from .workloads import DaemonSetController, JobController, StatefulSetController
 
 log = logging.getLogger("kubedeck.controllers")
@@ -123,6 +124,14 @@ class Reconciler:
             self.resync()
 
 
+def _read_ca(state_dir: Path) -> str | None:
+    """The cluster CA's certificate (engine/pki.py writes it before the controllers start)."""
+    try:
+        return (state_dir / "pki" / "ca.crt").read_text()
+    except OSError:
+        return None
+
+
 class ControllerManager:
     def __init__(self, store: Store, objects: Objects, *, state_dir: Path,
                  nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None,
@@ -138,7 +147,8 @@ class ControllerManager:
             StatefulSetController(store, objects), DaemonSetController(store, objects),
             CronJobController(store, objects, clock), JobController(store, objects, clock),
             Scheduler(store, objects, clock), EndpointsController(store, lb_address=lb_address, node_port_range=node_port_range),
-            GarbageCollector(store, objects), NamespaceController(store, objects)]
+            GarbageCollector(store, objects), NamespaceController(store, objects),
+            ServiceAccountsController(store, ca_pem=_read_ca(state_dir))]
         self.reconcilers = [Reconciler(c, objects, clock) for c in controllers]
 
     def observe(self, ev: WatchEvent) -> None:
