@@ -40,12 +40,14 @@ _SUB = {
     "portforward": (["create", "get"], ("", "v1", "PodPortForwardOptions")),
     "eviction": (["create"], ("policy", "v1", "Eviction")),
     "binding": (["create"], ("", "v1", "Binding")),
+    "token": (["create"], ("authentication.k8s.io", "v1", "TokenRequest")),
 }
 SUBRESOURCES = {
     "Pod": ["attach", "binding", "eviction", "exec", "log", "portforward", "status"],
     "Deployment": ["scale", "status"], "ReplicaSet": ["scale", "status"], "StatefulSet": ["scale", "status"],
     "DaemonSet": ["status"], "Job": ["status"], "CronJob": ["status"], "Service": ["status"],
     "Node": ["status"], "Namespace": ["status"], "PersistentVolumeClaim": ["status"], "Ingress": ["status"],
+    "ServiceAccount": ["token"],
 }
 
 AGGREGATED = ("apidiscovery.k8s.io/v2", "apidiscovery.k8s.io/v2beta1")

@@ -6,7 +6,8 @@ RBAC), so the answers say so:
   allowed; SelfSubjectRulesReview (`kubectl auth can-i --list`): every verb on every
   resource and non-resource URL;
 - `authentication.k8s.io/v1` SelfSubjectReview (`kubectl auth whoami`): that user, in the
-  `system:masters` group, as a cluster-admin client certificate would be.
+  `system:masters` group, as a cluster-admin client certificate would be; or the service
+  account whose token (`kubectl create token`, tokens.py) the request carries.
 
 The reply is the request with its `status` filled in, as the API server returns it.
 kubectl 1.32+ sends these bodies as protobuf (writes.read_body decodes them).
@@ -22,8 +23,9 @@ from aiohttp import web
 from ..store import StoreError
 from .writes import read_body
 
-USERNAME = "kubedeck-admin"
-GROUPS = ["system:masters", "system:authenticated"]
+#: the kubeconfig's user: (username, groups); a service account token's user is its
+#: account (tokens.py), set on the request by the API's authentication
+ADMIN = ("kubedeck-admin", ["system:masters", "system:authenticated"])
 REASON = "kubedeck has one user, with every right (no RBAC)"
 #: group -> version, [(resource, kind)]
 REVIEWS = {
@@ -33,13 +35,13 @@ REVIEWS = {
 }
 
 
-def _status(kind: str, body: dict) -> dict:
+def _status(kind: str, user: tuple[str, list[str]]) -> dict:
     if kind == "SelfSubjectAccessReview":
         return {"allowed": True, "reason": REASON}
     if kind == "SelfSubjectRulesReview":
         return {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
                 "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": False}
-    return {"userInfo": {"username": USERNAME, "groups": GROUPS}}
+    return {"userInfo": {"username": user[0], "groups": user[1]}}
 
 
 def _handler(group: str, version: str, kind: str):
@@ -50,7 +52,7 @@ def _handler(group: str, version: str, kind: str):
                              f"{body.get('kind')} of {body.get('apiVersion')}")
         out = {**body, "kind": kind, "apiVersion": f"{group}/{version}",
                "metadata": {**(body.get("metadata") or {}), "creationTimestamp": None},
-               "status": _status(kind, body)}
+               "status": _status(kind, request.get("user", ADMIN))}
         out.setdefault("spec", {})
         return web.json_response(out, status=201)
     return review

@@ -24,7 +24,8 @@ from ..paths import BadPath, parse_path
 from .reads import Reads
 from .status import fail
 from .streams import Streams
-from .writes import Writes
+from .tokens import Tokens
+from .writes import Writes, read_body
 
 if TYPE_CHECKING:
     from ..objects import ObjectService
@@ -46,8 +47,13 @@ def build_app(store: Store, objects: ObjectService, token: str, *,
         if request.path in ("/healthz", "/livez", "/readyz"):
             return await handler(request)
         got = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
-            return fail(401, "Unauthorized", "Unauthorized")
+        if hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
+            request["user"] = review_api.ADMIN
+        else:  # a service account's token (`kubectl create token`), or none
+            user = tokens.user(got[7:]) if got.startswith("Bearer ") else None
+            if user is None:
+                return fail(401, "Unauthorized", "Unauthorized")
+            request["user"] = user
         if extras_refused(request.path):  # a test aid: look like any other API server
             return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
         try:
@@ -63,11 +69,12 @@ def build_app(store: Store, objects: ObjectService, token: str, *,
         except web.HTTPRequestEntityTooLarge:
             return fail(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}")
 
+    tokens = Tokens(store, token)
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
     MetricsApi(store, kubelet).install(app)
     review_api.install(app)  # kubectl auth can-i / whoami
     ActivityApi().install(app)  # /kubedeck/v1/activity: the x-ray's stream
-    h = Handlers(store, objects, kubelet, status)
+    h = Handlers(store, objects, kubelet, status, tokens)
     for probe in ("/healthz", "/livez", "/readyz"):
         app.router.add_get(probe, _healthz)
     app.router.add_get("/version", _version)
@@ -145,9 +152,10 @@ def _discovery_root(request: web.Request, *, core: bool) -> web.Response:
 
 class Handlers:
     def __init__(self, store: Store, objects: ObjectService, kubelet: Callable[[], object | None],
-                 status: Callable[[], dict]):
+                 status: Callable[[], dict], tokens: Tokens):
         self.store = store
         self.status = status
+        self.tokens = tokens
         self.streams = Streams(store, kubelet)
         self.writes = Writes(objects)
         self.reads = Reads(store)
@@ -179,6 +187,8 @@ class Handlers:
             return await self.streams.attach(request, t)
         if t.subresource == "scale" and m in ("GET", "PATCH", "PUT"):
             return await self.writes.scale(request, t)
+        if t.subresource == "token" and t.kind == "ServiceAccount" and m == "POST":
+            return web.json_response(self.tokens.request(ns, t.name, await read_body(request)), status=201)
         if t.subresource not in (None, "status"):
             raise BadPath(request.path)
         if t.name is None:

@@ -82,7 +82,8 @@ def test_state_survives_engine_restart(engine):
     engine.kill()
     (engine.folder / "cm.yaml").unlink()
     engine.start()
-    wait_for(lambda: not engine.client.list("ConfigMap", "default"), 10, what="object of removed file deleted")
+    wait_for(lambda: "keep" not in {c["metadata"]["name"] for c in engine.client.list("ConfigMap", "default")}, 10,
+             what="object of removed file deleted")
 
 
 def test_cli_get_describe_scale_and_rollout(engine):

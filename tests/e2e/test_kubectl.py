@@ -426,3 +426,23 @@ def test_diff_auth_can_i_and_health_endpoints(k, kd, tmp_path):
     for probe in ("/livez", "/readyz", "/healthz"):
         assert k("get", "--raw", probe).stdout == "ok"
     assert k("get", "--raw", "/readyz?verbose").stdout.endswith("readyz check passed\n")
+
+
+def test_create_token_for_the_default_service_account(k, kd):
+    """Every namespace has its `default` ServiceAccount and kube-root-ca.crt; `kubectl create
+    token` gives a token the API takes (it names the account in whoami) until the account
+    is deleted."""
+    assert k("get", "serviceaccount", "default", "-o", "name").stdout.strip() == "serviceaccount/default"
+    ca = json.loads(k("get", "configmap", "kube-root-ca.crt", "-o", "json").stdout)["data"]["ca.crt"]
+    assert ca == (kd.state / "pki" / "ca.crt").read_text()
+    name = uniq(k, "robot")
+    k("create", "serviceaccount", name)
+    token = k("create", "token", name, "--duration=20m").stdout.strip()
+    assert k("--token", token, "get", "serviceaccount", name, "-o", "name").stdout.strip() == f"serviceaccount/{name}"
+    if not k.binary.endswith("1.27"):  # whoami's v1 API came with kubectl 1.28
+        assert f"system:serviceaccount:default:{name}" in k("--token", token, "auth", "whoami").stdout
+    r = k("create", "token", name, "--duration=5m", check=False)
+    assert r.returncode == 1 and "may not specify a duration less than 10 minutes" in r.stderr, r.stderr
+    k("delete", "serviceaccount", name)
+    r = k("--token", token, "get", "pods", check=False)
+    assert r.returncode == 1 and "Unauthorized" in r.stderr, r.stderr  # deleting the account revoked it

@@ -156,3 +156,8 @@ def test_auth_can_i_and_whoami_in_protobuf(k):
     assert PROTOBUF in who.stderr
     assert json.loads(who.stdout)["status"]["userInfo"] == {"username": "kubedeck-admin",
                                                             "groups": ["system:masters", "system:authenticated"]}
+
+
+def test_create_token_in_protobuf(k):
+    r = k("create", "token", "default", "-v=8")
+    assert PROTOBUF in r.stderr and r.stdout.count(".") == 2  # a JWT: header.claims.signature
