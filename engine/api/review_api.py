@@ -26,6 +26,7 @@ from .writes import read_body
 #: the kubeconfig's user: (username, groups); a service account token's user is its
 #: account (tokens.py), set on the request by the API's authentication
 ADMIN = ("kubedeck-admin", ["system:masters", "system:authenticated"])
+USER = web.RequestKey("user", tuple)  # where the API's authentication puts the caller
 REASON = "kubedeck has one user, with every right (no RBAC)"
 #: group -> version, [(resource, kind)]
 REVIEWS = {
@@ -52,7 +53,7 @@ def _handler(group: str, version: str, kind: str):
                              f"{body.get('kind')} of {body.get('apiVersion')}")
         out = {**body, "kind": kind, "apiVersion": f"{group}/{version}",
                "metadata": {**(body.get("metadata") or {}), "creationTimestamp": None},
-               "status": _status(kind, request.get("user", ADMIN))}
+               "status": _status(kind, request.get(USER, ADMIN))}
         out.setdefault("spec", {})
         return web.json_response(out, status=201)
     return review

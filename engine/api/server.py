@@ -48,12 +48,12 @@ def build_app(store: Store, objects: ObjectService, token: str, *,
             return await handler(request)
         got = request.headers.get("Authorization", "")
         if hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
-            request["user"] = review_api.ADMIN
+            request[review_api.USER] = review_api.ADMIN
         else:  # a service account's token (`kubectl create token`), or none
             user = tokens.user(got[7:]) if got.startswith("Bearer ") else None
             if user is None:
                 return fail(401, "Unauthorized", "Unauthorized")
-            request["user"] = user
+            request[review_api.USER] = user
         if extras_refused(request.path):  # a test aid: look like any other API server
             return fail(404, "NotFound", f"the server could not find the requested resource ({request.path})")
         try:

@@ -93,13 +93,20 @@ def exec_in(engine, pod: str, cmd: str) -> str:
     return out.decode().strip() if code == 0 else ""
 
 
-def kubectl_binaries() -> list[str]:
-    """The kubectl on PATH and `kubectl.1.27` beside its resolved path: the newest and the
-    oldest protocol generation. A missing one fails the test (never a skip)."""
+def kubectl_version(version: str) -> str:
+    """The machine image's `kubectl.<version>`, beside the resolved path of the kubectl on
+    PATH (gcloud's dispatcher, which runs the version that matches the server's: 1.30 for
+    kubedeck). A missing one fails the test (never a skip)."""
     found = shutil.which("kubectl")
     if found is None:
         pytest.fail("kubectl is not on PATH: these tests need the machine image's kubectl binaries")
-    oldest = Path(os.path.realpath(found)).parent / "kubectl.1.27"
-    if not os.access(oldest, os.X_OK):
-        pytest.fail(f"{oldest} is missing: these tests need the machine image's kubectl binaries")
-    return [found, str(oldest)]
+    binary = Path(os.path.realpath(found)).parent / f"kubectl.{version}"
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"{binary} is missing: these tests need the machine image's kubectl binaries")
+    return str(binary)
+
+
+def kubectl_binaries() -> list[str]:
+    """The newest and the oldest kubectl of the machine image (1.33: protobuf writes, the
+    WebSocket streams; 1.27: JSON, SPDY)."""
+    return [kubectl_version("1.33"), kubectl_version("1.27")]

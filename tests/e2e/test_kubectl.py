@@ -1,7 +1,8 @@
 """Real kubectl against a live kubedeck: the REST conversation of issue #15.
 
-Every test runs the real binaries from the machine image: `kubectl` on PATH and the
-oldest versioned one beside it (`kubectl.1.27`), through the kubeconfig the engine writes
+Every test runs the real binaries from the machine image, the newest and the oldest
+(`kubectl.1.33`, `kubectl.1.27`; the `kubectl` on PATH is gcloud's dispatcher, which runs
+1.30 against kubedeck's v1.30, see test_plain_kubectl...), through the kubeconfig the engine writes
 (HTTPS, the cluster's CA, a token; no --insecure-skip-tls-verify). A missing binary
 fails the test with a message; nothing is skipped.
 """
@@ -31,7 +32,7 @@ def kd(tmp_path_factory, docker_client):
         eng.retire()
 
 
-@pytest.fixture(params=[0, 1], ids=["kubectl", "kubectl-1.27"])
+@pytest.fixture(params=[0, 1], ids=["kubectl-1.33", "kubectl-1.27"])
 def k(request, kd):
     binary = kubectl_binaries()[request.param]
 

@@ -116,7 +116,7 @@ async def _kubectl(binary: str, url: str, tmp: Path, *args: str) -> str:
     return out.decode()
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["kubectl", "kubectl.1.27"])
+@pytest.mark.parametrize("which", [0, 1], ids=["kubectl-1.33", "kubectl-1.27"])
 async def test_explain_and_client_dry_run_apply(server, tmp_path, which):
     app, url = server
     binary = kubectl_binaries()[which]

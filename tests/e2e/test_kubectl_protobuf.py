@@ -11,30 +11,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import subprocess
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from conftest import Engine, free_nodeport, wait_for
+from e2e_kit import kubectl_version
 
 pytestmark = pytest.mark.docker
 
 PROTOBUF = "Content-Type: application/vnd.kubernetes.protobuf"
 WEB_CMD = "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"
-
-
-def kubectl_133() -> str:
-    found = shutil.which("kubectl")
-    if found is None:
-        pytest.fail("kubectl is not on PATH: these tests need the machine image's kubectl binaries")
-    binary = Path(os.path.realpath(found)).parent / "kubectl.1.33"
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"{binary} is missing: this test needs the machine image's kubectl 1.33")
-    return str(binary)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,7 @@ def kd(tmp_path_factory, docker_client):
 
 @pytest.fixture
 def k(kd):
-    binary = kubectl_133()
+    binary = kubectl_version("1.33")
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
         r = subprocess.run([binary, "--kubeconfig", str(kd.state / "kubeconfig"), *args], input=input,

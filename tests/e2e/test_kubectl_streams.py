@@ -2,8 +2,8 @@
 closed, -it under a pty), attach, cp both ways, and port-forward to a pod, a Service
 and a Deployment.
 
-Each test runs the kubectl on PATH (>= 1.30: WebSocket v5 for exec/attach/cp, SPDY
-tunnelled in a WebSocket for port-forward from 1.31) and kubectl.1.27 beside it (SPDY/3.1
+Each test runs kubectl.1.33 (WebSocket v5 for exec/attach/cp, SPDY tunnelled in a
+WebSocket for port-forward) and kubectl.1.27 (SPDY/3.1
 upgrades for everything), so both protocol generations pass through the same checks.
 A missing binary fails the test.
 """

@@ -1,6 +1,6 @@
 """`kubectl top pods` and `kubectl top nodes` against a live kubedeck, checked against
 `docker stats`: one pod burns a third of a CPU (its limit), one holds 48 MiB in a tmpfs. Both kubectl
-generations run (the one on PATH and `kubectl.1.27` beside it); a missing binary fails.
+generations run (`kubectl.1.33` and `kubectl.1.27`); a missing binary fails.
 
 The readings agree within 20 %, compared as often as needed while the pods run: the
 sampler's rate spans ~10 s and `docker stats` ~1 s, so a neighbour's burst on a shared
