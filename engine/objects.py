@@ -203,6 +203,11 @@ class ObjectService:
         if name in IMMORTAL_NAMESPACES:
             raise StoreError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
                              {"name": name, "kind": "namespaces"})
+        live = self.store.get("Namespace", "", name)
+        if live is not None and "kubernetes" not in ((live.get("spec") or {}).get("finalizers") or []):
+            # made before namespaces had their finalizer (an older state dir): its content goes too
+            prepare_create(live)
+            self.store.update(live, check_rv=False)
         out = self.store.delete("Namespace", "", name)
         if out.get("status", {}).get("phase") != "Terminating" and self.store.peek("Namespace", "", name):
             out = self.store.update_status("Namespace", "", name, {**out.get("status", {}), "phase": "Terminating"}) or out

@@ -87,3 +87,16 @@ def test_the_api_servers_namespaces_may_not_be_deleted_and_updates_keep_the_fina
     cluster.store.update(new, check_rv=False)
     cluster.objects.delete("Namespace", "", "team")
     assert cluster.store.peek("Namespace", "", "team")  # still held by its finalizer
+
+
+def test_a_namespace_from_an_older_state_dir_takes_its_content_too(cluster):
+    """Made before namespaces got their finalizer: the deletion adds it first."""
+    store = cluster.store
+    store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old"}})  # no spec.finalizers
+    store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "old"}})
+    assert cluster.objects.delete("Namespace", "", "old")["status"]["phase"] == "Terminating"
+    controller = cluster.run(NamespaceController(store, cluster.objects))
+    sync(controller)
+    cluster.clock.advance(1.0)
+    sync(controller)
+    assert store.peek("Namespace", "", "old") is None and not store.list("ConfigMap", "old")
