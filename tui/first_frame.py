@@ -54,6 +54,8 @@ class FirstFrame:
             return
         self._held.close()
         self._held = None
+        if not self._app.screen_stack:  # the app quit before its first frame (its timer fired during the exit)
+            return
         self._app.screen.refresh()
         self._app.call_after_refresh(self._out)
 

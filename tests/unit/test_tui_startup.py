@@ -217,3 +217,19 @@ def test_other_command_lines_go_to_the_full_parser(argv):
     from kubedeck.cli import _ui_args
 
     assert _ui_args(argv) is None
+
+
+async def test_a_first_frame_due_after_the_app_quit_does_nothing():
+    """A user who quits before the first screen's data came: the first frame's timer may
+    fire while the app exits, with no screen left (a ScreenStackError once in CI)."""
+    from textual.app import App
+
+    from kubedeck.tui.first_frame import FirstFrame
+
+    shown: list[int] = []
+    app = App()
+    async with app.run_test():
+        frame = FirstFrame(app, 60, on_show=lambda: shown.append(1))
+    assert not app.screen_stack
+    frame.show()  # what the timer does then
+    assert shown == [] and not frame.shown.is_set()
