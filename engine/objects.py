@@ -208,8 +208,8 @@ class ObjectService:
             # made before namespaces had their finalizer (an older state dir): its content goes too
             prepare_create(live)
             self.store.update(live, check_rv=False)
-        out = self.store.delete("Namespace", "", name)
-        if out.get("status", {}).get("phase") != "Terminating" and self.store.peek("Namespace", "", name):
+        out = self.store.delete("Namespace", "", name)  # held by its finalizer: marked, not removed
+        if out.get("status", {}).get("phase") != "Terminating":
             out = self.store.update_status("Namespace", "", name, {**out.get("status", {}), "phase": "Terminating"}) or out
         return out
 

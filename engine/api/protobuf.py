@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import gzip
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +48,8 @@ class _Types:
     what the walk needs (map or list, keeps its zero, inlined)."""
 
     def __init__(self) -> None:
+        import gzip
+
         from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
         fds = descriptor_pb2.FileDescriptorSet.FromString(gzip.decompress(_DATA.read_bytes()))
         self.pool = descriptor_pool.DescriptorPool()  # our own: never clashes with another k8s.io set

@@ -22,6 +22,7 @@ import yaml
 from aiohttp import web
 
 from ..objects import ObjectService, prepare_create, prepare_update
+from . import protobuf
 from ..store import StoreError, fold_string_data, now_iso
 from .patches import apply_patch
 from ..paths import Target
@@ -51,9 +52,8 @@ def _tracked(request: web.Request, t: Target, old: dict | None, new: dict, subre
 async def read_body(request: web.Request) -> dict:
     raw = await request.read()
     ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip()
-    if ctype == "application/vnd.kubernetes.protobuf":  # kubectl 1.32+'s typed writes (create ...)
-        from . import protobuf  # the descriptors load on the first protobuf body
-        return protobuf.decode(raw)
+    if ctype == protobuf.CONTENT_TYPE:  # kubectl 1.32+'s typed writes (create ...)
+        return protobuf.decode(raw)  # the descriptors load on the first protobuf body
     try:
         body = yaml.safe_load(raw) if ctype.endswith("yaml") else json.loads(raw or b"null")
     except (ValueError, yaml.YAMLError) as e:

@@ -4,9 +4,10 @@ ServiceAccount (kube-controller-manager's serviceaccount controller) and the
 in-cluster clients and many charts expect.
 
 Keyed by namespace: each live (not terminating) namespace gets both, made again when
-deleted and put back when the ConfigMap's CA is changed, as upstream does. kubedeck has
-no service account tokens (README), so the ServiceAccount has no secrets; the CA is the
-state dir's (`pki/ca.crt`), the one the API's certificate is signed with.
+deleted and put back when the ConfigMap's CA is changed, as upstream does. Its tokens
+come from the TokenRequest API (api/tokens.py), as since Kubernetes 1.24, so the
+ServiceAccount has no secrets; the CA is the state dir's (`pki/ca.crt`), the one the API's
+certificate is signed with.
 """
 
 from __future__ import annotations

@@ -180,18 +180,21 @@ def transaction(table: str, loaded: str | None, name: str = TABLE,
     `seeds` (set name -> (client IP, seconds left)) fill the affinity sets this load
     creates: the clients the proxy worker served before the kernel took the port over
     stay on their endpoint (a set that is loaded already knows its clients)."""
-    had = set(re.findall(r"^  set (\S+) {", loaded, re.M)) if loaded is not None else set()
+    new_sets = set(_declared("set", table)) - set(_declared("set", loaded or ""))
     added = [f"add element ip {name} {s} {{ " + ", ".join(f"{ip} timeout {max(1, int(left))}s" for ip, left in members)
-             + " }" for s, members in sorted((seeds or {}).items())
-             if members and s not in had and re.search(rf"^  set {s} {{", table, re.M)]
+             + " }" for s, members in sorted((seeds or {}).items()) if members and s in new_sets]
     if loaded is None:
         return "\n".join([f"table ip {name} {{}}", f"delete table ip {name}", table.rstrip("\n"), *added, ""])
     lines = [f"table ip {name} {{}}", f"flush table ip {name}"]
     for kind in ("chain", "set"):
-        now = set(re.findall(rf"^  {kind} (\S+) {{", table, re.M))
-        lines += [f"delete {kind} ip {name} {old}"
-                  for old in re.findall(rf"^  {kind} (\S+) {{", loaded, re.M) if old not in now]
+        now = set(_declared(kind, table))
+        lines += [f"delete {kind} ip {name} {old}" for old in _declared(kind, loaded) if old not in now]
     return "\n".join([*lines, table.rstrip("\n"), *added, ""])
+
+
+def _declared(kind: str, table: str) -> list[str]:
+    """The names of the chains or sets (`kind`) a table's text declares."""
+    return re.findall(rf"^  {kind} (\S+) {{", table, re.M)
 
 
 def udp_flows_stale(old: list[PortRules] | None, new: list[PortRules]) -> bool:

@@ -232,10 +232,9 @@ class NodePortProxy:
         kernel's rules, when they take the port over, keep the client where it was
         (`clients`). The worker reports a new endpoint only, not each connection's refresh
         of the timeout: with a short timeout a remembered client may have expired here."""
-        for spec, (sp, _) in self.listeners.items():
-            if self._key(spec) == key:
-                self._affinity[(sp, client_ip)] = (backend, until)
-                return
+        found = self._listener(key)
+        if found is not None:
+            self._affinity[(found[1], client_ip)] = (backend, until)
 
     def clients(self, sp: ServicePort) -> dict[tuple[str, int], list[tuple[str, float]]]:
         """Per endpoint of `sp`: the clients sticking to it and their seconds left."""
@@ -248,12 +247,19 @@ class NodePortProxy:
     def served(self, key: str, backend: tuple[str, int], at: float) -> None:
         """The worker's report: TCP listener `key` spliced its first connection to
         `backend` at `at` (a first per endpoint, see worker.py): into the activity stream."""
+        found = self._listener(key)
+        if found is not None:
+            spec, sp = found
+            pod = endpoint_pods(self.store.peek("Endpoints", sp.namespace, sp.name)).get(backend[0])
+            if pod is not None:
+                activity.RING.served(*pod, at, f"NodePort {spec.port} of Service {sp.name} (proxy worker)")
+
+    def _listener(self, key: str) -> tuple[ListenerSpec, ServicePort] | None:
+        """The listener (and its ServicePort) the worker calls `key`, if it is still ours."""
         for spec, (sp, _) in self.listeners.items():
             if self._key(spec) == key:
-                pod = endpoint_pods(self.store.peek("Endpoints", sp.namespace, sp.name)).get(backend[0])
-                if pod is not None:
-                    activity.RING.served(*pod, at, f"NodePort {spec.port} of Service {sp.name} (proxy worker)")
-                return
+                return spec, sp
+        return None
 
     async def close(self) -> None:
         for spec, (_, handle) in self.listeners.items():
