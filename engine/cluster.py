@@ -71,6 +71,9 @@ class Cluster:
         self._folder: FolderSync | None = None
         self.tasks: set[asyncio.Task] = set()
         self.url = ""
+        self.api_port: int | None = None
+        self.tokens = None  # api/tokens.py's Tokens, once the API starts
+        self.pki = None
         self._runner: web.AppRunner | None = None
         self.agent = None
         self.proxy = None
@@ -109,8 +112,11 @@ class Cluster:
 
         self._ensure_base_objects()
         token = _load_or_make_token(self.settings.state)
-        pki = ensure_pki(self.settings.state)
-        app = build_app(self.store, self.objects, token, kubelet=lambda: self.agent, status=self.status)
+        pki = self.pki = ensure_pki(self.settings.state)
+        from .api.tokens import Tokens
+
+        self.tokens = Tokens(self.store, token)
+        app = build_app(self.store, self.objects, token, self.tokens, kubelet=lambda: self.agent, status=self.status)
         # at stop, requests in flight get 0.25 s before they are cancelled: a watch never ends
         # by itself, and the default 60 s held every stop with a client attached for the 3 s
         # below (then the rest of the API's cleanup was skipped); a plain request takes ms
@@ -119,7 +125,7 @@ class Cluster:
         site = web.TCPSite(self._runner, "127.0.0.1", self.settings.api_port,
                            ssl_context=pki.server_context())
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = self.api_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"https://127.0.0.1:{port}"
         write_connection(self.settings.state, url=self.url, token=token, cluster=self.name,
                          folder=str(self.settings.folder) if self.settings.folder else None,
@@ -137,7 +143,7 @@ class Cluster:
 
         self.controllers = ControllerManager(self.store, self.objects, state_dir=self.settings.state,
                                              nodes=self.settings.nodes, lb_address=self.settings.address,
-                                             node_port_range=self.settings.node_port_range)
+                                             node_port_range=self.settings.node_port_range, api_port=port)
         # loops that start afresh on every call: restarted with back-off if they fail
         self.supervisor.spawn(self.controllers.run, "controllers")
         if self.settings.docker:
@@ -164,7 +170,9 @@ class Cluster:
         return NodeContext(store=self.store, cluster=self.name, state_dir=self.settings.state,
                            address=self.settings.address, events=self.objects.record_event, spawn=self.spawn,
                            nodeports=lambda: self.proxy.bound_tcp() if self.proxy else [],
-                           nodeport_clients=lambda sp: self.proxy.clients(sp) if self.proxy else {})
+                           nodeport_clients=lambda sp: self.proxy.clients(sp) if self.proxy else {},
+                           api_port=self.api_port, pod_token=self.tokens.for_pod if self.tokens else None,
+                           ca_pem=self.pki.ca_cert.read_bytes() if self.pki else None)
 
     def _nodeports_changed(self) -> None:
         """The bound TCP NodePorts changed: the agent's kernel NodePort rules follow."""

@@ -3,7 +3,8 @@
 Real clients (kubectl, client-go, the official Python client) send a bearer token only
 over TLS, and verify the server against the kubeconfig's `certificate-authority-data`.
 So each state dir gets its own CA (`pki/ca.crt`, key `pki/ca.key`, 0600) and a serving
-certificate for 127.0.0.1, ::1 and localhost signed by it. Keys are ECDSA P-256: made in
+certificate for 127.0.0.1, ::1 and localhost (and the in-cluster names, in_cluster.py)
+signed by it. Keys are ECDSA P-256: made in
 milliseconds, so the first start stays fast. A later start only reads the PEM files
 (the `cryptography` import is paid once); the serving certificate is renewed when it is
 within 30 days of expiry or names other addresses.
@@ -19,9 +20,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from .files import write_atomic as _write
+from .in_cluster import DNS_NAMES, SERVICE_IP
 
-SERVER_NAMES = ("localhost",)
-SERVER_IPS = ("127.0.0.1", "::1")
+SERVER_NAMES = ("localhost", *DNS_NAMES)  # pods reach the API as `kubernetes.default.svc` (in_cluster.py)
+SERVER_IPS = ("127.0.0.1", "::1", SERVICE_IP)
 CA_DAYS = 3650
 SERVER_DAYS = 365
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -127,5 +129,5 @@ def _server_ok(path: Path) -> bool:
     if end - dt.datetime.now(dt.timezone.utc) < RENEW_BEFORE:
         return False
     names = {v for _, v in info.get("subjectAltName", ())}
-    want = set(SERVER_NAMES) | {"127.0.0.1", "0:0:0:0:0:0:0:1"}
+    want = set(SERVER_NAMES) | {"127.0.0.1", "0:0:0:0:0:0:0:1", SERVICE_IP}
     return want <= names

@@ -51,6 +51,11 @@ class NodeContext:
     spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task]  # a task whose failure is shown
     nodeports: Callable[[], list]  # the TCP NodePorts bound now (NodePortProxy.bound_tcp)
     nodeport_clients: Callable[[Any], dict]  # a ClientIP-affinity port's clients (NodePortProxy.clients)
+    # the API for pods (in_cluster.py): its port on 127.0.0.1, a pod's token (Tokens.for_pod)
+    # and the CA's PEM (None each: no API for pods, as in unit tests)
+    api_port: int | None = None
+    pod_token: Callable[[dict, dict], str] | None = None
+    ca_pem: bytes | None = None
 
 
 class NodeAgent:
@@ -152,6 +157,13 @@ class NodeAgent:
         await self._await_passes(lambda: any(
             s["metadata"]["namespace"] == ns and s["metadata"].get("uid") not in self._services_done
             and needs_proxy(s) for s in self.ctx.store.iter_kind("Service")), timeout, lambda: self._services_settled)
+
+    async def api_routed(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until the host routes pods' connections to the API, or says it
+        cannot (in_cluster.py). The first pod on the node waits for it (once): a connection
+        it opened before the DNAT rule existed would keep its un-NATed conntrack entry."""
+        await self._await_passes(lambda: self.nodeports.api_state in (None, "idle"), timeout,
+                                 lambda: self._services_pass)
 
     def nudge_services(self) -> None:
         """Something the proxy pass reads changed (the NodePort listeners)."""
@@ -292,9 +304,17 @@ class NodeAgent:
             self._on_pod(pod, "MODIFIED")
 
     def _start_worker(self, w: PodWorker) -> None:
+        if not self.workers:  # the first pod: the API's route for pods is loaded (nodeport_kernel.py)
+            self._services_dirty.set()
         self.workers[w.uid] = w
         task = self.ctx.spawn(w.run(), f"pod-{w.ns}-{w.name}")
-        task.add_done_callback(lambda t, uid=w.uid: self.workers.get(uid) is w and self.workers.pop(uid, None))
+        task.add_done_callback(lambda t, w=w: self._worker_done(w))
+
+    def _worker_done(self, w: PodWorker) -> None:
+        if self.workers.get(w.uid) is w:
+            self.workers.pop(w.uid, None)
+            if not self.workers:  # the last pod: the route (and a helper kept only for it) goes
+                self._services_dirty.set()
 
     def _on_pod(self, pod: dict, etype: str) -> None:
         uid = pod["metadata"]["uid"]

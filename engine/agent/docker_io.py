@@ -108,13 +108,14 @@ class DockerIO:
 
     # ---- containers --------------------------------------------------------------
     async def create_sandbox(self, *, name: str, hostname: str, labels: dict, aliases: list[str],
-                             dns_search: list[str] | None = None) -> str:
+                             dns_search: list[str] | None = None, extra_hosts: list[str] | None = None) -> str:
         def run() -> str:
             net_cfg = self.api.create_networking_config(
                 {self.network: self.api.create_endpoint_config(aliases=aliases or None)})
             c = self._create(PAUSE_IMAGE, name=name, hostname=hostname, labels=labels,
                              networking_config=net_cfg,
                              host_config=self.api.create_host_config(network_mode=self.network, dns_search=dns_search,
+                                                                     extra_hosts=extra_hosts or None,
                                                                      init=False, ipc_mode="shareable"))
             self.api.start(c["Id"])
             return c["Id"]
@@ -147,9 +148,11 @@ class DockerIO:
     async def run_container(self, name: str, *, image: str, entrypoint, command, env: dict, mounts: list[dict],
                             working_dir, labels: dict, sandbox: str | None, tty: bool, stdin: bool,
                             hostname: str | None = None, aliases: list[str] | None = None,
-                            dns_search: list[str] | None = None, **limits) -> str:
+                            dns_search: list[str] | None = None, extra_hosts: list[str] | None = None,
+                            **limits) -> str:
         """Create and start a container: in the sandbox's namespaces, or (sandbox None)
-        on the cluster network itself with the pod's hostname and DNS aliases."""
+        on the cluster network itself with the pod's hostname, DNS aliases and /etc/hosts
+        entries (`extra_hosts`, "name:ip")."""
         def run() -> str:
             hc_kwargs = {k: v for k, v in limits.items() if k in ("nano_cpus", "mem_limit", "memswap_limit",
                                                                  "read_only", "privileged")}
@@ -157,7 +160,7 @@ class DockerIO:
                 ns_kwargs = dict(network_mode=f"container:{sandbox}", ipc_mode=f"container:{sandbox}")
                 extra = {}
             else:
-                ns_kwargs = dict(network_mode=self.network, dns_search=dns_search)
+                ns_kwargs = dict(network_mode=self.network, dns_search=dns_search, extra_hosts=extra_hosts or None)
                 extra = dict(hostname=hostname, networking_config=self.api.create_networking_config(
                     {self.network: self.api.create_endpoint_config(aliases=aliases or None)}))
             host_config = self.api.create_host_config(

@@ -1,5 +1,5 @@
 """A pod's place on the cluster network, as the pod worker gives it to Docker: whether
-it needs a pause sandbox, its DNS aliases and its DNS search path. Pure: the pod and the
+it needs a pause sandbox, its DNS aliases, its DNS search path and its /etc/hosts entries. Pure: the pod and the
 Services in, names out; no Docker and no store here.
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from .. import in_cluster
 from ..kubeproxy.services import service_names
 from ..selectors import matches_selector
 
@@ -50,3 +51,17 @@ def dns_search(ns: str) -> list[str]:
     """Kubernetes' search path: a bare Service name resolves in the pod's own namespace
     (`web` -> `web.NS.svc.cluster.local`, an alias of that Service's proxy)."""
     return [f"{ns}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+
+
+def extra_hosts(pod: dict) -> list[str]:
+    """The pod's /etc/hosts entries ("name:ip", Docker's extra_hosts): the API's names
+    (in_cluster.py; the bare `kubernetes` only in `default`, where the search path would
+    find it on a cluster, since /etc/hosts is read without the search path) and the pod's
+    `hostAliases`."""
+    names = list(in_cluster.DNS_NAMES[1:])
+    if (pod["metadata"].get("namespace") or "default") == in_cluster.NAMESPACE:
+        names.insert(0, in_cluster.NAME)
+    out = [f"{n}:{in_cluster.SERVICE_IP}" for n in names]
+    for alias in pod["spec"].get("hostAliases") or []:
+        out += [f"{h}:{alias['ip']}" for h in alias.get("hostnames") or [] if alias.get("ip")]
+    return out

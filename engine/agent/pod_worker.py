@@ -24,16 +24,16 @@ import logging
 import shutil
 import time
 
-from .. import activity
+from .. import activity, in_cluster
 from ..labels import L_ATTEMPT, L_CLUSTER, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID
 from ..owned import docker_unreachable
 from ..store import now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
                       resource_kwargs, security_kwargs)
-from .pod_network import dns_search, needs_sandbox, pod_aliases
+from .pod_network import dns_search, extra_hosts, needs_sandbox, pod_aliases
 from .pod_status import CState, pod_status, terminated_state
 from .probes import ProbeRunner, ProbeTarget
-from .volumes import mounts_for
+from .volumes import api_access_mount, mounts_for
 
 log = logging.getLogger("kubedeck.agent")
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 10.0, 300.0, 600.0
@@ -149,7 +149,8 @@ class PodWorker:
         spec = pod["spec"]
         hostname = spec.get("hostname") or self.name
         self.sandbox = await d.create_sandbox(name=name, hostname=hostname[:63], labels=self.labels("POD", "sandbox", 0),
-                                              aliases=self.aliases(pod), dns_search=self.dns_search())
+                                              aliases=self.aliases(pod), dns_search=self.dns_search(),
+                                              extra_hosts=extra_hosts(pod))
         info = await d.inspect(self.sandbox)
         self.ip = d.ip_of(info)
         self.sandbox_seen = time.monotonic() if info and info["State"]["Running"] else 0.0
@@ -246,15 +247,20 @@ class PodWorker:
         ctx = self.agent.ctx
         lookup = lambda kind, name: ctx.store.peek(kind, self.ns, name)
         await self.agent.services_settled(self.ns)
+        await self.agent.api_routed()
         try:
             from ..kubeproxy.services import service_env
 
             services = [s for s in ctx.store.iter_kind("Service") if s["metadata"]["namespace"] == self.ns]
             env = service_env(services) if pod["spec"].get("enableServiceLinks", True) else {}
+            env.update(service_env([in_cluster.service(0)]))  # the API's variables, links or not
             env.update(container_env({**pod, "status": {**(pod.get("status") or {}), "podIP": self.ip,
                                                         "hostIP": "127.0.0.1"}}, c, lookup))
             mounts = mounts_for(pod, c, pod_dir=self.pod_dir, cluster=ctx.cluster, lookup=lookup,
                                 volume_path=d.volume_path_sync)
+            api = api_access_mount(pod, mounts, pod_dir=self.pod_dir, lookup=lookup, token=ctx.pod_token,
+                                   ca_pem=ctx.ca_pem)
+            mounts += [api] if api else []
         except ConfigError as e:
             if st.waiting != ("CreateContainerConfigError", str(e)):
                 self.event(pod, "Failed", f"Error: {e}", "Warning")
@@ -283,6 +289,7 @@ class PodWorker:
         kwargs = dict(image=image, entrypoint=entry, command=cmd, env=env, mounts=mounts,
                       hostname=(pod["spec"].get("hostname") or self.name)[:63] if solo else None,
                       aliases=self.aliases(pod) if solo else None, dns_search=self.dns_search() if solo else None,
+                      extra_hosts=extra_hosts(pod) if solo else None,
                       working_dir=c.get("workingDir"), labels=self.labels(c["name"], "init" if init else "app", attempt),
                       sandbox=self.sandbox, tty=bool(c.get("tty")), stdin=bool(c.get("stdin")),
                       **resource_kwargs(c), **security_kwargs(pod, c))

@@ -7,6 +7,7 @@
   the object shows up in running containers (subPath mounts excepted, as in Kubernetes).
 - persistentVolumeClaim: a named Docker volume per claim, labelled with the cluster,
   that outlives pods and engine restarts; `kubedeck down` keeps it unless --volumes.
+- the ServiceAccount token directory every pod gets unless it opts out (in_cluster.py).
 
 On the host, `<state>/pods/<uid>/volumes` and its parents are 0700: projected files keep
 the volume's defaultMode (0644, as Kubernetes, so a container user other than root can
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from .. import in_cluster
 from .podspec import ConfigError, secret_bytes
 
 Lookup = Callable[[str, str], dict | None]
@@ -167,3 +169,25 @@ def refresh_projected(pod: dict, pod_dir: Path, lookup: Lookup) -> None:
                 except ConfigError:
                     continue
                 project(d, files, mode)
+
+
+def api_access_mount(pod: dict, mounts: list[dict], *, pod_dir: Path, lookup: Lookup,
+                     token: Callable[[dict, dict], str] | None, ca_pem: bytes | None) -> dict | None:
+    """The ServiceAccount directory (in_cluster.py) for a container with these `mounts`:
+    `token`, `ca.crt` and `namespace`, projected once per pod as the kubelet does its
+    `kube-api-access-*` volume. None when the pod opts out (or its account does), when the
+    container mounts something there itself, or with no token maker (unit tests)."""
+    if token is None or ca_pem is None or any(m["Target"].rstrip("/") == in_cluster.MOUNT_PATH for m in mounts):
+        return None
+    spec = pod["spec"]
+    name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    account = lookup("ServiceAccount", name)
+    if not in_cluster.automounts(pod, account):
+        return None
+    if account is None:  # the API server refuses such a pod; here it waits for the account
+        raise ConfigError(f'serviceaccount "{name}" not found')
+    src = private_dirs(pod_dir) / "kube-api-access"
+    if not (src / "token").exists():  # the pod's token, bound to it: made once (a year's validity)
+        project(src, {"token": token(pod, account).encode(), "ca.crt": ca_pem,
+                      "namespace": pod["metadata"]["namespace"].encode()}, 0o644)
+    return {"Type": "bind", "Source": str(src), "Target": in_cluster.MOUNT_PATH, "ReadOnly": True}

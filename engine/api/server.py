@@ -36,7 +36,7 @@ VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-kubedeck", "platf
 MAX_BODY = 3 * 1024 * 1024
 
 
-def build_app(store: Store, objects: ObjectService, token: str, *,
+def build_app(store: Store, objects: ObjectService, token: str, tokens: Tokens, *,
               kubelet: Callable[[], object | None], status: Callable[[], dict]) -> web.Application:
     """The API over the store (reads, watches), the object service (every write) and
     the node's kubelet (logs, exec, attach, port-forward, metrics), which exists only once
@@ -69,7 +69,6 @@ def build_app(store: Store, objects: ObjectService, token: str, *,
         except web.HTTPRequestEntityTooLarge:
             return fail(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}")
 
-    tokens = Tokens(store, token)
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
     MetricsApi(store, kubelet).install(app)
     review_api.install(app)  # kubectl auth can-i / whoami

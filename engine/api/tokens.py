@@ -9,7 +9,8 @@ API server and no one else verifies its tokens, so it signs with HS256 under a k
 derived from the cluster's own token. A token is accepted until it expires and while its
 ServiceAccount exists with the same uid (deleting the account revokes it, as bound
 tokens are). There is no RBAC (README): its holder may do what the kubeconfig's user
-may; `kubectl auth whoami` names the account.
+may; `kubectl auth whoami` names the account. A pod's own token (`for_pod`, mounted as
+in_cluster.py says) is bound to the pod too, and revoked with it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+from ..in_cluster import TOKEN_SECONDS, TOKEN_WARN_SECONDS
 from ..store import Store, StoreError, now_iso
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -46,19 +48,34 @@ class Tokens:
                              {"name": name, "group": "authentication.k8s.io", "kind": "TokenRequest"})
         audiences = spec.get("audiences") or [ISSUER]
         now = int(time.time())
-        claims = {"aud": audiences, "exp": now + seconds, "iat": now, "iss": ISSUER, "jti": str(uuid.uuid4()),
-                  "kubernetes.io": {"namespace": namespace,
-                                    "serviceaccount": {"name": name, "uid": sa["metadata"]["uid"]}},
-                  "nbf": now, "sub": f"system:serviceaccount:{namespace}:{name}"}
-        import jwt  # on the first token (~0.1 s of imports): most engines never make one
-
-        token = jwt.encode(claims, self.key, algorithm="HS256")
+        token = self._sign(namespace, sa, audiences, now, seconds)
         expires = datetime.fromtimestamp(now + seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
                 "metadata": {"name": name, "namespace": namespace, "creationTimestamp": now_iso()},
                 "spec": {**spec, "audiences": audiences, "expirationSeconds": seconds,
                          "boundObjectRef": spec.get("boundObjectRef")},
                 "status": {"token": token, "expirationTimestamp": expires}}
+
+    def for_pod(self, pod: dict, service_account: dict) -> str:
+        """The token a pod's mounted directory holds (in_cluster.py): bound to the pod as
+        well, so it stops working when the pod goes, and valid for a year as with
+        `--service-account-extend-token-expiration` (the claim `warnafter` says when
+        Kubernetes would have wanted it refreshed)."""
+        now, m = int(time.time()), pod["metadata"]
+        return self._sign(m["namespace"], service_account, [ISSUER], now, TOKEN_SECONDS,
+                          pod={"name": m["name"], "uid": m["uid"]}, warnafter=now + TOKEN_WARN_SECONDS)
+
+    def _sign(self, namespace: str, sa: dict, audiences: list, now: int, seconds: int, *,
+              pod: dict | None = None, warnafter: int | None = None) -> str:
+        name = sa["metadata"]["name"]
+        bound: dict = {"namespace": namespace, "serviceaccount": {"name": name, "uid": sa["metadata"]["uid"]}}
+        if pod:
+            bound.update(pod=pod, warnafter=warnafter)
+        claims = {"aud": audiences, "exp": now + seconds, "iat": now, "iss": ISSUER, "jti": str(uuid.uuid4()),
+                  "kubernetes.io": bound, "nbf": now, "sub": f"system:serviceaccount:{namespace}:{name}"}
+        import jwt  # on the first token (~0.1 s of imports): most engines never make one
+
+        return jwt.encode(claims, self.key, algorithm="HS256")
 
     def user(self, token: str) -> tuple[str, list[str]] | None:
         """(username, groups) of a valid service account token, else None."""
@@ -69,10 +86,15 @@ class Tokens:
                                 options={"verify_aud": False, "require": ["exp", "nbf", "sub"]})
             ns, sa = claims["kubernetes.io"]["namespace"], claims["kubernetes.io"]["serviceaccount"]
             name, uid = sa["name"], sa["uid"]
+            pod = claims["kubernetes.io"].get("pod")
         except (jwt.InvalidTokenError, KeyError, TypeError):
             return None
         live = self.store.peek("ServiceAccount", ns, name)
         if live is None or live["metadata"]["uid"] != uid:
             return None  # the account is gone (or another one took its name): revoked
+        if pod is not None:  # a pod's token goes with its pod
+            bound = self.store.peek("Pod", ns, pod.get("name", "")) if isinstance(pod, dict) else None
+            if bound is None or bound["metadata"]["uid"] != pod.get("uid"):
+                return None
         return (f"system:serviceaccount:{ns}:{name}",
                 ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"])

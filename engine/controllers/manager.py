@@ -35,6 +35,7 @@ from .cronjob import CronJobController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .gc import GarbageCollector
+from .master_service import MasterServiceController
 from .namespace import NamespaceController
 from .nodes import NodeController
 from .replicaset import ReplicaSetController
@@ -135,10 +136,11 @@ def _read_ca(state_dir: Path) -> str | None:
 class ControllerManager:
     def __init__(self, store: Store, objects: Objects, *, state_dir: Path,
                  nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None,
-                 node_port_range: tuple[int, int] | None = None):
+                 node_port_range: tuple[int, int] | None = None, api_port: int | None = None):
         """`state_dir` holds cluster.yaml, `nodes` is `serve --nodes`, `lb_address` is the
         address LoadBalancer Services report (the NodePort listeners' address),
-        `node_port_range` is `serve --service-node-port-range` (None: the default)."""
+        `node_port_range` is `serve --service-node-port-range` (None: the default),
+        `api_port` where the API listens (the `kubernetes` Service's endpoint)."""
         self.store = store
         clock = clock or SystemClock()
         controllers: list[Controller] = [  # the NodeController first: run() registers nodes first
@@ -148,7 +150,8 @@ class ControllerManager:
             CronJobController(store, objects, clock), JobController(store, objects, clock),
             Scheduler(store, objects, clock), EndpointsController(store, lb_address=lb_address, node_port_range=node_port_range),
             GarbageCollector(store, objects), NamespaceController(store, objects),
-            ServiceAccountsController(store, ca_pem=_read_ca(state_dir))]
+            ServiceAccountsController(store, ca_pem=_read_ca(state_dir)),
+            MasterServiceController(store, api_port=api_port)]
         self.reconcilers = [Reconciler(c, objects, clock) for c in controllers]
 
     def observe(self, ev: WatchEvent) -> None:

@@ -47,7 +47,7 @@ from pathlib import Path
 
 from docker.errors import APIError, NotFound
 
-from .. import activity
+from .. import activity, in_cluster
 from ..labels import L_CLUSTER, L_ROLE
 from ..owned import docker_unreachable, is_ours, remove_container
 from ..lock import holder
@@ -128,6 +128,9 @@ class HostNodePorts:
         self.loader: RuleLoader | None = None
         self.localnet = False  # route_localnet is set on the bridge
         self.idle: bool | None = None  # no TCP NodePort (None: not known yet)
+        # the API's route for pods (in_cluster.py): "loaded", "unavailable" (no nft, or the
+        # rules refused), "idle" (no pod on the node), None (no pass yet)
+        self.api_state: str | None = None
         # (nodePort, ip, target port) -> (namespace, pod, Service, since): endpoints the
         # rules send to that have no first connection in the stream yet
         self.waiting: dict[tuple[int, str, int], tuple[str, str, str, float]] = {}
@@ -167,10 +170,11 @@ class HostNodePorts:
 
     def _sync(self, image: str | None, listeners: list, endpoints: dict) -> None:
         routes = [] if image is None or self.cluster_off else self.agent.services.host_routes
+        api = self._api_route(image)
         if self.off:
             listeners = []
         d = self.agent.docker
-        if not listeners and not routes:  # no helper while it has nothing to do (nor one a killed engine left)
+        if not listeners and not routes and not api:  # no helper while it has nothing to do (nor one a killed engine left)
             if self.idle is not True:
                 self.remove()
                 self.cid, self.localnet, self.idle = None, False, True
@@ -186,7 +190,7 @@ class HostNodePorts:
                                                             sp.port_name, sp.target)), sp.affinity or None)
                      for port, sp in sorted(listeners, key=lambda item: item[0])]
             table = render_host(ports, name=self.table, match=match or "ip daddr 127.0.0.1", bridge=bridge,
-                                services=routes)
+                                services=routes, api=api)
             clients = self.agent.ctx.nodeport_clients
             seeds = {affinity_set("tcp", port, backend, sp.affinity): members
                      for port, sp in listeners if sp.affinity for backend, members in clients(sp).items()}
@@ -195,7 +199,7 @@ class HostNodePorts:
             self._watch(listeners, endpoints)
             if self.waiting and time.monotonic() >= self.next_read:
                 self._read_served(info["Id"])
-            if not listeners:  # the clusterIP routes alone need no local routing
+            if not listeners and not api:  # the clusterIP routes alone need no local routing
                 if self.localnet:
                     set_route_localnet(d.api, info["Id"], False)
                     self.localnet = False
@@ -203,10 +207,15 @@ class HostNodePorts:
             if not self.localnet:
                 code, out = set_route_localnet(d.api, info["Id"], True)
                 if code != 0:
+                    self.api_state = "unavailable" if api else self.api_state
                     return self._turn_off(f"cannot set route_localnet on {bridge} (dd exit {code}: {out})")
                 self.localnet = True
                 log.info("TCP NodePorts forward in the kernel (table %s, bridge %s)", self.table, bridge)
+            if api:
+                self.api_state = "loaded"
         except NftRefused as e:
+            if api:
+                self.api_state = "unavailable"
             if listeners:
                 self._turn_off(f"nft refused the rules: {e}")
             else:  # the clusterIP routes alone: the proxy containers serve them, as without br_netfilter
@@ -219,6 +228,17 @@ class HostNodePorts:
                 log.debug("kernel NodePorts wait for Docker: %s", e)
                 return
             self._turn_off(f"the helper container failed: {e}")
+
+    def _api_route(self, image: str | None) -> tuple[str, int, int] | None:
+        """The `kubernetes` Service's DNAT (in_cluster.py) while a pod runs on the node."""
+        port = self.agent.ctx.api_port
+        if image is None or self.cluster_off or port is None or self.api_state == "unavailable":
+            self.api_state = "unavailable"
+            return None
+        if not self.agent.workers:
+            self.api_state = "idle"
+            return None
+        return (in_cluster.SERVICE_IP, in_cluster.SERVICE_PORT, port)
 
     def _watch(self, listeners: list, endpoints: dict) -> None:
         """The endpoints the loaded rules send to, each waiting for its first connection

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from docker.errors import APIError, BuildError, ImageNotFound, NotFound
 
+from .. import in_cluster
 from ..labels import L_CLUSTER, L_HASH, L_IMAGE, L_ROLE, L_SERVICE
 from ..owned import remove_container
 from ..proxy.nodeport import affinity_seconds, ready_backends
@@ -169,8 +170,8 @@ class ServiceProxies:
             if spec.get("type") == "ExternalName":
                 if not (self.kernel_image and spec.get("externalName")):
                     continue
-            elif not needs_proxy(svc):
-                continue
+            elif not needs_proxy(svc) or in_cluster.is_master(svc["metadata"]["namespace"], svc["metadata"]["name"]):
+                continue  # the API's Service is the host's own DNAT (nodeport_kernel.py)
             want[(svc["metadata"]["namespace"], svc["metadata"]["name"])] = svc
         ips = {}
         for key in list(self.known):

@@ -49,7 +49,7 @@ def render(ports: list[PortRules], *, affinity_seconds: int | None = None, udp_z
 
 
 def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: str, bridge: str,
-                services: list[tuple[str, PortRules]] = ()) -> str:
+                services: list[tuple[str, PortRules]] = (), api: tuple[str, int, int] | None = None) -> str:
     """A cluster's TCP NodePorts, in the host's own network namespace (nodeport_kernel.py):
     a local connection to `match` (`ip daddr 127.0.0.1`) on a nodePort is DNAT-ed to a ready
     endpoint (per port: PortRules and its ClientIP affinity seconds, or None).
@@ -67,7 +67,12 @@ def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: 
     `route_localnet` set, and is masqueraded there to the bridge's address. `route_localnet`
     would also let a container reach the host's 127.0.0.1 (CVE-2020-8558): the `guard`
     chain drops anything that arrives from the bridge addressed to 127.0.0.0/8, before NAT
-    (answers to our DNAT are addressed to the bridge's IP until conntrack rewrites them)."""
+    (answers to our DNAT are addressed to the bridge's IP until conntrack rewrites them).
+
+    `api` (virtual IP, port, API port) is the `kubernetes` Service (in_cluster.py): a pod's
+    connection to it reaches the host by the pod's default route and is DNAT-ed to the API
+    on 127.0.0.1, which the bridge's `route_localnet` lets through (after the guard, which
+    runs before NAT, so nothing else from the bridge reaches 127.0.0.0/8)."""
     body, sets, pre = ["  chain guard {",
                        "    type filter hook prerouting priority -300; policy accept;",
                        f'    iifname "{bridge}" ip daddr 127.0.0.0/8 drop',
@@ -84,6 +89,8 @@ def render_host(ports: list[tuple[PortRules, int | None]], *, name: str, match: 
         body += [f"  chain c{n}e{i} {{\n    meta l4proto tcp dnat to {bip}:{target}\n  }}"
                  for i, (bip, target) in enumerate(p.backends)]
         cluster.append(f'    iifname "{bridge}" ip daddr {ip} tcp dport {p.port} goto c{n}')
+    if api:
+        cluster.append(f'    iifname "{bridge}" ip daddr {api[0]} tcp dport {api[1]} dnat to 127.0.0.1:{api[2]}')
     if cluster:
         body += ["  chain svc {", "    type nat hook prerouting priority dstnat; policy accept;", *cluster, "  }"]
     return _table(sets + body, [f"    {rule}" for rule in pre], name=name, hook="output", priority="-100",

@@ -51,3 +51,26 @@ def test_a_terminating_namespace_is_left_to_go(cluster):
     assert store.peek("ServiceAccount", "team", "default") is None
     sync(namespaces)
     assert store.peek("Namespace", "", "team") is None
+
+
+def test_the_api_service_is_kept_as_the_api_server_keeps_it(cluster):
+    from kubedeck.engine.controllers.master_service import MasterServiceController
+
+    store = cluster.store
+    controller = cluster.run(MasterServiceController(store, api_port=41234))
+    sync(controller)
+    svc = store.peek("Service", "default", "kubernetes")
+    assert svc["spec"]["clusterIP"] == "10.96.0.1" and svc["spec"]["ports"][0]["targetPort"] == 41234
+    assert store.peek("Endpoints", "default", "kubernetes")["subsets"][0]["ports"][0]["port"] == 41234
+    assert store.peek("EndpointSlice", "default", "kubernetes")["endpoints"][0]["addresses"] == ["127.0.0.1"]
+    rv = svc["metadata"]["resourceVersion"]
+    sync(controller)
+    assert store.peek("Service", "default", "kubernetes")["metadata"]["resourceVersion"] == rv  # no churn
+    # deleted or edited: put back, woken by the events alone
+    gone = store.delete("Endpoints", "default", "kubernetes")
+    edited = store.update({**svc, "spec": {**svc["spec"], "ports": []}}, check_rv=False)
+    for etype, obj in (("DELETED", gone), ("MODIFIED", edited)):
+        controller.observe(WatchEvent(etype, obj, int(obj["metadata"]["resourceVersion"])))
+    controller.run_ready()
+    assert store.peek("Endpoints", "default", "kubernetes") is not None
+    assert store.peek("Service", "default", "kubernetes")["spec"]["ports"][0]["port"] == 443

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubedeck.engine.paths import path_for
 from kubedeck.engine.api.server import build_app
+from kubedeck.engine.api.tokens import Tokens
 
 from test_fuzz_input import PATCH_TYPES, json_op, json_values, objects, smp
 
@@ -39,7 +40,7 @@ class Api:
 
     def __init__(self, cluster):
         self.loop = asyncio.new_event_loop()
-        self.client = TestClient(TestServer(build_app(cluster.store, cluster.objects, TOKEN, kubelet=lambda: None,
+        self.client = TestClient(TestServer(build_app(cluster.store, cluster.objects, TOKEN, Tokens(cluster.store, TOKEN), kubelet=lambda: None,
                                                                 status=cluster.status)), loop=self.loop)
         self.loop.run_until_complete(self.client.start_server())
 

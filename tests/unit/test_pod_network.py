@@ -34,3 +34,17 @@ def test_a_sandbox_only_where_the_network_is_shared_or_the_ip_is_needed_first():
     assert needs_sandbox({"spec": {"containers": [{"name": "a"}], "initContainers": [{"name": "i"}]}})
     assert needs_sandbox({"spec": {"containers": [{"name": "a", "env": [
         {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}]}})
+
+
+def test_hosts_name_the_api_and_add_the_pods_host_aliases():
+    from kubedeck.engine.agent.pod_network import extra_hosts
+
+    pod = {"metadata": {"name": "p", "namespace": "default"},
+           "spec": {"hostAliases": [{"ip": "10.1.2.3", "hostnames": ["db.local", "db"]}]}}
+    hosts = extra_hosts(pod)
+    assert hosts[:2] == ["kubernetes:10.96.0.1", "kubernetes.default:10.96.0.1"]
+    assert "kubernetes.default.svc.cluster.local:10.96.0.1" in hosts
+    assert hosts[-2:] == ["db.local:10.1.2.3", "db:10.1.2.3"]
+    # elsewhere the bare name is not the API's (on a cluster it would be a Service of that namespace)
+    other = extra_hosts({"metadata": {"name": "p", "namespace": "shop"}, "spec": {}})
+    assert "kubernetes:10.96.0.1" not in other and "kubernetes.default.svc:10.96.0.1" in other

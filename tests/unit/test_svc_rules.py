@@ -250,6 +250,25 @@ def test_host_table_dnats_cluster_ips_on_the_bridge(tmp_path):
     assert r.stdout.count("dnat to") == 2
 
 
+def test_host_table_routes_pods_to_the_api_on_localhost(tmp_path):
+    """The `kubernetes` Service (in_cluster.py): from the bridge, 10.96.0.1:443 is DNAT-ed
+    to the API on 127.0.0.1, in the prerouting chain, which runs after the guard that
+    drops what the bridge sends to 127.0.0.0/8 itself."""
+    from kubedeck.engine.kubeproxy.svc_rules import render_host
+
+    table = render_host([], name="kubedeck_np_test", match="ip daddr 127.0.0.1", bridge="br-test",
+                        api=("10.96.0.1", 443, 41234))
+    assert 'iifname "br-test" ip daddr 10.96.0.1 tcp dport 443 dnat to 127.0.0.1:41234' in table
+    assert "priority -300" in table and "type nat hook prerouting priority dstnat" in table
+    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
+    assert nft, "no nft on this host (Debian: apt-get install nftables)"
+    (tmp_path / "t.nft").write_text(transaction(table, None, "kubedeck_np_test"))
+    r = subprocess.run(["unshare", "-n", "sh", "-c", f"{nft} -f {tmp_path}/t.nft && {nft} list table ip kubedeck_np_test"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "dnat to 127.0.0.1:41234" in r.stdout
+
+
 def test_a_load_seeds_the_affinity_sets_it_creates(tmp_path):
     """The clients the proxy worker served stay on their endpoint when the kernel takes the
     port over: the sets a load creates get them, sets already loaded keep their own."""

@@ -67,3 +67,22 @@ def test_a_deleted_account_revokes_its_tokens_and_durations_are_checked(store):
         t.request("default", "robot", {"spec": {"expirationSeconds": 60}})
     assert e.value.code == 422 and e.value.message.endswith(
         "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes")
+
+
+def test_a_pods_token_is_bound_to_the_pod(store):
+    t = Tokens(store, "cluster-token")
+    pod = store.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "default"},
+                        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    account = store.peek("ServiceAccount", "default", "robot")
+    token = t.for_pod(pod, account)
+    c = claims(token)
+    bound = c["kubernetes.io"]
+    assert bound["pod"] == {"name": "app", "uid": pod["metadata"]["uid"]}
+    assert c["exp"] - c["iat"] == 365 * 24 * 3600 and bound["warnafter"] - c["iat"] == 3607
+    assert t.user(token)[0] == "system:serviceaccount:default:robot"
+    # the pod goes (or another one takes its name): the token is refused
+    store.delete("Pod", "default", "app")
+    assert t.user(token) is None
+    store.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "default"},
+                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    assert t.user(token) is None

@@ -49,3 +49,40 @@ def test_default_mode_is_honoured(tmp_path):
     [mount] = mounts_for(pod, c, pod_dir=tmp_path / "pods" / "u1", cluster="kdtest",
                          lookup=lambda kind, name: SECRET)
     assert (Path(mount["Source"]) / "password").resolve().stat().st_mode & 0o777 == 0o400
+
+
+def test_the_api_access_directory_follows_the_pod_and_its_account(tmp_path):
+    import pytest
+
+    from kubedeck.engine.agent.podspec import ConfigError
+    from kubedeck.engine.agent.volumes import api_access_mount
+
+    pod, _ = pod_with({"emptyDir": {}})
+    accounts = {"default": {"metadata": {"name": "default", "uid": "sa1"}}}
+    lookup = lambda kind, name: accounts.get(name) if kind == "ServiceAccount" else None
+    made = []
+
+    def token(p, sa):
+        made.append((p["metadata"]["name"], sa["metadata"]["uid"]))
+        return "tok"
+    m = api_access_mount(pod, [], pod_dir=tmp_path / "pods" / "u1", lookup=lookup, token=token, ca_pem=b"CA")
+    assert m["Target"] == "/var/run/secrets/kubernetes.io/serviceaccount" and m["ReadOnly"]
+    src = Path(m["Source"])
+    assert [(src / f).read_bytes() for f in ("token", "ca.crt", "namespace")] == [b"tok", b"CA", b"default"]
+    assert oct(os.stat(src / "token").st_mode & 0o777) == "0o644" and not reachable_by_others(src / "token", tmp_path)
+    # a second container (or a restart) gets the same token
+    api_access_mount(pod, [], pod_dir=tmp_path / "pods" / "u1", lookup=lookup, token=token, ca_pem=b"CA")
+    assert made == [("p", "sa1")]
+    # opting out, the container's own mount there, no maker: nothing
+    opted = {**pod, "spec": {**pod["spec"], "automountServiceAccountToken": False}}
+    assert api_access_mount(opted, [], pod_dir=tmp_path / "x", lookup=lookup, token=token, ca_pem=b"CA") is None
+    accounts["quiet"] = {"metadata": {"name": "quiet", "uid": "sa2"}, "automountServiceAccountToken": False}
+    quiet = {**pod, "spec": {**pod["spec"], "serviceAccountName": "quiet"}}
+    assert api_access_mount(quiet, [], pod_dir=tmp_path / "x", lookup=lookup, token=token, ca_pem=b"CA") is None
+    own = [{"Target": "/var/run/secrets/kubernetes.io/serviceaccount/"}]
+    assert api_access_mount(pod, own, pod_dir=tmp_path / "x", lookup=lookup, token=token, ca_pem=b"CA") is None
+    assert api_access_mount(pod, [], pod_dir=tmp_path / "x", lookup=lookup, token=None, ca_pem=b"CA") is None
+    # an account that does not exist: the container waits, as for a missing ConfigMap
+    missing = {**pod, "spec": {**pod["spec"], "serviceAccountName": "ghost"}}
+    with pytest.raises(ConfigError, match='serviceaccount "ghost" not found'):
+        api_access_mount(missing, [], pod_dir=tmp_path / "x", lookup=lookup, token=token, ca_pem=b"CA")
