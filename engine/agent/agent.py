@@ -91,8 +91,8 @@ class NodeAgent:
             kind = ev.object.get("kind")
             if kind == "Pod":
                 self._on_pod(ev.object, ev.type)
-            elif kind in ("ConfigMap", "Secret", "PersistentVolumeClaim"):
-                self._on_config(ev.object)
+            elif kind in ("ConfigMap", "Secret", "PersistentVolumeClaim", "ServiceAccount"):
+                self._on_config(ev.object)  # a pod waiting for it starts now (an account: its token)
             elif kind in ("Service", "Endpoints"):
                 self._services_dirty.set()
 
@@ -308,13 +308,7 @@ class NodeAgent:
             self._services_dirty.set()
         self.workers[w.uid] = w
         task = self.ctx.spawn(w.run(), f"pod-{w.ns}-{w.name}")
-        task.add_done_callback(lambda t, w=w: self._worker_done(w))
-
-    def _worker_done(self, w: PodWorker) -> None:
-        if self.workers.get(w.uid) is w:
-            self.workers.pop(w.uid, None)
-            if not self.workers:  # the last pod: the route (and a helper kept only for it) goes
-                self._services_dirty.set()
+        task.add_done_callback(lambda t, uid=w.uid: self.workers.get(uid) is w and self.workers.pop(uid, None))
 
     def _on_pod(self, pod: dict, etype: str) -> None:
         uid = pod["metadata"]["uid"]

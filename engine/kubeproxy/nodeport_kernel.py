@@ -230,13 +230,13 @@ class HostNodePorts:
             self._turn_off(f"the helper container failed: {e}")
 
     def _api_route(self, image: str | None) -> tuple[str, int, int] | None:
-        """The `kubernetes` Service's DNAT (in_cluster.py) while a pod runs on the node."""
+        """The `kubernetes` Service's DNAT (in_cluster.py), from the node's first pod on."""
         port = self.agent.ctx.api_port
         if image is None or self.cluster_off or port is None or self.api_state == "unavailable":
             self.api_state = "unavailable"
             return None
-        if not self.agent.workers:
-            self.api_state = "idle"
+        if not self.agent.workers and self.api_state != "loaded":  # kept once loaded: the next
+            self.api_state = "idle"  # first pod (a scale from 0) need not wait for the helper again
             return None
         return (in_cluster.SERVICE_IP, in_cluster.SERVICE_PORT, port)
 

@@ -113,7 +113,9 @@ def test_kubedeck_up_shows_running_pods_and_quits_leaving_them(up_cluster, docke
     r = subprocess.run(f"{base} get pods", shell=True, capture_output=True, text=True, timeout=30)
     assert "Running" in r.stdout, r.stderr
     running = docker_client.containers.list(filters={"label": f"io.kubedeck.cluster={name}"})
-    assert len(running) == 1  # a single-container pod needs no sandbox
+    # a single-container pod needs no sandbox; beside it, the host's NodePort helper (which
+    # routes pods to the API, engine/in_cluster.py)
+    assert sorted(c.labels.get("io.kubedeck.role") for c in running) == ["app", "nodeport-kernel"]
 
 
 def test_exec_it_gives_an_interactive_shell(up_cluster):
