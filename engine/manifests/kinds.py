@@ -44,8 +44,8 @@ KINDS: dict[str, KindInfo] = {
     "Namespace": KindInfo("v1", "namespaces", False, True),
     "Node": KindInfo("v1", "nodes", False, True),
     "Event": KindInfo("v1", "events", True, True),
+    "ServiceAccount": KindInfo("v1", "serviceaccounts", True, True),  # pods' tokens (engine/in_cluster.py)
     # stored, not acted on
-    "ServiceAccount": KindInfo("v1", "serviceaccounts", True, False),
     "PersistentVolume": KindInfo("v1", "persistentvolumes", False, False),
     "LimitRange": KindInfo("v1", "limitranges", True, False),
     "ResourceQuota": KindInfo("v1", "resourcequotas", True, False),

@@ -393,13 +393,17 @@ def test_known_kinds_argument():
 
 
 def test_stored_kind_is_a_warning_and_still_valid(tmp_path):
-    (tmp_path / "sa.yaml").write_text("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot}\n")
-    docs, found = load_and_validate(tmp_path / "sa.yaml")
-    assert [d.obj["kind"] for d in docs] == ["ServiceAccount"]
+    (tmp_path / "np.yaml").write_text("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+                                      "metadata: {name: deny}\nspec: {podSelector: {}}\n")
+    docs, found = load_and_validate(tmp_path / "np.yaml")
+    assert [d.obj["kind"] for d in docs] == ["NetworkPolicy"]
     [warning] = found
     assert warning.severity == "warning"
-    assert warning.message == "ServiceAccount is stored, not acted on by kubedeck"
-    assert str(warning).endswith("sa.yaml:1 ServiceAccount/robot: ServiceAccount is stored, not acted on by kubedeck")
+    assert warning.message == "NetworkPolicy is stored, not acted on by kubedeck"
+    assert str(warning).endswith("np.yaml:1 NetworkPolicy/deny: NetworkPolicy is stored, not acted on by kubedeck")
+    # a ServiceAccount is acted on: its pods get its tokens (engine/in_cluster.py)
+    (tmp_path / "sa.yaml").write_text("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot}\n")
+    assert load_and_validate(tmp_path / "sa.yaml")[1] == []
 
 
 def test_selector_does_not_match_template_labels():
@@ -676,7 +680,7 @@ def test_thousand_documents_validate(tmp_path):
 def test_kinds_table():
     assert KINDS["Deployment"] == ("apps/v1", "deployments", True, True)
     assert KINDS["Namespace"].namespaced is False
-    assert KINDS["ServiceAccount"].acted_on is False
+    assert KINDS["ServiceAccount"].acted_on is True and KINDS["NetworkPolicy"].acted_on is False
     assert kind_for_plural("apps/v1", "deployments") == "Deployment"
     assert kind_for_plural("v1", "pods") == "Pod"
     assert kind_for_plural("networking.k8s.io/v1", "ingresses") == "Ingress"
