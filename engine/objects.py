@@ -60,27 +60,44 @@ class ObjectService:
             out.add((spec.get("group", ""), (spec.get("names") or {}).get("kind", "")))
         return out
 
-    def admit(self, obj: dict) -> None:
-        """Validate an object arriving through the API, as the API server would (422)."""
+    def admit(self, obj: dict, field_validation: str = "Strict") -> list[str]:
+        """Validate an object arriving through the API, as the API server would (422);
+        returns the warnings for the client (`unknown_fields`)."""
+        errs = self._errors(obj)
+        warnings = self.unknown_fields(obj, field_validation, errs)
+        errs = [e for e in errs if not _is_unknown(e)]
+        if errs:
+            kind, _, name = key_of(obj)
+            raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
+        violations = self.pod_security(obj)
+        if violations:
+            raise StoreError(403, "Forbidden", admission_message(qualified_resource(obj.get("kind", "")),
+                                                                 key_of(obj)[2], violations) + f" ({HINT})")
+        return warnings
+
+    def unknown_fields(self, obj: dict, field_validation: str, errs: list | None = None) -> list[str]:
+        """The API server's `fieldValidation` for fields the schema does not know: `Strict`
+        (what kubectl's default --validate sends) makes them a decoding error (400);
+        `Warn` (the server's default, so what client libraries get) and `Ignore` drop
+        them from `obj`, Warn with a warning each for the response's Warning header."""
+        unknown = [e for e in (self._errors(obj) if errs is None else errs) if _is_unknown(e)]
+        if not unknown:
+            return []
+        names = [_unknown_field(e.field, e.message) for e in unknown]
+        if field_validation == "Strict":
+            kind, version = obj.get("kind", ""), obj.get("apiVersion", "").rpartition("/")[2]
+            raise StoreError(400, "BadRequest", f'{kind} in version "{version}" cannot be '
+                             f"handled as a {kind}: strict decoding error: " + ", ".join(names))
+        for e in unknown:
+            _drop(obj, e.field or "", e.message.split('"')[1])
+        return names if field_validation == "Warn" else []
+
+    def _errors(self, obj: dict) -> list:
         from .manifests.loader import Document
         from .manifests.validate import validate_document
 
         doc = Document(obj=obj, file="<api>", index=0, line=0)
-        errs = [e for e in validate_document(doc, known_kinds=self.crd_kinds()) if e.severity == "error"]
-        kind, _, name = key_of(obj)
-        # Unknown fields are a decoding error (400) on the API server, which kubectl's
-        # default --validate=strict turns on with fieldValidation=Strict; kubedeck is always strict.
-        unknown = [_unknown_field(e.field, e.message) for e in errs if e.message.startswith('unknown field "')]
-        if unknown:
-            version = obj.get("apiVersion", "")
-            raise StoreError(400, "BadRequest", f'{kind} in version "{version.rpartition("/")[2]}" cannot be '
-                             f"handled as a {kind}: strict decoding error: " + ", ".join(unknown))
-        if errs:
-            raise StoreError.invalid(kind, name, [(e.field or "", e.message) for e in errs])
-        violations = self.pod_security(obj)
-        if violations:
-            raise StoreError(403, "Forbidden", admission_message(qualified_resource(kind), name, violations)
-                             + f" ({HINT})")
+        return [e for e in validate_document(doc, known_kinds=self.crd_kinds()) if e.severity == "error"]
 
     def pod_security(self, obj: dict) -> list[tuple[str, str]]:
         """(field, message) for each way `obj`'s pods break the baseline policy."""
@@ -273,6 +290,23 @@ class ObjectService:
                 pass
         live = {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.store.iter_kind("Event")}
         self._events = {k: v for k, v in self._events.items() if v in live}
+
+
+def _is_unknown(e) -> bool:
+    return e.message.startswith('unknown field "')
+
+
+def _drop(obj: dict, field: str, key: str) -> None:
+    """Remove `key` from the map at `field` (`spec.containers[0].ports[1]`) of `obj`."""
+    node = obj
+    for part in filter(None, field.split(".")):
+        name, *indexes = part.replace("]", "").split("[")
+        node = node.get(name) if name else node
+        for i in indexes:
+            node = node[int(i)] if isinstance(node, list) and int(i) < len(node) else None
+        if not isinstance(node, dict):
+            return
+    node.pop(key, None)
 
 
 def _unknown_field(field: str | None, message: str) -> str:

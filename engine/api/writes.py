@@ -4,6 +4,8 @@ apply), delete and the scale subresource.
 Each takes the request's options as the API server does:
 - `dryRun=All`: admission and every check run, nothing is stored, the would-be object is
   returned;
+- `fieldValidation`: unknown fields are a 400 (Strict), or dropped with a `Warning`
+  header each (Warn, the default) or silently (Ignore);
 - `fieldManager`: who made the change; it is recorded in `managedFields` (server-side
   apply uses it to find conflicts; engine/api/ssa.py);
 - preconditions: a `metadata.resourceVersion` in a PUT or PATCH body, or
@@ -37,6 +39,22 @@ def _dry(request: web.Request) -> bool:
         if v != "All":
             raise StoreError(400, "BadRequest", f'dryRun: Unsupported value: "{v}": supported values: "All"')
     return bool(values)
+
+
+def _field_validation(request: web.Request) -> str:
+    """The `fieldValidation` query: Strict (kubectl sends it), Warn (the server's default),
+    Ignore. What Warn drops comes back as `Warning` headers, which kubectl prints."""
+    mode = request.query.get("fieldValidation") or "Warn"
+    if mode not in ("Strict", "Warn", "Ignore"):
+        raise StoreError(400, "BadRequest", f'fieldValidation: Unsupported value: "{mode}": '
+                         'supported values: "Ignore", "Strict", "Warn"')
+    return mode
+
+
+def _warned(resp: web.Response, warnings: list[str]) -> web.Response:
+    for w in warnings:  # RFC 7234's 299 "miscellaneous persistent warning", as the API server
+        resp.headers.add("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"'))
+    return resp
 
 
 def _manager(request: web.Request) -> str:
@@ -96,11 +114,11 @@ class Writes:
     async def create(self, request: web.Request, t: Target) -> web.Response:
         body = await read_body(request)
         fill_target(t, body)
-        self.objects.admit(body)
+        warnings = self.objects.admit(body, _field_validation(request))
         body = _tracked(request, t, None, body)
         if _dry(request):
-            return web.json_response(self._dry_create(body), status=201)
-        return web.json_response(self.store.create(prepare_create(body)), status=201)
+            return _warned(web.json_response(self._dry_create(body), status=201), warnings)
+        return _warned(web.json_response(self.store.create(prepare_create(body)), status=201), warnings)
 
     def _dry_create(self, obj: dict) -> dict:
         fold_string_data(obj)
@@ -120,12 +138,12 @@ class Writes:
                 return web.json_response({**self._live(t, ns), "status": body.get("status") or {}})
             out = self.store.update_status(t.kind, ns, t.name, body.get("status") or {})
             return web.json_response(out or self.store.get(t.kind, ns, t.name))
-        self.objects.admit(body)
+        warnings = self.objects.admit(body, _field_validation(request))
         live = self._live(t, ns)
         body = _tracked(request, t, live, prepare_update(body, live))
         if _dry(request):
-            return web.json_response(self._dry_update(t, ns, body))
-        return web.json_response(self.store.update(body))
+            return _warned(web.json_response(self._dry_update(t, ns, body)), warnings)
+        return _warned(web.json_response(self.store.update(body)), warnings)
 
     def _dry_update(self, t: Target, ns: str, new: dict) -> dict:
         live = self._live(t, ns)
@@ -157,11 +175,11 @@ class Writes:
                 return web.json_response(new)
             out = self.store.update_status(t.kind, ns, t.name, new.get("status") or {})
             return web.json_response(out or self.store.get(t.kind, ns, t.name))
-        self.objects.admit(new)
+        warnings = self.objects.admit(new, _field_validation(request))
         new = _tracked(request, t, live, prepare_update(new, live))
         if _dry(request):  # what the write would store: a Secret's stringData folded into data
-            return web.json_response(fold_string_data(new))
-        return web.json_response(self.store.update(new, check_rv=False))
+            return _warned(web.json_response(fold_string_data(new)), warnings)
+        return _warned(web.json_response(self.store.update(new, check_rv=False)), warnings)
 
     async def apply(self, request: web.Request, t: Target, ns: str) -> web.Response:
         """Server-side apply (`application/apply-patch+yaml`): creates the object when it
@@ -177,11 +195,13 @@ class Writes:
         if not config.get("apiVersion"):
             config["apiVersion"] = t.group_version
         dry = _dry(request)
+        # an apply configuration is partial: only its unknown fields are checked before the merge
+        warnings = self.objects.unknown_fields(config, _field_validation(request))
         out, created = self.objects.apply(config, manager=manager, force=request.query.get("force") == "true",
                                           dry_run=dry)
         if dry and created:
             out = self._dry_create(out)
-        return web.json_response(out, status=201 if created else 200)
+        return _warned(web.json_response(out, status=201 if created else 200), warnings)
 
     async def delete(self, request: web.Request, t: Target, ns: str) -> web.Response:
         opts = await read_body(request) if request.can_read_body else {}

@@ -197,7 +197,16 @@ def test_errors_in_kubectls_words(k, kd, tmp_path):
                                            "data: {a: b}\nfoo: bar\n")
     r = k("apply", "-f", str(tmp_path / "unknown.yaml"), check=False)
     assert r.returncode == 1 and 'unknown field "foo"' in r.stderr, r.stderr
-    k("delete", "cm", name)
+    # --validate=warn / false: the server drops the field (Warn says so, as the API server's
+    # default does for clients that send no fieldValidation) and stores the rest
+    r = k("apply", "--validate=warn", "-f", str(tmp_path / "unknown.yaml"))
+    assert 'Warning: unknown field "foo"' in r.stderr, r.stderr
+    stored = json.loads(k("get", "cm", f"{name}-u", "-o", "json").stdout)
+    assert stored["data"] == {"a": "b"} and "foo" not in stored
+    k("delete", "cm", f"{name}-u")
+    r = k("create", "--validate=false", "-f", str(tmp_path / "unknown.yaml"))
+    assert "Warning" not in r.stderr and "foo" not in k("get", "cm", f"{name}-u", "-o", "json").stdout
+    k("delete", "cm", name, f"{name}-u")
 
 
 def test_describe_shows_only_its_own_events(k, kd):
