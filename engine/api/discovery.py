@@ -15,7 +15,12 @@ from functools import lru_cache
 from ..manifests.kinds import KINDS
 from . import metrics_api, review_api
 
-VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+def verbs_of(kind: str) -> list[str]:
+    """A kind's verbs: every kind's, but Namespaces have no deletecollection (as upstream)."""
+    return [v for v in VERBS if v != "deletecollection"] if kind == "Namespace" else VERBS
 
 SHORT_NAMES = {
     "Pod": ["po"], "Service": ["svc"], "Deployment": ["deploy"], "ReplicaSet": ["rs"],
@@ -93,7 +98,7 @@ def resource_list(group_version: str) -> dict | None:
     for kind in sorted(kinds):
         info = KINDS[kind]
         r = {"name": info.plural, "singularName": kind.lower(), "namespaced": info.namespaced,
-             "kind": kind, "verbs": VERBS}
+             "kind": kind, "verbs": verbs_of(kind)}
         if kind in SHORT_NAMES:
             r["shortNames"] = SHORT_NAMES[kind]
         if kind in CATEGORY_ALL:
@@ -146,7 +151,7 @@ def _aggregated_resource(kind: str, group: str, version: str) -> dict:
     info = KINDS[kind]
     r = {"resource": info.plural, "responseKind": {"group": group, "version": version, "kind": kind},
          "scope": "Namespaced" if info.namespaced else "Cluster", "singularResource": kind.lower(),
-         "verbs": VERBS}
+         "verbs": verbs_of(kind)}
     if kind in SHORT_NAMES:
         r["shortNames"] = SHORT_NAMES[kind]
     if kind in CATEGORY_ALL:

@@ -81,6 +81,11 @@ class Reads:
         sel_d = parse_selector_string(sel) if sel else None
         return sel_d, parse_field_selector(request.query.get("fieldSelector", ""), kind)
 
+    def selection(self, request: web.Request, t: Target) -> list[dict]:
+        """The objects a list with this request's selectors gives (deletecollection's)."""
+        sel, fields = self._filter(request, t.kind)
+        return self.store.list(t.kind, t.namespace if t.namespaced else None, sel, where=fields)
+
     def get(self, request: web.Request, t: Target, ns: str) -> web.Response:
         obj = self.store.peek(t.kind, ns, t.name)  # serialised right away, never mutated
         if obj is None:

@@ -197,6 +197,8 @@ class Handlers:
                 return self.reads.list(request, t)
             if m == "POST":
                 return await self.writes.create(request, t)
+            if m == "DELETE":
+                return await self.writes.delete_collection(request, t, self.reads.selection(request, t))
             raise BadPath(request.path)
         if m == "GET":
             return self.reads.get(request, t, ns)

@@ -11,7 +11,8 @@ Each takes the request's options as the API server does:
 - preconditions: a `metadata.resourceVersion` in a PUT or PATCH body, or
   `preconditions` in DeleteOptions, must match the live object (409 otherwise);
 - `propagationPolicy` and `gracePeriodSeconds` from the query or a DeleteOptions body,
-  which is where kubectl sends them.
+  which is where kubectl sends them; the same for a collection's DELETE (deletecollection,
+  with the list's selectors).
 """
 
 from __future__ import annotations
@@ -203,7 +204,9 @@ class Writes:
             out = self._dry_create(out)
         return _warned(web.json_response(out, status=201 if created else 200), warnings)
 
-    async def delete(self, request: web.Request, t: Target, ns: str) -> web.Response:
+    async def _delete_options(self, request: web.Request) -> tuple[dict, int | None, str | None]:
+        """DeleteOptions from the body and the query (kubectl sends a body): (body, grace,
+        propagation)."""
         opts = await read_body(request) if request.can_read_body else {}
         q = request.query
         grace = q.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
@@ -211,6 +214,31 @@ class Writes:
         if propagation not in (None, "Foreground", "Background", "Orphan"):
             raise StoreError(422, "Invalid", f'propagationPolicy: Unsupported value: "{propagation}": '
                                              'supported values: "Foreground", "Background", "Orphan"')
+        return opts or {}, int(grace) if grace is not None else None, propagation
+
+    async def delete_collection(self, request: web.Request, t: Target, selected: list[dict]) -> web.Response:
+        """DELETE on a collection (client-go's DeleteCollection): each object the list's
+        selectors give is deleted as by its own DELETE; the answer lists them."""
+        if t.kind == "Namespace":
+            raise StoreError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        opts, grace, propagation = await self._delete_options(request)
+        items = []
+        for obj in selected:
+            meta = obj["metadata"]
+            if _dry(request) or "All" in (opts.get("dryRun") or []):
+                items.append(obj)
+                continue
+            try:
+                items.append(self.objects.delete(t.kind, meta.get("namespace", ""), meta["name"], grace=grace,
+                                                 propagation=propagation))
+            except StoreError as e:
+                if e.code != 404:  # deleted meanwhile: not in the answer
+                    raise
+        return web.json_response({"kind": f"{t.kind}List", "apiVersion": t.group_version,
+                                  "metadata": {"resourceVersion": str(self.store.rv)}, "items": items})
+
+    async def delete(self, request: web.Request, t: Target, ns: str) -> web.Response:
+        opts, grace, propagation = await self._delete_options(request)
         live = self._live(t, ns)
         pre = opts.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != live["metadata"]["uid"]:
@@ -220,8 +248,7 @@ class Writes:
             raise StoreError.conflict(t.kind, t.name)
         if _dry(request) or "All" in (opts.get("dryRun") or []):
             return web.json_response(live)
-        out = self.objects.delete(t.kind, ns, t.name, grace=int(grace) if grace is not None else None,
-                                  propagation=propagation)
+        out = self.objects.delete(t.kind, ns, t.name, grace=grace, propagation=propagation)
         return web.json_response(out)
 
     async def scale(self, request: web.Request, t: Target) -> web.Response:

@@ -48,6 +48,12 @@ def test_list_create_patch_delete(api, engine):
         core.read_namespaced_pod("nope", "default")
     assert e.value.status == 404
     core.delete_namespaced_config_map("py", "default")
+    # a collection's DELETE with a selector (no kubectl command sends one; client libraries do)
+    for name in ("py-a", "py-b"):
+        core.create_namespaced_config_map("default", client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=name, labels={"batch": "1"})))
+    core.delete_collection_namespaced_config_map("default", label_selector="batch=1")
+    assert core.list_namespaced_config_map("default", label_selector="batch=1").items == []
     apps.delete_namespaced_deployment("pyweb", "default", propagation_policy="Foreground")
     wait_for(lambda: not engine.pods("app=pyweb"), 60, what="pods deleted with their Deployment")
 

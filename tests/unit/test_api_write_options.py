@@ -1,7 +1,8 @@
-"""The API's `fieldValidation` (engine/objects.py unknown_fields, engine/api/writes.py):
-Strict refuses unknown fields, Warn (the default: what client libraries get) drops them
-with a Warning header each, Ignore drops them silently; on create, update, patch and
-server-side apply, through a real aiohttp server."""
+"""Options of the API's writes, through a real aiohttp server: `fieldValidation`
+(engine/objects.py unknown_fields, engine/api/writes.py): Strict refuses unknown fields,
+Warn (the default: what client libraries get) drops them with a Warning header each,
+Ignore drops them silently, on create, update, patch and server-side apply; and a DELETE
+on a collection (deletecollection) with the list's selectors."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def call(cluster):
 
     def go(method: str, path: str, body, **headers) -> tuple[int, dict, list[str]]:
         async def run():
-            async with client.request(method, path, data=json.dumps(body), headers={**H, **headers}) as r:
+            data = None if body is None else json.dumps(body)
+            async with client.request(method, path, data=data, headers={**H, **headers}) as r:
                 return r.status, await r.json(), r.headers.getall("Warning", [])
         return loop.run_until_complete(run())
     yield go
@@ -78,3 +80,22 @@ def test_update_patch_and_apply_follow_the_mode(call):
     status, body, _ = call("PATCH", CM + "/a?fieldManager=me&force=true&fieldValidation=Strict", applied,
                            **{"Content-Type": "application/apply-patch+yaml"})
     assert status == 400 and 'unknown field "zap"' in body["message"]
+
+
+def test_delete_collection_takes_the_lists_selectors(call):
+    for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
+        call("POST", CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"team": team}}})
+    status, body, _ = call("DELETE", CM + "?labelSelector=team%3Dx&dryRun=All", None)
+    assert status == 200 and sorted(i["metadata"]["name"] for i in body["items"]) == ["a", "b"]
+    assert len(call("GET", CM, None)[1]["items"]) == 3  # a dry run deletes nothing
+    status, body, _ = call("DELETE", CM + "?labelSelector=team%3Dx", None)
+    assert status == 200 and body["kind"] == "ConfigMapList" and len(body["items"]) == 2
+    assert [i["metadata"]["name"] for i in call("GET", CM, None)[1]["items"]] == ["c"]
+    status, body, _ = call("DELETE", CM + "?fieldSelector=metadata.name%3Dc", {"propagationPolicy": "Background"})
+    assert status == 200 and [i["metadata"]["name"] for i in body["items"]] == ["c"]
+    assert call("GET", CM, None)[1]["items"] == []
+    status, body, _ = call("DELETE", "/api/v1/namespaces", None)
+    assert status == 405 and body["reason"] == "MethodNotAllowed"
+    status, doc, _ = call("GET", "/api/v1", None)
+    verbs = {r["name"]: r["verbs"] for r in doc["resources"]}
+    assert "deletecollection" in verbs["configmaps"] and "deletecollection" not in verbs["namespaces"]
