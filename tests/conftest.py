@@ -205,6 +205,8 @@ def pytest_ignore_collect(collection_path, config):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "dockerd_restart: restarts the real Docker daemon (runs first, alone on the daemon)")
+    config.addinivalue_line("markers", "shared_engine: the module's tests share one engine, reset after each (`engine`)")
+    config.addinivalue_line("markers", "own_engine: in a shared_engine module, this test starts an engine of its own")
 
 
 #: the test modules that run sample-manifests, whose Services ask for fixed nodePorts
@@ -442,8 +444,78 @@ def _drop_leftover_table(cluster: str) -> None:
         subprocess.run([nft, "delete", "table", "ip", table], capture_output=True)
 
 
+class _SharedEngine:
+    """The engine that the tests of a `shared_engine` module on this xdist worker take
+    turns on: started for the first of them, reset after each one that another of them
+    follows (tests/engine_reset.py), replaced when a reset fails. It holds the daemon's
+    share from its start until the module's last test is done (Engine.start)."""
+
+    def __init__(self, base: Path, docker_client):
+        self.base, self.docker_client = base, docker_client
+        self.engine: Engine | None = None
+        self.fresh = None  # the engine as started (engine_reset.FreshState)
+        self.started = 0
+
+    def lend(self) -> Engine:
+        if self.engine is not None:
+            REAPER.settle()  # as Engine.start does: no test body beside an earlier cleanup
+            return self.engine
+        from engine_reset import FreshState
+
+        self.started += 1
+        eng = Engine(self.base / f"e{self.started}", self.docker_client)
+        try:
+            eng.start()
+            self.fresh = FreshState(eng)
+        except BaseException:
+            eng.retire(state=True)
+            raise
+        self.engine = eng
+        return eng
+
+    def reset(self) -> None:
+        try:
+            self.fresh.restore(self.engine)
+        except BaseException:  # never lent out again as it is: the next test gets a new one
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.retire(state=True)
+            self.engine = None
+
+
+@pytest.fixture(scope="module")
+def _shared_engine(tmp_path_factory, docker_client):
+    shared = _SharedEngine(tmp_path_factory.mktemp("shared"), docker_client)
+    yield shared
+    shared.close()
+
+
+#: the item this worker runs after the one being torn down (None: none), for `engine`
+NEXT_ITEM = pytest.StashKey()
+
+
+@pytest.hookimpl(tryfirst=True)  # before the runner's teardown of the fixtures
+def pytest_runtest_teardown(item, nextitem):
+    item.stash[NEXT_ITEM] = nextitem
+
+
 @pytest.fixture
-def engine(tmp_path, docker_client):
+def engine(request, tmp_path, docker_client):
+    """A started engine of the test's own; in a module marked `shared_engine`, the
+    module's shared one (_SharedEngine), unless the test is marked `own_engine` (it
+    kills or restarts its engine, stops its nodes, starts it with other flags, or counts
+    what a shared engine's history would change: say which where it is not plain)."""
+    item = request.node
+    if item.get_closest_marker("shared_engine") and not item.get_closest_marker("own_engine"):
+        shared = request.getfixturevalue("_shared_engine")
+        yield shared.lend()
+        following = item.stash.get(NEXT_ITEM, None)
+        if following is not None and following.path == item.path:  # else the engine goes with the module
+            shared.reset()
+        return
     eng = Engine(tmp_path, docker_client)
     try:  # a start that failed is cleaned up too (and gives back its share of the daemon)
         yield eng.start()

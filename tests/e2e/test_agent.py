@@ -1,10 +1,15 @@
-"""The node agent on real Docker: config, volumes, restarts, probes, logs, adoption."""
+"""The node agent on real Docker: config, volumes, restarts, probes, logs, adoption.
+
+The tests share one engine (`shared_engine`: reset after each), but those that kill it."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
 from conftest import wait_for
+
+pytestmark = pytest.mark.shared_engine
 
 
 def pod_yaml(name: str, body: str) -> str:
@@ -223,6 +228,7 @@ def test_oom_killed(engine):
     assert st["containerStatuses"][0]["state"]["terminated"]["reason"] == "OOMKilled"
 
 
+@pytest.mark.own_engine
 def test_engine_sigkill_adopts_containers(engine):
     engine.write("pod.yaml", pod_yaml("keeper", """
   containers:
@@ -324,6 +330,7 @@ def test_failing_init_container_with_restart_never_fails_the_pod(engine):
     assert "running" not in st["containerStatuses"][0]["state"]
 
 
+@pytest.mark.own_engine  # kills its engine and runs `down`
 def test_pvc_volume_is_labelled_and_down_volumes_removes_it(engine):
     engine.write("pvc.yaml", """
 apiVersion: v1

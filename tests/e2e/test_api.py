@@ -1,4 +1,7 @@
-"""The engine API over real HTTP: auth, Kubernetes Status errors, CRUD, watches, the CLI."""
+"""The engine API over real HTTP: auth, Kubernetes Status errors, CRUD, watches, the CLI.
+
+The tests share one engine (`shared_engine`: reset after each), but the one that restarts
+it and the one with two engines."""
 
 from __future__ import annotations
 
@@ -6,9 +9,12 @@ import json
 import threading
 
 import httpx
+import pytest
 
 from conftest import wait_for
 from e2e_kit import deployment
+
+pytestmark = pytest.mark.shared_engine
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-cm", "labels": {"app": "x"}},
       "data": {"a": "1"}}
@@ -70,6 +76,7 @@ def test_watch_streams_changes_in_order(engine):
     assert events[1][2] == {"a": "2"}
 
 
+@pytest.mark.own_engine
 def test_state_survives_engine_restart(engine):
     engine.write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\ndata: {k: v}\n")
     first = wait_for(lambda: engine.client.get("ConfigMap", "default", "keep"), 10)

@@ -1,16 +1,22 @@
 """Controllers and scheduler end to end on real Docker: Deployments (surge/unavailable
 step by step, undo, Recreate, progress deadline, history), StatefulSets, DaemonSets on 3
 nodes, Jobs, CronJobs, garbage collection, node failure, scheduling and self-healing
-after an engine SIGKILL."""
+after an engine SIGKILL.
+
+The tests share one engine (`shared_engine`: reset after each, the node's labels and
+taints too), but those that kill it or start it with other nodes."""
 
 from __future__ import annotations
 
 import signal
 import time
 
+import pytest
 from conftest import wait_for
 
 from kubedeck.engine.paths import path_for
+
+pytestmark = pytest.mark.shared_engine
 
 BUSY = "busybox:1.36"
 # Stops on SIGTERM, as a well-behaved app does: an `exec sleep` is PID 1, which ignores
@@ -580,6 +586,7 @@ def container_summary(engine) -> list:
                    c.status, c.name[:60]) for c in engine.containers())
 
 
+@pytest.mark.own_engine
 def test_engine_sigkill_mid_scale_up_and_mid_rollout(engine):
     engine.client.create(deployment("big", 0))
     wait_for(lambda: engine.client.get("Deployment", "default", "big").get("status"), 10)

@@ -1,5 +1,6 @@
 """The Ingress controller end to end: manifests in the folder, pods on Docker, requests
-through the engine's HTTP and HTTPS listeners (free ports, read from the status)."""
+through the engine's HTTP and HTTPS listeners (free ports, read from the status). The
+tests share one engine (`shared_engine`: reset after each)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import socket
 import ssl
 import threading
 
+import pytest
 from conftest import trickle, wait_for
 from e2e_kit import deployment
+
+pytestmark = pytest.mark.shared_engine
 
 APP = deployment("NAME", """
 containers:

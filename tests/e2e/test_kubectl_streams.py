@@ -5,7 +5,8 @@ and a Deployment.
 Each test runs kubectl.1.33 (WebSocket v5 for exec/attach/cp, SPDY tunnelled in a
 WebSocket for port-forward) and kubectl.1.27 (SPDY/3.1
 upgrades for everything), so both protocol generations pass through the same checks.
-A missing binary fails the test.
+A missing binary fails the test. The tests share one engine (`shared_engine`: reset
+after each).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 import pytest
 from conftest import wait_for
 from e2e_kit import deployment, kubectl_binaries
+
+pytestmark = pytest.mark.shared_engine
 
 MB50 = 50 * 1024 * 1024
 

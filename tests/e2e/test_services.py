@@ -1,9 +1,13 @@
-"""Service names from inside pods, on the Service port (80 -> 8080)."""
+"""Service names from inside pods, on the Service port (80 -> 8080). The tests share one
+engine (`shared_engine`: reset after each)."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import wait_for
 from e2e_kit import CLIENT, SVC, WEB, exec_in
+
+pytestmark = pytest.mark.shared_engine
 
 STS = """
 apiVersion: v1

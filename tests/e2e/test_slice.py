@@ -1,12 +1,18 @@
 """The thin slice end to end: a file becomes pods on Docker, a NodePort answers,
-balancing across replicas, and the folder stays the truth as files change."""
+balancing across replicas, and the folder stays the truth as files change.
+
+The tests share one engine (`shared_engine`: reset after each), but the one that kills
+its proxy worker (others count the worker's restarts)."""
 
 from __future__ import annotations
 
 import socket
 import urllib.request
 
+import pytest
 from conftest import free_nodeport, trickle, wait_for
+
+pytestmark = pytest.mark.shared_engine
 
 WEB = """
 apiVersion: apps/v1
@@ -265,6 +271,7 @@ spec:
              what="the Widget accepted once its CRD exists")
 
 
+@pytest.mark.own_engine
 def test_nodeport_keeps_its_port_when_the_proxy_worker_dies(engine):
     """The engine owns the listening socket and hands it to the proxy worker: a worker
     killed with SIGKILL is started again, and a client connecting in between waits in

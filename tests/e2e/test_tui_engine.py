@@ -2,7 +2,8 @@
 
 One test per key action: the app is built from the engine's `api.json`, keys are pressed,
 and both the screen's widgets and the engine (through its own API client) are checked.
-No fixed sleeps: `until()` lets the app run while polling a condition.
+No fixed sleeps: `until()` lets the app run while polling a condition. The tests share
+one engine (`shared_engine`: reset after each).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from kubedeck.tui.app import KubedeckApp
 from kubedeck.tui.widgets.pick_screen import PickScreen
 from kubedeck.tui.widgets.resource_table import ResourceTable
 from kubedeck.tui.widgets.text_screen import TextScreen
+
+pytestmark = pytest.mark.shared_engine
 
 SIZE = (120, 34)
 
