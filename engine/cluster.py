@@ -115,8 +115,12 @@ class Cluster:
         pki = self.pki = ensure_pki(self.settings.state)
         from .api.tokens import Tokens
 
+        from .agent.metrics import MetricsSampler
+
         self.tokens = Tokens(self.store, token)
-        app = build_app(self.store, self.objects, token, self.tokens, kubelet=lambda: self.agent, status=self.status)
+        sampler = MetricsSampler(lambda: self.agent)  # metrics.k8s.io's, and the HPA controller's
+        app = build_app(self.store, self.objects, token, self.tokens, kubelet=lambda: self.agent, status=self.status,
+                        sampler=sampler)
         # at stop, requests in flight get 0.25 s before they are cancelled: a watch never ends
         # by itself, and the default 60 s held every stop with a client attached for the 3 s
         # below (then the rest of the API's cleanup was skipped); a plain request takes ms
@@ -143,7 +147,8 @@ class Cluster:
 
         self.controllers = ControllerManager(self.store, self.objects, state_dir=self.settings.state,
                                              nodes=self.settings.nodes, lb_address=self.settings.address,
-                                             node_port_range=self.settings.node_port_range, api_port=port)
+                                             node_port_range=self.settings.node_port_range, api_port=port,
+                                             usage=sampler.peek if self.settings.docker else None)
         # loops that start afresh on every call: restarted with back-off if they fail
         self.supervisor.spawn(self.controllers.run, "controllers")
         if self.settings.docker:

@@ -94,15 +94,24 @@ class MetricsSampler:
         self._ready = asyncio.Event()
         self._asked = 0.0
 
-    async def latest(self, *, timeout: float = 5.0) -> dict[str, PodUsage]:
-        """Usage by pod uid. Marks interest (sampling runs while asked), and after an
-        idle spell waits, at most `timeout` seconds, for the first rates."""
+    def peek(self) -> dict[str, tuple[float, float]]:
+        """The newest usage by pod uid, as (cpu cores, memory bytes) of its app containers
+        (what metrics-server reports and the HPA reads), without waiting: marks interest
+        like `latest`, so an idle sampler starts and the next call has rates."""
         loop = asyncio.get_running_loop()
         self._asked = loop.time()
         if self._task is None or self._task.done():
             self._ready = asyncio.Event()
             self._task = loop.create_task(self._run(), name="metrics-sampler")
             self._task.add_done_callback(_log_failure)
+        return {uid: (sum(c.cpu_nanocores for c in u.containers.values()) / 1e9,
+                      float(sum(c.memory_bytes for c in u.containers.values())))
+                for uid, u in self.pods.items() if u.containers}
+
+    async def latest(self, *, timeout: float = 5.0) -> dict[str, PodUsage]:
+        """Usage by pod uid. Marks interest (sampling runs while asked), and after an
+        idle spell waits, at most `timeout` seconds, for the first rates."""
+        self.peek()
         if not self._ready.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._ready.wait()), timeout)

@@ -37,7 +37,8 @@ MAX_BODY = 3 * 1024 * 1024
 
 
 def build_app(store: Store, objects: ObjectService, token: str, tokens: Tokens, *,
-              kubelet: Callable[[], object | None], status: Callable[[], dict]) -> web.Application:
+              kubelet: Callable[[], object | None], status: Callable[[], dict],
+              sampler=None) -> web.Application:
     """The API over the store (reads, watches), the object service (every write) and
     the node's kubelet (logs, exec, attach, port-forward, metrics), which exists only once
     Docker is set up: `kubelet()` returns None until then. `status()` is kubedeck's own
@@ -70,7 +71,7 @@ def build_app(store: Store, objects: ObjectService, token: str, tokens: Tokens, 
             return fail(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}")
 
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY)
-    MetricsApi(store, kubelet).install(app)
+    MetricsApi(store, kubelet, sampler=sampler).install(app)  # the sampler the HPA controller reads too
     review_api.install(app)  # kubectl auth can-i / whoami
     ActivityApi().install(app)  # /kubedeck/v1/activity: the x-ray's stream
     h = Handlers(store, objects, kubelet, status, tokens)

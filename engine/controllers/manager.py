@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
@@ -35,6 +36,7 @@ from .cronjob import CronJobController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .gc import GarbageCollector
+from .hpa import HorizontalPodAutoscalerController
 from .master_service import MasterServiceController
 from .namespace import NamespaceController
 from .nodes import NodeController
@@ -136,11 +138,13 @@ def _read_ca(state_dir: Path) -> str | None:
 class ControllerManager:
     def __init__(self, store: Store, objects: Objects, *, state_dir: Path,
                  nodes: int = 1, lb_address: str = "127.0.0.1", clock: Clock | None = None,
-                 node_port_range: tuple[int, int] | None = None, api_port: int | None = None):
+                 node_port_range: tuple[int, int] | None = None, api_port: int | None = None,
+                 usage: Callable[[], dict] | None = None):
         """`state_dir` holds cluster.yaml, `nodes` is `serve --nodes`, `lb_address` is the
         address LoadBalancer Services report (the NodePort listeners' address),
         `node_port_range` is `serve --service-node-port-range` (None: the default),
-        `api_port` where the API listens (the `kubernetes` Service's endpoint)."""
+        `api_port` where the API listens (the `kubernetes` Service's endpoint), `usage`
+        the pods' newest resource usage (the HPA's metrics; None without a node agent)."""
         self.store = store
         clock = clock or SystemClock()
         controllers: list[Controller] = [  # the NodeController first: run() registers nodes first
@@ -151,7 +155,8 @@ class ControllerManager:
             Scheduler(store, objects, clock), EndpointsController(store, lb_address=lb_address, node_port_range=node_port_range),
             GarbageCollector(store, objects), NamespaceController(store, objects),
             ServiceAccountsController(store, ca_pem=_read_ca(state_dir)),
-            MasterServiceController(store, api_port=api_port)]
+            MasterServiceController(store, api_port=api_port),
+            HorizontalPodAutoscalerController(store, objects, clock, usage=usage)]
         self.reconcilers = [Reconciler(c, objects, clock) for c in controllers]
 
     def observe(self, ev: WatchEvent) -> None:

@@ -45,6 +45,7 @@ KINDS: dict[str, KindInfo] = {
     "Node": KindInfo("v1", "nodes", False, True),
     "Event": KindInfo("v1", "events", True, True),
     "ServiceAccount": KindInfo("v1", "serviceaccounts", True, True),  # pods' tokens (engine/in_cluster.py)
+    "HorizontalPodAutoscaler": KindInfo("autoscaling/v2", "horizontalpodautoscalers", True, True),
     # stored, not acted on
     "PersistentVolume": KindInfo("v1", "persistentvolumes", False, False),
     "LimitRange": KindInfo("v1", "limitranges", True, False),
@@ -57,7 +58,7 @@ KINDS: dict[str, KindInfo] = {
     "ClusterRole": KindInfo("rbac.authorization.k8s.io/v1", "clusterroles", False, False),
     "ClusterRoleBinding": KindInfo("rbac.authorization.k8s.io/v1", "clusterrolebindings", False, False),
     "NetworkPolicy": KindInfo("networking.k8s.io/v1", "networkpolicies", True, False),
-    "HorizontalPodAutoscaler": KindInfo("autoscaling/v2", "horizontalpodautoscalers", True, False),
+
     "PodDisruptionBudget": KindInfo("policy/v1", "poddisruptionbudgets", True, False),
     "PriorityClass": KindInfo("scheduling.k8s.io/v1", "priorityclasses", False, False),
     "StorageClass": KindInfo("storage.k8s.io/v1", "storageclasses", False, False),
