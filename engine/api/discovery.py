@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import lru_cache
 
-from ..manifests.kinds import KINDS
+from ..manifests.kinds import KINDS, OTHER_VERSIONS
 from . import metrics_api, review_api
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -59,9 +59,14 @@ AGGREGATED = ("apidiscovery.k8s.io/v2", "apidiscovery.k8s.io/v2beta1")
 
 
 def _by_group_version() -> dict[str, list[str]]:
+    """group/version -> its kinds; the stored versions first, so each group's preferred
+    version comes first (`_groups`)."""
     out: dict[str, list[str]] = defaultdict(list)
     for kind, info in KINDS.items():
         out[info.api_version].append(kind)
+    for kind, versions in OTHER_VERSIONS.items():
+        for gv in versions:
+            out[gv].append(kind)
     return out
 
 
@@ -71,9 +76,11 @@ def core_versions() -> dict:
 
 
 def _groups() -> dict[str, list[str]]:
-    """group -> its versions (kubedeck serves one version per group, the preferred one)."""
+    """group -> its versions, the preferred (stored) one first: one per group, but
+    autoscaling's v2 and v1 (OTHER_VERSIONS)."""
+    stored = {info.api_version for info in KINDS.values()}
     out: dict[str, list[str]] = defaultdict(list)
-    for gv in sorted(_by_group_version()):
+    for gv in sorted(_by_group_version(), key=lambda gv: (gv.split("/")[0], gv not in stored, gv)):
         if "/" in gv:
             g, v = gv.split("/")
             out[g].append(v)

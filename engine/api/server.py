@@ -20,11 +20,13 @@ from . import discovery, review_api
 from .activity_api import ActivityApi
 from .metrics_api import MetricsApi
 from .patch_error import PatchError
+from ..manifests.kinds import KINDS
 from ..paths import BadPath, parse_path
 from .reads import Reads
 from .status import fail
 from .streams import Streams
 from .tokens import Tokens
+from .versions import OtherVersions
 from .writes import Writes, read_body
 
 if TYPE_CHECKING:
@@ -159,6 +161,7 @@ class Handlers:
         self.streams = Streams(store, kubelet)
         self.writes = Writes(objects)
         self.reads = Reads(store)
+        self.other_versions = OtherVersions(store, self.reads, self.writes)
 
     async def discover(self, request: web.Request) -> web.Response:
         m = request.match_info
@@ -191,6 +194,8 @@ class Handlers:
             return web.json_response(self.tokens.request(ns, t.name, await read_body(request)), status=201)
         if t.subresource not in (None, "status"):
             raise BadPath(request.path)
+        if t.group_version != KINDS[t.kind].api_version:  # autoscaling/v1 HPAs: converted
+            return await self.other_versions.handle(request, t, ns)
         if t.name is None:
             if m == "GET":
                 if request.query.get("watch") in ("1", "true"):

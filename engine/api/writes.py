@@ -112,8 +112,9 @@ class Writes:
             raise StoreError.not_found(t.kind, t.name)
         return obj
 
-    async def create(self, request: web.Request, t: Target) -> web.Response:
-        body = await read_body(request)
+    async def create(self, request: web.Request, t: Target, *, body: dict | None = None) -> web.Response:
+        """POST; `body`: the request's, read already (and converted: api/versions.py)."""
+        body = await read_body(request) if body is None else body
         fill_target(t, body)
         warnings = self.objects.admit(body, _field_validation(request))
         body = _tracked(request, t, None, body)
@@ -131,8 +132,8 @@ class Writes:
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now_iso(), generation=1)
         return obj
 
-    async def replace(self, request: web.Request, t: Target, ns: str) -> web.Response:
-        body = await read_body(request)
+    async def replace(self, request: web.Request, t: Target, ns: str, *, body: dict | None = None) -> web.Response:
+        body = await read_body(request) if body is None else body
         fill_target(t, body)
         if t.subresource == "status":
             if _dry(request):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["KindInfo", "KINDS", "kind_for_plural", "plural_for_kind", "group_of", "is_namespaced",
-           "qualified_resource"]
+__all__ = ["KindInfo", "KINDS", "OTHER_VERSIONS", "kind_for_plural", "plural_for_kind", "group_of", "is_namespaced",
+           "qualified_resource", "served_versions"]
 
 
 class KindInfo(NamedTuple):
@@ -76,7 +76,16 @@ KINDS: dict[str, KindInfo] = {
     "CertificateSigningRequest": KindInfo("certificates.k8s.io/v1", "certificatesigningrequests", False, False),
 }
 
+# versions the API also serves a kind at, converting to and from the stored one
+# (engine/api/versions.py): kubectl before 1.33 creates HPAs as autoscaling/v1
+OTHER_VERSIONS: dict[str, tuple[str, ...]] = {"HorizontalPodAutoscaler": ("autoscaling/v1",)}
 _BY_PLURAL = {(info.api_version, info.plural): kind for kind, info in KINDS.items()}
+_BY_PLURAL.update({(gv, KINDS[kind].plural): kind for kind, gvs in OTHER_VERSIONS.items() for gv in gvs})
+
+
+def served_versions(kind: str) -> tuple[str, ...]:
+    """The group/versions the API serves `kind` at, the stored (preferred) one first."""
+    return (KINDS[kind].api_version, *OTHER_VERSIONS.get(kind, ()))
 
 
 def group_of(api_version: str) -> str:

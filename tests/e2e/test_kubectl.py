@@ -456,3 +456,25 @@ def test_create_token_for_the_default_service_account(k, kd):
     k("delete", "serviceaccount", name)
     r = k("--token", token, "get", "pods", check=False)
     assert r.returncode == 1 and "Unauthorized" in r.stderr, r.stderr  # deleting the account revoked it
+
+
+def test_autoscale_at_either_autoscaling_version(k, kd):
+    """kubectl before 1.33 creates HPAs as autoscaling/v1 (targetCPUUtilizationPercentage),
+    1.33 as v2; both are one object, read back at either version (engine/api/versions.py)."""
+    name = uniq(k, "hpa")
+    k("create", "deployment", name, "--image=busybox:1.36", "--", "sleep", "3600")
+    k("autoscale", "deployment", name, "--cpu-percent=60", "--min=1", "--max=2")
+    v2 = json.loads(k("get", "hpa", name, "-o", "json").stdout)  # the preferred version
+    assert v2["apiVersion"] == "autoscaling/v2"
+    assert v2["spec"]["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 60}}}]
+    v1 = json.loads(k("get", "horizontalpodautoscalers.v1.autoscaling", name, "-o", "json").stdout)
+    assert v1["apiVersion"] == "autoscaling/v1" and v1["spec"]["targetCPUUtilizationPercentage"] == 60
+    # a patch at v1 lands in the stored v2 object
+    k("patch", "horizontalpodautoscalers.v1.autoscaling", name, "--type=merge", "-p",
+      '{"spec":{"targetCPUUtilizationPercentage":70}}')
+    stored = kd.client.get("HorizontalPodAutoscaler", "default", name)
+    assert stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+    assert "autoscaling.alpha.kubernetes.io/metrics" not in (stored["metadata"].get("annotations") or {})
+    k("delete", "hpa", name)
+    k("delete", "deployment", name)
