@@ -53,8 +53,10 @@ def _field_validation(request: web.Request) -> str:
 
 
 def _warned(resp: web.Response, warnings: list[str]) -> web.Response:
-    for w in warnings:  # RFC 7234's 299 "miscellaneous persistent warning", as the API server
-        resp.headers.add("Warning", '299 - "%s"' % w.replace("\\", "\\\\").replace('"', '\\"'))
+    for w in warnings:  # RFC 7234's 299 "miscellaneous persistent warning", as the API server;
+        # the text as a JSON string, a valid quoted-string in ASCII: a field name may hold
+        # control characters, which a header may not
+        resp.headers.add("Warning", "299 - " + json.dumps(w))
     return resp
 
 
@@ -166,7 +168,9 @@ class Writes:
         live = self._live(t, ns)
         new = apply_patch(live, await request.read(), content_type=ctype,
                           api_version=live.get("apiVersion", t.group_version), kind=t.kind)
-        want_rv = (new.get("metadata") or {}).get("resourceVersion")
+        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):  # patched into a string, a list...
+            raise StoreError.invalid(t.kind, t.name, [("metadata", "Invalid value: must be an object")])
+        want_rv = new["metadata"].get("resourceVersion")
         if want_rv and want_rv != live["metadata"]["resourceVersion"]:
             raise StoreError.conflict(t.kind, t.name)  # a precondition in the patch body
         for f in ("uid", "creationTimestamp", "namespace", "name"):
@@ -262,7 +266,10 @@ class Writes:
                                     api_version="autoscaling/v1", kind="Scale")
             else:
                 scale = await read_body(request)
-            replicas = (scale.get("spec") or {}).get("replicas", obj["spec"].get("replicas", 1))
+            spec = scale.get("spec") if isinstance(scale, dict) else None
+            if not isinstance(spec, dict):  # a patch that made it a string, a list...
+                raise StoreError.invalid("Scale", t.name, [("spec", "Invalid value: must be an object")])
+            replicas = spec.get("replicas", obj["spec"].get("replicas", 1))
             if not isinstance(replicas, int) or replicas < 0:
                 raise StoreError.invalid(t.kind, t.name, [("spec.replicas", f"Invalid value: {replicas!r}: "
                                                           "must be greater than or equal to 0")])
