@@ -59,11 +59,19 @@ def _resources(client) -> list[tuple[str, str, bool]]:
     return out
 
 
-def _objects(client) -> dict[tuple[str, str, str], dict]:
-    """Every object, by (its collection's path, namespace, name)."""
+def _objects(client, resources: list[tuple[str, str, bool]]) -> dict[tuple[str, str, str], dict]:
+    """Every object of these resources, by (its collection's path, namespace, name)."""
+    from kubedeck.engine.client import ApiError
+
     out = {}
-    for base, plural, namespaced in _resources(client):
-        for obj in client.request("GET", f"{base}/{plural}")["items"]:
+    for base, plural, namespaced in resources:
+        try:
+            items = client.request("GET", f"{base}/{plural}")["items"]
+        except ApiError as e:
+            if e.code == 404:  # a custom resource whose definition was deleted
+                continue
+            raise
+        for obj in items:
             meta = obj["metadata"]
             ns = meta.get("namespace", "") if namespaced else ""
             out[(f"{base}/namespaces/{ns}/{plural}" if ns else f"{base}/{plural}", ns, meta["name"])] = obj
@@ -90,7 +98,8 @@ class FreshState:
     """What `engine` holds just after its start (see the module's docstring)."""
 
     def __init__(self, engine):
-        self.objects = {key: obj["metadata"]["resourceVersion"] for key, obj in _objects(engine.client).items()
+        self.objects = {key: obj["metadata"]["resourceVersion"]
+                        for key, obj in _objects(engine.client, _resources(engine.client)).items()
                         if not key[0].endswith("/nodes")}
         self.nodes = {n["metadata"]["name"]: {f: _dig(n, f) for f in NODE_FIELDS}
                       for n in engine.client.list("Node")}
@@ -105,18 +114,21 @@ class FreshState:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
+        # discovery once: a test's custom resources are served until the reset deletes them
+        resources = _resources(engine.client)
+
         def folder_synced() -> bool:  # so no apply of a file read before it went comes after the loop below
             return not engine.client.status()["manifestErrors"] and not [
-                key for key, obj in _objects(engine.client).items() if SOURCE in (obj["metadata"].get("annotations") or {})
-                and not obj["metadata"].get("deletionTimestamp")]
-        wait_for(folder_synced, 30, what="the engine to delete what the folder's files made")
+                key for key, obj in _objects(engine.client, resources).items()
+                if SOURCE in (obj["metadata"].get("annotations") or {}) and not obj["metadata"].get("deletionTimestamp")]
+        wait_for(folder_synced, 30, interval=0.1, what="the engine to delete what the folder's files made")
         self._restore_nodes(engine.client)
         asked: set[str] = set()  # uids whose deletion was asked for: once each
         left: list = []
 
         def clean() -> bool:
             left[:] = []
-            for (path, ns, name), obj in _objects(engine.client).items():
+            for (path, ns, name), obj in _objects(engine.client, resources).items():
                 if (path, ns, name) in self.objects or path.endswith("/nodes"):
                     continue
                 left.append(f"{path}/{name}")
@@ -136,13 +148,13 @@ class FreshState:
             left.extend(containers + [f"status {'.'.join(p)}: {v}" for p, v in changed.items()])
             return not left
         try:
-            wait_for(clean, 60, interval=0.1, what="the shared engine to be as fresh")
+            wait_for(clean, 60, interval=0.2, what="the shared engine to be as fresh")
         except AssertionError as e:
             raise AssertionError(f"{e}; still there: {left}") from None
         label = f"io.kubedeck.cluster={engine.name}"
         for volume in engine.docker.volumes.list(filters={"label": label}):
             volume.remove(force=True)
-        now = {key: obj["metadata"]["resourceVersion"] for key, obj in _objects(engine.client).items()
+        now = {key: obj["metadata"]["resourceVersion"] for key, obj in _objects(engine.client, resources).items()
                if not key[0].endswith("/nodes")}
         changed = sorted(f"{path}/{name}" for (path, ns, name), rv in self.objects.items() if now.get((path, ns, name)) != rv)
         assert not changed, f"the test changed what it may not in a shared engine: {changed}"
