@@ -32,9 +32,9 @@ SOURCE = "kubedeck.io/source"  # the annotation on what the folder's files made
 #: the parts of `kubedeck status` that hold what tests made
 STATUS_PARTS = (("manifestErrors",), ("nodePorts",), ("ingress", "hosts"), ("ingress", "errors"),
                 ("proxyWorker", "listeners"))
-#: the kernel NodePort helper's role: it stays after the last pod (since d793f23 its
-#: table holds the `kubernetes` Service's DNAT while a pod runs, and no pass removes it
-#: when the last one goes), while a fresh engine has none until its first pod
+#: the kernel NodePort helper's role: once a pod has run it stays, with the `kubernetes`
+#: Service's route to the API (engine/in_cluster.py), while a fresh engine has none until
+#: its first pod; a test that counts the cluster's containers counts it beside its pods
 HELPER = "nodeport-kernel"
 #: what a test may change on a Node, and the reset puts back
 NODE_FIELDS = (("metadata", "labels"), ("spec", "taints"), ("spec", "unschedulable"))
