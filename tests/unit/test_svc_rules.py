@@ -226,6 +226,17 @@ def test_host_nodeport_table_guards_localhost_and_loads_in_a_scratch_namespace(t
     assert "127.0.0.0/8 drop" in r.stdout and "dnat to" not in r.stdout
 
 
+def loaded_host_table(tmp_path, table: str) -> str:
+    """The host table loaded by the real nft in a scratch network namespace, listed back."""
+    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
+    assert nft, "no nft on this host (Debian: apt-get install nftables)"
+    (tmp_path / "t.nft").write_text(transaction(table, None, "kubedeck_np_test"))
+    r = subprocess.run(["unshare", "-n", "sh", "-c", f"{nft} -f {tmp_path}/t.nft && {nft} list table ip kubedeck_np_test"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 def test_host_table_dnats_cluster_ips_on_the_bridge(tmp_path):
     """In-cluster Services' clusterIP routes in the host table: only TCP ports with
     endpoints, only from the cluster's bridge, and a pod that is an endpoint of the port
@@ -241,13 +252,7 @@ def test_host_table_dnats_cluster_ips_on_the_bridge(tmp_path):
     assert f"ip saddr {{ {A[0]}, {B[0]} }} return" in table.replace(f"{{ {B[0]}, {A[0]} }}", f"{{ {A[0]}, {B[0]} }}")
     assert table.index(" return") < table.index(f"dnat to {A[0]}:{A[1]}")
     assert "chain svc" not in render_host([], name="kubedeck_np_test", match="ip daddr 127.0.0.1", bridge="br-test")
-    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
-    assert nft, "no nft on this host (Debian: apt-get install nftables)"
-    (tmp_path / "t.nft").write_text(transaction(table, None, "kubedeck_np_test"))
-    r = subprocess.run(["unshare", "-n", "sh", "-c", f"{nft} -f {tmp_path}/t.nft && {nft} list table ip kubedeck_np_test"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.count("dnat to") == 2
+    assert loaded_host_table(tmp_path, table).count("dnat to") == 2
 
 
 def test_host_table_routes_pods_to_the_api_on_localhost(tmp_path):
@@ -260,13 +265,7 @@ def test_host_table_routes_pods_to_the_api_on_localhost(tmp_path):
                         api=("10.96.0.1", 443, 41234))
     assert 'iifname "br-test" ip daddr 10.96.0.1 tcp dport 443 dnat to 127.0.0.1:41234' in table
     assert "priority -300" in table and "type nat hook prerouting priority dstnat" in table
-    nft = shutil.which("nft", path="/usr/sbin:/sbin:/usr/bin")
-    assert nft, "no nft on this host (Debian: apt-get install nftables)"
-    (tmp_path / "t.nft").write_text(transaction(table, None, "kubedeck_np_test"))
-    r = subprocess.run(["unshare", "-n", "sh", "-c", f"{nft} -f {tmp_path}/t.nft && {nft} list table ip kubedeck_np_test"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert "dnat to 127.0.0.1:41234" in r.stdout
+    assert "dnat to 127.0.0.1:41234" in loaded_host_table(tmp_path, table)
 
 
 def test_a_load_seeds_the_affinity_sets_it_creates(tmp_path):
