@@ -14,8 +14,10 @@ bridge's `route_localnet` set: the helper gets the bridge's folder of /proc/sys 
 mounted and sets it with dd, after the rules that guard it are loaded.
 
 The same table DNATs pods' connections to clusterIPs on the bridge (ServiceProxies'
-`host_routes`, svc_rules.render_host), so the helper runs while there is a TCP NodePort
-or such a route; route_localnet is set only while there is a TCP NodePort.
+`host_routes`, svc_rules.render_host), and pods' connections to the API's Service
+(in_cluster.py) to the API on 127.0.0.1; so the helper runs while there is a TCP NodePort
+or such a route, or once a pod has run; route_localnet is set only while there is a TCP
+NodePort or the API's route.
 
 The worker's listener stays bound: it holds the port (a port another program has is
 still an error on that Service), it serves what the rules do not catch, and it is the
@@ -210,7 +212,8 @@ class HostNodePorts:
                     self.api_state = "unavailable" if api else self.api_state
                     return self._turn_off(f"cannot set route_localnet on {bridge} (dd exit {code}: {out})")
                 self.localnet = True
-                log.info("TCP NodePorts forward in the kernel (table %s, bridge %s)", self.table, bridge)
+                log.info("%s in the kernel (table %s, bridge %s)", "TCP NodePorts forward" if listeners
+                         else "pods reach the API", self.table, bridge)
             if api:
                 self.api_state = "loaded"
         except NftRefused as e:
@@ -227,6 +230,7 @@ class HostNodePorts:
             if docker_unreachable(e):  # Docker is away: the agent says so; the next pass retries
                 log.debug("kernel NodePorts wait for Docker: %s", e)
                 return
+            self.api_state = "unavailable" if api else self.api_state
             self._turn_off(f"the helper container failed: {e}")
 
     def _api_route(self, image: str | None) -> tuple[str, int, int] | None:
