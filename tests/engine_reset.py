@@ -8,15 +8,14 @@ Nodes' labels, taints and cordon, and the parts of `kubedeck status` a test read
 `restore(engine)` then:
 - empties the manifest folder, and waits for the engine to delete what its files made;
 - puts the Nodes' labels, taints and cordon back;
-- deletes every object that was not there at the start, each once (Pods with grace 0,
-  and their containers killed: no pod waits out its grace period, see _kill_leaving),
-  and again what a controller makes anew, until
-  none is left, no container of the cluster remains (pods', Service proxies'; but see
-  HELPER) and the status parts are as they were (no manifest error, NodePort, Ingress
-  host or proxy listener left);
-- deletes the Events recorded meanwhile (the loop above deletes them too: the last ones
-  come as the containers go) and the cluster's Docker volumes (PVCs' data), which the
-  engine keeps until `kubedeck down --volumes`;
+- deletes every object that was not there at the start, each once (owners first; Pods
+  with grace 0 and their containers killed, so no pod waits out its grace period, see
+  _kill_leaving; Events by the collection), and again what a controller makes anew,
+  until none is left, no container of the cluster remains (pods', Service proxies'; but
+  see HELPER) and the status parts are as they were (no manifest error, NodePort,
+  Ingress host or proxy listener left);
+- deletes the cluster's Docker volumes (PVCs' data), which the engine keeps until
+  `kubedeck down --volumes`;
 - fails, naming it, if an object that was there at the start was changed otherwise
   (then the test that did it needs an engine of its own).
 A reset that fails raises: the shared engine is then replaced, never lent out dirty.
@@ -126,19 +125,25 @@ class FreshState:
         asked: set[str] = set()  # uids whose deletion was asked for: once each
         left: list = []
 
+        def delete(path: str, **params) -> None:
+            response = engine.client.http.delete(path, params=params)
+            if response.status_code not in (200, 202, 404):
+                raise AssertionError(f"deleting {path}: {response.status_code} {response.text}")
+
         def clean() -> bool:
             left[:] = []
-            for (path, ns, name), obj in _objects(engine.client, resources).items():
-                if (path, ns, name) in self.objects or path.endswith("/nodes"):
-                    continue
-                left.append(f"{path}/{name}")
+            extra = [(path, name, obj) for (path, ns, name), obj in _objects(engine.client, resources).items()
+                     if (path, ns, name) not in self.objects and not path.endswith("/nodes")]
+            left.extend(f"{path}/{name}" for path, name, _ in extra)
+            # owners before their pods (a ReplicaSet would replace a pod deleted first);
+            # Events by the collection (a fresh engine has none: one request, not dozens)
+            for path in sorted({path for path, _, _ in extra if path.endswith("/events")}):
+                delete(path)
+            for path, name, obj in sorted(extra, key=lambda e: e[0].endswith("/pods")):
                 uid = obj["metadata"]["uid"]
-                if uid not in asked:
+                if uid not in asked and not path.endswith("/events"):
                     asked.add(uid)
-                    params = {"gracePeriodSeconds": 0} if path.endswith("/pods") else {}
-                    response = engine.client.http.delete(f"{path}/{name}", params=params)
-                    if response.status_code not in (200, 202, 404):
-                        raise AssertionError(f"deleting {path}/{name}: {response.status_code} {response.text}")
+                    delete(f"{path}/{name}", **({"gracePeriodSeconds": 0} if path.endswith("/pods") else {}))
             _kill_leaving(engine, {p["metadata"]["uid"] for p in engine.client.list("Pod")
                                    if p["metadata"].get("deletionTimestamp")})
             containers = [c.name for c in engine.containers() if c.labels.get("io.kubedeck.role") != HELPER]
