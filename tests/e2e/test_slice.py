@@ -2,7 +2,7 @@
 balancing across replicas, and the folder stays the truth as files change.
 
 The tests share one engine (`shared_engine`: reset after each), but the one that kills
-its proxy worker (others count the worker's restarts)."""
+its proxy worker (others count the worker's restarts) and the ClientIP affinity one."""
 
 from __future__ import annotations
 
@@ -159,6 +159,9 @@ def test_taken_nodeport_is_an_error_on_that_service_only(engine):
         blocker.close()
 
 
+# the proxy's ClientIP memory outlives a deleted Service (engine/proxy/nodeport.py
+# _affinity): an earlier test's `web` on the same port would seed the kernel's rules
+@pytest.mark.own_engine
 def test_session_affinity_client_ip(engine):
     port = free_nodeport()
     engine.write("web.yaml", WEB.format(replicas=3, port=port).replace(
