@@ -149,6 +149,9 @@ class NodePortProxy:
         want = self.wanted()
         for spec in list(self.listeners):
             sp, handle = self.listeners[spec]
+            if want.get(spec) != sp and sp.affinity:  # its clients' stickiness goes with the port:
+                # a new Service there must not inherit it (nor seed it into the kernel's sets)
+                self._affinity = {k: v for k, v in self._affinity.items() if k[0] != sp}
             if spec not in want:
                 del self.listeners[spec]
                 self._close(spec, handle)

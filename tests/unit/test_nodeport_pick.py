@@ -78,3 +78,21 @@ def test_a_clients_new_endpoint_is_reported_and_remembered_for_the_kernel(cluste
     assert engine.clients(sp) == {first: [("127.0.0.1", 50.0)]}
     clock[0] += 51
     assert engine.clients(sp) == {}  # expired
+
+
+def test_a_gone_services_clients_lose_their_stickiness(cluster):
+    """A Service deleted (its UDP listener closed here): the clients it pinned are
+    forgotten, so a new Service on the same port starts afresh (and seeds nothing)."""
+    import asyncio
+
+    endpoints(cluster, "10.0.0.2", "10.0.0.3")
+    proxy, sp = NodePortProxy(cluster.store), ServicePort("default", "web", "http", 80, "http", affinity=60)
+    proxy.pick(sp, set(), "127.0.0.1")
+    assert proxy.clients(sp)
+
+    class Closed:
+        def close(self):
+            pass
+    proxy.listeners[nodeport.ListenerSpec("127.0.0.1", 30999, "UDP")] = (sp, Closed())
+    asyncio.run(proxy._reconcile())  # no Service wants the port any more
+    assert not proxy.listeners and proxy.clients(sp) == {}
