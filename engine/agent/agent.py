@@ -362,12 +362,14 @@ class NodeAgent:
         w = self.workers.get(pod["metadata"]["uid"])
         if w:
             w.grace = grace
+            w.shorten(grace)
             w.wake.set()
 
     def force_delete(self, pod: dict) -> None:
         w = self.workers.get(pod["metadata"]["uid"])
         if w:
             w.force = True
+            w.shorten(0)
             w.wake.set()
 
     def container_id(self, pod: dict, container: str | None) -> str | None:

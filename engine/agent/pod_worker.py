@@ -55,6 +55,7 @@ class PodWorker:
         self.start_time: str | None = None
         self.phase_final: str | None = None
         self.force = False
+        self.stopping = False  # teardown under way (`shorten`)
         self.sandbox_seen = 0.0  # time.monotonic() of the last inspect that found the sandbox running
         self.sandbox_recheck = False  # a Docker event for the pod came after that inspect
 
@@ -352,7 +353,25 @@ class PodWorker:
             st.probe_task = None
 
     # ---- teardown ----------------------------------------------------------------
+    def shorten(self, grace: int) -> None:
+        """A second delete with a shorter grace period (or a forced one) while the
+        containers are being stopped: they are killed when it runs out, as the kubelet
+        does, instead of at the end of the first grace period."""
+        if not self.stopping:
+            return
+        d, loop = self.agent.docker, asyncio.get_running_loop()
+
+        def kill() -> None:
+            for st in self.containers.values():
+                if st.id:
+                    self.agent.ctx.spawn(d.stop(st.id, 0), f"kill-{st.id[:12]}")
+        if grace <= 0:
+            kill()
+        else:
+            loop.call_later(grace, kill)
+
     async def teardown(self, pod: dict | None, *, grace: int) -> None:
+        self.stopping = True
         d = self.agent.docker
         for st in self.containers.values():
             self.stop_probes(st)

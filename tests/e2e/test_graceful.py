@@ -81,3 +81,17 @@ def test_a_stranger_named_like_our_service_proxy_is_never_removed(engine, docker
         assert stranger.status == "running"
     finally:
         stranger.remove(force=True)
+
+
+def test_a_second_delete_with_grace_0_cuts_the_first_ones_grace_short(engine):
+    """sleep as PID 1 ignores SIGTERM, so a delete waits out the pod's 30 s grace period;
+    a second delete with --grace-period=0 --force kills it at once, as the kubelet does."""
+    engine.write("app.yaml", APP_POD.replace("terminationGracePeriodSeconds: 1", "terminationGracePeriodSeconds: 30"))
+    wait_for(lambda: engine.running_ready("app=app", 1), 60, what="app running")
+    engine.client.delete("Pod", "default", "app")
+    wait_for(lambda: any(e["reason"] == "Killing" for e in engine.client.list("Event", "default")), 10,
+             what="the first delete's stop under way")
+    assert [c.status for c in engine.containers() if c.labels.get("io.kubedeck.role") == "app"] == ["running"]
+    engine.cli("delete", "pod", "app", "--grace-period=0", "--force", check=False)
+    wait_for(lambda: not [c for c in engine.containers() if c.labels.get("io.kubedeck.role") == "app"], 10,
+             what="the container killed well before the 30 s grace ran out")
