@@ -161,7 +161,7 @@ class Handlers:
         self.streams = Streams(store, kubelet)
         self.writes = Writes(objects)
         self.reads = Reads(store)
-        self.other_versions = OtherVersions(store, self.reads, self.writes)
+        self.other_versions = OtherVersions(self.reads, self.writes)
 
     async def discover(self, request: web.Request) -> web.Response:
         m = request.match_info

@@ -103,8 +103,8 @@ CONVERT = {("HorizontalPodAutoscaler", "autoscaling/v1"): (hpa_to_v1, hpa_from_v
 class OtherVersions:
     """The handlers for a request at a converted version; `reads`/`writes` are the API's."""
 
-    def __init__(self, store, reads, writes):
-        self.store, self.reads, self.writes = store, reads, writes
+    def __init__(self, reads, writes):
+        self.reads, self.writes = reads, writes
 
     async def handle(self, request: web.Request, t: Target, ns: str) -> web.StreamResponse:
         to_version, from_version = CONVERT[(t.kind, t.group_version)]
@@ -131,10 +131,7 @@ class OtherVersions:
             if request.headers.get("Content-Type", "").split(";")[0].strip() == APPLY_PATCH:
                 raise StoreError(415, "UnsupportedMediaType", f"server-side apply of {t.kind} at "
                                  f"{stored.group_version}, the stored version")
-            live = self.store.get(t.kind, ns, t.name)
-            if live is None:
-                raise StoreError.not_found(t.kind, t.name)
-            patched = apply_patch(to_version(live), await request.read(), content_type=request.headers.get(
+            patched = apply_patch(to_version(self.writes._live(stored, ns)), await request.read(), content_type=request.headers.get(
                 "Content-Type", ""), api_version=t.group_version, kind=t.kind)
             resp = await self.writes.replace(request, stored, ns, body=from_version(patched))
         elif m == "DELETE":
