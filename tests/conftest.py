@@ -134,6 +134,16 @@ class _DaemonShare:
                 self.exclusive_fd = None
             os.close(fd)  # the lock goes with its last descriptor
 
+    @contextlib.contextmanager
+    def shared(self):
+        """Held shared for a block: for Docker calls in session or module fixtures, which
+        are set up before the function-scoped _daemon_share takes the lock for the test."""
+        fd = self.hold(fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            self.release(fd)
+
 
 DAEMON = _DaemonShare()
 
@@ -253,16 +263,20 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def docker_client():
     docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as e:  # noqa: BLE001
-        pytest.fail(f"these tests need a running Docker daemon: {e}")
-    try:
-        for image in ("busybox:1.36", "kubedeck-test/perl:1"):
-            client.images.get(image)
-    except docker.errors.ImageNotFound:
-        subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
+    # Without the lock, a worker whose first Docker test came while another worker's
+    # dockerd_restart test had the daemon down failed this ping, and the failure, cached
+    # with the fixture, failed every Docker test it ran after.
+    with DAEMON.shared():
+        try:
+            client = docker.from_env()
+            client.ping()
+        except Exception as e:  # noqa: BLE001
+            pytest.fail(f"these tests need a running Docker daemon: {e}")
+        try:
+            for image in ("busybox:1.36", "kubedeck-test/perl:1"):
+                client.images.get(image)
+        except docker.errors.ImageNotFound:
+            subprocess.run(["bash", str(ROOT / "tests/images/build.sh")], check=True)
     return client
 
 

@@ -12,7 +12,7 @@ import subprocess
 import tarfile
 
 import pytest
-from conftest import wait_for
+from conftest import DAEMON, wait_for
 from e2e_kit import exec_in, kubectl_version
 
 IMAGE = "kubedeck-test/kubectl:1"
@@ -54,25 +54,26 @@ spec:
 @pytest.fixture(scope="module")
 def kubectl_image(docker_client):
     """busybox with the machine's kubectl 1.33 (a static binary), built here: no registry."""
-    binary = kubectl_version("1.33")
-    data = open(binary, "rb").read()
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    try:
-        if docker_client.images.get(IMAGE).labels.get("io.kubedeck.test-image.hash") == digest:
-            return IMAGE
-    except Exception:  # noqa: BLE001 - not built yet
-        pass
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, body, mode in (("kubectl", data, 0o755),
-                                 ("Dockerfile", b"FROM busybox:1.36\nCOPY kubectl /bin/kubectl\n", 0o644)):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(body), mode
-            tar.addfile(info, io.BytesIO(body))
-    buf.seek(0)
-    docker_client.images.build(fileobj=buf, custom_context=True, tag=IMAGE, rm=True,
-                               labels={"io.kubedeck.test-image": "1", "io.kubedeck.test-image.hash": digest})
-    return IMAGE
+    with DAEMON.shared():  # a module fixture runs before the test takes the daemon (conftest)
+        binary = kubectl_version("1.33")
+        data = open(binary, "rb").read()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        try:
+            if docker_client.images.get(IMAGE).labels.get("io.kubedeck.test-image.hash") == digest:
+                return IMAGE
+        except Exception:  # noqa: BLE001 - not built yet
+            pass
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, body, mode in (("kubectl", data, 0o755),
+                                     ("Dockerfile", b"FROM busybox:1.36\nCOPY kubectl /bin/kubectl\n", 0o644)):
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(body), mode
+                tar.addfile(info, io.BytesIO(body))
+        buf.seek(0)
+        docker_client.images.build(fileobj=buf, custom_context=True, tag=IMAGE, rm=True,
+                                   labels={"io.kubedeck.test-image": "1", "io.kubedeck.test-image.hash": digest})
+        return IMAGE
 
 
 def test_kubectl_in_a_pod_uses_the_in_cluster_api(engine, kubectl_image):
