@@ -210,6 +210,10 @@ def _messages(err) -> list[tuple[tuple, str, tuple | None]]:
 
 def schema_errors(obj: dict, def_name: str) -> list[tuple[tuple, str, tuple | None]]:
     """All structural problems in ``obj`` as (field path, message, line path)."""
+    from . import schema_fast
+
+    if schema_fast.valid(def_name, obj):  # the common case, compiled (see schema_fast.py)
+        return []
     validator = _validator(def_name)
     out = []
     seen = set()
