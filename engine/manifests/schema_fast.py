@@ -33,7 +33,6 @@ from .schema import SCHEMA_VERSION, definitions
 
 log = logging.getLogger(__name__)
 
-ENABLED = os.environ.get("KUBEDECK_SCHEMA_FAST", "1") != "0"  # 0: jsonschema alone (tests compare)
 _checks: dict[str, Callable | None] = {}  # def name -> compiled check; None: being made, or failed
 _UNSEEN = object()
 _lock = threading.Lock()
@@ -96,8 +95,6 @@ def _make(def_name: str) -> None:
 def valid(def_name: str, obj) -> bool:
     """True when `obj` surely matches the schema; False means "ask jsonschema" (it may
     be invalid, or this kind's check is not compiled yet)."""
-    if not ENABLED:
-        return False
     check = _checks.get(def_name, _UNSEEN)
     if check is _UNSEEN:
         with _lock:
