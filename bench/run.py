@@ -11,7 +11,7 @@
     KDBENCH_PYSPY=/tmp/prof python bench/run.py --quick   (py-spy raw profiles of each engine)
 
 Prints one table per benchmark, then, as the very last lines, `name value` per headline
-figure. Writes bench/results/<UTC date>.json (and latest.json) with machine info.
+figure. Writes bench/results/<UTC date>T<HHMM>[-quick].json (and latest.json) with machine info.
 See bench/README.md.
 """
 
@@ -148,7 +148,8 @@ def main(argv=None) -> int:
            "results": [r.to_json() for r in results]}
     if not args.no_save:
         args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"{now:%Y-%m-%d}{'-quick' if args.quick else ''}.json"
+        # to the minute: consecutive runs (issue 18's three quick ones) each keep their file
+        path = args.out / f"{now:%Y-%m-%dT%H%M}{'-quick' if args.quick else ''}.json"
         path.write_text(json.dumps(doc, indent=2) + "\n")
         (args.out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
         log(f"results written to {path}")
