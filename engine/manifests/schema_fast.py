@@ -18,6 +18,7 @@ on one background thread and uses jsonschema meanwhile; the compiled code is kep
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import marshal
 import os
@@ -28,7 +29,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..files import write_atomic
 from .schema import SCHEMA_VERSION, definitions
 
 log = logging.getLogger(__name__)
@@ -77,15 +77,18 @@ def _make(def_name: str) -> None:
         # the generated module's first function checks the root (its name follows the $id)
         entry = re.search(r"^def (\w+)\(", source, re.M).group(1)
         check = _from_code(entry, code)
+        path = _cache_file(def_name)
+        # written aside and renamed, under a temporary name of this process and thread:
+        # engines compiling the same kind at once must not write into one file (which
+        # write_atomic's one temporary name per target would have them do)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         try:
-            path = _cache_file(def_name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            # a temporary name of our own: engines compiling the same kind at once must
-            # not write into one file (write_atomic's temporary name is per target)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-            write_atomic(tmp, marshal.dumps((entry, code)), durable=False)
+            tmp.write_bytes(marshal.dumps((entry, code)))
             os.replace(tmp, path)
         except OSError as e:  # a read-only home: compiled again by the next engine
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             log.debug("schema cache not written (%s)", e)
         _checks[def_name] = check
     except Exception:  # noqa: BLE001 - jsonschema stays in charge of this kind
