@@ -262,6 +262,7 @@ class NodeAgent:
                 stale += [c["Id"] for c in containers]
                 continue
             w = PodWorker(self, uid, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            w.unsure = True  # what it adopts is its best reading of the listing, not a record
             w.start_time = (pod.get("status") or {}).get("startTime")
             statuses = {s["name"]: s for s in (pod.get("status") or {}).get("containerStatuses") or []}
             for s in (pod.get("status") or {}).get("initContainerStatuses") or []:
@@ -322,6 +323,7 @@ class NodeAgent:
                     not pod["metadata"].get("deletionTimestamp"):
                 return
             w = PodWorker(self, uid, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            w.unsure = True  # what it adopts is its best reading of the listing, not a record
             self._start_worker(w)
         w.wake.set()
 

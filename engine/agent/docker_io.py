@@ -216,12 +216,18 @@ class DockerIO:
         except (NotFound, APIError):
             pass
 
-    async def remove_pod(self, uid: str) -> None:
+    async def remove_pod(self, uid: str, ids: list[str], *, sweep: bool) -> None:
+        """Force-remove a pod's containers: `ids`, those its worker knows of, and with
+        `sweep` any other container labelled with the pod's uid. The sweep is a filtered
+        list, which dockerd answers by looking at every container: at 500 pods, one per
+        pod cost it ~10 % more CPU than the removals themselves, so it runs only when the
+        worker may not know them all."""
         def run() -> None:
-            for c in self.api.containers(all=True, filters={"label": [f"{L_CLUSTER}={self.cluster}",
-                                                                     f"{L_UID}={uid}"]}):
+            found = self.api.containers(all=True, filters={"label": [f"{L_CLUSTER}={self.cluster}",
+                                                                    f"{L_UID}={uid}"]}) if sweep else []
+            for cid in dict.fromkeys([*ids, *(c["Id"] for c in found)]):
                 try:
-                    self.api.remove_container(c["Id"], force=True)
+                    self.api.remove_container(cid, force=True)
                 except (NotFound, APIError):
                     pass
         await self.call(run)

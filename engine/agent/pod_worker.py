@@ -23,6 +23,7 @@ import asyncio
 import logging
 import shutil
 import time
+from functools import partial
 
 from .. import activity, in_cluster
 from ..labels import L_ATTEMPT, L_CLUSTER, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID
@@ -58,6 +59,9 @@ class PodWorker:
         self.stopping = False  # teardown under way (`shorten`)
         self.sandbox_seen = 0.0  # time.monotonic() of the last inspect that found the sandbox running
         self.sandbox_recheck = False  # a Docker event for the pod came after that inspect
+        # A Docker call that creates failed, or the worker was adopted: a container of the
+        # pod may exist that it does not know of, so teardown looks for them by label.
+        self.unsure = False
 
     @property
     def pod_dir(self):
@@ -71,6 +75,7 @@ class PodWorker:
             try:
                 await self.sync()
             except Exception as e:  # noqa: BLE001 - a bug here must not kill the agent
+                self.unsure = True  # it may have stopped between a create and its bookkeeping
                 if self.agent.docker_status != "ok" or docker_unreachable(e):
                     # Docker is away (the agent reports that once): retry quietly, no traceback
                     log.debug("pod %s/%s sync waits for Docker: %s", self.ns, self.name, e)
@@ -302,6 +307,7 @@ class PodWorker:
             if solo and any(c.get(p) for p in ("startupProbe", "livenessProbe", "readinessProbe")):
                 self.ip = d.ip_of(await d.inspect(st.id))  # the probes need it now
         except Exception as e:  # noqa: BLE001 - Docker refused: show it like the kubelet does
+            self.unsure = True
             st.waiting = ("RunContainerError" if "start" in str(e).lower() else "CreateContainerError", str(e)[:300])
             self.event(pod, "Failed", f"Error: {e}", "Warning")
             self.timer(time.monotonic() + 5)
@@ -383,9 +389,12 @@ class PodWorker:
             for st in self.containers.values():
                 if st.id:
                     self.event(pod, "Killing", f"Stopping container {st.name}")
-        await asyncio.gather(*(d.stop(cid, grace) for cid in ids), return_exceptions=True)
-        await d.remove_pod(self.uid)
-        shutil.rmtree(self.pod_dir, ignore_errors=True)
+        if grace > 0:  # with no grace, remove_pod's forced removal is the kill: one Docker call, not two
+            await asyncio.gather(*(d.stop(cid, grace) for cid in ids), return_exceptions=True)
+        known = [self.sandbox, *ids, *(st.prev_id for st in self.containers.values())]
+        await d.remove_pod(self.uid, [cid for cid in known if cid], sweep=self.unsure)
+        # off the event loop: at a scale-down of hundreds of pods these add up to seconds
+        await asyncio.get_running_loop().run_in_executor(None, partial(shutil.rmtree, self.pod_dir, ignore_errors=True))
 
     async def leave_endpoints(self, limit: float = 2.0) -> None:
         """Wait (briefly) until no Endpoints lists this pod before signalling it, so no

@@ -1,6 +1,7 @@
 """A pod worker asks Docker about its containers only when it cannot know their state
-(issue 18: at 500 idle pods an inspect on every pass was most of the engine's idle CPU).
-No Docker: the Docker side is a fake that counts inspects and says what a container is."""
+(issue 18: at 500 idle pods an inspect on every pass was most of the engine's idle CPU),
+and removes a deleted pod's containers by the ids it knows (a label search per pod made
+dockerd look at every container, 500 times at a scale-down of 500). No Docker: the Docker side is a fake that counts inspects and says what a container is."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ class FakeDocker:
         self.inspects = 0
         self.started: list[str] = []
         self.during_inspect = None  # called inside an inspect (an event arriving meanwhile)
+        self.fail_runs = 0  # run_container calls still to fail
+        self.stops: list[str] = []
+        self.removed: list[tuple[list[str], bool]] = []  # remove_pod calls: (ids, sweep)
 
     async def inspect(self, cid: str) -> dict | None:
         self.inspects += 1
@@ -42,6 +46,9 @@ class FakeDocker:
         return True, ""
 
     async def run_container(self, name: str, **kwargs) -> str:
+        if self.fail_runs:
+            self.fail_runs -= 1
+            raise RuntimeError("start failed")
         cid = f"c{len(self.started)}"
         self.started.append(cid)
         self.state[cid] = {"running": True, "code": 0}
@@ -49,6 +56,12 @@ class FakeDocker:
 
     async def remove(self, cid: str) -> None:
         self.state.pop(cid, None)
+
+    async def stop(self, cid: str, grace: int) -> None:
+        self.stops.append(cid)
+
+    async def remove_pod(self, uid: str, ids: list[str], *, sweep: bool) -> None:
+        self.removed.append((sorted(ids), sweep))
 
     def volume_path_sync(self, name: str) -> str:
         raise AssertionError("no volumes here")
@@ -133,3 +146,28 @@ async def test_a_reconnected_event_stream_makes_every_pod_look(worker):
     worker.agent._on_events_connected()  # the die happened while the stream was away
     await worker.sync()
     assert d.started == ["c0", "c1"]
+
+
+async def test_a_deleted_pod_goes_by_the_ids_its_worker_knows(worker):
+    d = worker.agent.docker
+    await worker.sync()
+    d.state["c0"] = {"running": False, "code": 1}
+    worker.docker_changed()
+    await worker.sync()  # restarted: c1 runs, c0 is kept for `logs --previous`
+    pod = worker.agent.ctx.store.peek("Pod", "default", "web")
+    await worker.teardown(pod, grace=0)
+    assert d.removed == [(["c0", "c1"], False)], "not removed by known ids alone"
+    assert d.stops == [], "with no grace the forced removal is the kill: no separate stop"
+
+
+async def test_a_failed_start_makes_teardown_search_by_label(worker):
+    d = worker.agent.docker
+    d.fail_runs = 1  # a create that succeeded before its start failed leaves a container
+    await worker.sync()
+    assert d.started == []
+    await worker.sync()
+    assert d.started == ["c0"]
+    pod = worker.agent.ctx.store.peek("Pod", "default", "web")
+    await worker.teardown(pod, grace=3)
+    assert d.stops == ["c0"]
+    assert d.removed == [(["c0"], True)], "the worker may not know every container: it must search"
