@@ -354,7 +354,9 @@ class NodeAgent:
             w.docker_changed()
 
     def _on_docker_event(self, ev: dict) -> None:
-        if ev.get("Action") not in ("die", "oom", "start", "destroy", "kill", "stop"):
+        # Not "start": the worker that started a container knows it runs, and a start
+        # event per pod would make each look again (an inspect per pod at a scale-up).
+        if ev.get("Action") not in ("die", "oom", "destroy", "kill", "stop"):
             return
         uid = (ev.get("Actor") or {}).get("Attributes", {}).get(L_UID)
         w = self.workers.get(uid or "")

@@ -84,10 +84,7 @@ class DockerIO:
 
     # ---- queries -----------------------------------------------------------------
     async def inspect(self, cid: str) -> dict | None:
-        try:
-            return await self.call(self.api.inspect_container, cid)
-        except NotFound:
-            return None
+        return await self.call(self._inspect_sync, cid)
 
     def ip_of(self, info: dict | None) -> str:
         """The container's IP on the cluster network, from an inspect or a list entry."""
@@ -108,8 +105,11 @@ class DockerIO:
 
     # ---- containers --------------------------------------------------------------
     async def create_sandbox(self, *, name: str, hostname: str, labels: dict, aliases: list[str],
-                             dns_search: list[str] | None = None, extra_hosts: list[str] | None = None) -> str:
-        def run() -> str:
+                             dns_search: list[str] | None = None, extra_hosts: list[str] | None = None,
+                             ) -> tuple[str, dict | None]:
+        """(id, inspect) of a started sandbox. The inspect is made on the same Docker
+        thread: queued apart, it would wait behind every create of a scale-up."""
+        def run() -> tuple[str, dict | None]:
             net_cfg = self.api.create_networking_config(
                 {self.network: self.api.create_endpoint_config(aliases=aliases or None)})
             c = self._create(PAUSE_IMAGE, name=name, hostname=hostname, labels=labels,
@@ -118,8 +118,14 @@ class DockerIO:
                                                                      extra_hosts=extra_hosts or None,
                                                                      init=False, ipc_mode="shareable"))
             self.api.start(c["Id"])
-            return c["Id"]
+            return c["Id"], self._inspect_sync(c["Id"])
         return await self.call(run)
+
+    def _inspect_sync(self, cid: str) -> dict | None:
+        try:
+            return self.api.inspect_container(cid)
+        except NotFound:
+            return None
 
     async def ensure_image(self, image: str, policy: str) -> tuple[bool, str]:
         def run() -> tuple[bool, str]:
@@ -149,11 +155,13 @@ class DockerIO:
                             working_dir, labels: dict, sandbox: str | None, tty: bool, stdin: bool,
                             hostname: str | None = None, aliases: list[str] | None = None,
                             dns_search: list[str] | None = None, extra_hosts: list[str] | None = None,
-                            **limits) -> str:
+                            **limits) -> tuple[str, str]:
         """Create and start a container: in the sandbox's namespaces, or (sandbox None)
         on the cluster network itself with the pod's hostname, DNS aliases and /etc/hosts
-        entries (`extra_hosts`, "name:ip")."""
-        def run() -> str:
+        entries (`extra_hosts`, "name:ip"). Returns (id, its IP when it owns the pod's
+        network): the IP is read on the same Docker thread, so that a pod's probes and
+        status need not wait for a separate inspect queued behind a scale-up's creates."""
+        def run() -> tuple[str, str]:
             hc_kwargs = {k: v for k, v in limits.items() if k in ("nano_cpus", "mem_limit", "memswap_limit",
                                                                  "read_only", "privileged")}
             if sandbox:
@@ -171,12 +179,12 @@ class DockerIO:
                                           host_config=host_config, tty=tty, stdin_open=stdin,
                                           user=limits.get("user"))
             self.api.start(c["Id"])
-            return c["Id"]
+            return c["Id"], "" if sandbox else self.ip_of(self._inspect_sync(c["Id"]))
         started = time.time()
-        cid = await self.call(run)
+        cid, ip = await self.call(run)
         activity.record("container-runtime", "run", "Pod", labels.get(L_NS, ""), labels.get(L_POD, ""),
                         start=started, detail=labels.get(L_CONTAINER, name))
-        return cid
+        return cid, ip
 
     def _create(self, image: str, *, name: str, **kwargs) -> dict:
         """Create a container; a leftover of ours of the same name (a crash between create

@@ -154,10 +154,10 @@ class PodWorker:
         name = f"k8s_POD_{self.name}_{self.ns}_{self.uid}_0"
         spec = pod["spec"]
         hostname = spec.get("hostname") or self.name
-        self.sandbox = await d.create_sandbox(name=name, hostname=hostname[:63], labels=self.labels("POD", "sandbox", 0),
-                                              aliases=self.aliases(pod), dns_search=self.dns_search(),
-                                              extra_hosts=extra_hosts(pod))
-        info = await d.inspect(self.sandbox)
+        self.sandbox, info = await d.create_sandbox(name=name, hostname=hostname[:63],
+                                                    labels=self.labels("POD", "sandbox", 0),
+                                                    aliases=self.aliases(pod), dns_search=self.dns_search(),
+                                                    extra_hosts=extra_hosts(pod))
         self.ip = d.ip_of(info)
         self.sandbox_seen = time.monotonic() if info and info["State"]["Running"] else 0.0
         return bool(self.sandbox)
@@ -300,12 +300,13 @@ class PodWorker:
                       sandbox=self.sandbox, tty=bool(c.get("tty")), stdin=bool(c.get("stdin")),
                       **resource_kwargs(c), **security_kwargs(pod, c))
         try:
-            st.id = await d.run_container(name, **kwargs)
+            st.id, ip = await d.run_container(name, **kwargs)
             # started: running until an event says otherwise (a die event that came during
             # the start has set st.recheck already)
             st.alive, st.seen_at, st.started_wall = True, time.monotonic(), time.time()
-            if solo and any(c.get(p) for p in ("startupProbe", "livenessProbe", "readinessProbe")):
-                self.ip = d.ip_of(await d.inspect(st.id))  # the probes need it now
+            st.started_at = now_iso()
+            if solo:
+                self.ip = ip or self.ip  # the probes need it now
         except Exception as e:  # noqa: BLE001 - Docker refused: show it like the kubelet does
             self.unsure = True
             st.waiting = ("RunContainerError" if "start" in str(e).lower() else "CreateContainerError", str(e)[:300])
@@ -313,7 +314,6 @@ class PodWorker:
             self.timer(time.monotonic() + 5)
             return
         st.waiting = None
-        st.started_at = now_iso()
         self.event(pod, "Created", f"Created container {c['name']}")
         self.event(pod, "Started", f"Started container {c['name']}")
         if not init:

@@ -22,6 +22,13 @@ from typing import Awaitable, Callable
 
 log = logging.getLogger("kubedeck.probes")
 
+# The kubelet learns that a container started at its next relist of the runtime (the
+# generic PLEG relists every second) and probes it then: half a second after the start
+# on average. kubedeck hears of the start at once, so it waits that half second itself.
+# A probe sent the moment the process starts finds nothing listening yet, and a readiness
+# probe that fails waits a whole period (10 s by default) before it is tried again.
+FIRST_PROBE_AFTER = 0.5
+
 
 @dataclass
 class ProbeTarget:
@@ -116,16 +123,19 @@ class ProbeRunner:
         self.on_failed = on_failed  # (probe kind, message): restart the container
 
     async def run(self) -> None:
+        await asyncio.sleep(FIRST_PROBE_AFTER)
+        waited = FIRST_PROBE_AFTER  # counts towards the initial delay of the probes that start now
         startup = self.c.get("startupProbe")
         if startup:
-            if not await self._until(startup, "Startup"):
+            if not await self._until(startup, "Startup", waited):
                 return
+            waited = 0.0  # liveness and readiness delays begin when the startup probe succeeds
         self.on_started()
         tasks = []
         if self.c.get("livenessProbe"):
-            tasks.append(asyncio.create_task(self._liveness(self.c["livenessProbe"])))
+            tasks.append(asyncio.create_task(self._liveness(self.c["livenessProbe"], waited)))
         if self.c.get("readinessProbe"):
-            tasks.append(asyncio.create_task(self._readiness(self.c["readinessProbe"])))
+            tasks.append(asyncio.create_task(self._readiness(self.c["readinessProbe"], waited)))
         else:
             self.on_ready(True)
         try:
@@ -134,8 +144,8 @@ class ProbeRunner:
             for task in tasks:
                 task.cancel()
 
-    async def _until(self, probe: dict, kind: str) -> bool:
-        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
+    async def _until(self, probe: dict, kind: str, waited: float) -> bool:
+        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)) - waited)
         fails = 0
         while True:
             ok, msg = await run_probe(probe, self.t)
@@ -147,8 +157,8 @@ class ProbeRunner:
                 return False
             await asyncio.sleep(float(probe.get("periodSeconds", 10)))
 
-    async def _liveness(self, probe: dict) -> None:
-        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
+    async def _liveness(self, probe: dict, waited: float) -> None:
+        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)) - waited)
         fails = 0
         while True:
             ok, msg = await run_probe(probe, self.t)
@@ -158,8 +168,8 @@ class ProbeRunner:
                 return
             await asyncio.sleep(float(probe.get("periodSeconds", 10)))
 
-    async def _readiness(self, probe: dict) -> None:
-        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
+    async def _readiness(self, probe: dict, waited: float) -> None:
+        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)) - waited)
         ok_n = fail_n = 0
         ready = False
         while True:

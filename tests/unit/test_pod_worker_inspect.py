@@ -52,7 +52,7 @@ class FakeDocker:
         cid = f"c{len(self.started)}"
         self.started.append(cid)
         self.state[cid] = {"running": True, "code": 0}
-        return cid
+        return cid, "10.1.0.7"
 
     async def remove(self, cid: str) -> None:
         self.state.pop(cid, None)
@@ -90,6 +90,9 @@ async def test_an_idle_pod_makes_no_docker_call_per_pass(worker):
     d = worker.agent.docker
     await worker.sync()
     assert d.started == ["c0"] and phase(worker) == "Running"
+    # the IP comes with the start (one Docker thread call), not from an inspect queued apart
+    assert d.inspects == 0
+    assert worker.agent.ctx.store.peek("Pod", "default", "web")["status"]["podIP"] == "10.1.0.7"
     before = d.inspects
     for _ in range(5):
         await worker.sync()

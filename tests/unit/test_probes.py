@@ -78,3 +78,52 @@ async def test_tcp_probe_connects_only():
         assert (await run_probe({"tcpSocket": {"port": port}}, target()))[0] is True
     ok, msg = await run_probe({"tcpSocket": {"port": port}, "timeoutSeconds": 1}, target())
     assert ok is False and "connect call failed" in msg.lower()
+
+
+async def probe_times(container: dict, monkeypatch, until: int) -> list[tuple[str, float]]:
+    """(probe kind, seconds since the runner began) of the first `until` attempts, on a
+    clock that only the runner's sleeps move; startup succeeds at once, readiness fails."""
+    from kubedeck.engine.agent import probes
+
+    now = [0.0]
+    seen: list[tuple[str, float]] = []
+    done = asyncio.Event()
+    real_sleep = asyncio.sleep
+
+    async def sleep(s: float) -> None:
+        now[0] += max(0.0, s)
+        await real_sleep(0)
+
+    async def attempt(probe: dict, t) -> tuple[bool, str]:
+        kind = next(k for k in ("startupProbe", "readinessProbe", "livenessProbe") if container.get(k) is probe)
+        seen.append((kind, now[0]))
+        if len(seen) >= until:
+            done.set()
+        return kind == "startupProbe", "refused"
+
+    monkeypatch.setattr(probes.asyncio, "sleep", sleep)
+    monkeypatch.setattr(probes, "run_probe", attempt)
+    runner = probes.ProbeRunner(container, target(), on_ready=lambda ok: None, on_started=lambda: None,
+                                on_failed=lambda kind, msg: None)
+    task = asyncio.create_task(runner.run())
+    await asyncio.wait_for(done.wait(), 5)
+    task.cancel()
+    return seen[:until]  # the fake clock lets the runner run on until it is cancelled
+
+
+async def test_the_first_probe_comes_as_the_kubelets_relist_would_see_the_start(monkeypatch):
+    """Not at the start itself (nothing listens yet; a failed readiness probe waits a
+    period), but FIRST_PROBE_AFTER later, which counts towards initialDelaySeconds."""
+    from kubedeck.engine.agent.probes import FIRST_PROBE_AFTER
+
+    assert FIRST_PROBE_AFTER > 0
+    ready = {"readinessProbe": {"tcpSocket": {"port": 1}, "periodSeconds": 10}}
+    assert await probe_times(ready, monkeypatch, 2) == [("readinessProbe", FIRST_PROBE_AFTER),
+                                                        ("readinessProbe", FIRST_PROBE_AFTER + 10)]
+    delayed = {"readinessProbe": {"tcpSocket": {"port": 1}, "initialDelaySeconds": 3}}
+    assert await probe_times(delayed, monkeypatch, 1) == [("readinessProbe", 3.0)]
+    # after a startup probe, readiness waits its whole initial delay from the startup's success
+    both = {"startupProbe": {"tcpSocket": {"port": 1}},
+            "readinessProbe": {"tcpSocket": {"port": 1}, "initialDelaySeconds": 3}}
+    assert await probe_times(both, monkeypatch, 2) == [("startupProbe", FIRST_PROBE_AFTER),
+                                                       ("readinessProbe", FIRST_PROBE_AFTER + 3)]
