@@ -342,15 +342,16 @@ class PodWorker:
             st.started = True
             self.wake.set()
 
-        def on_failed(kind: str, msg: str) -> None:
+        def on_unhealthy(kind: str, msg: str) -> None:
             self.event(pod, "Unhealthy", f"{kind} probe failed: {msg}", "Warning")
-            if kind in ("Liveness", "Startup"):
-                self.event(pod, "Killing", f"Container {c['name']} failed {kind.lower()} probe, will be restarted")
-                grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
-                self.agent.ctx.spawn(self.agent.docker.stop(cid, grace), f"kill-{cid[:12]}")
+
+        def on_failed(kind: str, msg: str) -> None:  # a liveness or startup probe's last failure
+            self.event(pod, "Killing", f"Container {c['name']} failed {kind.lower()} probe, will be restarted")
+            grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+            self.agent.ctx.spawn(self.agent.docker.stop(cid, grace), f"kill-{cid[:12]}")
 
         runner = ProbeRunner(c, ProbeTarget(self.ip, ports, exec_fn), on_ready=on_ready,
-                             on_started=on_started, on_failed=on_failed)
+                             on_started=on_started, on_failed=on_failed, on_unhealthy=on_unhealthy)
         st.probe_task = self.agent.ctx.spawn(runner.run(), f"probes-{self.name}-{c['name']}")
 
     def stop_probes(self, st: CState) -> None:

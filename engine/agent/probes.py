@@ -115,12 +115,16 @@ class ProbeRunner:
 
     def __init__(self, container: dict, target: ProbeTarget, *,
                  on_ready: Callable[[bool], None], on_started: Callable[[], None],
-                 on_failed: Callable[[str, str], None]):
+                 on_failed: Callable[[str, str], None], on_unhealthy: Callable[[str, str], None]):
         self.c = container
         self.t = target
         self.on_ready = on_ready
         self.on_started = on_started
         self.on_failed = on_failed  # (probe kind, message): restart the container
+        # (probe kind, message) of every failed attempt, below the threshold too: the
+        # kubelet records each as an `Unhealthy` Event, which is how a user learns why a
+        # pod is not Ready
+        self.on_unhealthy = on_unhealthy
 
     async def run(self) -> None:
         await asyncio.sleep(FIRST_PROBE_AFTER)
@@ -151,6 +155,7 @@ class ProbeRunner:
             ok, msg = await run_probe(probe, self.t)
             if ok:
                 return True
+            self.on_unhealthy(kind, msg)
             fails += 1
             if fails >= int(probe.get("failureThreshold", 3)):
                 self.on_failed(kind, msg)
@@ -163,6 +168,8 @@ class ProbeRunner:
         while True:
             ok, msg = await run_probe(probe, self.t)
             fails = 0 if ok else fails + 1
+            if not ok:
+                self.on_unhealthy("Liveness", msg)
             if fails >= int(probe.get("failureThreshold", 3)):
                 self.on_failed("Liveness", msg)
                 return
@@ -180,9 +187,9 @@ class ProbeRunner:
                     ready = True
                     self.on_ready(True)
             else:
+                self.on_unhealthy("Readiness", msg)
                 ok_n, fail_n = 0, fail_n + 1
                 if fail_n >= int(probe.get("failureThreshold", 3)) and ready:
                     ready = False
                     self.on_ready(False)
-                    self.on_failed("Readiness", msg)
             await asyncio.sleep(float(probe.get("periodSeconds", 10)))

@@ -211,6 +211,9 @@ def test_liveness_failure_restarts_and_readiness_gates_ready(engine):
     wait_for(lambda: cstatus(engine, "probed").get("restartCount") == 1, 30, what="liveness restart")
     events = engine.client.list("Event", "default")
     assert any(e["reason"] == "Unhealthy" and "Liveness" in e["message"] for e in events)
+    # each failed attempt is reported, as the kubelet does: the never-ready readiness probe too
+    assert any(e["reason"] == "Unhealthy" and e["message"].startswith("Readiness probe failed: ") and e["count"] >= 2
+               for e in events), [e["message"] for e in events if e["reason"] == "Unhealthy"]
 
 
 def test_oom_killed(engine):

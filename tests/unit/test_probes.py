@@ -80,9 +80,11 @@ async def test_tcp_probe_connects_only():
     assert ok is False and "connect call failed" in msg.lower()
 
 
-async def probe_times(container: dict, monkeypatch, until: int) -> list[tuple[str, float]]:
+async def probe_times(container: dict, monkeypatch, until: int, calls: list | None = None) -> list[tuple[str, float]]:
     """(probe kind, seconds since the runner began) of the first `until` attempts, on a
-    clock that only the runner's sleeps move; startup succeeds at once, readiness fails."""
+    clock that only the runner's sleeps move; startup succeeds at once, the others fail.
+    `calls` collects the runner's on_unhealthy and on_failed calls."""
+    calls = [] if calls is None else calls
     from kubedeck.engine.agent import probes
 
     now = [0.0]
@@ -104,7 +106,8 @@ async def probe_times(container: dict, monkeypatch, until: int) -> list[tuple[st
     monkeypatch.setattr(probes.asyncio, "sleep", sleep)
     monkeypatch.setattr(probes, "run_probe", attempt)
     runner = probes.ProbeRunner(container, target(), on_ready=lambda ok: None, on_started=lambda: None,
-                                on_failed=lambda kind, msg: None)
+                                on_failed=lambda kind, msg: calls.append(("failed", kind, msg)),
+                                on_unhealthy=lambda kind, msg: calls.append(("unhealthy", kind, msg)))
     task = asyncio.create_task(runner.run())
     await asyncio.wait_for(done.wait(), 5)
     task.cancel()
@@ -127,3 +130,16 @@ async def test_the_first_probe_comes_as_the_kubelets_relist_would_see_the_start(
             "readinessProbe": {"tcpSocket": {"port": 1}, "initialDelaySeconds": 3}}
     assert await probe_times(both, monkeypatch, 2) == [("startupProbe", FIRST_PROBE_AFTER),
                                                        ("readinessProbe", FIRST_PROBE_AFTER + 3)]
+
+
+async def test_every_failed_attempt_is_an_unhealthy_report(monkeypatch):
+    """As the kubelet's Unhealthy Events: below the failure threshold and before the
+    container was ever ready too; a restart only at liveness's threshold."""
+    calls: list = []
+    c = {"readinessProbe": {"tcpSocket": {"port": 1}, "periodSeconds": 10},
+         "livenessProbe": {"tcpSocket": {"port": 1}, "periodSeconds": 10, "failureThreshold": 2}}
+    await probe_times(c, monkeypatch, 4, calls)
+    assert calls.count(("unhealthy", "Liveness", "refused")) == 2  # then the restart: no more attempts
+    assert calls.count(("unhealthy", "Readiness", "refused")) >= 2
+    assert calls.count(("failed", "Liveness", "refused")) == 1
+    assert not any(kind == "Readiness" for what, kind, _ in calls if what == "failed")
