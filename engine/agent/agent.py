@@ -323,7 +323,6 @@ class NodeAgent:
                     not pod["metadata"].get("deletionTimestamp"):
                 return
             w = PodWorker(self, uid, pod["metadata"]["namespace"], pod["metadata"]["name"])
-            w.unsure = True  # what it adopts is its best reading of the listing, not a record
             self._start_worker(w)
         w.wake.set()
 

@@ -1,7 +1,8 @@
 """A pod worker asks Docker about its containers only when it cannot know their state
 (issue 18: at 500 idle pods an inspect on every pass was most of the engine's idle CPU),
 and removes a deleted pod's containers by the ids it knows (a label search per pod made
-dockerd look at every container, 500 times at a scale-down of 500). No Docker: the Docker side is a fake that counts inspects and says what a container is."""
+dockerd look at every container, 500 times at a scale-down of 500). No Docker: the
+Docker side is a fake that counts inspects and says what a container is."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from kubedeck.engine.agent import pod_worker
 from kubedeck.engine.agent.agent import NodeAgent
 from kubedeck.engine.agent.pod_worker import PodWorker
+from kubedeck.engine.labels import L_ATTEMPT, L_CONTAINER, L_ROLE, L_UID
 
 
 class FakeDocker:
@@ -174,3 +176,19 @@ async def test_a_failed_start_makes_teardown_search_by_label(worker):
     await worker.teardown(pod, grace=3)
     assert d.stops == ["c0"]
     assert d.removed == [(["c0"], True)], "the worker may not know every container: it must search"
+
+
+async def test_only_an_adopted_worker_searches_by_label(worker):
+    """A worker the agent starts for a pod it has just been given makes every container
+    of the pod itself, so its teardown needs no search; one made by adoption might not
+    know them all (its containers come from a listing)."""
+    agent = worker.agent
+    started: list[PodWorker] = []
+    agent._start_worker = started.append
+    agent.workers.clear()
+    agent._on_pod(agent.ctx.store.peek("Pod", "default", "web"), "ADDED")
+    assert [w.unsure for w in started] == [False]
+    listed = [{"Id": "c9", "State": "running", "NetworkSettings": {"Networks": {}},
+               "Labels": {L_UID: worker.uid, L_CONTAINER: "main", L_ROLE: "app", L_ATTEMPT: "0"}}]
+    plans, stale = agent._adoption_plan(listed)
+    assert [p[0].unsure for p in plans] == [True] and stale == []
