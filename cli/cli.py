@@ -147,6 +147,9 @@ def _serve_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--nodes", type=int, default=1, help="number of virtual nodes")
     s.add_argument("--ingress-http-port", type=int, default=8080, help="Ingress HTTP port (default 8080)")
     s.add_argument("--ingress-https-port", type=int, default=8443, help="Ingress HTTPS port (default 8443)")
+    s.add_argument("--ingress-proxy", choices=("auto", "nginx", "python"), default="auto",
+                   help="what serves the Ingress: the host's nginx, as ingress-nginx does, or kubedeck's Python "
+                        "proxy (default auto: nginx when it is installed)")
     s.add_argument("--service-node-port-range", type=_port_range, default=None, metavar="LOW-HIGH",
                    help="where Services' unset nodePorts are picked from, as kube-apiserver's flag "
                         "(default 30000-32767; must lie within it)")

@@ -54,7 +54,7 @@ def serve(args, state: Path) -> int:
         logging.warning("NodePorts will listen on %s: reachable from other machines", args.address)
     settings = Settings(state=state, folder=folder, address=args.address, api_port=args.api_port,
                         nodes=args.nodes, ingress_http_port=args.ingress_http_port,
-                        ingress_https_port=args.ingress_https_port,
+                        ingress_https_port=args.ingress_https_port, ingress_proxy=args.ingress_proxy,
                         kubeconfig=None if args.no_kubeconfig else user_kubeconfig(),
                         allow_privileged=args.allow_privileged, node_port_range=args.service_node_port_range)
     runner = asyncio.Runner()
@@ -148,6 +148,7 @@ def ensure_running(args, state: Path) -> dict:
     cmd = [sys.executable, "-m", "kubedeck", "--state", str(state), "serve", str(Path(args.dir).resolve()),
            "--address", args.address, "--api-port", str(args.api_port), "--nodes", str(args.nodes),
            "--ingress-http-port", str(args.ingress_http_port), "--ingress-https-port", str(args.ingress_https_port),
+           "--ingress-proxy", args.ingress_proxy,
            *(["--no-kubeconfig"] if args.no_kubeconfig else []),
            *(["--reset-store"] if args.reset_store else []),
            *(["--allow-privileged"] if args.allow_privileged else []),

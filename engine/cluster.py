@@ -50,6 +50,8 @@ class Settings:
     #: Ingress controller ports on `address`; unprivileged defaults so no root is needed
     ingress_http_port: int = 8080
     ingress_https_port: int = 8443
+    #: what moves the Ingress's bytes: "auto" (the host's nginx when there is one), "nginx", "python"
+    ingress_proxy: str = "auto"
     #: lift the Pod Security "baseline" policy (privileged, host namespaces, hostPath outside the folder)
     allow_privileged: bool = False
     #: where unset nodePorts are picked from (`--service-node-port-range`, both ends
@@ -189,9 +191,18 @@ class Cluster:
             from .proxy.ingress import IngressProxy
         except ImportError:  # the Ingress controller is optional while it is being built
             return
+        from .proxy.ingress_nginx import NginxDataPath, find_nginx
+
         s = self.settings
+        binary, why = find_nginx(s.ingress_proxy)
+        if s.ingress_proxy == "nginx" and binary is None:
+            log.error("--ingress-proxy nginx: %s", why)
+        nginx = NginxDataPath(binary, s.state / "ingress-nginx", self.dataplane) if binary else None
         self.ingress = IngressProxy(self.store, address=s.address, ports=(s.ingress_http_port, s.ingress_https_port),
-                                    dataplane=self.dataplane, events=self.objects.record_event)
+                                    dataplane=self.dataplane, events=self.objects.record_event, nginx=nginx)
+        self.ingress.data_path = why or self.ingress.data_path
+        if nginx:
+            self.spawn(nginx.run(), "ingress-nginx")
         self.spawn(self.ingress.run(), "ingress-proxy")
 
     async def stop(self) -> None:

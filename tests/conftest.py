@@ -464,8 +464,8 @@ class _SharedEngine:
     follows (tests/engine_reset.py), replaced when a reset fails. It holds the daemon's
     share from its start until the module's last test is done (Engine.start)."""
 
-    def __init__(self, base: Path, docker_client):
-        self.base, self.docker_client = base, docker_client
+    def __init__(self, base: Path, docker_client, args=()):
+        self.base, self.docker_client, self.args = base, docker_client, args
         self.engine: Engine | None = None
         self.fresh = None  # the engine as started (engine_reset.FreshState)
         self.started = 0
@@ -477,7 +477,7 @@ class _SharedEngine:
         from engine_reset import FreshState
 
         self.started += 1
-        eng = Engine(self.base / f"e{self.started}", self.docker_client)
+        eng = Engine(self.base / f"e{self.started}", self.docker_client, self.args)
         try:
             eng.start()
             self.fresh = FreshState(eng)
@@ -501,8 +501,9 @@ class _SharedEngine:
 
 
 @pytest.fixture(scope="module")
-def _shared_engine(tmp_path_factory, docker_client):
-    shared = _SharedEngine(tmp_path_factory.mktemp("shared"), docker_client)
+def _shared_engine(request, tmp_path_factory, docker_client):
+    """The module's ENGINE_ARGS (if any) are added to `kubedeck serve`."""
+    shared = _SharedEngine(tmp_path_factory.mktemp("shared"), docker_client, getattr(request.module, "ENGINE_ARGS", ()))
     yield shared
     shared.close()
 

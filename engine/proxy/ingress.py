@@ -46,15 +46,21 @@ class IngressProxy:
     header_timeout = HEADER_TIMEOUT  # tests shorten it
 
     def __init__(self, store, *, control: bool = True, address: str = "", ports: tuple[int, int] = (0, 0),
-                 dataplane=None, events=None):
+                 dataplane=None, events=None, nginx=None):
         """`store` gives the Ingresses, Services, Endpoints and certificates (in the
         worker: its mirror). With `control` (the engine) it also binds `ports` (http,
         https) on `address` and hands them to the `dataplane`, reports problems through
-        `events` (ObjectService.record_event) and publishes the Ingresses' status."""
+        `events` (ObjectService.record_event) and publishes the Ingresses' status.
+        With `nginx` (ingress_nginx.NginxDataPath) nginx serves the listeners instead of
+        the proxy worker, from a configuration rendered at each change."""
         self.store = store
         self.control = control  # False in the proxy worker: route only, report nothing
         self.address, self.ports = address, ports
         self.dataplane = dataplane
+        self.nginx = nginx
+        self.data_path = "python"  # what serves the listeners, for the status (nginx: its own)
+        if nginx is not None:
+            nginx.build = self.nginx_inputs
         self.events = events
         self.table = RouteTable()
         self.conns: set = set()  # ingress_http.Client, in the worker
@@ -77,6 +83,7 @@ class IngressProxy:
         out = {scheme: addr for scheme, (_, addr) in self.servers.items()}
         out["hosts"] = list(self.table.hosts)
         out["errors"] = self.bind_errors + sorted(set(self.problems.values()))
+        out.update(self.nginx.describe() if self.nginx else {"dataPath": self.data_path})
         return out
 
     def spawn(self, coro) -> asyncio.Task:
@@ -103,6 +110,8 @@ class IngressProxy:
         kind = obj.get("kind")
         if kind in ("Service", "Endpoints"):
             self._eps.clear()
+            if self.nginx:
+                self.nginx.changed()
         elif kind in ("Ingress", "IngressClass"):
             self.reevaluate(routes=True, tls=True)
         elif kind == "Secret":
@@ -135,14 +144,17 @@ class IngressProxy:
                 log.error("Ingress %s", msg)
                 continue
             bound = sock.getsockname()[1]
-            self.dataplane.listen(f"ingress:{scheme}", sock, {"role": "ingress", "scheme": scheme, "port": bound})
+            (self.nginx or self.dataplane).listen(f"ingress:{scheme}", sock,
+                                                  {"role": "ingress", "scheme": scheme, "port": bound})
             self.servers[scheme] = (sock, f"{address}:{bound}")
             log.info("Ingress %s on %s://%s:%d", scheme, scheme, address, bound)
 
     async def close(self) -> None:
         for scheme in self.servers:
-            self.dataplane.unlisten(f"ingress:{scheme}")
+            (self.nginx or self.dataplane).unlisten(f"ingress:{scheme}")
         self.servers.clear()
+        if self.nginx:
+            await self.nginx.close()
         for t in list(self.tasks):
             t.cancel()
         for c in list(self.conns):
@@ -196,6 +208,8 @@ class IngressProxy:
         self._found = found
         if not self.control:
             return
+        if self.nginx:
+            self.nginx.changed()
         for key, ((ns, name), reason, msg) in found.items():
             if key in self.problems:
                 continue
@@ -220,6 +234,12 @@ class IngressProxy:
                 (ing["metadata"].get("annotations") or {}).get("kubernetes.io/ingress.class")
             if (cls in ours) or (cls is None and default):
                 self.store.update_status("Ingress", ing["metadata"]["namespace"], ing["metadata"]["name"], lb)
+
+    def nginx_inputs(self) -> tuple:
+        """What the nginx data path renders: the table, the endpoints lookup, the TLS
+        hosts' (cert, key) PEM and the default certificate's (None: no HTTPS)."""
+        certs = self.certs
+        return self.table, self.backends, dict(certs.pems) if certs else {}, certs.default_pem if certs else None
 
     def backends(self, b) -> list | None:
         """Ready (ip, port) of a backend, None when its Service or port does not exist."""

@@ -85,10 +85,12 @@ def secret_pem(secret: dict | None) -> tuple[bytes, bytes]:
 class CertStore:
     def __init__(self) -> None:
         cert, key = self_signed()
+        self.default_pem = (cert, key)  # for the nginx data path, which reads files
         self.default = server_context(cert, key)
         self.default.sni_callback = self._sni
         self.by_host: dict[str, ssl.SSLContext] = {}
-        self._cache: dict[tuple[str, str, str], ssl.SSLContext | str] = {}
+        self.pems: dict[str, tuple[bytes, bytes]] = {}  # host -> the (cert, key) PEM of by_host's context
+        self._cache: dict[tuple[str, str, str], tuple[ssl.SSLContext, tuple[bytes, bytes]] | str] = {}
 
     def _sni(self, sslobj: ssl.SSLObject, server_name: str | None, _ctx) -> None:
         if not server_name:
@@ -106,26 +108,29 @@ class CertStore:
     def update(self, wanted: dict[str, tuple[str, str, tuple[str, str]]], get_secret) -> list[tuple[tuple[str, str], str]]:
         """Point each host at its Secret's context. Returns [(ingress (ns, name), problem)]."""
         by_host: dict[str, ssl.SSLContext] = {}
+        pems: dict[str, tuple[bytes, bytes]] = {}
         problems: dict[tuple[tuple[str, str], str], None] = {}
         cache: dict = {}
         for host, (ns, name, ing) in wanted.items():
             secret = get_secret(ns, name)
             rv = (secret or {}).get("metadata", {}).get("resourceVersion", "")
             key = (ns, name, rv)
-            ctx = cache.get(key) or self._cache.get(key)
-            if ctx is None:
+            got = cache.get(key) or self._cache.get(key)
+            if got is None:
                 try:
-                    ctx = server_context(*secret_pem(secret))
+                    pem = secret_pem(secret)
+                    ctx = server_context(*pem)
                     ctx.sni_callback = self._sni
+                    got = (ctx, pem)
                 except (ValueError, ssl.SSLError, OSError) as e:
                     reason = e.args[-1] if isinstance(e, ssl.SSLError) and e.args else e
-                    ctx = f"TLS Secret {ns}/{name} {reason}" if isinstance(e, ValueError) else \
+                    got = f"TLS Secret {ns}/{name} {reason}" if isinstance(e, ValueError) else \
                         f"TLS Secret {ns}/{name} does not load: {reason}"
-            cache[key] = ctx
-            if isinstance(ctx, str):
-                problems[(ing, ctx + f"; serving the default self-signed certificate for {host}")] = None
+            cache[key] = got
+            if isinstance(got, str):
+                problems[(ing, got + f"; serving the default self-signed certificate for {host}")] = None
             else:
-                by_host[host] = ctx
+                by_host[host], pems[host] = got
         self._cache = cache
-        self.by_host = by_host
+        self.by_host, self.pems = by_host, pems
         return list(problems)

@@ -94,6 +94,12 @@ def request(port: int, host: str, path: str = "/", *, tls: ssl.SSLContext | None
     return int(head.split()[1]), body.decode(errors="replace")
 
 
+def settled(engine) -> bool:
+    """The Ingress serves the current rules alone: with nginx, no reload is under way
+    (after one, a connection may land on a worker of the old rules for a moment)."""
+    return not engine.client.status()["ingress"].get("reloading")
+
+
 def ports(engine) -> tuple[int, int]:
     st = wait_for(lambda: engine.client.status().get("ingress", {}).get("https"), 15, what="ingress listeners")
     assert st
@@ -111,11 +117,12 @@ def deploy_apps(engine):
 def test_host_path_routing_404_503_and_forwarded_headers(engine):
     http, _ = ports(engine)
     deploy_apps(engine)
-    code, body = wait_for(lambda: (r := request(http, "alpha.test"))[0] == 200 and r, 20, what="alpha via ingress")
+    code, body = wait_for(lambda: (r := request(http, "alpha.test"))[0] == 200 and settled(engine) and r, 20,
+                          what="alpha via ingress")
     assert body.startswith("alpha-")
     assert request(http, "ALPHA.test:80", "/anything/")[0] in (200, 404)  # host match ignores case and port
-    code, body = wait_for(lambda: (r := request(http, "beta.test", "/b/"))[0] in (200, 404) and r, 10,
-                          what="beta answering")
+    code, body = wait_for(lambda: (r := request(http, "beta.test", "/b/"))[0] in (200, 404) and settled(engine)
+                          and r, 10, what="beta answering")
     assert request(http, "beta.test", "/index.html")[1].startswith("beta-")   # Exact path
     assert request(http, "beta.test", "/")[0] == 404                          # no rule for /
     assert request(http, "beta.test", "/bb")[0] == 404                        # /b does not match /bb
@@ -137,7 +144,8 @@ def test_host_path_routing_404_503_and_forwarded_headers(engine):
               paths:
               - {path: /, pathType: Prefix, backend: {service: {name: beta, port: {number: 80}}}}
         """)
-    wait_for(lambda: request(http, "gamma.test")[1].startswith("beta-"), 10, what="new host routed")
+    wait_for(lambda: request(http, "gamma.test")[1].startswith("beta-") and settled(engine), 10,
+             what="new host routed")
     # a second Ingress claiming alpha.test/ loses to the older one, with a Warning Event
     engine.write("thief.yaml", """
         apiVersion: networking.k8s.io/v1
@@ -189,8 +197,8 @@ def test_tls_from_secret_with_sni_and_live_update(engine, tmp_path):
     except ssl.SSLCertVerificationError:
         pass
     engine.write("secret.yaml", secret)
-    code, body = wait_for(lambda: (r := request(https, "secure.test", tls=ctx))[0] == 200 and r, 20,
-                          what="HTTPS with the Secret's certificate")
+    code, body = wait_for(lambda: (r := request(https, "secure.test", tls=ctx))[0] == 200 and settled(engine) and r,
+                          20, what="HTTPS with the Secret's certificate")
     assert body.startswith("alpha-")
     code, env = request(https, "secure.test", "/cgi-bin/env", tls=ctx)
     assert "HTTP_X_FORWARDED_PROTO=https" in env
@@ -368,7 +376,8 @@ spec:
                  backend("reset", resetter.getsockname()[1]))
     idle = []
     try:
-        wait_for(lambda: request(http_port, "good.test") == (200, "hello"), 20, what="good backend via ingress")
+        wait_for(lambda: request(http_port, "good.test") == (200, "hello") and settled(engine), 20,
+                 what="good backend via ingress")
         for _ in range(1000):
             idle.append(socket.create_connection(("127.0.0.1", http_port), timeout=5))
         assert request(http_port, "good.test") == (200, "hello")  # still served with 1,000 idle clients
@@ -382,3 +391,19 @@ spec:
             s.close()
         resetter.close()
         good.shutdown()
+
+
+def test_nginx_serves_the_ingress_when_the_host_has_it(engine):
+    """`--ingress-proxy auto` (the default): the host's nginx, as ingress-nginx; kubedeck's
+    Python worker only without one (test_ingress_python.py runs these tests on it)."""
+    from kubedeck.engine.proxy.ingress_nginx import find_nginx
+
+    binary, why = find_nginx("auto")
+    st = engine.client.status()["ingress"]
+    if binary is None:
+        assert st["dataPath"] == why
+        return
+    assert st["dataPath"].startswith("nginx ") and st["restarts"] == 0, st
+    master = st["nginxPid"]
+    with open(f"/proc/{master}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0].startswith(b"nginx: master process")

@@ -107,7 +107,7 @@ def test_serve_refuses_beside_a_frozen_engine_at_once(holder_proc, tmp_path):
 
 def _up_args(tmp_path) -> argparse.Namespace:
     return argparse.Namespace(dir=str(tmp_path), address="127.0.0.1", api_port=0, nodes=1,
-                              ingress_http_port=0, ingress_https_port=0, no_kubeconfig=True,
+                              ingress_http_port=0, ingress_https_port=0, ingress_proxy="auto", no_kubeconfig=True,
                               reset_store=False)
 
 
