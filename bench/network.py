@@ -4,7 +4,8 @@ file), through:
 
 - the pod IP directly (baseline for the NodePort),
 - kubedeck's NodePort listener on 127.0.0.1,
-- kubedeck's Ingress HTTP listener (Host: bench.local),
+- kubedeck's Ingress HTTP listener (Host: bench.local), by its default data path (the
+  host's nginx when there is one), and a second engine's with `--ingress-proxy python`,
 - Debian's nginx started here as the equivalent reverse proxy (baseline for the Ingress):
   one process like the engine (master_process off, worker_processes 1), upstream
   keep-alive to the same pod IP, HTTP/1.1, on a free 127.0.0.1 port with a temp config;
@@ -222,6 +223,16 @@ apiVersion: v1
 kind: Endpoints
 metadata: {{name: web}}
 subsets: [{{addresses: [{{ip: "{ip}"}}], ports: [{{port: 8080}}]}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: web}}
+spec:
+  rules:
+  - host: {host}
+    http:
+      paths:
+      - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}
 """
 
 
@@ -230,7 +241,10 @@ def run(docker, quick: bool) -> list[Result]:
     repeats = 2 if quick else 3
     nodeport = free_port()
     forwarding = "?"
-    with Engine(docker) as eng, Engine(docker, env={"KUBEDECK_NODEPORT_PROXY": "userspace"}) as eng2:
+    # the second engine also serves its Ingress from the Python worker (`--ingress-proxy
+    # python`, what hosts without nginx get), beside the first one's default data path
+    with Engine(docker) as eng, Engine(docker, ["--ingress-proxy", "python"],
+                                       env={"KUBEDECK_NODEPORT_PROXY": "userspace"}) as eng2:
         eng.write("web.yaml", APP.format(image=NGINX_IMAGE, nodeport=nodeport, host=HOST))
         pods = wait_for(lambda: [p for p in eng.pods("app=web") if p.get("status", {}).get("podIP") and any(
             c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])], 90, 0.1,
@@ -243,7 +257,7 @@ def run(docker, quick: bool) -> list[Result]:
                               "not loaded yet" not in f and f, 20, 0.1, what="NodePort rules")
         urls = {"direct": (direct, None), "nodeport": (np_url, None)}
         userspace = free_port(nodeport + 1)
-        eng2.write("web.yaml", USERSPACE.format(nodeport=userspace, ip=ip))
+        eng2.write("web.yaml", USERSPACE.format(nodeport=userspace, ip=ip, host=HOST))
         us_url = f"http://127.0.0.1:{userspace}/"
         try:
             wait_for(lambda: http_ok(us_url), 20, 0.1, what="user-space NodePort answering")
@@ -251,14 +265,20 @@ def run(docker, quick: bool) -> list[Result]:
         except Exception as e:  # noqa: BLE001 - report, don't block the other figures
             log(f"user-space NodePort not answering: {e}")
         ingress_error = ""
-        try:
-            addr = wait_for(lambda: (eng.client.status().get("ingress") or {}).get("http"), 10, 0.1,
-                            what="ingress http listener")
-            ing_url = f"http://{addr}/"
-            wait_for(lambda: http_ok(ing_url, HOST), 20, 0.1, what="Ingress answering")
-            urls["ingress"] = (ing_url, HOST)
-        except Exception as e:  # noqa: BLE001 - report, don't block the other figures
-            ingress_error = f"kubedeck Ingress not answering: {e}"
+        data_path = {}
+        for key, e in (("ingress", eng), ("ingress-python", eng2)):
+            try:
+                addr = wait_for(lambda e=e: (e.client.status().get("ingress") or {}).get("http"), 10, 0.1,
+                                what="ingress http listener")
+                ing_url = f"http://{addr}/"
+                wait_for(lambda u=ing_url, e=e: http_ok(u, HOST) and not e.client.status()["ingress"].get("reloading"),
+                         20, 0.1, what="Ingress answering")
+                urls[key] = (ing_url, HOST)
+                data_path[key] = e.client.status()["ingress"].get("dataPath", "?")
+            except Exception as e:  # noqa: BLE001 - report, don't block the other figures
+                if key == "ingress":
+                    ingress_error = f"kubedeck Ingress not answering: {e}"
+                log(f"{key} not answering: {e}")
         # what the usual local tools give on 127.0.0.1 (Docker's published ports, as used by
         # kind, minikube's docker driver and podman): docker-proxy in user space
         published = published_port(docker)
@@ -277,8 +297,8 @@ def run(docker, quick: bool) -> list[Result]:
             # CPU seconds per request of the proxying processes (engine + its proxy worker;
             # nginx + its worker): on 2 cores wrk, proxy and backend share the CPU, so the
             # rps ratio mixes the proxy's cost with wrk's; this row is the proxy's alone
-            cpu_of = {"ingress": eng.pid, "nginx": nginx.proc.pid if nginx else None}
-            cpu_us: dict[str, list[float]] = {"ingress": [], "nginx": []}
+            cpu_of = {"ingress": eng.pid, "ingress-python": eng2.pid, "nginx": nginx.proc.pid if nginx else None}
+            cpu_us: dict[str, list[float]] = {k: [] for k in cpu_of}
             for url, host in urls.values():
                 wrk(url, 1, host)  # warm up connections, pools, caches
             for i in range(repeats):
@@ -340,19 +360,27 @@ def run(docker, quick: bool) -> list[Result]:
     if "nginx" in rps:
         ratio = [k / n for k, n in zip(rps["ingress"], rps["nginx"])]
         ing_res = Result("ingress_rps_ratio", median(ratio), ">= 0.9",
-                         f"wrk -c32 keep-alive, {seconds}s, Host: {HOST}: kubedeck Ingress vs Debian nginx "
-                         "reverse proxy (1 process, upstream keep-alive) to the same pod",
+                         f"wrk -c32 keep-alive, {seconds}s, Host: {HOST}: kubedeck Ingress (default data path: "
+                         f"{data_path.get('ingress', '?')}) vs Debian nginx reverse proxy (1 process, upstream "
+                         "keep-alive) to the same pod",
                          baseline_label="Debian nginx as reverse proxy", baseline=median(rps["nginx"]),
                          kubedeck=median(rps["ingress"]), unit="req/s", repeats=repeats, spread=spread(ratio))
         ing_res.rows.append({"label": "direct", "detail": "the backend alone (upper bound)",
                              "value": f"{median(rps['direct']):,.0f} req/s"})
-        if cpu_us["ingress"] and cpu_us["nginx"]:
-            ing_res.rows.append({"label": "CPU/request", "detail": "proxy CPU per request (utime+stime): kubedeck "
-                                 "engine+worker / nginx master+worker, and their ratio",
-                                 "value": f"{median(cpu_us['ingress']):.1f} / {median(cpu_us['nginx']):.1f} us, "
-                                          f"{median(cpu_us['nginx']) / median(cpu_us['ingress']):.2f}"})
-        for k in ("ingress", "nginx"):
-            if problems[k]:
+        if "ingress-python" in rps:
+            py = [k / n for k, n in zip(rps["ingress-python"], rps["nginx"])]
+            ing_res.rows.append({"label": "Python data path", "detail": "a second engine with `--ingress-proxy "
+                                 "python` (hosts without nginx), same pod, vs the nginx baseline",
+                                 "value": f"{median(rps['ingress-python']):,.0f} req/s, ratio {median(py):.2f}"})
+        for key, label in (("ingress", "default data path"), ("ingress-python", "Python data path")):
+            if cpu_us[key] and cpu_us["nginx"]:
+                ing_res.rows.append({"label": f"CPU/request, {label}", "detail": "proxy CPU per request "
+                                     "(utime+stime) of the engine's process tree / the nginx baseline's, and "
+                                     "their ratio", "value": f"{median(cpu_us[key]):.1f} / "
+                                     f"{median(cpu_us['nginx']):.1f} us, "
+                                     f"{median(cpu_us['nginx']) / median(cpu_us[key]):.2f}"})
+        for k in ("ingress", "ingress-python", "nginx"):
+            if problems.get(k):
                 ing_res.notes.append(f"{k}: " + "; ".join(sorted(problems[k])))
     else:
         ing_res = Result("ingress_rps_ratio", None, ">= 0.9", "kubedeck Ingress vs Debian nginx reverse proxy",

@@ -256,7 +256,8 @@ class NginxDataPath:
             lines = (self.dir / "error.log").read_text(errors="replace").strip().splitlines()
         except OSError:
             return "no error log"
-        return lines[-1] if lines else "no error logged"
+        bad = [line for line in lines if any(f"[{lvl}]" in line for lvl in ("emerg", "alert", "crit"))]
+        return bad[-1] if bad else "nothing in its error log"
 
 
 def _children(pid: int) -> list[int]:
