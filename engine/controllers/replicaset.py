@@ -10,8 +10,7 @@ from __future__ import annotations
 from ..clock import Clock
 from ..store import Store, StoreError
 from .base import Controller, Key, Objects
-from .podutil import (is_available, is_ready, is_terminating, parse_time, pod_from_template, pod_rank,
-                      condition)
+from .podutil import condition, is_terminating, parse_time, pod_from_template, pod_rank
 
 BURST = 500  # pods created per ReplicaSet per reconcile, like the slow-start batch cap
 
@@ -56,13 +55,25 @@ class ReplicaSetController(Controller):
                     pass
         mrs = int(rs["spec"].get("minReadySeconds", 0))
         now = self.clock.now()
+        # one pass over the live pods (this runs at every pod event: at 500 pods a scan per
+        # helper was a third of the engine's CPU during a scale-up); is_ready / is_available
+        # in one: a ready pod becomes available minReadySeconds after it became ready
+        ready = available = 0
+        waits = []
+        for p in live:  # not terminating, so is_ready is the condition alone
+            c = condition(p, "Ready")
+            if c is None or c.get("status") != "True":
+                continue
+            ready += 1
+            wait = parse_time(c.get("lastTransitionTime")) + mrs - now if mrs else 0
+            if wait <= 0:
+                available += 1
+            else:
+                waits.append(wait)
         status = {"replicas": len(live),
                   "fullyLabeledReplicas": len(live),
-                  "readyReplicas": sum(1 for p in live if is_ready(p)),
-                  "availableReplicas": sum(1 for p in live if is_available(p, mrs, now)),
+                  "readyReplicas": ready,
+                  "availableReplicas": available,
                   "observedGeneration": meta.get("generation", 1)}
         self.store.update_status("ReplicaSet", meta["namespace"], meta["name"], status)
-        # a ready pod becomes available minReadySeconds after it became ready
-        waits = [parse_time((condition(p, "Ready") or {}).get("lastTransitionTime")) + mrs - now
-                 for p in live if mrs and is_ready(p) and not is_available(p, mrs, now)]
         return min(waits) if waits else None

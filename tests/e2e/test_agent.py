@@ -311,7 +311,8 @@ def test_prestop_hook_and_security_context(engine, tmp_path):
   - name: out
     hostPath: {{path: {hostdir}, type: Directory}}
 """))
-    wait_for(lambda: (hostdir / "uid").exists() and (hostdir / "uid").read_text().strip(), 60, what="started")
+    # the container writes uid, then ro: wait for the second (reading ro on seeing uid raced it)
+    wait_for(lambda: (hostdir / "ro").exists() and (hostdir / "ro").read_text().strip(), 60, what="started")
     assert (hostdir / "uid").read_text().strip() == "1000"
     assert "Read-only file system" in (hostdir / "ro").read_text()
     engine.client.delete("Pod", "default", "hooked")
