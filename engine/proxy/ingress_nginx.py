@@ -236,6 +236,9 @@ class NginxDataPath:
         self.problem = ""
         os.replace(candidate, self.dir / "nginx.conf")
         self.text = text
+        for f in (self.dir / "certs").iterdir():  # certificates no configuration names any more
+            if f.suffix in (".crt", ".key") and str(f) not in text:
+                f.unlink(missing_ok=True)
         if not self.configured.is_set():
             self.configured.set()
         elif self.proc is not None and self.proc.returncode is None:

@@ -54,17 +54,17 @@ HEAD = """\
 # Written by kubedeck from the cluster's Ingresses; every change rewrites it.
 daemon off;
 worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 16384; }}
+pid {pid};
+error_log {log} warn;
+events {{ worker_connections 4096; }}
 http {{
     access_log off;
     server_tokens off;
-    client_body_temp_path {dir}/tmp/body;
-    proxy_temp_path {dir}/tmp/proxy;
-    fastcgi_temp_path {dir}/tmp/fastcgi;
-    uwsgi_temp_path {dir}/tmp/uwsgi;
-    scgi_temp_path {dir}/tmp/scgi;
+    client_body_temp_path {tmp_body};
+    proxy_temp_path {tmp_proxy};
+    fastcgi_temp_path {tmp_fastcgi};
+    uwsgi_temp_path {tmp_uwsgi};
+    scgi_temp_path {tmp_scgi};
     client_max_body_size 0;
     keepalive_requests 1000000;
     keepalive_timeout 75s;
@@ -183,7 +183,9 @@ def render(table: RouteTable, backends, listens: dict[str, str], work_dir: str,
         lines += ["        location @kd_502 { return 502 \"502 Bad Gateway\\n\"; }",
                   "        location @kd_504 { return 504 \"504 Gateway Timeout\\n\"; }", "    }"]
         servers.append("\n".join(lines))
-    out = [HEAD.format(dir=work_dir)]
+    files = {"pid": "nginx.pid", "log": "error.log", **{f"tmp_{t}": f"tmp/{t}" for t in
+                                                        ("body", "proxy", "fastcgi", "uwsgi", "scgi")}}
+    out = [HEAD.format(**{k: quote(f"{work_dir}/{v}") for k, v in files.items()})]
     if "https" in listens and default_cert is not None:
         out.append("    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_session_cache shared:kd_ssl:1m;\n")
     out.append(PROXY.replace("        ", "    "))

@@ -115,10 +115,10 @@ def expected(table, host: str, path: str) -> tuple[int, str]:
     return 200, b.service
 
 
-async def _serve(tmp_path, ports: dict[str, int], ingresses: list[dict]):
+async def _serve(work, ports: dict[str, int], ingresses: list[dict]):
     table, conflicts = build_table(ingresses, [CLASS])
     sock = bind_tcp("127.0.0.1", 0)
-    path = NginxDataPath(NGINX, tmp_path / "nginx", fallback=None)
+    path = NginxDataPath(NGINX, work, fallback=None)
 
     def backends_of(b: Backend):
         if b.service == NO_SERVICE:
@@ -141,7 +141,7 @@ async def _until(cond, timeout=10.0):
 
 def test_every_host_and_path_reaches_what_kubedeck_routing_picks(tmp_path, backends):
     async def main():
-        path, task, sock, table, conflicts = await _serve(tmp_path, backends, INGRESSES)
+        path, task, sock, table, conflicts = await _serve(tmp_path / "nginx", backends, INGRESSES)
         port = sock.getsockname()[1]
         try:
             await _until(lambda: path.proc is not None and (tmp_path / "nginx" / "nginx.pid").exists())
@@ -165,10 +165,11 @@ def test_every_host_and_path_reaches_what_kubedeck_routing_picks(tmp_path, backe
 def test_a_change_is_a_reload_and_a_refused_one_keeps_the_last(tmp_path, backends):
     async def main():
         ings = [ingress("site", [("a.test", [("/", "Prefix", "root")])])]
-        path, task, sock, table, _ = await _serve(tmp_path, backends, ings)
+        work = tmp_path / 'a "quoted" dir with spaces'  # the configuration quotes every path
+        path, task, sock, table, _ = await _serve(work, backends, ings)
         port = sock.getsockname()[1]
         try:
-            await _until(lambda: path.proc is not None and (tmp_path / "nginx" / "nginx.pid").exists())
+            await _until(lambda: path.proc is not None and (work / "nginx.pid").exists())
             assert await asyncio.to_thread(get, port, "a.test", "/") == (200, "root")
             pid = path.proc.pid
             first = workers(pid)
@@ -209,3 +210,53 @@ def test_find_nginx_says_why_the_python_path_serves(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(os, "access", lambda *a: False)
     assert find_nginx("auto") == (None, "python (no nginx on this host)")
+
+
+def _served_cert(port: int, sni: str) -> bytes:
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname=sni) as s:
+        return s.getpeercert(binary_form=True)
+
+
+def test_certificates_by_sni_and_a_rotated_one_replaces_its_files(tmp_path, backends):
+    import ssl
+
+    from kubedeck.engine.proxy.tls import self_signed
+
+    def der(pem: bytes) -> bytes:
+        return ssl.PEM_cert_to_DER_cert(pem.decode())
+
+    async def main():
+        table, _ = build_table([ingress("site", [("a.test", [("/", "Prefix", "root")])])], [CLASS])
+        first, second, default = self_signed("a.test"), self_signed("a.test"), self_signed("default")
+        pems = {"a.test": first}
+        http, https = bind_tcp("127.0.0.1", 0), bind_tcp("127.0.0.1", 0)
+        path = NginxDataPath(NGINX, tmp_path / "nginx", fallback=None)
+        path.build = lambda: (table, lambda b: [("127.0.0.1", backends[b.service])], dict(pems), default)
+        path.listen("ingress:http", http, {"scheme": "http"})
+        path.listen("ingress:https", https, {"scheme": "https"})
+        path.changed()
+        task = asyncio.get_running_loop().create_task(path.run())
+        port = https.getsockname()[1]
+        try:
+            await _until(lambda: path.proc is not None and (tmp_path / "nginx" / "nginx.pid").exists())
+            pid = path.proc.pid
+            assert await asyncio.to_thread(_served_cert, port, "a.test") == der(first[0])
+            assert await asyncio.to_thread(_served_cert, port, "other.test") == der(default[0])
+            pems["a.test"] = second
+            before = workers(pid)
+            path.changed()
+            await _until(lambda: path.reloads == 1 and len(now := workers(pid)) == 1 and now != before)
+            assert await asyncio.to_thread(_served_cert, port, "a.test") == der(second[0])
+            # only the files of the certificates in use are left: the new one and the default
+            assert len(list((tmp_path / "nginx" / "certs").iterdir())) == 4
+        finally:
+            await path.close()
+            task.cancel()
+            http.close()
+            https.close()
+    asyncio.run(main())
