@@ -34,6 +34,18 @@ from common import (L_CLUSTER, NGINX_IMAGE, Engine, Result, any_free_port, free_
 LAT_RATE, LAT_CONNS = 1000, 8  # "moderate load": a paced 1,000 req/s over 8 keep-alive connections
 
 HOST = "bench.local"
+# the Ingress of both engines' manifests (a format string, like them)
+INGRESS = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: web}}
+spec:
+  rules:
+  - host: {host}
+    http:
+      paths:
+      - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}
+"""
 APP = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -61,18 +73,7 @@ spec:
   selector: {{app: web}}
   ports: [{{name: http, port: 80, targetPort: http, nodePort: {nodeport}}}]
 ---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {{name: web}}
-spec:
-  rules:
-  - host: {host}
-    http:
-      paths:
-      - path: /
-        pathType: Prefix
-        backend: {{service: {{name: web, port: {{number: 80}}}}}}
-"""
+""" + INGRESS
 
 NGINX_CONF = """\
 daemon off;
@@ -224,16 +225,7 @@ kind: Endpoints
 metadata: {{name: web}}
 subsets: [{{addresses: [{{ip: "{ip}"}}], ports: [{{port: 8080}}]}}]
 ---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {{name: web}}
-spec:
-  rules:
-  - host: {host}
-    http:
-      paths:
-      - {{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}
-"""
+""" + INGRESS
 
 
 def run(docker, quick: bool) -> list[Result]:
