@@ -31,6 +31,7 @@ from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, percentile, 
 N = int(os.environ.get("KDBENCH_SCALE_N", "500"))  # smaller for a smoke test of the benchmark itself
 THREADS = 16  # the agent's Docker pool, as pod_start's baseline
 CLIENTS = 20
+CPU: dict[str, float] = {}  # machine CPU seconds per phase ("raw up", "kubedeck up", ...), for the rows
 # busybox httpd serving one file: the readiness probe's target
 SERVE = ["sh", "-c", "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 8080 -h /w"]
 PROBE = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 10, "timeoutSeconds": 1}
@@ -58,14 +59,14 @@ def raw(docker, n: int) -> tuple[float, float]:
         return c["Id"]
 
     try:
-        t0 = time.perf_counter()
+        t0, m0 = time.perf_counter(), machine_cpu()
         with ThreadPoolExecutor(THREADS) as pool:
             ids = list(pool.map(one, range(n)))
-        up = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        up, CPU["raw up"] = time.perf_counter() - t0, machine_cpu() - m0
+        t0, m0 = time.perf_counter(), machine_cpu()
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(lambda cid: api.remove_container(cid, force=True), ids))
-        down = time.perf_counter() - t0
+        down, CPU["raw down"] = time.perf_counter() - t0, machine_cpu() - m0
         return up, down
     finally:
         for c in api.containers(all=True, filters={"label": f"{L_CLUSTER}={tag}"}):
@@ -76,6 +77,16 @@ def raw(docker, n: int) -> tuple[float, float]:
                 break
             except Exception:  # noqa: BLE001 - the endpoints go a moment after the containers
                 time.sleep(0.1)
+
+
+def machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait):
+    the containers' runtime (dockerd, containerd, its shims, runc) is many short-lived
+    processes, so its share is what the machine spent minus the engine's."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def is_ready(p: dict) -> bool:
@@ -145,10 +156,11 @@ def run(docker, quick: bool) -> list[Result]:
         eng.client.create(deployment(0))
         rss_idle = eng.rss_kb()[0] / 1024
         log(f"scale500: scaling to {N} (load {loadavg()})")
-        t0 = time.perf_counter()
+        t0, m0, e0 = time.perf_counter(), machine_cpu(), tree_cpu_seconds(eng.pid)
         eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": N}})
         follow_pods(eng, lambda pods: sum(map(is_ready, pods.values())) >= N, 1200)
         up = time.perf_counter() - t0
+        CPU["kubedeck up"], CPU["engine up"] = machine_cpu() - m0, tree_cpu_seconds(eng.pid) - e0
         log(f"scale500: {N} Ready in {up:.1f} s (load {loadavg()})")
         rss, hwm = (v / 1024 for v in eng.rss_kb())
         time.sleep(10)  # the first probes of the last pods settle
@@ -163,7 +175,7 @@ def run(docker, quick: bool) -> list[Result]:
         asyncio.run(list_load(conn, 1))  # warm-up: connections, caches
         lat = asyncio.run(list_load(conn, rounds))
         log(f"scale500: list p99 {percentile(lat, 99):.1f} ms over {len(lat)} requests")
-        t0 = time.perf_counter()
+        t0, m0, e0 = time.perf_counter(), machine_cpu(), tree_cpu_seconds(eng.pid)
         eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": 0}})
         follow_pods(eng, lambda pods: not pods, 600)
         # the agent deletes a pod once its containers are removed: these are gone already
@@ -171,6 +183,7 @@ def run(docker, quick: bool) -> list[Result]:
             all=True, filters={"label": [f"{L_CLUSTER}={eng.name}", "io.kubedeck.role=app"]}),
             600, 0.05, what="containers gone")
         down = time.perf_counter() - t0
+        CPU["kubedeck down"], CPU["engine down"] = machine_cpu() - m0, tree_cpu_seconds(eng.pid) - e0
         log(f"scale500: down in {down:.1f} s (raw {raw_down:.1f} s)")
 
     note = f"load average at the end {loadavg()} on {os.cpu_count()} cpus: figures are indicative on a shared machine"
@@ -181,6 +194,7 @@ def run(docker, quick: bool) -> list[Result]:
                    repeats=1)
     ready.rows.append({"label": "per pod", "detail": "kubedeck / raw, ms per pod",
                        "value": f"{up / N * 1000:.0f} / {raw_up / N * 1000:.0f} ms"})
+    ready.rows.append(cpu_row("up"))
     ready.notes.append(note)
     mem = Result("scale500_rss_mb", rss, "<= 250", f"engine + proxy worker VmRSS with {N} pods Ready",
                  baseline_label="same engine before the scale-up", baseline=rss_idle, kubedeck=rss, unit="MB",
@@ -204,5 +218,16 @@ def run(docker, quick: bool) -> list[Result]:
                     f"scale {N} -> 0 until pods and containers are gone vs raw force-removal of {N} containers",
                     baseline_label=f"raw Docker SDK remove, {THREADS} threads", baseline=raw_down, kubedeck=down,
                     unit="s", repeats=1)
+    down_r.rows.append(cpu_row("down"))
     down_r.notes.append(note)
     return [ready, mem, idle, lst, down_r]
+
+
+def cpu_row(phase: str) -> dict:
+    """Where the phase's CPU went: the whole machine's busy seconds under raw Docker and
+    under kubedeck, and the engine's (its process tree, nginx included) share."""
+    raw, kd, eng = CPU.get(f"raw {phase}"), CPU.get(f"kubedeck {phase}"), CPU.get(f"engine {phase}")
+    value = "n/a" if None in (raw, kd, eng) else f"{raw:.1f} / {kd:.1f} s, engine {eng:.1f} s"
+    return {"label": "machine CPU", "detail": "busy CPU seconds of the whole machine in the phase, raw / "
+            "kubedeck, and the engine's own share (the rest is Docker, the kernel and this process)",
+            "value": value}
