@@ -278,19 +278,32 @@ def _remove_ours(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]
     label = {"label": f"{L_CLUSTER}={name}"}
     n, v, problems = 0, 0, []
 
-    def removed(what: str, remove, key: str) -> int:
-        """1 if `remove(key)` removed it, 0 if it was gone already or is a problem, said."""
+    def removed(what: str, remove, key: str, gone=None) -> int:
+        """1 if `remove(key)` removed it, 0 if it was gone already or is a problem, said.
+        `gone(key)` waits out a removal Docker already has under way (the stopped engine's)."""
         try:
             remove(key, force=True)
             return 1
         except NotFound:
             return 0
         except APIError as e:
+            if gone and e.status_code == 409 and "already in progress" in str(e.explanation or e) and gone(key):
+                return 1
             problems.append(f"cannot remove {what}: {e.explanation or e}")
             return 0
 
+    def container_gone(cid: str, seconds: float = 30) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                api.inspect_container(cid)
+            except NotFound:
+                return True
+            time.sleep(0.1)  # dockerd has no "removed" wait for a removal someone else started
+        return False
+
     for c in api.containers(all=True, filters=label):
-        n += removed(f"container {c['Names'][0].lstrip('/')}", api.remove_container, c["Id"])
+        n += removed(f"container {c['Names'][0].lstrip('/')}", api.remove_container, c["Id"], container_gone)
     for net in api.networks(filters=label):
         deadline = time.monotonic() + 10  # endpoints of just-removed containers linger a moment
         while True:
