@@ -26,7 +26,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from common import BUSYBOX, L_CLUSTER, Engine, Result, log, median, percentile, tree_cpu_seconds, wait_for
+from common import (BUSYBOX, L_CLUSTER, Engine, Result, follow_pods, log, median, percentile, tree_cpu_seconds,
+                    wait_for)
 
 N = int(os.environ.get("KDBENCH_SCALE_N", "500"))  # smaller for a smoke test of the benchmark itself
 THREADS = 16  # the agent's Docker pool, as pod_start's baseline
@@ -95,31 +96,6 @@ def is_ready(p: dict) -> bool:
         c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
 
 
-def follow_pods(eng: Engine, done, timeout: float) -> None:
-    """Follow the s500 pods (a LIST, then its watch) until done(pods by name) holds.
-    A watch, as `kubectl rollout status` waits: polling a LIST of 500 pods every half
-    second costs the engine and this process ~40 ms of CPU each time, on the cores that
-    dockerd needs, and the raw baseline it is compared with pays nothing of the kind."""
-    deadline = time.monotonic() + timeout
-    body = eng.client.request("GET", "/api/v1/namespaces/default/pods", params={"labelSelector": "app=s500"})
-    pods = {p["metadata"]["name"]: p for p in body["items"]}
-    rv = body["metadata"]["resourceVersion"]
-    while not done(pods):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"pods not there after {timeout:.0f} s: {len(pods)} listed")
-        # a watch the server ends (its timeout) is resumed from the last revision seen
-        for typ, obj in eng.client.watch("Pod", "default", resource_version=rv, timeout=deadline - time.monotonic()):
-            rv = obj["metadata"].get("resourceVersion") or rv
-            if (obj["metadata"].get("labels") or {}).get("app") != "s500" or typ not in ("ADDED", "MODIFIED", "DELETED"):
-                continue
-            if typ == "DELETED":
-                pods.pop(obj["metadata"]["name"], None)
-            else:
-                pods[obj["metadata"]["name"]] = obj
-            if done(pods):
-                return
-
-
 async def list_load(conn, rounds: int) -> list[float]:
     import aiohttp
 
@@ -158,7 +134,7 @@ def run(docker, quick: bool) -> list[Result]:
         log(f"scale500: scaling to {N} (load {loadavg()})")
         t0, m0, e0 = time.perf_counter(), machine_cpu(), tree_cpu_seconds(eng.pid)
         eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": N}})
-        follow_pods(eng, lambda pods: sum(map(is_ready, pods.values())) >= N, 1200)
+        follow_pods(eng, "app=s500", lambda pods: sum(map(is_ready, pods.values())) >= N, 1200)
         up = time.perf_counter() - t0
         CPU["kubedeck up"], CPU["engine up"] = machine_cpu() - m0, tree_cpu_seconds(eng.pid) - e0
         log(f"scale500: {N} Ready in {up:.1f} s (load {loadavg()})")
@@ -177,7 +153,7 @@ def run(docker, quick: bool) -> list[Result]:
         log(f"scale500: list p99 {percentile(lat, 99):.1f} ms over {len(lat)} requests")
         t0, m0, e0 = time.perf_counter(), machine_cpu(), tree_cpu_seconds(eng.pid)
         eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": 0}})
-        follow_pods(eng, lambda pods: not pods, 600)
+        follow_pods(eng, "app=s500", lambda pods: not pods, 600)
         # the agent deletes a pod once its containers are removed: these are gone already
         wait_for(lambda: not docker.api.containers(
             all=True, filters={"label": [f"{L_CLUSTER}={eng.name}", "io.kubedeck.role=app"]}),
