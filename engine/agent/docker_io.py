@@ -61,6 +61,10 @@ class DockerIO:
     def connect_sync(self) -> None:
         """Reach the daemon; prepare_sync() then makes what pods need."""
         self.client = docker.from_env(timeout=120, max_pool_size=self.max_pool_size)
+        if self.client.api.base_url.startswith("http+docker://"):
+            # a Unix socket: no proxy or .netrc applies, and requests would look them up in
+            # the environment at every call (~8 % of the engine's CPU during a scale-up)
+            self.client.api.trust_env = False
         self.client.ping()
         self.api = self.client.api
 

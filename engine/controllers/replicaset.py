@@ -25,9 +25,16 @@ class ReplicaSetController(Controller):
         self.clock = clock
 
     def pods(self, rs: dict) -> list[dict]:
-        return [p for p in self.store.dependents(rs["metadata"]["uid"], "Pod")
-                if any(r.get("kind") == "ReplicaSet" and r.get("controller") and r.get("uid") == rs["metadata"]["uid"]
-                       for r in p["metadata"].get("ownerReferences") or [])]
+        """The pods this ReplicaSet controls (runs at every reconcile, over all of them:
+        plain loops, no generator per pod)."""
+        uid = rs["metadata"]["uid"]
+        out = []
+        for p in self.store.dependents(uid, "Pod"):
+            for r in p["metadata"].get("ownerReferences") or ():
+                if r.get("uid") == uid and r.get("controller") and r.get("kind") == "ReplicaSet":
+                    out.append(p)
+                    break
+        return out
 
     def reconcile(self, key: Key) -> float | None:
         rs = self.store.peek(*key)

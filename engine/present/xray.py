@@ -41,7 +41,8 @@ EXPLAIN = {
                    "Endpoints, garbage collection) that move the cluster towards what objects ask for. "
                    "kubedeck runs the same level-driven controllers, one work queue each, in its process.",
     "ingress": "An Ingress controller is a reverse proxy that routes HTTP(S) by host and path to Services, "
-               "as Ingress objects say. kubedeck's own proxy does it on localhost (8080/8443 by default).",
+               "as Ingress objects say. kubedeck drives the host's nginx, as ingress-nginx does (its own proxy "
+               "where there is no nginx), on localhost (8080/8443 by default).",
     "kubelet": "The kubelet is the agent on each node: it starts the pods bound to its node, runs their "
                "probes and reports their status. kubedeck's node agent does it, one worker per pod.",
     "runtime": "The container runtime (containerd, CRI-O) pulls images and runs containers for the kubelet. "

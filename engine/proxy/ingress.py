@@ -83,6 +83,8 @@ class IngressProxy:
         out = {scheme: addr for scheme, (_, addr) in self.servers.items()}
         out["hosts"] = list(self.table.hosts)
         out["errors"] = self.bind_errors + sorted(set(self.problems.values()))
+        if self.nginx and self.nginx.problem:
+            out["errors"].append(f"nginx refused the configuration, the last one serves: {self.nginx.problem}")
         out.update(self.nginx.describe() if self.nginx else {"dataPath": self.data_path})
         return out
 

@@ -69,7 +69,7 @@ class NginxDataPath:
         self.reloads = self.restarts = 0
         self.version = ""
         self.off = ""  # why the Python path took over, once it has
-        self.problem = ""  # the last configuration nginx refused
+        self.problem = ""  # why nginx refused the last configuration (the IngressProxy's errors show it)
         self.closing = False
 
     # ---- the IngressProxy's side ---------------------------------------------------
@@ -91,8 +91,6 @@ class NginxDataPath:
             return {"dataPath": f"python ({self.off})"}
         out = {"dataPath": f"nginx {self.version}".strip(), "nginxPid": self.proc.pid if self.proc else None,
                "reloads": self.reloads, "restarts": self.restarts, "reloading": self.reloading()}
-        if self.problem:
-            out["nginxError"] = self.problem
         return out
 
     def reloading(self) -> bool:
