@@ -80,7 +80,7 @@ def kubedeck_start(eng: Engine, n: int) -> float:
     eng.client.patch("Deployment", "default", "podstart", {"spec": {"replicas": n}})
     # on a watch, as `kubectl wait` and `rollout status` do (a LIST every 50 ms cost the
     # engine and this process CPU that the containers being started needed)
-    follow_pods(eng, "app=podstart", lambda pods: sum(map(running, pods.values())) >= n, 300)
+    follow_pods(eng, "app=podstart", lambda up, _: up >= n, 300, match=running)
     return time.perf_counter() - t0
 
 

@@ -134,7 +134,7 @@ def run(docker, quick: bool) -> list[Result]:
         log(f"scale500: scaling to {N} (load {loadavg()})")
         t0, m0, e0 = time.perf_counter(), machine_cpu(), tree_cpu_seconds(eng.pid)
         eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": N}})
-        follow_pods(eng, "app=s500", lambda pods: sum(map(is_ready, pods.values())) >= N, 1200)
+        follow_pods(eng, "app=s500", lambda ready, _: ready >= N, 1200, match=is_ready)
         up = time.perf_counter() - t0
         CPU["kubedeck up"], CPU["engine up"] = machine_cpu() - m0, tree_cpu_seconds(eng.pid) - e0
         log(f"scale500: {N} Ready in {up:.1f} s (load {loadavg()})")
@@ -153,7 +153,7 @@ def run(docker, quick: bool) -> list[Result]:
         log(f"scale500: list p99 {percentile(lat, 99):.1f} ms over {len(lat)} requests")
         t0, m0, e0 = time.perf_counter(), machine_cpu(), tree_cpu_seconds(eng.pid)
         eng.client.patch("Deployment", "default", "s500", {"spec": {"replicas": 0}})
-        follow_pods(eng, "app=s500", lambda pods: not pods, 600)
+        follow_pods(eng, "app=s500", lambda _, listed: not listed, 600)
         # the agent deletes a pod once its containers are removed: these are gone already
         wait_for(lambda: not docker.api.containers(
             all=True, filters={"label": [f"{L_CLUSTER}={eng.name}", "io.kubedeck.role=app"]}),
