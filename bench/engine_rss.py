@@ -33,7 +33,7 @@ def run(docker, quick: bool) -> Result:
         hwm = max(h for _, h in samples) / 1024
         log(f"rss: idle {idle / 1024:.1f} MB, {N} pods {rss:.1f} MB (peak {hwm:.1f} MB), pods up in {up:.1f}s")
         eng.client.patch("Deployment", "default", "rss", {"spec": {"replicas": 0}})
-    res = Result("engine_rss_mb_100pods", rss, "<= 150", f"engine + proxy worker VmRSS with {N} pods Running",
+    res = Result("engine_rss_mb_100pods", rss, "<= 150", f"VmRSS of the engine and its children (proxy worker, nginx) with {N} pods Running",
                  baseline_label="same engine idle, no pods", baseline=idle / 1024, kubedeck=rss, unit="MB",
                  repeats=len(samples), spread=f"{min(s for s, _ in samples) / 1024:.1f}..{max(s for s, _ in samples) / 1024:.1f} MB")
     res.rows.append({"label": "peak", "detail": "VmHWM while bringing them up", "value": f"{hwm:.1f} MB"})

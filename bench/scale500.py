@@ -5,7 +5,7 @@ HTTP readiness probe, against raw Docker doing the same container work. Heavy (m
 - scale500_ready_ratio: Deployment scaled 0 -> 500 until every pod is Running and Ready,
   over raw Docker creating and starting the same 500 containers (SDK, the agent's 16
   threads, its own bridge network).
-- scale500_rss_mb: engine + proxy worker VmRSS with the 500 pods Ready.
+- scale500_rss_mb: VmRSS of the engine and its children (proxy worker, nginx) with the 500 pods Ready.
 - scale500_idle_cpu_pct: engine + proxy worker CPU (utime+stime from /proc) while the 500
   pods sit idle and are probed every 10 s, in percent of one core; rows give the CPU per
   probe and per pod (all idle work divided by the probes, so an upper bound).
@@ -172,7 +172,7 @@ def run(docker, quick: bool) -> list[Result]:
                        "value": f"{up / N * 1000:.0f} / {raw_up / N * 1000:.0f} ms"})
     ready.rows.append(cpu_row("up"))
     ready.notes.append(note)
-    mem = Result("scale500_rss_mb", rss, "<= 250", f"engine + proxy worker VmRSS with {N} pods Ready",
+    mem = Result("scale500_rss_mb", rss, "<= 250", f"VmRSS of the engine and its children (proxy worker, nginx) with {N} pods Ready",
                  baseline_label="same engine before the scale-up", baseline=rss_idle, kubedeck=rss, unit="MB",
                  repeats=1)
     mem.rows.append({"label": "peak", "detail": "VmHWM", "value": f"{hwm:.1f} MB"})
