@@ -46,14 +46,16 @@ def test_store_writes_and_events_are_recorded(tmp_path):
 async def test_endpoint_serves_entries_after_since():
     ring = activity.Activity()
     for i in range(3):
-        ring.record("kube-proxy", "load-rules", "Service", "default", f"s{i}", start=time.time() - 0.01)
+        # fixed times, exact in binary: `now - 0.01` against a later time.time() came out
+        # 0.00999999 when the clock had not moved (1.8e9 s has a 2.4e-7 s float step)
+        ring.record("kube-proxy", "load-rules", "Service", "default", f"s{i}", start=100.0, end=100.25)
     app = web.Application()
     ActivityApi(ring).install(app)
     async with TestClient(TestServer(app)) as client:
         body = await (await client.get("/kubedeck/v1/activity", params={"since": "1"})).json()
         assert [i["name"] for i in body["items"]] == ["s1", "s2"]
         assert body["last"] == 3 and body["first"] == 1
-        assert body["items"][0]["end"] - body["items"][0]["start"] >= 0.01
+        assert (body["items"][0]["start"], body["items"][0]["end"]) == (100.0, 100.25)
 
 
 def test_record_path_costs_microseconds():
