@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..clock import Clock
 from ..store import Store, StoreError
 from .base import Controller, Key, Objects
-from .podutil import condition, is_terminating, parse_time, pod_from_template, pod_rank
+from .podutil import is_terminating, pod_from_template, pod_rank, until_available
 
 BURST = 500  # pods created per ReplicaSet per reconcile, like the slow-start batch cap
 
@@ -63,16 +63,15 @@ class ReplicaSetController(Controller):
         mrs = int(rs["spec"].get("minReadySeconds", 0))
         now = self.clock.now()
         # one pass over the live pods (this runs at every pod event: at 500 pods a scan per
-        # helper was a third of the engine's CPU during a scale-up); is_ready / is_available
-        # in one: a ready pod becomes available minReadySeconds after it became ready
+        # helper was a third of the engine's CPU during a scale-up): a ready pod becomes
+        # available minReadySeconds after it became ready
         ready = available = 0
         waits = []
-        for p in live:  # not terminating, so is_ready is the condition alone
-            c = condition(p, "Ready")
-            if c is None or c.get("status") != "True":
+        for p in live:
+            wait = until_available(p, mrs, now)
+            if wait is None:
                 continue
             ready += 1
-            wait = parse_time(c.get("lastTransitionTime")) + mrs - now if mrs else 0
             if wait <= 0:
                 available += 1
             else:

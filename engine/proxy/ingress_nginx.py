@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from .. import activity
+from ..files import write_atomic
 from .nginx_conf import render
 
 log = logging.getLogger("kubedeck.ingress")
@@ -139,8 +140,7 @@ class NginxDataPath:
             os.set_inheritable(fd, True)
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                "setpriv", "--pdeathsig", "TERM", "--", self.binary, "-p", str(self.dir), "-e",
-                str(self.dir / "error.log"), "-c", str(self.dir / "nginx.conf"),
+                "setpriv", "--pdeathsig", "TERM", "--", *self._command("nginx.conf"),
                 pass_fds=fds, start_new_session=True, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
                 env={**os.environ, "NGINX": "".join(f"{fd};" for fd in fds)})
@@ -206,12 +206,8 @@ class NginxDataPath:
         name = hashlib.sha256(cert + b"\0" + key).hexdigest()[:20]
         paths = self.dir / "certs" / f"{name}.crt", self.dir / "certs" / f"{name}.key"
         for path, data in zip(paths, (cert, key)):
-            if not path.exists():
-                tmp = path.with_suffix(".tmp")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
+            if not path.exists():  # rewritten from the Secret after a crash: no flush needed
+                write_atomic(path, data, 0o600, durable=False)
         return str(paths[0]), str(paths[1])
 
     async def _apply(self, text: str) -> None:
@@ -220,8 +216,7 @@ class NginxDataPath:
         candidate = self.dir / "nginx.conf.new"
         candidate.write_text(text)
         proc = await asyncio.create_subprocess_exec(
-            self.binary, "-t", "-q", "-p", str(self.dir), "-e", str(self.dir / "error.log"), "-c", str(candidate),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            *self._command(candidate.name), "-t", "-q", stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         _, err = await proc.communicate()
         if proc.returncode != 0:
             self.problem = err.decode(errors="replace").strip().splitlines()[0] if err.strip() else "nginx -t failed"
@@ -244,6 +239,10 @@ class NginxDataPath:
             self.proc.send_signal(signal.SIGHUP)
             self.reloads += 1
             activity.record("ingress-controller", "reload nginx", start=started)
+
+    def _command(self, conf: str) -> list[str]:
+        """nginx with its prefix, error log and configuration file in the work dir."""
+        return [self.binary, "-p", str(self.dir), "-e", str(self.dir / "error.log"), "-c", str(self.dir / conf)]
 
     async def _version(self) -> str:
         proc = await asyncio.create_subprocess_exec(self.binary, "-v", stdin=asyncio.subprocess.DEVNULL,

@@ -16,7 +16,7 @@ kubedeck's own rules, for the requests that nginx sends to that location:
 - `location P/` (and `location = P` when no Exact rule claims P) takes the paths under
   the prefix P and under no longer prefix of the block: none of them is an Exact path
   (those have their own location), so the answer is the first group's longest prefix
-  match of P itself (`_prefix_match`);
+  match of P itself (`HostRoutes.prefix_match`);
 - `location /` catches the rest: the groups' "/" prefix, else defaultBackend, else 404.
 
 Local answers are the Python path's: text/plain "404 Not Found" for no rule, "503
@@ -87,19 +87,6 @@ def _addr(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def _prefix_match(g: HostRoutes, prefix: str) -> Backend | None:
-    """The group's longest Prefix rule covering `prefix` (a normalised prefix: no
-    trailing slash), ignoring its Exact rules."""
-    if not g.prefix:
-        return None
-    s = prefix
-    while True:
-        b = g.prefix.get(s)
-        if b is not None or not s:
-            return b
-        s = s[:max(s.rfind("/"), 0)]
-
-
 class _Block:
     """One server block: the groups that apply to its names, in kubedeck's order."""
 
@@ -116,7 +103,7 @@ class _Block:
 
     def prefix_backend(self, prefix: str) -> Backend | None:
         for g in self.groups:
-            b = _prefix_match(g, prefix)
+            b = g.prefix_match(prefix)
             if b is not None:
                 return b
         return self.default
@@ -164,18 +151,19 @@ def render(table: RouteTable, backends, listens: dict[str, str], work_dir: str,
         blocks.append(_Block([quote(name)], groups, table.default, certs.get("*." + suffix)))
     blocks.append(_Block(['""', "_"], [table.any_host], table.default, None))
 
-    upstreams: dict[Backend, str] = {}
+    https = "https" in listens and default_cert is not None
+    upstreams: dict[Backend, tuple[str, list]] = {}  # backend -> (upstream name, its endpoints)
     servers: list[str] = []
     for i, block in enumerate(blocks):
         last = i == len(blocks) - 1
         lines = ["    server {"]
         for scheme, addr in listens.items():
-            if scheme == "https" and default_cert is None:
+            if scheme == "https" and not https:
                 continue
             opts = (" ssl" if scheme == "https" else "") + (" default_server backlog=1024" if last else "")
             lines.append(f"        listen {addr}{opts};")
         lines.append(f"        server_name {' '.join(block.names)};")
-        if "https" in listens and default_cert is not None:
+        if https:
             crt, key = block.cert or default_cert
             lines += [f"        ssl_certificate {quote(crt)};", f"        ssl_certificate_key {quote(key)};"]
         for where, b in block.locations():
@@ -186,11 +174,10 @@ def render(table: RouteTable, backends, listens: dict[str, str], work_dir: str,
     files = {"pid": "nginx.pid", "log": "error.log", **{f"tmp_{t}": f"tmp/{t}" for t in
                                                         ("body", "proxy", "fastcgi", "uwsgi", "scgi")}}
     out = [HEAD.format(**{k: quote(f"{work_dir}/{v}") for k, v in files.items()})]
-    if "https" in listens and default_cert is not None:
+    if https:
         out.append("    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_session_cache shared:kd_ssl:1m;\n")
     out.append(PROXY.replace("        ", "    "))
-    for b, name in upstreams.items():
-        eps = backends(b)
+    for b, (name, eps) in upstreams.items():
         servers_ = "".join(f"        server {_addr(ip, port)} max_fails=0;\n" for ip, port in eps)
         out.append(f"    upstream {name} {{  # {b.namespace}/{b.service} port {b.port or b.port_name}\n"
                    f"{servers_}        keepalive 256;\n        keepalive_timeout 30s;\n    }}\n")
@@ -199,12 +186,12 @@ def render(table: RouteTable, backends, listens: dict[str, str], work_dir: str,
     return "".join(out)
 
 
-def _answer(b: Backend | None, backends, upstreams: dict[Backend, str]) -> str:
+def _answer(b: Backend | None, backends, upstreams: dict[Backend, tuple[str, list]]) -> str:
     if b is None:
         return 'return 404 "404 Not Found\\n";'
-    if not backends(b):
-        return 'return 503 "503 Service Unavailable\\n";'
-    name = upstreams.get(b)
-    if name is None:
-        name = upstreams[b] = f"kd_{len(upstreams) + 1}"
-    return f"proxy_pass http://{name};"
+    if b not in upstreams:
+        eps = backends(b)
+        if not eps:
+            return 'return 503 "503 Service Unavailable\\n";'
+        upstreams[b] = (f"kd_{len(upstreams) + 1}", eps)
+    return f"proxy_pass http://{upstreams[b][0]};"

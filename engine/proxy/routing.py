@@ -93,16 +93,16 @@ class HostRoutes:
         b = self.exact.get(path)
         if b is not None:
             return b
+        return self.prefix_match(path.rstrip("/")) if self.prefix else None
+
+    def prefix_match(self, s: str) -> Backend | None:
+        """The longest Prefix rule covering the normalised path `s` (no trailing slash),
+        Exact rules aside."""
         prefix = self.prefix
-        if not prefix:
-            return None
-        s = path.rstrip("/")
         while True:
             b = prefix.get(s)
-            if b is not None:
+            if b is not None or not s:
                 return b
-            if not s:
-                return None
             s = s[:max(s.rfind("/"), 0)]
 
 
