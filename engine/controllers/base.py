@@ -52,6 +52,12 @@ class Controller:
     #: hold keys woken by `related` events this long, so a burst of them is one reconcile
     #: (the endpoints controller's --endpoint-updates-batch-period)
     batch_seconds: float = 0.0
+    #: reconcile a key woken by other objects' events (its pods' status writes, by owner
+    #: or `related`) at most once per this many seconds: the first at once, the rest of a
+    #: burst together when the interval is up. A ReplicaSet reads all its pods at every
+    #: reconcile, so without it a scale-up of N pods costs O(N^2); its own events (a
+    #: change of spec) are never held back
+    woken_interval: float = 0.0
 
     def __init__(self, store: Store):
         self.store = store

@@ -32,6 +32,7 @@ HASH = "pod-template-hash"
 class DeploymentController(Controller):
     kinds = ("Deployment",)
     component = "deployment-controller"
+    woken_interval = 0.1  # its ReplicaSets' and pods' writes, as the ReplicaSet controller
 
     def __init__(self, store: Store, objects: Objects, clock: Clock):
         super().__init__(store)

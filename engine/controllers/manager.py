@@ -11,6 +11,10 @@ store's watch, as kube-controller-manager runs client-go controllers.
 - A reconcile that returns seconds is requeued after them (time-based work); one that
   raises costs only its own key: a Warning Event `ReconcileError` on that object, and
   a retry after a per-key back-off (5 ms doubling to 30 s). Success forgets it.
+- A key woken by other objects' events (a ReplicaSet by its pods' status writes) is
+  reconciled at most once per the controller's `woken_interval`: the first event of a
+  quiet spell at once, the rest of a burst together when the interval is up. Its own
+  events are never held back.
 - Every `resync_seconds` each controller's keys are enqueued again, a safety net for
   inputs outside the store (cluster.yaml, the machine's memory); a key in back-off is
   left to its back-off.
@@ -56,8 +60,10 @@ class Reconciler:
     def __init__(self, controller: Controller, objects: Objects, clock: Clock):
         self.ctl = controller
         self.objects = objects
+        self.clock = clock
         self.queue: WorkQueue[Key] = WorkQueue(clock)
         self.name = type(controller).__name__
+        self._last: dict[Key, float] = {}  # when each key's last reconcile began (woken_interval)
 
     def observe(self, ev: WatchEvent) -> None:
         obj = ev.object
@@ -66,9 +72,17 @@ class Reconciler:
             self.queue.add(key_of(obj))
         for ref in obj["metadata"].get("ownerReferences") or []:
             if ref.get("kind") in kinds:
-                self.queue.add(key_for(ref["kind"], obj["metadata"].get("namespace"), ref.get("name", "")))
+                self._woken(key_for(ref["kind"], obj["metadata"].get("namespace"), ref.get("name", "")))
         for k in self.ctl.related(ev):
-            self.queue.add_after(k, self.ctl.batch_seconds)
+            self._woken(k, self.ctl.batch_seconds)
+
+    def _woken(self, k: Key, delay: float = 0.0) -> None:
+        """Queue a key woken by another object's event, after `delay` and no sooner than
+        the controller's woken_interval after its last reconcile began."""
+        gap = self.ctl.woken_interval
+        if gap:
+            delay = max(delay, self._last.get(k, -gap) + gap - self.clock.monotonic())
+        self.queue.add_after(k, delay)
 
     def resync(self) -> None:
         for k in list(self.ctl.keys()):
@@ -76,6 +90,8 @@ class Reconciler:
                 self.queue.add(k)
 
     def process(self, k: Key) -> None:
+        if self.ctl.woken_interval:
+            self._remember(k)
         try:
             after = self.ctl.reconcile(k)
         except Exception as e:  # noqa: BLE001 - one object's failure is that object's alone
@@ -86,6 +102,12 @@ class Reconciler:
         self.queue.forget(k)
         if after is not None:
             self.queue.add_after(k, max(after, MIN_REQUEUE_SECONDS))
+
+    def _remember(self, k: Key) -> None:
+        now = self.clock.monotonic()
+        if len(self._last) > 4096:  # forget keys whose interval is long over (deleted objects)
+            self._last = {key: t for key, t in self._last.items() if now - t < self.ctl.woken_interval}
+        self._last[k] = now
 
     def _report(self, k: Key, e: Exception) -> None:
         obj = self.ctl.store.peek(*k)

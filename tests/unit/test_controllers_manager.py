@@ -230,3 +230,31 @@ def test_events_wake_only_the_keys_that_can_change(kit):
     kit.store.delete("ReplicaSet", "default", "web-1")
     gc.observe(WatchEvent("MODIFIED", pod, 2))
     assert gc.queue.get_nowait() == ("Pod", "default", "web-1-a")  # an orphan now
+
+
+def test_a_burst_of_pod_writes_is_one_replicaset_reconcile_per_interval(kit):
+    from kubedeck.engine.store import WatchEvent
+
+    kit.store.create(replicaset("web", replicas=3, template=TEMPLATE))
+    r = kit.run(ReplicaSetController(kit.store, kit.objects, kit.clock))
+    sync(r)
+    ready = {"phase": "Running", "conditions": set_condition([], "Ready", "True")}
+    status = lambda: kit.store.get("ReplicaSet", "default", "web")["status"]["readyReplicas"]
+
+    def becomes_ready(pod: dict) -> None:
+        changed = kit.store.update_status("Pod", "default", pod["metadata"]["name"], ready)
+        r.observe(WatchEvent("MODIFIED", changed, int(changed["metadata"]["resourceVersion"])))
+
+    first, *rest = pods_of(kit, "ReplicaSet", "web")
+    kit.clock.advance(1)  # the reconcile of the sync above is over an interval ago
+    becomes_ready(first)
+    assert r.run_ready() == 1 and status() == 1  # the first pod write of a quiet spell: at once
+    for pod in rest:
+        becomes_ready(pod)
+    assert r.run_ready() == 0 and status() == 1  # the rest of the burst waits for the interval
+    kit.clock.advance(ReplicaSetController.woken_interval)
+    assert r.run_ready() == 1 and status() == 3  # ... and is one reconcile
+    rs = kit.store.get("ReplicaSet", "default", "web")
+    rs["spec"]["replicas"] = 4
+    r.observe(WatchEvent("MODIFIED", kit.store.update(rs), 0))
+    assert r.run_ready() == 1 and len(pods_of(kit, "ReplicaSet", "web")) == 4  # its own change is never held
