@@ -251,7 +251,7 @@ def down(state: Path, *, volumes: bool) -> int:
         remove_host_rules(client.api, name)  # a killed engine leaves its kernel NodePort rules
     except docker.errors.DockerException as e:
         logging.getLogger("kubedeck").warning("cannot remove the kernel NodePort rules: %s", e)
-    n, v, problems = _remove_ours(client.api, name, volumes=volumes)
+    n, v, problems = _remove_or_explain(client.api, name, volumes=volumes)
     remove_store(state / "store.sqlite")
     (state / "api.json").unlink(missing_ok=True)
     import shutil
@@ -264,6 +264,26 @@ def down(state: Path, *, volumes: bool) -> int:
     for p in problems:
         print(f"kubedeck: {p}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _remove_or_explain(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]:
+    """_remove_ours, with a Docker that stops answering or goes away said in one line
+    (a UserError), never a traceback."""
+    import requests
+
+    from .errors import UserError
+
+    try:
+        return _remove_ours(api, name, volumes=volumes)
+    except requests.exceptions.Timeout:
+        # every call that touches a network waits forever then: one more would wait as long
+        raise UserError(f"Docker did not answer within {api.timeout} s while removing cluster {name!r}'s "
+                        "containers; the rest and the cluster's state are left. dockerd may be deadlocked (Docker "
+                        "20.10 can deadlock when many containers exit at once, moby/moby#46661): restart it, then "
+                        "run `kubedeck down` again") from None
+    except requests.exceptions.ConnectionError as e:
+        raise UserError(f"Docker went away while removing cluster {name!r}'s containers ({e}); the rest and the "
+                        "cluster's state are left: run `kubedeck down` again once Docker is back") from None
 
 
 def _remove_ours(api, name: str, *, volumes: bool) -> tuple[int, int, list[str]]:

@@ -86,6 +86,7 @@ class NodeAgent:
         self.docker.watch_events(asyncio.get_running_loop(), self._on_docker_event, self._stop,
                                  on_health=self._on_docker_health, on_connected=self._on_events_connected)
         self.ctx.spawn(self._service_loop(), "service-proxies")
+        self.ctx.spawn(self._watch_stalls(), "docker-stalls")
         self.resync()
         async for ev in self.ctx.store.watch():
             kind = ev.object.get("kind")
@@ -336,6 +337,16 @@ class NodeAgent:
                 refresh_projected(pod, w.pod_dir, lambda k, n, ns=ns: self.ctx.store.peek(k, ns, n))
             w.wake.set()
 
+    async def _watch_stalls(self, every: float = 5.0) -> None:
+        """A dockerd that accepts connections but stops answering shows in the status and
+        the log, once, instead of pods that wait without a word."""
+        while True:
+            await asyncio.sleep(every)
+            status = stall_status(self.docker_status, self.docker.stalled())
+            if status != self.docker_status:
+                (log.error if status != "ok" else log.warning)("%s", status if status != "ok" else "Docker answers again")
+                self.docker_status = status
+
     def _on_docker_health(self, status: str) -> None:
         self.docker_status = status
         if status == "ok":
@@ -410,6 +421,23 @@ class NodeAgent:
                                                         timestamps=timestamps, since=since)) as chunks:
             async for chunk in chunks:  # closed with us, so the Docker reader stops at once
                 yield chunk
+
+
+STALLED_AFTER = 60.0  # seconds one Docker call may run before Docker counts as not answering
+NOT_ANSWERING = "Docker is not answering"
+
+
+def stall_status(status: str, waited: float) -> str:
+    """The Docker status once the oldest running call has waited `waited` seconds:
+    creates, starts, inspects and removals answer in seconds even under load. dockerd
+    20.10's libnetwork can deadlock when many containers exit at once (moby/moby#46661):
+    every call that touches a network then waits forever, while ping still answers."""
+    if waited >= STALLED_AFTER and status == "ok":
+        return (f"{NOT_ANSWERING}: a call has waited {waited:.0f} s for dockerd (Docker 20.10 can deadlock "
+                "when many containers exit at once, moby/moby#46661; restarting dockerd clears it)")
+    if waited < STALLED_AFTER and status.startswith(NOT_ANSWERING):
+        return "ok"
+    return status
 
 
 def _docker_message(e: Exception) -> str:

@@ -6,6 +6,7 @@ objects with that label are ever removed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import socket
 import threading
@@ -37,6 +38,7 @@ def _name_thread(name: bytes) -> None:
 
 
 STOP_WORKERS = 64  # container stops waiting out grace periods at once
+_current = threading.local()  # the running call's token, for slow() below
 LOG_BUFFER = 4 << 20  # unread log bytes a follower may queue before Docker reading pauses
 
 
@@ -53,9 +55,34 @@ class DockerIO:
         self.client: docker.DockerClient | None = None
         self.api: docker.APIClient | None = None
         self._images: dict[str, float] = {}  # image -> when it was last seen present
+        # calls running on a Docker thread now: token -> when the thread began it (time in
+        # the pool's queue is not Docker's); stalled() reads the oldest
+        self._running: dict[int, float] = {}
+        self._tokens = itertools.count()
 
     async def call(self, fn: Callable, *args, **kwargs):
-        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(fn, *args, **kwargs))
+        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(self._timed, fn, *args, **kwargs))
+
+    def _timed(self, fn: Callable, *args, **kwargs):
+        token = next(self._tokens)
+        self._running[token] = time.monotonic()
+        _current.token = token
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._running.pop(token, None)
+
+    def slow(self) -> None:
+        """Called on a Docker thread by a call that may take minutes by design (an image
+        pull, an exec that runs a user's command): it no longer counts for stalled()."""
+        self._running.pop(getattr(_current, "token", None), None)
+
+    def stalled(self) -> float:
+        """Seconds the oldest running call has waited for Docker (0 with none running).
+        Creates, starts, inspects and removals answer in seconds even under load; one
+        waiting for minutes means dockerd stopped answering (a deadlock, a frozen daemon)."""
+        oldest = min(self._running.values(), default=None)  # one C-level pass: no lock needed
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     # ---- setup -------------------------------------------------------------------
     def connect_sync(self) -> None:
@@ -73,6 +100,7 @@ class DockerIO:
         try:
             self.client.images.get(PAUSE_IMAGE)
         except ImageNotFound:
+            self.slow()  # a build: seconds, more on a loaded machine
             self.client.images.build(fileobj=build_context(), custom_context=True, tag=PAUSE_IMAGE,
                                      labels={L_IMAGE: "pause"}, rm=True)
         nets = self.client.networks.list(names=[self.network])
@@ -145,6 +173,7 @@ class DockerIO:
                 return True, ""
             if policy == "Never":
                 return (True, "") if present else (False, f'Container image "{image}" is not present with pull policy of Never')
+            self.slow()  # a pull takes as long as the image is large
             repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "latest")
             try:
                 self.api.pull(repo, tag=tag or "latest")
@@ -204,6 +233,7 @@ class DockerIO:
 
     async def exec_code(self, cid: str, cmd: list[str], timeout: float) -> int:
         def run() -> int:
+            self.slow()  # the command runs as long as it runs
             ex = self.api.exec_create(cid, cmd, stdout=True, stderr=True)
             self.api.exec_start(ex["Id"])
             return self.api.exec_inspect(ex["Id"]).get("ExitCode") or 0

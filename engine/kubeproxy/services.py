@@ -122,6 +122,7 @@ class ServiceProxies:
             try:
                 client.images.get(tag)
             except ImageNotFound:
+                self.agent.docker.slow()  # a build: seconds, more on a loaded machine
                 client.images.build(fileobj=ctx, custom_context=True, tag=tag, rm=True,
                                     labels={L_IMAGE: "svc-proxy"})
                 self._drop_old_images(tag)
