@@ -286,7 +286,7 @@ class Store:
 
     def _remove(self, key) -> dict:
         rv = self.rv + 1
-        self._write(("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", key), rv)
+        self._write(("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", key), rv, key[0])
         obj = self._objects.pop(key)
         self._by_kind.get(key[0], {}).pop(key, None)
         self._index(key, obj, None)
@@ -301,7 +301,7 @@ class Store:
         rv = self.rv + 1
         obj["metadata"]["resourceVersion"] = str(rv)
         self._write(("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
-                     (*key, json.dumps(obj, separators=(",", ":")))), rv)
+                     (*key, json.dumps(obj, separators=(",", ":")))), rv, key[0])
         self.rv = rv
         self._index(key, self._objects.get(key), obj)
         self._objects[key] = obj
@@ -309,13 +309,24 @@ class Store:
         self._emit(WatchEvent(etype, obj, self.rv))
         return copy.deepcopy(obj)
 
-    def _write(self, statement: tuple, rv: int) -> None:
+    def _write(self, statement: tuple, rv: int, kind: str) -> None:
         """Disk first, memory after: a write SQLite refuses (disk full, state dir made
         read-only) changes nothing, and is a 500 that says so, never an object that
-        exists only until the next restart."""
+        exists only until the next restart.
+
+        Every commit waits for its fsync (store_file.py) except an Event's: Events are
+        the cluster's log, not its state (Kubernetes keeps them an hour), and a 500-pod
+        scale-up writes ~2,000 of them on the event loop, where an fsync waits behind
+        Docker's own disk writes (a third of the loop's time in a py-spy of one). An
+        Event is on disk with the next commit that waits; a crash of the machine (not of
+        kubedeck: WAL frames are written before the commit returns) may lose the
+        Events written since, never an object."""
         self._write_started = time.time()  # the activity stream's start of this write
+        relaxed = kind == "Event"
         try:  # one transaction (the connection autocommits each statement otherwise): a
             # reader or a crash never sees the object without the rv that goes with it
+            if relaxed:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(*statement)
@@ -325,6 +336,9 @@ class Store:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+            finally:
+                if relaxed:
+                    self._db.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as e:
             why = why_unwritable(self._path) if self._path else ""
             cause = f"{e}; {why}" if why else str(e)
