@@ -76,7 +76,7 @@ def _init(db: sqlite3.Connection) -> sqlite3.Connection:
     # FULL: each commit's WAL is fsynced before the write is answered, as etcd does. With
     # NORMAL a 201 could be lost to a disk error or power cut (seen: an ext4 turned
     # read-only by an error never wrote the last seconds of commits); ~1 ms per write.
-    # Events alone are committed with NORMAL (store.py _write).
+    # Events and re-derived statuses are committed with NORMAL (store.py _write).
     db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE IF NOT EXISTS objects (kind TEXT, ns TEXT, name TEXT,"
                " body TEXT, PRIMARY KEY (kind, ns, name))")
