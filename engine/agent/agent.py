@@ -343,9 +343,13 @@ class NodeAgent:
         while True:
             await asyncio.sleep(every)
             status = stall_status(self.docker_status, self.docker.stalled())
-            if status != self.docker_status:
-                (log.error if status != "ok" else log.warning)("%s", status if status != "ok" else "Docker answers again")
-                self.docker_status = status
+            if status == self.docker_status:
+                continue
+            if status == "ok":
+                log.warning("Docker answers again")
+            else:
+                log.error("%s", status)
+            self.docker_status = status
 
     def _on_docker_health(self, status: str) -> None:
         self.docker_status = status
