@@ -253,10 +253,12 @@ class Engine:
         self.client = Client.for_state(self.state)
         self.profiler = None
         prof_dir = os.environ.get("KDBENCH_PYSPY")
-        if prof_dir:  # sample the engine with py-spy while the benchmark runs
+        if prof_dir:  # sample the engine with py-spy while the benchmark runs; --nonblocking:
+            # pausing the engine at each sample stalls its loop (467 probe timeouts in one
+            # 500-pod scale-up), so the profile would change what it measures
             Path(prof_dir).mkdir(parents=True, exist_ok=True)
             out = Path(prof_dir) / f"{os.environ.get('KDBENCH_NAME', 'engine')}-{self.name}.txt"
-            self.profiler = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "-r", "100",
+            self.profiler = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "-r", "100",
                                               "-f", "raw", "-o", str(out), "-p", str(self.proc.pid)],
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return self
