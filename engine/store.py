@@ -273,7 +273,7 @@ class Store:
         obj = copy.copy(old)
         obj["status"] = copy.deepcopy(status)
         obj["metadata"] = dict(old["metadata"])
-        return self._put((kind, ns, name), obj, "MODIFIED", relaxed=kind in REDERIVED_STATUS)
+        return self._put((kind, ns, name), obj, "MODIFIED", status_only=True)
 
     def delete(self, kind: str, namespace: str, name: str, *, graceful: bool = False) -> dict:
         """Delete an object. With finalizers or `graceful`, only mark deletionTimestamp."""
@@ -291,7 +291,7 @@ class Store:
 
     def _remove(self, key) -> dict:
         rv = self.rv + 1
-        self._write(("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", key), rv, relaxed=key[0] == "Event")
+        self._write(("DELETE FROM objects WHERE kind=? AND ns=? AND name=?", key), rv, key[0])
         obj = self._objects.pop(key)
         self._by_kind.get(key[0], {}).pop(key, None)
         self._index(key, obj, None)
@@ -302,11 +302,11 @@ class Store:
         self._emit(WatchEvent("DELETED", obj, self.rv))
         return obj
 
-    def _put(self, key, obj: dict, etype: str, *, relaxed: bool = False) -> dict:
+    def _put(self, key, obj: dict, etype: str, *, status_only: bool = False) -> dict:
         rv = self.rv + 1
         obj["metadata"]["resourceVersion"] = str(rv)
         self._write(("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
-                     (*key, json.dumps(obj, separators=(",", ":")))), rv, relaxed=relaxed or key[0] == "Event")
+                     (*key, json.dumps(obj, separators=(",", ":")))), rv, key[0], status_only=status_only)
         self.rv = rv
         self._index(key, self._objects.get(key), obj)
         self._objects[key] = obj
@@ -314,19 +314,20 @@ class Store:
         self._emit(WatchEvent(etype, obj, self.rv))
         return copy.deepcopy(obj)
 
-    def _write(self, statement: tuple, rv: int, *, relaxed: bool = False) -> None:
+    def _write(self, statement: tuple, rv: int, kind: str, *, status_only: bool = False) -> None:
         """Disk first, memory after: a write SQLite refuses (disk full, state dir made
         read-only) changes nothing, and is a 500 that says so, never an object that
         exists only until the next restart.
 
-        Every commit waits for its fsync (store_file.py) except a `relaxed` one: an
-        Event (the cluster's log, not its state; Kubernetes keeps them an hour), and a
-        status in REDERIVED_STATUS. A 500-pod scale-up writes ~2,000 Events and ~2,000
+        Every commit waits for its fsync (store_file.py) except a relaxed one: an
+        Event's (the cluster's log, not its state; Kubernetes keeps them an hour), and a
+        status-only write of a kind in REDERIVED_STATUS. A 500-pod scale-up writes ~2,000 Events and ~2,000
         such statuses on the event loop, where an fsync waits behind Docker's own disk
         writes (0.2-0.4 s each at times). A relaxed commit is on disk with the next one
         that waits; a crash of the machine (not of kubedeck: WAL frames are written
         before the commit returns) may lose those written since, never a spec."""
         self._write_started = time.time()  # the activity stream's start of this write
+        relaxed = kind == "Event" or (status_only and kind in REDERIVED_STATUS)
         try:  # one transaction (the connection autocommits each statement otherwise): a
             # reader or a crash never sees the object without the rv that goes with it
             if relaxed:
