@@ -120,6 +120,9 @@ class WatchEvent:
     type: str  # ADDED, MODIFIED, DELETED
     object: dict
     rv: int
+    #: only .status changed (the status subresource): a controller need not rush to
+    #: re-reconcile its own status write (controllers/manager.py)
+    status_only: bool = False
 
 
 class Store:
@@ -311,7 +314,7 @@ class Store:
         self._index(key, self._objects.get(key), obj)
         self._objects[key] = obj
         self._by_kind.setdefault(key[0], {})[key] = obj
-        self._emit(WatchEvent(etype, obj, self.rv))
+        self._emit(WatchEvent(etype, obj, self.rv, status_only))
         return copy.deepcopy(obj)
 
     def _write(self, statement: tuple, rv: int, kind: str, *, status_only: bool = False) -> None:

@@ -50,7 +50,9 @@ def test_rolling_update_under_traffic_loses_nothing(engine):
     print(f"requests ok={ok[0]} failed={len(failed)}; max pods seen during rollout={max(maxes)}")
     assert not failed, failed[:5]
     assert max(maxes) <= 4  # maxSurge 25% of 3 rounds up to 1
-    d = engine.client.get("Deployment", "default", "web")
-    assert d["status"]["updatedReplicas"] == 3 and d["status"]["availableReplicas"] == 3
+    # the Deployment's status follows its ReplicaSets' within a woken_interval or two,
+    # as `kubectl rollout status` waits for it
+    wait_for(lambda: (st := engine.client.get("Deployment", "default", "web")["status"])
+             ["updatedReplicas"] == 3 and st["availableReplicas"] == 3, 10, what="Deployment status")
     rs = engine.client.list("ReplicaSet", "default")
     assert sorted(r["spec"]["replicas"] for r in rs) == [0, 3]

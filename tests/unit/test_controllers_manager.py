@@ -254,6 +254,11 @@ def test_a_burst_of_pod_writes_is_one_replicaset_reconcile_per_interval(kit):
     assert r.run_ready() == 0 and status() == 1  # the rest of the burst waits for the interval
     kit.clock.advance(ReplicaSetController.woken_interval)
     assert r.run_ready() == 1 and status() == 3  # ... and is one reconcile
+    own = kit.store.get("ReplicaSet", "default", "web")
+    r.observe(WatchEvent("MODIFIED", own, int(own["metadata"]["resourceVersion"]), status_only=True))
+    assert r.run_ready() == 0  # its own status write, just made: no second recount at once
+    kit.clock.advance(ReplicaSetController.woken_interval)
+    assert r.run_ready() == 1  # ... but one when the interval is up
     rs = kit.store.get("ReplicaSet", "default", "web")
     rs["spec"]["replicas"] = 4
     r.observe(WatchEvent("MODIFIED", kit.store.update(rs), 0))
