@@ -232,6 +232,48 @@ def test_events_wake_only_the_keys_that_can_change(kit):
     assert gc.queue.get_nowait() == ("Pod", "default", "web-1-a")  # an orphan now
 
 
+def test_a_slow_reconcile_holds_its_woken_key_for_twenty_times_its_duration(kit):
+    """A recount of many pods that takes 50 ms is held 1 s, not woken_interval's 0.1 s:
+    a key woken by others gets at most 5 % of the loop."""
+    from kubedeck.engine.controllers.base import Controller
+    from kubedeck.engine.controllers.manager import WOKEN_DUTY
+    from kubedeck.engine.store import WatchEvent
+
+    class Slow(Controller):
+        kinds = ("ReplicaSet",)
+        woken_interval = 0.1
+
+        def __init__(self):
+            super().__init__(kit.store)
+            self.took, self.n = 0.05, 0
+
+        def reconcile(self, key):
+            self.n += 1
+            kit.clock.advance(self.took)
+
+    ctl = Slow()
+    rs = kit.store.create(replicaset("web"))
+    pod = {"kind": "Pod", "metadata": {"name": "p", "namespace": "default",
+                                       "ownerReferences": [owner_ref(rs)]}}
+    woken = lambda: r.observe(WatchEvent("MODIFIED", pod, 0))
+    r = kit.run(ctl)
+    woken()
+    assert r.run_ready() == 1  # the first of a quiet spell at once; it took 50 ms
+    woken()
+    kit.clock.advance(0.5)  # woken_interval is long over ...
+    assert r.run_ready() == 0  # ... but not 20 x 50 ms since that reconcile began
+    kit.clock.advance(ctl.took * WOKEN_DUTY - 0.5 - ctl.took)
+    assert r.run_ready() == 1 and ctl.n == 2
+    kit.clock.advance(ctl.took * WOKEN_DUTY)  # a quiet spell
+    ctl.took = 0.001  # after a fast reconcile the interval applies again
+    woken()
+    assert r.run_ready() == 1 and ctl.n == 3
+    woken()
+    assert r.run_ready() == 0
+    kit.clock.advance(Slow.woken_interval)
+    assert r.run_ready() == 1 and ctl.n == 4
+
+
 def test_a_burst_of_pod_writes_is_one_replicaset_reconcile_per_interval(kit):
     from kubedeck.engine.store import WatchEvent
 
