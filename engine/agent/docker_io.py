@@ -137,7 +137,8 @@ class DockerIO:
 
     # ---- containers --------------------------------------------------------------
     async def create_sandbox(self, *, name: str, hostname: str, labels: dict, aliases: list[str],
-                             extra_hosts: list[str] | None = None) -> tuple[str, dict | None]:
+                             dns_search: list[str] | None = None, extra_hosts: list[str] | None = None,
+                             ) -> tuple[str, dict | None]:
         """(id, inspect) of a started sandbox. The inspect is made on the same Docker
         thread: queued apart, it would wait behind every create of a scale-up."""
         def run() -> tuple[str, dict | None]:
@@ -145,7 +146,7 @@ class DockerIO:
                 {self.network: self.api.create_endpoint_config(aliases=aliases or None)})
             c = self._create(PAUSE_IMAGE, name=name, hostname=hostname, labels=labels,
                              networking_config=net_cfg,
-                             host_config=self.api.create_host_config(network_mode=self.network,
+                             host_config=self.api.create_host_config(network_mode=self.network, dns_search=dns_search,
                                                                      extra_hosts=extra_hosts or None,
                                                                      init=False, ipc_mode="shareable"))
             self.api.start(c["Id"])
@@ -186,7 +187,8 @@ class DockerIO:
     async def run_container(self, name: str, *, image: str, entrypoint, command, env: dict, mounts: list[dict],
                             working_dir, labels: dict, sandbox: str | None, tty: bool, stdin: bool,
                             hostname: str | None = None, aliases: list[str] | None = None,
-                            extra_hosts: list[str] | None = None, **limits) -> tuple[str, str]:
+                            dns_search: list[str] | None = None, extra_hosts: list[str] | None = None,
+                            **limits) -> tuple[str, str]:
         """Create and start a container: in the sandbox's namespaces, or (sandbox None)
         on the cluster network itself with the pod's hostname, DNS aliases and /etc/hosts
         entries (`extra_hosts`, "name:ip"). Returns (id, its IP when it owns the pod's
@@ -199,7 +201,7 @@ class DockerIO:
                 ns_kwargs = dict(network_mode=f"container:{sandbox}", ipc_mode=f"container:{sandbox}")
                 extra = {}
             else:
-                ns_kwargs = dict(network_mode=self.network, extra_hosts=extra_hosts or None)
+                ns_kwargs = dict(network_mode=self.network, dns_search=dns_search, extra_hosts=extra_hosts or None)
                 extra = dict(hostname=hostname, networking_config=self.api.create_networking_config(
                     {self.network: self.api.create_endpoint_config(aliases=aliases or None)}))
             host_config = self.api.create_host_config(

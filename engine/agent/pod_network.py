@@ -53,13 +53,6 @@ def dns_search(ns: str) -> list[str]:
     return [f"{ns}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
 
 
-def resolv_conf(ns: str) -> str:
-    """The pod's /etc/resolv.conf: the search path, and Docker's embedded DNS server (which
-    answers the Services' and pods' aliases on the cluster network), as Docker writes it
-    for a container given that search path."""
-    return f"search {' '.join(dns_search(ns))}\nnameserver 127.0.0.11\noptions ndots:0\n"
-
-
 def extra_hosts(pod: dict) -> list[str]:
     """The pod's /etc/hosts entries ("name:ip", Docker's extra_hosts): the API's names
     (in_cluster.py; the bare `kubernetes` only in `default`, where the search path would

@@ -31,10 +31,10 @@ from ..owned import docker_unreachable
 from ..store import now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
                       resource_kwargs, security_kwargs)
-from .pod_network import extra_hosts, needs_sandbox, pod_aliases, resolv_conf
+from .pod_network import dns_search, extra_hosts, needs_sandbox, pod_aliases
 from .pod_status import CState, pod_status, terminated_state
 from .probes import ProbeRunner, ProbeTarget
-from .volumes import api_access_mount, mounts_for, resolv_conf_mount
+from .volumes import api_access_mount, mounts_for
 
 log = logging.getLogger("kubedeck.agent")
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 10.0, 300.0, 600.0
@@ -156,13 +156,17 @@ class PodWorker:
         hostname = spec.get("hostname") or self.name
         self.sandbox, info = await d.create_sandbox(name=name, hostname=hostname[:63],
                                                     labels=self.labels("POD", "sandbox", 0),
-                                                    aliases=self.aliases(pod), extra_hosts=extra_hosts(pod))
+                                                    aliases=self.aliases(pod), dns_search=self.dns_search(),
+                                                    extra_hosts=extra_hosts(pod))
         self.ip = d.ip_of(info)
         self.sandbox_seen = time.monotonic() if info and info["State"]["Running"] else 0.0
         return bool(self.sandbox)
 
     def aliases(self, pod: dict) -> list[str]:
         return pod_aliases(pod, self.agent.ctx.store.iter_kind("Service"))
+
+    def dns_search(self) -> list[str]:
+        return dns_search(self.ns)
 
     def labels(self, container: str, role: str, attempt: int) -> dict:
         return {L_CLUSTER: self.agent.ctx.cluster, L_POD: self.name, L_NS: self.ns, L_UID: self.uid,
@@ -263,8 +267,6 @@ class PodWorker:
             api = api_access_mount(pod, mounts, pod_dir=self.pod_dir, lookup=lookup, token=ctx.pod_token,
                                    ca_pem=ctx.ca_pem)
             mounts += [api] if api else []
-            dns = resolv_conf_mount(mounts, pod_dir=self.pod_dir, text=resolv_conf(self.ns))
-            mounts += [dns] if dns else []
         except ConfigError as e:
             if st.waiting != ("CreateContainerConfigError", str(e)):
                 self.event(pod, "Failed", f"Error: {e}", "Warning")
@@ -292,7 +294,7 @@ class PodWorker:
         solo = self.sandbox is None  # a single-container pod: the container owns the network
         kwargs = dict(image=image, entrypoint=entry, command=cmd, env=env, mounts=mounts,
                       hostname=(pod["spec"].get("hostname") or self.name)[:63] if solo else None,
-                      aliases=self.aliases(pod) if solo else None,
+                      aliases=self.aliases(pod) if solo else None, dns_search=self.dns_search() if solo else None,
                       extra_hosts=extra_hosts(pod) if solo else None,
                       working_dir=c.get("workingDir"), labels=self.labels(c["name"], "init" if init else "app", attempt),
                       sandbox=self.sandbox, tty=bool(c.get("tty")), stdin=bool(c.get("stdin")),

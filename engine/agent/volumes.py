@@ -171,22 +171,6 @@ def refresh_projected(pod: dict, pod_dir: Path, lookup: Lookup) -> None:
                 project(d, files, mode)
 
 
-def resolv_conf_mount(mounts: list[dict], *, pod_dir: Path, text: str) -> dict | None:
-    """The pod's /etc/resolv.conf (`text`), written once per pod and bind-mounted into each
-    of its containers, as the kubelet does; None when a container mounts its own. Docker's
-    HostConfig.DnsSearch makes the same file, but costs dockerd more per container: 500
-    containers started in 94.8 s with it, 77.6 s without (bench/README.md)."""
-    if any(m["Target"] == "/etc/resolv.conf" for m in mounts):
-        return None
-    path = private_dirs(pod_dir) / "resolv.conf"
-    if not path.exists():
-        tmp = path.with_name(".resolv.conf.tmp")
-        tmp.write_text(text)
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    return {"Type": "bind", "Source": str(path), "Target": "/etc/resolv.conf", "ReadOnly": False}
-
-
 def api_access_mount(pod: dict, mounts: list[dict], *, pod_dir: Path, lookup: Lookup,
                      token: Callable[[dict, dict], str] | None, ca_pem: bytes | None) -> dict | None:
     """The ServiceAccount directory (in_cluster.py) for a container with these `mounts`:

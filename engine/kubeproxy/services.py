@@ -51,7 +51,7 @@ HOST_DNAT = os.environ.get("KUBEDECK_SERVICE_HOST_DNAT", "1") != "0"
 
 def service_names(name: str, ns: str) -> list[str]:
     """DNS aliases of a Service. The bare `name` is not one: pods find it through their
-    search path (pod_network.resolv_conf), so it resolves in the pod's own namespace."""
+    search path (PodWorker.dns_search), so it resolves in the pod's own namespace."""
     return [f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
 
 

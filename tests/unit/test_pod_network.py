@@ -1,6 +1,6 @@
 """A pod's network names as the worker gives them to Docker (engine/agent/pod_network.py):
 headless Services selecting it and its hostname.subdomain become aliases, other Services
-and namespaces do not; the search path starts at the pod's namespace (its resolv.conf); a sandbox only
+and namespaces do not; the search path starts at the pod's namespace; a sandbox only
 where containers share the network or the env needs the pod IP first."""
 
 from __future__ import annotations
@@ -48,19 +48,3 @@ def test_hosts_name_the_api_and_add_the_pods_host_aliases():
     # elsewhere the bare name is not the API's (on a cluster it would be a Service of that namespace)
     other = extra_hosts({"metadata": {"name": "p", "namespace": "shop"}, "spec": {}})
     assert "kubernetes:10.96.0.1" not in other and "kubernetes.default.svc:10.96.0.1" in other
-
-
-def test_the_pods_resolv_conf_is_written_once_and_mounted_unless_the_container_mounts_its_own(tmp_path):
-    from kubedeck.engine.agent.pod_network import resolv_conf
-    from kubedeck.engine.agent.volumes import resolv_conf_mount
-
-    text = resolv_conf("shop")
-    assert text.splitlines() == ["search shop.svc.cluster.local svc.cluster.local cluster.local",
-                                 "nameserver 127.0.0.11", "options ndots:0"]
-    m = resolv_conf_mount([], pod_dir=tmp_path / "pod", text=text)
-    assert m["Target"] == "/etc/resolv.conf" and open(m["Source"]).read() == text
-    assert (tmp_path / "pod" / "volumes" / "resolv.conf").stat().st_mode & 0o777 == 0o644
-    assert resolv_conf_mount([], pod_dir=tmp_path / "pod", text="changed")["Source"] == m["Source"]
-    assert open(m["Source"]).read() == text  # a restarted container gets the same file
-    own = [{"Type": "bind", "Source": "/x", "Target": "/etc/resolv.conf", "ReadOnly": True}]
-    assert resolv_conf_mount(own, pod_dir=tmp_path / "pod", text=text) is None
