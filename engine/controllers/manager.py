@@ -88,7 +88,8 @@ class Reconciler:
 
     def _woken(self, k: Key, delay: float = 0.0) -> None:
         """Queue a key woken by another object's event, after `delay` and no sooner than
-        the controller's woken_interval after its last reconcile began."""
+        the controller's woken_interval (or WOKEN_DUTY times the last reconcile's
+        duration, if longer) after its last reconcile began."""
         gap = self.ctl.woken_interval
         if gap and (last := self._last.get(k)):
             began, took = last
