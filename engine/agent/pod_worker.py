@@ -28,7 +28,7 @@ from functools import partial
 from .. import activity, in_cluster
 from ..labels import L_ATTEMPT, L_CLUSTER, L_CONTAINER, L_NS, L_POD, L_ROLE, L_UID
 from ..owned import docker_unreachable
-from ..store import now_iso
+from ..store import StoreError, now_iso
 from .podspec import (ConfigError, container_env, entrypoint_and_cmd, image_pull_policy,
                       resource_kwargs, security_kwargs)
 from .pod_network import dns_search, extra_hosts, needs_sandbox, pod_aliases
@@ -79,6 +79,8 @@ class PodWorker:
                 if self.agent.docker_status != "ok" or docker_unreachable(e):
                     # Docker is away (the agent reports that once): retry quietly, no traceback
                     log.debug("pod %s/%s sync waits for Docker: %s", self.ns, self.name, e)
+                elif isinstance(e, StoreError):  # a read-only or full state dir: it says so itself
+                    log.warning("pod %s/%s sync failed: %s", self.ns, self.name, e)
                 else:
                     log.exception("pod %s/%s sync failed", self.ns, self.name)
                 self.next_timer = time.monotonic() + 2

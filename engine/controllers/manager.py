@@ -109,7 +109,10 @@ class Reconciler:
             after = self.ctl.reconcile(k)
         except Exception as e:  # noqa: BLE001 - one object's failure is that object's alone
             delay = self.queue.add_rate_limited(k)
-            log.warning("%s: reconciling %s/%s/%s failed (retry in %.3f s)", self.name, *k, delay, exc_info=True)
+            # the store's refusals explain themselves (a read-only state dir, a conflict):
+            # a traceback only for what nobody foresaw
+            log.warning("%s: reconciling %s/%s/%s failed (retry in %.3f s)%s", self.name, *k, delay,
+                        f": {e}" if isinstance(e, StoreError) else "", exc_info=not isinstance(e, StoreError))
             self._report(k, e)
             return
         self.queue.forget(k)

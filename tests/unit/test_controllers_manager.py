@@ -18,6 +18,7 @@ from kubedeck.engine.controllers.nodes import NodeController
 from kubedeck.engine.controllers.podutil import owner_ref, set_condition
 from kubedeck.engine.controllers.replicaset import ReplicaSetController
 from kubedeck.engine.controllers.workloads import JobController
+from kubedeck.engine.store import StoreError
 
 T0 = 1_700_000_000.0  # a whole second, so written timestamps are exact
 TEMPLATE = {"metadata": {"labels": {"app": "web"}},
@@ -305,3 +306,20 @@ def test_a_burst_of_pod_writes_is_one_replicaset_reconcile_per_interval(kit):
     rs["spec"]["replicas"] = 4
     r.observe(WatchEvent("MODIFIED", kit.store.update(rs), 0))
     assert r.run_ready() == 1 and len(pods_of(kit, "ReplicaSet", "web")) == 4  # its own change is never held
+
+
+def test_a_store_refusal_is_logged_without_a_traceback_and_retried(kit, caplog, monkeypatch):
+    """A read-only state dir makes every write a StoreError that names the cause: the
+    log says it in one line (a traceback is for failures nobody foresaw)."""
+    ctl = ReplicaSetController(kit.store, kit.objects, kit.clock)
+    r = kit.run(ctl)
+    kit.store.create(replicaset("web", template=TEMPLATE))
+
+    def refuse(_key):
+        raise StoreError(500, "InternalError", "the store cannot be written (Read-only file system)")
+    monkeypatch.setattr(ctl, "reconcile", refuse)
+    with caplog.at_level("WARNING", logger="kubedeck.controllers"):
+        sync(r)
+    [rec] = [r for r in caplog.records if "reconciling ReplicaSet/default/web failed" in r.getMessage()]
+    assert not rec.exc_info and "Read-only file system" in rec.getMessage()
+    assert r.queue.retries(("ReplicaSet", "default", "web")) == 1
