@@ -33,7 +33,8 @@ while (1) {
 }
 """
 # UDP client: HOST PORT N FRESH. Sends N datagrams 100 ms apart, printing each answer
-# (or "timeout"); FRESH=1 uses a new socket (a new flow) per datagram, 0 one socket.
+# (or "timeout" after 2 s without one); FRESH=1 uses a new socket (a new flow) per
+# datagram, 0 one socket.
 UDP_CLIENT = r"""
 $| = 1;
 my ($host, $port, $n, $fresh) = @ARGV;
@@ -44,7 +45,7 @@ for my $i (1 .. $n) {
     if ($fresh or !$s) { close $s if $s; socket($s, 2, 2, 0) or die "socket: $!"; }
     send($s, "ping", 0, $to) or die "send: $!";
     my $rin = ''; vec($rin, fileno($s), 1) = 1;
-    if (select(my $r = $rin, undef, undef, 0.5) > 0) { recv($s, my $m, 512, 0); print "$m\n"; }
+    if (select(my $r = $rin, undef, undef, 2) > 0) { recv($s, my $m, 512, 0); print "$m\n"; }
     else { print "timeout\n"; }
     select(undef, undef, undef, 0.1);
 }
@@ -124,7 +125,7 @@ def start_echo(engine) -> set[str]:
 
 def udp_answered(engine, pod: str, names: set[str]) -> None:
     """Four UDP pings from `pod` to the echo Service, all answered by its pods (each
-    waits 0.5 s for its answer, which a machine under full load can miss: retried)."""
+    waits 2 s for its answer, which a machine under full load can still miss: retried)."""
     wait_for(lambda: (lambda got: got <= names and got)(set(perl(engine, pod, UDP_CLIENT, "echo", 53, 4, 1).split())),
              30, what=f"{pod}'s UDP pings all answered by the echo pods")
 
@@ -184,7 +185,8 @@ def test_session_affinity_client_ip(engine):
     wait_for(lambda: "10800s" in (engine.state / "services/default_echo/rules.nft").read_text()
              and (engine.state / "services/default_echo/rules.nft").read_text().count("dnat to") == 6, 30,
              what="the rules with 3 endpoints loaded")
-    assert set(answers()) == {sticky[0]}
+    got = answers()  # (a flow whose answer is slower than 2 s, on a loaded machine, says nothing of affinity)
+    assert set(got) - {"timeout"} == {sticky[0]}, (sticky[0], got)
     engine.write("echo.yaml", echo_manifest())  # affinity off again: balanced
     assert wait_for(lambda: set(answers()) >= names and True, 30, what="both pods again")
 
