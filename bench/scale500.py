@@ -12,7 +12,11 @@ HTTP readiness probe, against raw Docker doing the same container work. Heavy (m
 - scale500_list_p99_ms: `GET /api/v1/namespaces/default/pods` (500 pods) p99 with 20
   concurrent clients (aiohttp, one keep-alive TLS connection each).
 - scale500_down_ratio: scale 500 -> 0 until every pod object and container is gone, over
-  raw Docker force-removing the 500 raw containers (16 threads).
+  raw Docker force-removing the 500 raw containers (16 threads). Before their removal the
+  raw containers are probed as the pods are (one HTTP GET each per 10 s from the host),
+  for as long as the pods sit Ready before their scale-down (`probed_for`): a container
+  that has served connections costs the machine more to remove (bench/README.md, "What
+  probing adds to a removal").
 
 The probe is exec-free (httpGet to busybox httpd in each pod): one HTTP request from the
 engine per probe, no `docker exec`.
@@ -21,6 +25,7 @@ engine per probe, no `docker exec`.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import time
 import uuid
@@ -47,8 +52,9 @@ def deployment(replicas: int) -> dict:
                                                            "readinessProbe": PROBE}]}}}}
 
 
-def raw(docker, n: int) -> tuple[float, float]:
-    """(seconds to create+start n containers, seconds to force-remove them)."""
+def raw(docker, n: int, probed_for: float) -> tuple[float, float]:
+    """(seconds to create+start n containers, seconds to force-remove them once they
+    have been probed as kubedeck probes its pods for `probed_for` seconds)."""
     api = docker.api
     tag = f"kdbench-raw-{uuid.uuid4().hex[:6]}"
     net = docker.networks.create(tag, driver="bridge", labels={L_CLUSTER: tag})
@@ -64,6 +70,7 @@ def raw(docker, n: int) -> tuple[float, float]:
         with ThreadPoolExecutor(THREADS) as pool:
             ids = list(pool.map(one, range(n)))
         up, CPU["raw up"] = time.perf_counter() - t0, machine_cpu() - m0
+        probe(api, tag, probed_for)
         t0, m0 = time.perf_counter(), machine_cpu()
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(lambda cid: api.remove_container(cid, force=True), ids))
@@ -78,6 +85,26 @@ def raw(docker, n: int) -> tuple[float, float]:
                 break
             except Exception:  # noqa: BLE001 - the endpoints go a moment after the containers
                 time.sleep(0.1)
+
+
+def probe(api, network: str, seconds: float) -> None:
+    """GET / of every container on `network`, each once per probe period, for `seconds`:
+    the readiness probes kubedeck sends its pods, sent to the raw containers."""
+    ips = [c["NetworkSettings"]["Networks"][network]["IPAddress"]
+           for c in api.containers(filters={"network": network})]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        began = time.monotonic()
+        for ip in ips:
+            conn = http.client.HTTPConnection(ip, PROBE["httpGet"]["port"], timeout=PROBE["timeoutSeconds"])
+            try:
+                conn.request("GET", PROBE["httpGet"]["path"])
+                conn.getresponse().read()
+            except OSError:
+                pass  # a busy container: kubedeck's probe would fail too, and go on
+            finally:
+                conn.close()
+        time.sleep(max(0.0, min(end, began + PROBE["periodSeconds"]) - time.monotonic()))
 
 
 def machine_cpu() -> float:
@@ -125,8 +152,11 @@ def loadavg() -> str:
 def run(docker, quick: bool) -> list[Result]:
     idle_window = 20 if quick else 60
     rounds = 5 if quick else 15
-    log(f"scale500: raw Docker, {N} containers (load {loadavg()})")
-    raw_up, raw_down = raw(docker, N)
+    # how long the pods sit Ready and probed before the scale-down: the settle, the idle
+    # window and the list load (a few seconds)
+    probed_for = 10 + idle_window + 5
+    log(f"scale500: raw Docker, {N} containers, probed for {probed_for} s before removal (load {loadavg()})")
+    raw_up, raw_down = raw(docker, N, probed_for)
     log(f"scale500: raw up {raw_up:.1f} s, raw down {raw_down:.1f} s")
     with Engine(docker) as eng:
         eng.client.create(deployment(0))
@@ -191,7 +221,8 @@ def run(docker, quick: bool) -> list[Result]:
                  baseline_label="(absolute)", kubedeck=percentile(lat, 99), unit="ms", repeats=len(lat),
                  spread=f"median {median(lat):.1f} ms")
     down_r = Result("scale500_down_ratio", down / raw_down, "<= 1.1",
-                    f"scale {N} -> 0 until pods and containers are gone vs raw force-removal of {N} containers",
+                    f"scale {N} -> 0 until pods and containers are gone vs raw force-removal of {N} containers "
+                    f"probed alike for {probed_for} s before",
                     baseline_label=f"raw Docker SDK remove, {THREADS} threads", baseline=raw_down, kubedeck=down,
                     unit="s", repeats=1)
     down_r.rows.append(cpu_row("down"))
