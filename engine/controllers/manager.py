@@ -111,8 +111,9 @@ class Reconciler:
             delay = self.queue.add_rate_limited(k)
             # the store's refusals explain themselves (a read-only state dir, a conflict):
             # a traceback only for what nobody foresaw
+            refused = isinstance(e, StoreError)
             log.warning("%s: reconciling %s/%s/%s failed (retry in %.3f s)%s", self.name, *k, delay,
-                        f": {e}" if isinstance(e, StoreError) else "", exc_info=not isinstance(e, StoreError))
+                        f": {e}" if refused else "", exc_info=not refused)
             self._report(k, e)
             return
         self.queue.forget(k)
