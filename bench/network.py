@@ -11,12 +11,18 @@ file), through:
   keep-alive to the same pod IP, HTTP/1.1, on a free 127.0.0.1 port with a temp config;
   stopped afterwards.
 
-Targets are measured interleaved (A B A B ...) so drift hits both sides alike.
+Targets are measured interleaved in short rounds, each round's order the reverse of the
+last (A B C, C B A, ...), so drift hits both sides of a ratio alike. A ratio is the rounds'
+total of one side over the other's: on this 2-core VM one 2 s wrk run of the same URL
+varies by 5-10 %, adjacent runs less, so many short paired rounds pin a ratio down
+better than a few long ones (measured: a 2 s pair's ratio has a standard deviation of
+about 5.5 %; the figure's standard error is reported with it).
 """
 
 from __future__ import annotations
 
 import http.client
+import math
 import re
 import shutil
 import subprocess
@@ -26,11 +32,14 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from statistics import mean, stdev
 from urllib.parse import urlsplit
 
 from common import (L_CLUSTER, NGINX_IMAGE, Engine, Result, any_free_port, free_port, log, median, percentile,
                     remove_labelled, spread, tree_cpu_seconds, wait_for)
 
+SEGMENT_S = 2  # one wrk run of a round
+ORDER = ("direct", "nodeport", "userspace", "docker-proxy", "ingress", "nginx", "ingress-python")
 LAT_RATE, LAT_CONNS = 1000, 8  # "moderate load": a paced 1,000 req/s over 8 keep-alive connections
 
 HOST = "bench.local"
@@ -109,6 +118,15 @@ http {{
     }}
 }}
 """
+
+
+def paired(num: list[float], den: list[float]) -> tuple[float, list[float], float]:
+    """The ratio of two sides measured in the same rounds: (their totals' ratio, each
+    round's ratio, the standard error of the mean of the rounds' ratios, relative)."""
+    rounds = [n / d for n, d in zip(num, den) if d]
+    ratio = sum(num) / sum(den) if sum(den) else float("nan")
+    se = stdev(rounds) / math.sqrt(len(rounds)) / ratio if len(rounds) > 1 and ratio else float("nan")
+    return ratio, rounds, se
 
 
 def wrk(url: str, seconds: float, host: str | None = None) -> tuple[float, str]:
@@ -229,8 +247,9 @@ subsets: [{{addresses: [{{ip: "{ip}"}}], ports: [{{port: 8080}}]}}]
 
 
 def run(docker, quick: bool) -> list[Result]:
-    seconds = 5 if quick else 10
-    repeats = 2 if quick else 3
+    seconds = SEGMENT_S
+    rounds = 10 if quick else 20
+    repeats = 2 if quick else 3  # of the latency figure
     nodeport = free_port()
     forwarding = "?"
     # the second engine also serves its Ingress from the Python worker (`--ingress-proxy
@@ -293,8 +312,11 @@ def run(docker, quick: bool) -> list[Result]:
             cpu_us: dict[str, list[float]] = {k: [] for k in cpu_of}
             for url, host in urls.values():
                 wrk(url, 1, host)  # warm up connections, pools, caches
-            for i in range(repeats):
-                for key, (url, host) in urls.items():
+            # each ratio's two sides side by side, so a round's reversal keeps them paired
+            order = [k for k in ORDER if k in urls]
+            for i in range(rounds):
+                for key in (order if i % 2 == 0 else order[::-1]):
+                    url, host = urls[key]
                     pid = cpu_of.get(key)
                     c0 = tree_cpu_seconds(pid) if pid else 0.0
                     v, prob = wrk(url, seconds, host)
@@ -303,7 +325,8 @@ def run(docker, quick: bool) -> list[Result]:
                     rps[key].append(v)
                     if prob:
                         problems[key].add(prob)
-                log("network #%d: " % (i + 1) + "  ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rps.items()))
+                if i % 5 == 4 or i == rounds - 1:
+                    log("network rounds 1-%d: " % (i + 1) + "  ".join(f"{k} {mean(v):,.0f}/s" for k, v in rps.items()))
             # latency added at moderate load: p99 through the NodePort minus p99 direct
             p99: dict[str, list[float]] = {"direct": [], "nodeport": []}
             p50: dict[str, list[float]] = {"direct": [], "nodeport": []}
@@ -329,41 +352,44 @@ def run(docker, quick: bool) -> list[Result]:
                      kubedeck=median(p99["nodeport"]), unit="ms", repeats=repeats, spread=spread(added))
     lat_res.rows.append({"label": "p50", "detail": "direct / NodePort",
                          "value": f"{median(p50['direct']):.3f} / {median(p50['nodeport']):.3f} ms"})
-    np_ratio = [n / d for n, d in zip(rps["nodeport"], rps["direct"])]
-    np_res = Result("nodeport_rps_ratio", median(np_ratio), ">= 0.95",
-                    f"wrk -c32 keep-alive, {seconds}s: NodePort 127.0.0.1:{nodeport} vs the pod IP directly",
-                    baseline_label="wrk straight to the pod IP (nginx backend)", baseline=median(rps["direct"]),
-                    kubedeck=median(rps["nodeport"]), unit="req/s", repeats=repeats, spread=spread(np_ratio))
+    np_ratio, np_rounds, np_se = paired(rps["nodeport"], rps["direct"])
+    np_res = Result("nodeport_rps_ratio", np_ratio, ">= 0.95",
+                    f"wrk -c32 keep-alive, {rounds} rounds of {seconds}s: NodePort 127.0.0.1:{nodeport} vs the "
+                    "pod IP directly", baseline_label="wrk straight to the pod IP (nginx backend)",
+                    baseline=mean(rps["direct"]), kubedeck=mean(rps["nodeport"]), unit="req/s", repeats=rounds,
+                    spread=spread(np_rounds))
+    np_res.notes.append(f"standard error of the ratio: {np_se * 100:.1f} % (the spread is one round's)")
     for k in ("direct", "nodeport"):
         if problems[k]:
             np_res.notes.append(f"{k}: " + "; ".join(sorted(problems[k])))
     if "docker-proxy" in rps:
-        dp = [x / d for x, d in zip(rps["docker-proxy"], rps["direct"])]
+        dp = paired(rps["docker-proxy"], rps["direct"])[0]
         np_res.rows.append({"label": "docker-proxy", "detail": "a Docker published port on 127.0.0.1 (same image, "
                             "its own container) vs direct, for comparison",
-                            "value": f"{median(rps['docker-proxy']):,.0f} req/s, ratio {median(dp):.2f}"})
+                            "value": f"{mean(rps['docker-proxy']):,.0f} req/s, ratio {dp:.2f}"})
     if "userspace" in rps:
-        us = [x / d for x, d in zip(rps["userspace"], rps["direct"])]
+        us = paired(rps["userspace"], rps["direct"])[0]
         np_res.rows.append({"label": "user space", "detail": "a NodePort of the proxy worker (the fallback when the "
                             "kernel path is off), same pod, vs direct",
-                            "value": f"{median(rps['userspace']):,.0f} req/s, ratio {median(us):.2f}"})
+                            "value": f"{mean(rps['userspace']):,.0f} req/s, ratio {us:.2f}"})
     np_res.notes.append(f"local TCP NodePort connections forwarded in: {forwarding}")
     np_res.notes.append("2 cores shared by wrk, the proxy and the backend: the proxy's CPU is taken from the others")
     if "nginx" in rps:
-        ratio = [k / n for k, n in zip(rps["ingress"], rps["nginx"])]
-        ing_res = Result("ingress_rps_ratio", median(ratio), ">= 0.9",
-                         f"wrk -c32 keep-alive, {seconds}s, Host: {HOST}: kubedeck Ingress (default data path: "
-                         f"{data_path.get('ingress', '?')}) vs Debian nginx reverse proxy (1 process, upstream "
-                         "keep-alive) to the same pod",
-                         baseline_label="Debian nginx as reverse proxy", baseline=median(rps["nginx"]),
-                         kubedeck=median(rps["ingress"]), unit="req/s", repeats=repeats, spread=spread(ratio))
+        ratio, ing_rounds, ing_se = paired(rps["ingress"], rps["nginx"])
+        ing_res = Result("ingress_rps_ratio", ratio, ">= 0.9",
+                         f"wrk -c32 keep-alive, {rounds} rounds of {seconds}s, Host: {HOST}: kubedeck Ingress "
+                         f"(default data path: {data_path.get('ingress', '?')}) vs Debian nginx reverse proxy "
+                         "(1 process, upstream keep-alive) to the same pod",
+                         baseline_label="Debian nginx as reverse proxy", baseline=mean(rps["nginx"]),
+                         kubedeck=mean(rps["ingress"]), unit="req/s", repeats=rounds, spread=spread(ing_rounds))
+        ing_res.notes.append(f"standard error of the ratio: {ing_se * 100:.1f} % (the spread is one round's)")
         ing_res.rows.append({"label": "direct", "detail": "the backend alone (upper bound)",
-                             "value": f"{median(rps['direct']):,.0f} req/s"})
+                             "value": f"{mean(rps['direct']):,.0f} req/s"})
         if "ingress-python" in rps:
-            py = [k / n for k, n in zip(rps["ingress-python"], rps["nginx"])]
+            py = paired(rps["ingress-python"], rps["nginx"])[0]
             ing_res.rows.append({"label": "Python data path", "detail": "a second engine with `--ingress-proxy "
                                  "python` (hosts without nginx), same pod, vs the nginx baseline",
-                                 "value": f"{median(rps['ingress-python']):,.0f} req/s, ratio {median(py):.2f}"})
+                                 "value": f"{mean(rps['ingress-python']):,.0f} req/s, ratio {py:.2f}"})
         for key, label in (("ingress", "default data path"), ("ingress-python", "Python data path")):
             if cpu_us[key] and cpu_us["nginx"]:
                 ing_res.rows.append({"label": f"CPU/request, {label}", "detail": "proxy CPU per request "

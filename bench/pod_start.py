@@ -1,6 +1,6 @@
 """pod_start_ratio: a Deployment scaled 0 -> N until N pods are Running, against creating
 and starting the same N containers directly through the Docker SDK at the same
-concurrency (the agent's Docker thread pool size), in the same run, repeats interleaved.
+concurrency (the agent's Docker thread pool size), in the same run, repeats interleaved (raw first, then kubedeck first, ...).
 
 An extra row shows raw Docker doing what a kubedeck pod really costs: a sandbox
 ("pause") container plus the app container joined to its network namespace.
@@ -86,13 +86,19 @@ def kubedeck_start(eng: Engine, n: int) -> float:
 
 def run(docker, quick: bool) -> Result:
     n = 20 if quick else 50
-    repeats = 2 if quick else 3
+    # one repeat's ratio varies by about 5 % (sd, measured over 8 repeats on 2 cores):
+    # 4 repeats, each pair's order the reverse of the last, keep a run's median near the mean
+    repeats = 4
     raw, pairs, kd = [], [], []
     with Engine(docker) as eng:
         eng.client.create(deployment(0))
         for i in range(repeats):
-            raw.append(raw_start(docker, n, pairs=False))
-            kd.append(kubedeck_start(eng, n))
+            if i % 2 == 0:
+                raw.append(raw_start(docker, n, pairs=False))
+                kd.append(kubedeck_start(eng, n))
+            else:
+                kd.append(kubedeck_start(eng, n))
+                raw.append(raw_start(docker, n, pairs=False))
             pairs.append(raw_start(docker, n, pairs=True))
             log(f"pod_start #{i + 1}: raw {raw[-1]:.2f}s  kubedeck {kd[-1]:.2f}s  raw pairs {pairs[-1]:.2f}s")
         eng.client.patch("Deployment", "default", "podstart", {"spec": {"replicas": 0}})
