@@ -345,6 +345,28 @@ class Engine:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat (steal counts as busy)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def wait_quiet(limit_pct: float = 20, window: float = 1.0, timeout: float = 60) -> tuple[float, float]:
+    """Waits until the whole machine is under `limit_pct` % busy over `window` seconds, so
+    that one benchmark's teardown (dockerd and containerd finishing a removal after the
+    API answered) does not run into the next one's measurement. Returns (seconds waited,
+    the last window's busy %); gives up after `timeout`."""
+    t0 = time.monotonic()
+    while True:
+        b0, n0 = _cpu_times()
+        time.sleep(window)  # the measuring window itself
+        b1, n1 = _cpu_times()
+        busy = (b1 - b0) / max(n1 - n0, 1) * 100
+        if busy < limit_pct or time.monotonic() - t0 > timeout:
+            return time.monotonic() - t0, busy
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """utime+stime of a process and its descendants (e.g. the engine and its proxy
     worker, nginx and its worker), in seconds, from /proc."""

@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import Result, docker_client, ensure_images, log, machine_info, print_table  # noqa: E402
+from common import Result, docker_client, ensure_images, log, machine_info, print_table, wait_quiet  # noqa: E402
 
 # module, headline names it produces (in output order)
 BENCHES = [
@@ -123,7 +123,8 @@ def main(argv=None) -> int:
     for module, names in BENCHES:
         if (only and module not in only) or (not only and module in OPT_IN):
             continue
-        log(f"running {module} ({'quick' if args.quick else 'full'})")
+        waited, busy = wait_quiet()
+        log(f"running {module} ({'quick' if args.quick else 'full'}; machine {busy:.0f} % busy after {waited:.1f} s)")
         os.environ["KDBENCH_NAME"] = module
         t0 = time.perf_counter()
         try:
