@@ -345,11 +345,19 @@ class Engine:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def _cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat (steal counts as busy)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores so far, from /proc/stat: busy is all but idle
+    and iowait (steal counts as busy); guest time is already inside user and nice."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine so far: the containers' runtime (dockerd,
+    containerd, its shims, runc) is many short-lived processes, so its share is what the
+    machine spent minus the engine's."""
+    return cpu_jiffies()[0] / os.sysconf("SC_CLK_TCK")
 
 
 def wait_quiet(limit_pct: float = 20, window: float = 1.0, timeout: float = 60) -> tuple[float, float]:
@@ -359,9 +367,9 @@ def wait_quiet(limit_pct: float = 20, window: float = 1.0, timeout: float = 60) 
     the last window's busy %); gives up after `timeout`."""
     t0 = time.monotonic()
     while True:
-        b0, n0 = _cpu_times()
+        b0, n0 = cpu_jiffies()
         time.sleep(window)  # the measuring window itself
-        b1, n1 = _cpu_times()
+        b1, n1 = cpu_jiffies()
         busy = (b1 - b0) / max(n1 - n0, 1) * 100
         if busy < limit_pct or time.monotonic() - t0 > timeout:
             return time.monotonic() - t0, busy

@@ -31,8 +31,8 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from common import (BUSYBOX, L_CLUSTER, Engine, Result, follow_pods, log, median, percentile, tree_cpu_seconds,
-                    wait_for)
+from common import (BUSYBOX, L_CLUSTER, Engine, Result, follow_pods, log, machine_cpu, median, percentile,
+                    tree_cpu_seconds, wait_for)
 
 N = int(os.environ.get("KDBENCH_SCALE_N", "500"))  # smaller for a smoke test of the benchmark itself
 THREADS = 16  # the agent's Docker pool, as pod_start's baseline
@@ -105,16 +105,6 @@ def probe(api, network: str, seconds: float) -> None:
             finally:
                 conn.close()
         time.sleep(max(0.0, min(end, began + PROBE["periodSeconds"]) - time.monotonic()))
-
-
-def machine_cpu() -> float:
-    """Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait):
-    the containers' runtime (dockerd, containerd, its shims, runc) is many short-lived
-    processes, so its share is what the machine spent minus the engine's."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
-    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def is_ready(p: dict) -> bool:
